@@ -1,0 +1,23 @@
+"""symgrad: every gradient of a network declared as symbolic matrix expressions,
+derived with sympy and proven; LaTeX and numpy code from templates; checks.
+
+Pipeline: :func:`load_spec` / :class:`Spec` -> :func:`build_graph` ->
+:func:`derive` -> :func:`render_module` (numpy) / LaTeX -> :func:`check`.
+"""
+
+from .derive import Derivation, derive
+from .errors import ParseError, ShapeError, SpecError, SymgradError
+from .graph import Graph, build_graph
+from .spec import Spec, bundled_names, load_spec
+
+
+def render_module(spec_or_derivation) -> str:
+    """The generated numpy module (text) of a spec or derivation."""
+    from .emit.numpy_module import render_module as _render
+    d = spec_or_derivation if isinstance(spec_or_derivation, Derivation) else derive(spec_or_derivation)
+    return _render(d)
+
+
+__all__ = ["Spec", "load_spec", "bundled_names", "build_graph", "Graph", "derive", "Derivation",
+           "render_module", "SymgradError", "SpecError", "ParseError", "ShapeError"]
+__version__ = "0.1.0"

@@ -1,0 +1,183 @@
+"""Finite-difference check of generated code.
+
+The generated module is loaded from its text and its gradients compared with
+a fourth-order central difference of its own loss, in float64, at random
+points. A point where some kink (ReLU at 0) lies within the stencil of a
+perturbation is detected by comparing which side of every kink each
+pre-activation is on, and the point is drawn again instead of reporting a
+false failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from ..derive import Derivation
+from ..errors import SymgradError
+from ..evaluate import EvalContext
+from ..ir import Apply, Var
+from ..rules import RULES
+
+TOLERANCE = 1e-6
+
+
+@dataclass
+class ParamCheck:
+    name: str
+    shape: tuple
+    max_rel_error: float
+    entries_checked: int
+    worst: tuple = ()        # (index, analytic, numeric)
+    scale: float = 0.0       # largest gradient entry seen
+
+    @property
+    def ok(self) -> bool:
+        return self.max_rel_error <= TOLERANCE
+
+
+@dataclass
+class NumericCheck:
+    sizes: dict
+    params: list
+    points: int
+    redraws: int
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.params)
+
+
+def load_module(text: str, name: str):
+    """Import generated code (our own output, never a user string) as a module."""
+    folder = Path(tempfile.mkdtemp(prefix="symgrad-"))
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"symgrad_generated_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def kinked_nodes(d: Derivation) -> list[tuple[str, tuple]]:
+    """(name of the array fed to a kinked function, kink points)."""
+    out = []
+    for node in d.graph.nodes:
+        e = node.expr
+        if isinstance(e, Apply) and RULES[e.op].kinks and isinstance(e.args[0], Var):
+            out.append((e.args[0].name, RULES[e.op].kinks))
+    return out
+
+
+def _sides(values: dict, kinks) -> list:
+    return [np.sign(np.asarray(values[name])[..., None] - np.asarray(points)) for name, points in kinks]
+
+
+def draw_point(d: Derivation, sizes: dict, rng) -> tuple[dict, dict]:
+    ctx = EvalContext(sizes)
+    params = {n: rng.standard_normal(ctx.shape(v.shape)) for n, v in d.graph.params.items()}
+    inputs = {n: rng.standard_normal(ctx.shape(v.shape)) for n, v in d.graph.inputs.items()}
+    for n, v in list(params.items()) + list(inputs.items()):
+        if np.ndim(v) == 0:
+            (params if n in params else inputs)[n] = np.float64(v)
+    return params, inputs
+
+
+def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_entries=400, step=1e-3,
+                 max_redraws=50) -> NumericCheck:
+    """Compare module.backward with finite differences of module.forward at several points.
+
+    The result holds, per parameter, the worst error over all points.
+    """
+    rng = np.random.default_rng(seed)
+    runs = [_check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) for _ in range(points)]
+    merged = []
+    for i, first in enumerate(runs[0].params):
+        worst = max((run.params[i] for run in runs), key=lambda p: p.max_rel_error)
+        merged.append(dataclasses.replace(worst, entries_checked=sum(r.params[i].entries_checked for r in runs),
+                                          scale=max(r.params[i].scale for r in runs)))
+    notes = sorted({n for r in runs for n in r.notes})
+    return NumericCheck(runs[0].sizes, merged, sum(r.points for r in runs), sum(r.redraws for r in runs), notes)
+
+
+def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> NumericCheck:
+    graph = d.graph
+    sizes = sizes or {sp.Symbol(s, integer=True, positive=True): 3 + 2 * i
+                      for i, s in enumerate(sorted(graph.sizes))}
+    kinks = kinked_nodes(d)
+    redraws = 0
+    notes = []
+    while True:
+        params, inputs = draw_point(d, sizes, rng)
+        with np.errstate(all="ignore"):
+            cache = module.forward(params, inputs)
+        if not np.isfinite(cache["loss"]):
+            redraws += 1
+            params = {k: np.abs(v) for k, v in params.items()}
+            inputs = {k: np.abs(v) for k, v in inputs.items()}
+            cache = module.forward(params, inputs)
+        grads = module.backward(params, inputs, cache)
+        base_sides = _sides(cache, kinks)
+        results, near_kink = [], False
+        for name, value in params.items():
+            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides,
+                                  rng, max_entries, step)
+            if result is None:
+                near_kink = True
+                break
+            results.append(result)
+        vanished = not near_kink and all(p.scale < 1e-8 for p in results)
+        if vanished and redraws < max_redraws:
+            redraws += 1
+            notes.append("the gradient vanished at a point (every unit inactive); drew another")
+            continue
+        if not near_kink:
+            return NumericCheck({str(k): v for k, v in sizes.items()}, results, 1 + redraws, redraws, notes)
+        redraws += 1
+        if redraws == 1:
+            notes.append("a point lay within the difference step of a kink; drew another")
+        if redraws > max_redraws:
+            raise SymgradError(f"{graph.spec.source}: could not find a point away from every kink "
+                               f"after {max_redraws} tries")
+
+
+def _check_param(module, params, inputs, name, analytic, kinks, base_sides, rng, max_entries, step):
+    value = np.asarray(params[name], dtype=np.float64)
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != value.shape:
+        raise SymgradError(f"gradient of {name} has shape {analytic.shape}, expected {value.shape}")
+    indices = list(np.ndindex(*value.shape))
+    if len(indices) > max_entries:
+        picks = rng.choice(len(indices), max_entries, replace=False)
+        indices = [indices[i] for i in sorted(picks)]
+    numeric = np.zeros(len(indices))
+    for k, idx in enumerate(indices):
+        losses = []
+        for offset in (2, 1, -1, -2):
+            moved = value.copy()
+            moved[idx] += offset * step
+            trial = dict(params)
+            trial[name] = moved if moved.shape else np.float64(moved)
+            with np.errstate(all="ignore"):
+                cache = module.forward(trial, inputs)
+            if any((s != b).any() for s, b in zip(_sides(cache, kinks), base_sides)):
+                return None
+            losses.append(float(cache["loss"]))
+        f2, f1, m1, m2 = losses
+        numeric[k] = (-f2 + 8 * f1 - 8 * m1 + m2) / (12 * step)
+    picked = np.array([analytic[idx] for idx in indices])
+    scale = max(np.max(np.abs(numeric), initial=0.0), np.max(np.abs(picked), initial=0.0))
+    floor = max(1e-3 * scale, 1e-12)
+    rel = np.abs(picked - numeric) / np.maximum(np.maximum(np.abs(picked), np.abs(numeric)), floor)
+    worst = int(np.argmax(rel)) if len(rel) else 0
+    return ParamCheck(name, value.shape, float(rel.max(initial=0.0)), len(indices),
+                      (indices[worst], float(picked[worst]), float(numeric[worst])) if len(rel) else (),
+                      float(scale))

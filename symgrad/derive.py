@@ -1,0 +1,150 @@
+"""Reverse mode over the graph: the adjoint of every node and parameter.
+
+For each node, in reverse order, the adjoint ``g`` of its result is pushed
+through its operation with the rule table's VJPs, one contribution per
+differentiable input. Contributions to the same name are added, so a value used
+twice (a tied parameter, ridge regression's w) gets both. Operations kept
+inline in a node (a transpose) pass their contribution on to their own input.
+
+Two views of every adjoint:
+
+* named: in terms of forward values and the adjoints of later nodes
+  (``d_W1 = A^T d_H_1``), for readable code and LaTeX;
+* expanded: in inputs and parameters only, for answers that may use nothing
+  else and for proofs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import names as naming
+from .graph import Graph, build_graph
+from .ir import Apply, Const, Expr, Var, substitute, walk
+from .rules import RULES, apply
+from .spec import LOSS
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """dL/d<target> += expr, flowing from node ``source`` through input ``index``."""
+
+    target: str
+    source: str
+    op: str
+    index: int
+    expr: Expr
+
+
+@dataclass
+class Derivation:
+    """Every adjoint of a graph, in both views."""
+
+    graph: Graph
+    needs_grad: set
+    contributions: dict = field(default_factory=dict)   # target -> [Contribution]
+    order: list = field(default_factory=list)           # targets, in the order computed
+
+    @property
+    def spec(self):
+        return self.graph.spec
+
+    def adjoint_var(self, name: str) -> Expr:
+        """The adjoint of ``name`` as a variable (dL/dloss is the constant 1)."""
+        if name == LOSS:
+            return Const(1)
+        shape = self.graph.variables()[name].shape
+        return Var(naming.adjoint(name), shape, "adjoint")
+
+    def adjoint(self, name: str) -> Expr:
+        """The named view: the sum of the contributions to ``name``."""
+        if name == LOSS:
+            return Const(1)
+        parts = self.contributions[name]
+        out = parts[0].expr
+        for c in parts[1:]:
+            out = apply("add", out, c.expr)
+        return out
+
+    def grad(self, param: str) -> Expr:
+        return self.adjoint(param)
+
+    @property
+    def params(self) -> list[str]:
+        return list(self.graph.params)
+
+    def expanded_values(self) -> dict[str, Expr]:
+        """Every node's value in inputs and parameters only."""
+        values: dict[str, Expr] = {}
+        for node in self.graph.nodes:
+            values[node.name] = _unalias(substitute(node.expr, values))
+        return values
+
+    def expanded(self, name: str) -> Expr:
+        """The adjoint of ``name`` in inputs and parameters only."""
+        return self.expanded_adjoints()[name]
+
+    def expanded_adjoints(self) -> dict[str, Expr]:
+        values = self.expanded_values()
+        mapping = dict(values)
+        out: dict[str, Expr] = {}
+        for target in self.order:
+            expr = substitute(self.adjoint(target), mapping)
+            out[target] = expr
+            mapping[naming.adjoint(target)] = expr
+        return out
+
+
+def _unalias(e: Expr) -> Expr:
+    return e.args[0] if isinstance(e, Apply) and e.op == "alias" else e
+
+
+def _depends(graph: Graph) -> set[str]:
+    """Names whose value depends on a parameter."""
+    out = set(graph.params)
+    for node in graph.nodes:
+        if any(isinstance(v, Var) and v.name in out for v in walk(node.expr)):
+            out.add(node.name)
+    return out
+
+
+def derive(spec_or_graph) -> Derivation:
+    """Derive every adjoint of a spec (a Spec, path, bundled name or Graph)."""
+    graph = spec_or_graph if isinstance(spec_or_graph, Graph) else build_graph(spec_or_graph)
+    needs = _depends(graph)
+    d = Derivation(graph, needs)
+    pending: dict[str, list[Contribution]] = {}
+
+    def distribute(expr: Apply, g: Expr, source: str, result: Expr):
+        rule = RULES[expr.op]
+        for i, arg in enumerate(expr.args):
+            if not any(isinstance(v, Var) and v.name in needs for v in walk(arg)):
+                continue
+            vjp = rule.vjp(i)
+            if vjp is None:
+                continue
+            contribution = vjp(g, result, *expr.args, **expr.kw)
+            push(arg, contribution, source, expr.op, i)
+
+    def push(expr: Expr, g: Expr, source: str, op: str, index: int):
+        """Send adjoint g into expr, an argument of node ``source``."""
+        if isinstance(expr, Var):
+            if expr.name in needs:
+                pending.setdefault(expr.name, []).append(Contribution(expr.name, source, op, index, g))
+            return
+        if isinstance(expr, Apply):
+            distribute(expr, g, source, expr)
+
+    for node in reversed(graph.nodes):
+        if node.name not in needs:
+            continue
+        if node.name != LOSS:
+            if node.name not in pending:
+                continue  # does not reach the loss
+            d.contributions[node.name] = pending.pop(node.name)
+            d.order.append(node.name)
+        distribute(node.expr, d.adjoint_var(node.name), node.name, node.var)
+    for name in graph.params:
+        d.contributions[name] = pending.pop(name)
+        d.order.append(name)
+    return d

@@ -1,0 +1,162 @@
+"""Printers from the IR to numpy code and to LaTeX.
+
+Both dispatch on the node's class (Var, Const, Apply) and, for an operation,
+on the rule table's form for it; arguments are always printed through the
+printer first, so parenthesisation is decided once, by precedence. Scalars are
+printed by subclasses of sympy's own printers. An operation without a form is
+an error at generation time, never a guess.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..ir import Apply, Const, Expr, Var
+from ..rules import RULES, Printed
+from ..rules.core import ADD, ATOM, MUL, UNARY
+
+
+class _ScalarCode(PythonCodePrinter):
+    """Size expressions and constants as Python: 1/n -> 1 / n, 0.01 stays 0.01."""
+
+    def _print_Rational(self, expr):
+        p, q = int(expr.p), int(expr.q)
+        for k in range(1, 13):
+            if 10 ** k % q == 0:
+                return repr(p * (10 ** k // q) / 10 ** k)
+        return f"{p} / {q}"
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+
+def scalar_code(value) -> Printed:
+    value = sp.sympify(value)
+    if value.is_Integer:
+        return Printed(str(int(value)), ATOM if value >= 0 else UNARY)
+    if value.is_number and not value.is_Rational:
+        return Printed(repr(float(value)), ATOM if value >= 0 else UNARY)
+    text = _ScalarCode().doprint(value)
+    if value.is_Rational and "/" not in text:
+        return Printed(text, ATOM if value >= 0 else UNARY)
+    if value.is_Add:
+        return Printed(text, ADD)
+    return Printed(text, MUL)
+
+
+class NumpyPrinter:
+    """IR -> numpy source text.
+
+    Args:
+        names: Optional mapping from a Var's name to the code that reads it.
+    """
+
+    def __init__(self, names=None):
+        self.names = names or {}
+        self.helpers: dict[str, object] = {}   # runtime functions the code calls
+        self.uses_dtype = False
+
+    # context used by the rule forms
+    def helper(self, fn):
+        self.helpers[fn.__name__] = fn
+
+    def scalar(self, value, minimum=0) -> str:
+        p = scalar_code(value)
+        return p.text if p.prec >= minimum else f"({p.text})"
+
+    def dim(self, d) -> str:
+        return self.scalar(d, MUL)
+
+    def shape(self, shape) -> str:
+        self.uses_dtype = True
+        dims = [self.scalar(d) for d in shape]
+        return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+
+    def print(self, e: Expr) -> Printed:
+        if isinstance(e, Var):
+            return Printed(self.names.get(e.name, e.name), ATOM)
+        if isinstance(e, Const):
+            return scalar_code(e.value)
+        if isinstance(e, Apply):
+            args = [self.print(a) for a in e.args]
+            return RULES[e.op].numpy(args, e, self)
+        raise TypeError(f"cannot print {type(e).__name__} as numpy")
+
+    def doprint(self, e: Expr) -> str:
+        return self.print(e).text
+
+
+class _ScalarLatex(LatexPrinter):
+    pass
+
+
+class LatexIRPrinter:
+    """IR -> LaTeX, with display names for variables.
+
+    Args:
+        names: name -> LaTeX (the spec's [latex] table plus defaults).
+        adjoint: how to show the adjoint of a name, e.g. ``\\frac{\\partial L}{\\partial X}``.
+    """
+
+    def __init__(self, names=None, adjoint=None):
+        self.names = names or {}
+        self.adjoint = adjoint or (lambda name: r"\frac{\partial L}{\partial %s}" % self.name_latex(name))
+        self._scalar = _ScalarLatex()
+
+    def name_latex(self, name: str) -> str:
+        if name in self.names:
+            return self.names[name]
+        return default_latex_name(name)
+
+    def scalar(self, value, minimum=0) -> str:
+        return self._scalar.doprint(sp.sympify(value))
+
+    def dim(self, d) -> str:
+        return self._scalar.doprint(d)
+
+    def shape(self, shape) -> str:
+        return r" \times ".join(self.dim(d) for d in shape)
+
+    def helper(self, fn):
+        pass
+
+    def print(self, e: Expr) -> Printed:
+        if isinstance(e, Var):
+            if e.role == "adjoint":
+                return Printed(self.adjoint(e.name[2:]), ATOM)
+            return Printed(self.name_latex(e.name), ATOM)
+        if isinstance(e, Const):
+            value = sp.sympify(e.value)
+            text = self._scalar.doprint(value)
+            prec = ATOM if (value.is_Integer and value >= 0) or value.is_Symbol else MUL
+            return Printed(text, UNARY if value.could_extract_minus_sign() else prec)
+        if isinstance(e, Apply):
+            args = [self.print(a) for a in e.args]
+            return RULES[e.op].latex(args, e, self)
+        raise TypeError(f"cannot print {type(e).__name__} as LaTeX")
+
+    def doprint(self, e: Expr) -> str:
+        return self.print(e).text
+
+
+def default_latex_name(name: str) -> str:
+    """W1 -> W_{1}, yhat -> \\hat{y}, H_1 -> H_{1}, d_x -> ..."""
+    greek = {"alpha", "beta", "gamma", "delta", "epsilon", "lambda", "mu", "sigma", "theta", "tau", "phi", "eta"}
+    base, _, sub = name.partition("_")
+    if base.endswith("hat") and len(base) > 3:
+        base = r"\hat{%s}" % base[:-3]
+    else:
+        i = len(base)
+        while i > 0 and base[i - 1].isdigit():
+            i -= 1
+        if 0 < i < len(base) and not sub:
+            base, sub = base[:i], base[i:]
+        if base in greek:
+            base = "\\" + base
+        elif len(base) > 1 and not base.startswith("\\"):
+            base = r"\mathrm{%s}" % base.replace("_", r"\_")
+    if sub:
+        return f"{base}_{{{sub.replace('_', ',')}}}"
+    return base

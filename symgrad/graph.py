@@ -1,0 +1,354 @@
+"""From a spec to a typed graph: parse every expression, infer every shape.
+
+Each spec entry becomes one or more graph nodes in A-normal form: the entry's
+outermost operation keeps the entry's name, and every nested operation gets a
+temporary (``H_1`` for the inner ``A @ W1`` of ``H = relu(A @ W1)``); a
+transpose of a name stays inline, as numpy writes it. All shape errors are
+found here, before anything is derived, and name the file, node, expression
+and shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy as sp
+
+from . import names as naming
+from .errors import ShapeError, SpecError, SymgradError
+from .ir import Apply, Const, Expr, Var, dim, show_shape, walk
+from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
+from .rules import COMPOSITES, RULES, apply
+from .spec import LOSS, Spec, load_spec
+
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
+MAX_EXPONENT = 64
+_INLINE = {"transpose"}  # kept inside their parent's expression
+
+
+def callable_functions() -> list[str]:
+    """Function names the spec language accepts."""
+    out = [r.name for r in RULES if r.family in ("elementwise", "reduce", "structure")
+           and not r.extra.get("internal")]
+    return sorted(set(out) | {"outer"} | set(COMPOSITES))
+
+
+@dataclass
+class GraphNode:
+    """One operation with a name: ``name = expr``."""
+
+    name: str
+    expr: Expr          # an Apply whose arguments are Vars, Consts or inline ops
+    entry: str          # the spec entry it came from (a node name or "loss")
+    temp: bool          # True for a sub-expression symgrad named
+
+    @property
+    def var(self) -> Var:
+        return Var(self.name, self.expr.shape, "node")
+
+
+@dataclass
+class Graph:
+    """The typed graph of a spec."""
+
+    spec: Spec
+    inputs: dict[str, Var]
+    params: dict[str, Var]
+    nodes: list[GraphNode]
+    sizes: dict[str, tuple]           # size name -> (array name, axis) it is read from
+    entry_text: dict[str, str] = field(default_factory=dict)  # entry -> expression text
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def loss(self) -> Var:
+        return self.node(LOSS).var
+
+    def node(self, name: str) -> GraphNode:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def variables(self) -> dict[str, Var]:
+        out = dict(self.inputs)
+        out.update(self.params)
+        out.update({n.name: n.var for n in self.nodes})
+        return out
+
+    def definitions(self) -> dict[str, Expr]:
+        return {n.name: n.expr for n in self.nodes}
+
+    def entry_nodes(self) -> list[GraphNode]:
+        """The nodes that carry a spec entry's own name (not temporaries)."""
+        return [n for n in self.nodes if not n.temp]
+
+
+class _Lowering:
+    """Turns one spec into a Graph."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.sizes: dict[str, tuple] = {}
+        self.env: dict[str, Var] = {}
+        self.nodes: list[GraphNode] = []
+        self.taken: set[str] = set(spec.inputs) | set(spec.params) | set(spec.nodes) | {LOSS}
+        self.entry = ""
+        self.text = ""
+
+    def error(self, message, cls=SpecError):
+        return cls(message, source=self.spec.source, node=self.entry, expr=self.text)
+
+    # -- declarations ----------------------------------------------------------
+    def declare(self, table: dict, role: str) -> dict[str, Var]:
+        out = {}
+        for name, shape in table.items():
+            for axis, d in enumerate(shape):
+                if isinstance(d, str):
+                    if d in self.taken:
+                        raise SpecError(f"size name {d!r} is also the name of an array", source=self.spec.source,
+                                        node=name)
+                    self.sizes.setdefault(d, (name, axis))
+            var = Var(name, tuple(dim(d) for d in shape), role)
+            out[name] = var
+            self.env[name] = var
+        return out
+
+    # -- expressions -----------------------------------------------------------
+    def lower_entry(self, entry: str, text: str) -> None:
+        self.entry, self.text = entry, text
+        try:
+            tree = parse(text)
+            expr = self.lower(tree)
+        except SymgradError as exc:
+            raise exc.located(source=self.spec.source, node=entry, expr=text) from None
+        if isinstance(expr, Var) or not isinstance(expr, Apply) or expr.op in _INLINE or not expr.args \
+                and expr.op not in ("ones", "zeros"):
+            expr = Apply("alias", (expr,), (), expr.shape)
+        top = self.cut(expr, entry, top=True)
+        node = GraphNode(entry, top, entry, temp=False)
+        self.nodes.append(node)
+        self.env[entry] = node.var
+
+    def cut(self, expr: Expr, entry: str, top=False) -> Expr:
+        """Bind nested operations to temporaries; returns the rebuilt expression."""
+        if not isinstance(expr, Apply) or not expr.args:
+            return expr
+        args = tuple(self.cut(a, entry) for a in expr.args)
+        rebuilt = Apply(expr.op, args, expr.attrs, expr.shape)
+        if top or expr.op in _INLINE:
+            return rebuilt
+        name = self.fresh(entry)
+        node = GraphNode(name, rebuilt, entry, temp=True)
+        self.nodes.append(node)
+        return node.var
+
+    def fresh(self, entry: str) -> str:
+        k = 1
+        while naming.temporary(entry, k) in self.taken:
+            k += 1
+        name = naming.temporary(entry, k)
+        self.taken.add(name)
+        return name
+
+    def at(self, node, message):
+        return ShapeError(f"{message} (at column {node.pos})")
+
+    def lower(self, node) -> Expr:
+        try:
+            return self._lower(node)
+        except ShapeError as exc:
+            if "(at column" in exc.message:
+                raise
+            raise self.at(node, exc.message) from None
+
+    def _lower(self, node) -> Expr:
+        if isinstance(node, Num):
+            return Const(sp.Rational(node.value.numerator, node.value.denominator))
+        if isinstance(node, Name):
+            return self.name(node)
+        if isinstance(node, UnaryOp):
+            operand = self.lower(node.operand)
+            return operand if node.op == "+" else apply("neg", operand)
+        if isinstance(node, Transpose):
+            return apply("transpose", self.lower(node.operand))
+        if isinstance(node, BinOp):
+            return self.binop(node)
+        if isinstance(node, Call):
+            return self.call(node)
+        raise self.error(f"unsupported syntax {type(node).__name__}")
+
+    def name(self, node: Name) -> Expr:
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in self.sizes:
+            return Const(dim(node.id))
+        if node.id in self.spec.nodes or node.id == LOSS:
+            raise SpecError(f"name {node.id!r} (column {node.pos}) is used before it is defined; "
+                            "nodes may only use earlier nodes")
+        if node.id in callable_functions():
+            raise SpecError(f"{node.id!r} (column {node.pos}) is a function; call it as {node.id}(...)")
+        raise SpecError(f"undefined name {node.id!r} at column {node.pos}; not an input, parameter, "
+                        "earlier node or size")
+
+    def binop(self, node: BinOp) -> Expr:
+        left = self.lower(node.left)
+        if node.op == "**":
+            exponent = self.number(node.right, "the exponent of '**'")
+            if abs(exponent) > MAX_EXPONENT:
+                raise SpecError(f"exponent {exponent} at column {node.pos} is too large (limit {MAX_EXPONENT})")
+            return apply("pow", left, exponent=sp.Rational(exponent.numerator, exponent.denominator))
+        right = self.lower(node.right)
+        out = apply(_BINARY[node.op], left, right)
+        if isinstance(out, Const) and not out.value.is_finite:
+            raise SpecError(f"constant expression at column {node.pos} is not finite (division by zero?)")
+        return out
+
+    def number(self, node, what: str) -> Fraction:
+        sign = 1
+        while isinstance(node, UnaryOp):
+            sign = -sign if node.op == "-" else sign
+            node = node.operand
+        if not isinstance(node, Num):
+            raise SpecError(f"{what} must be a plain number (column {node.pos})")
+        return sign * node.value
+
+    def call(self, node: Call) -> Expr:
+        func = node.func
+        if func in COMPOSITES:
+            return self.composite(node)
+        if func not in callable_functions():
+            raise SpecError(f"unknown function {func!r} at column {node.pos}; known functions: "
+                            + ", ".join(callable_functions()))
+        rule = RULES[func]
+        if func in ("ones", "zeros"):
+            if node.kwargs or not node.args:
+                raise SpecError(f"{func}(...) takes sizes only, e.g. {func}(n, 1) (column {node.pos})")
+            return apply(func, shape=tuple(self.size(a) for a in node.args))
+        if func == "concat":
+            kw = self.attrs(node, {"axis": int})
+            arrays = [self.lower(a) for a in node.args]
+            return apply("concat", *arrays, axis=kw.get("axis", 0))
+        if rule.family == "elementwise":
+            scalar = rule.extra["scalar"]
+            arrays, extra = node.args[:1], node.args[1:]
+            if len(node.args) < 1 or len(extra) > len(scalar.params):
+                raise SpecError(f"{func} takes one array{' and ' + ', '.join(scalar.params) if scalar.params else ''}"
+                                f" (column {node.pos})")
+            params = dict(zip(scalar.params, (self.number(e, f"{func}'s parameter") for e in extra)))
+            for key, value in node.kwargs:
+                if key not in scalar.params:
+                    raise SpecError(f"{func} has no keyword {key!r} (column {node.pos})")
+                params[key] = self.number(value, f"{func}'s {key}")
+            missing = [p for p in scalar.params if p not in params]
+            if missing:
+                defaults = {"slope": Fraction(1, 100)}
+                params.update({p: defaults[p] for p in missing if p in defaults})
+            params = {k: sp.Rational(v.numerator, v.denominator) for k, v in params.items()}
+            return apply(func, self.lower(arrays[0]), **params)
+        if func in ("sum", "mean"):
+            kw = self.attrs(node, {"axis": int, "keepdims": bool}, positional=("axis",))
+            return apply(func, self.lower(node.args[0]), **kw)
+        if func in ("softmax", "log_softmax"):
+            kw = self.attrs(node, {"axis": int}, positional=("axis",))
+            return apply(func, self.lower(node.args[0]), axis=kw.get("axis", -1))
+        if func == "outer":
+            if len(node.args) != 2 or node.kwargs:
+                raise SpecError(f"outer takes two vectors (column {node.pos})")
+            return apply("outer", *(self.lower(a) for a in node.args))
+        raise SpecError(f"function {func!r} cannot be called here (column {node.pos})")
+
+    def attrs(self, node: Call, allowed: dict, positional=()) -> dict:
+        out = {}
+        first, rest = node.args[:1], node.args[1:]
+        if not first:
+            raise SpecError(f"{node.func} needs an array argument (column {node.pos})")
+        if node.func != "concat":
+            if len(rest) > len(positional):
+                raise SpecError(f"{node.func} takes one array (column {node.pos})")
+            pairs = list(zip(positional, rest)) + list(node.kwargs)
+        else:
+            pairs = list(node.kwargs)
+        for key, value in pairs:
+            if key not in allowed:
+                raise SpecError(f"{node.func} has no keyword {key!r} (column {node.pos})")
+            if allowed[key] is bool:
+                if not isinstance(value, Name) or value.id not in ("True", "False"):
+                    raise SpecError(f"{key} must be True or False (column {node.pos})")
+                out[key] = value.id == "True"
+            else:
+                number = self.number(value, f"{node.func}'s {key}")
+                if number.denominator != 1:
+                    raise SpecError(f"{key} must be an integer (column {node.pos})")
+                out[key] = int(number)
+        return out
+
+    def size(self, node) -> sp.Expr:
+        if isinstance(node, Name):
+            if node.id not in self.sizes:
+                raise SpecError(f"{node.id!r} (column {node.pos}) is not a size; sizes come from the inputs' "
+                                f"shapes: {', '.join(self.sizes) or 'none declared'}")
+            return dim(node.id)
+        number = self.number(node, "a size")
+        if number.denominator != 1 or not 1 <= number <= 1_000_000:
+            raise SpecError(f"size {number} must be a positive integer (column {node.pos})")
+        return sp.Integer(int(number))
+
+    def composite(self, node: Call) -> Expr:
+        comp = COMPOSITES[node.func]
+        if node.kwargs or len(node.args) != len(comp.params):
+            raise SpecError(f"{node.func} takes {len(comp.params)} argument(s): "
+                            f"{', '.join(comp.params)} (column {node.pos})")
+        values = {p: self.lower(a) for p, a in zip(comp.params, node.args)}
+        saved = self.env
+        self.env = {**saved, **values}
+        try:
+            return self.lower(parse(comp.body))
+        except ShapeError as exc:
+            raise ShapeError(f"in {node.func}(...) at column {node.pos}: {exc.message}") from None
+        finally:
+            self.env = saved
+
+
+def build_graph(spec) -> Graph:
+    """Parse and shape-check a spec (a Spec, a path or a bundled name).
+
+    Raises:
+        SymgradError: the first problem, naming file, node, expression and shapes.
+    """
+    spec = load_spec(spec)
+    low = _Lowering(spec)
+    inputs = low.declare(spec.inputs, "input")
+    params = low.declare(spec.params, "param")
+    entry_text = {}
+    for entry, text in list(spec.nodes.items()) + [(LOSS, spec.loss)]:
+        low.lower_entry(entry, text)
+        entry_text[entry] = text
+    graph = Graph(spec, inputs, params, low.nodes, low.sizes, entry_text)
+    loss = graph.loss
+    if loss.shape != ():
+        raise SpecError(f"the loss must be a scalar, but it has shape {show_shape(loss.shape)}; "
+                        "reduce it with sum(...) or mean(...)", source=spec.source, node=LOSS, expr=spec.loss)
+    used = _ancestors(graph, LOSS)
+    for name in params:
+        if name not in used:
+            raise SpecError(f"parameter {name!r} does not influence the loss, so it has no gradient",
+                            source=spec.source, node=name)
+    return graph
+
+
+def _ancestors(graph: Graph, name: str) -> set[str]:
+    defs = graph.definitions()
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in defs:
+            stack.extend(v.name for v in walk(defs[current]) if isinstance(v, Var))
+    return seen

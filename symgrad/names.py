@@ -1,0 +1,33 @@
+"""Names of generated identifiers, kept in one place.
+
+Generated code and documents must read like hand-written ones, so every name
+symgrad invents (adjoints, temporaries, size variables) is made here.
+"""
+
+from __future__ import annotations
+
+import keyword
+
+#: Names the generated module itself uses; user names may not shadow them.
+GENERATED_MODULE_NAMES = frozenset({
+    "np", "params", "inputs", "cache", "dtype", "forward", "backward",
+    "loss_and_grads", "grads", "PARAMS", "INPUTS", "NODES", "values",
+})
+
+ADJOINT_PREFIX = "d_"
+
+
+def adjoint(name: str) -> str:
+    """Identifier of the adjoint dL/d<name> in generated code."""
+    return f"{ADJOINT_PREFIX}{name}"
+
+
+def temporary(node: str, index: int) -> str:
+    """Identifier of the index-th unnamed sub-expression of a spec node."""
+    return f"{node}_{index}"
+
+
+def is_python_identifier(name: str) -> bool:
+    """True for an ASCII identifier that is not a Python keyword."""
+    return (name.isascii() and name.isidentifier()
+            and not keyword.iskeyword(name) and not keyword.issoftkeyword(name))

@@ -1,0 +1,40 @@
+"""What ``generated/`` must hold: every output rendered from the bundled specs.
+
+``python -m symgrad.outputs`` rewrites generated/; the test suite re-renders
+and diffs against it, so a change to the engine or a template that changes
+any output fails until generated/ is regenerated and committed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def expected_files() -> dict[str, str]:
+    """Relative path -> text, for everything generated/ holds."""
+    from .derive import derive
+    from .emit.latex_doc import render_fragment
+    from .emit.numpy_module import render_module
+    from .spec import bundled_names
+
+    files = {}
+    for name in bundled_names():
+        d = derive(name)
+        files[f"numpy/{name}.py"] = render_module(d)
+        files[f"latex/{name}.tex"] = render_fragment(d)
+    return files
+
+
+def main(argv=None) -> int:
+    from .io import write_atomic
+    root = Path(argv[0] if argv else "generated")
+    files = expected_files()
+    for rel, text in sorted(files.items()):
+        write_atomic(root / rel, text)
+    print(f"wrote {len(files)} files into {root}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

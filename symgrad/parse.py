@@ -1,0 +1,287 @@
+"""symgrad's own expression parser (no eval, exec, sympify or parse_expr).
+
+Grammar, lowest precedence first (numpy semantics, Python precedence)::
+
+    expr     := term (('+' | '-') term)*
+    term     := unary (('*' | '/' | '@') unary)*
+    unary    := ('-' | '+') unary | power
+    power    := postfix ('**' unary)?
+    postfix  := atom ('.T')*
+    atom     := NUMBER | NAME | NAME '(' [arg (',' arg)*] ')' | '(' expr ')'
+    arg      := expr | NAME '=' expr
+
+The parser only builds a tree of frozen dataclasses; what a name or a function
+means is decided later (graph.py), against the spec and the rule table.
+Hostile input is refused early: a length limit, a nesting limit, ASCII-only
+names, no dunder names, finite numbers only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import ParseError
+
+MAX_LENGTH = 4000
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Num:
+    value: Fraction
+    text: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    op: str
+    operand: "Node"
+    pos: int
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str
+    left: "Node"
+    right: "Node"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Transpose:
+    operand: "Node"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple
+    kwargs: tuple  # ((name, Node), ...)
+    pos: int
+
+
+Node = Num | Name | UnaryOp | BinOp | Transpose | Call
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\*\*|[-+*/@(),=.])
+""", re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number | name | op | end
+    text: str
+    pos: int   # 1-based column
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split an expression into tokens, refusing anything outside the grammar."""
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    tokens: list[Token] = []
+    i = 0
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if m is None:
+            ch = text[i]
+            if not ch.isascii():
+                raise ParseError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) at column {i + 1}; "
+                                 "names and operators must be plain ASCII")
+            raise ParseError(f"unexpected character {ch!r} at column {i + 1}")
+        kind = m.lastgroup
+        if kind == "name" and m.group().startswith("__"):
+            raise ParseError(f"name {m.group()!r} at column {i + 1} is not allowed (double underscore)")
+        if kind != "ws":
+            tokens.append(Token(kind, m.group(), i + 1))
+        i = m.end()
+    tokens.append(Token("end", "", len(text) + 1))
+    return tokens
+
+
+def _number(tok: Token) -> Num:
+    value = float(tok.text)
+    if not math.isfinite(value):
+        raise ParseError(f"number {tok.text!r} at column {tok.pos} is not finite")
+    if len(tok.text) > 40:
+        raise ParseError(f"number {tok.text[:20]}... at column {tok.pos} has too many digits")
+    exact = Fraction(tok.text)
+    return Num(exact, tok.text, tok.pos)
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.depth = 0
+
+    # -- helpers -----------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def take(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, text: str) -> Token:
+        if self.tok.text != text:
+            self.fail(f"expected {text!r}")
+        return self.take()
+
+    def fail(self, what: str):
+        tok = self.tok
+        found = "end of input" if tok.kind == "end" else repr(tok.text)
+        raise ParseError(f"{what} but found {found} at column {tok.pos}")
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError(f"expression nests deeper than {MAX_DEPTH} levels at column {self.tok.pos}")
+
+    # -- grammar -----------------------------------------------------------
+    def parse(self) -> Node:
+        if self.tok.kind == "end":
+            raise ParseError("expression is empty")
+        node = self.expr()
+        if self.tok.kind != "end":
+            self.fail("expected an operator or the end of the expression")
+        return node
+
+    def expr(self) -> Node:
+        self.enter()
+        node = self.term()
+        while self.tok.text in ("+", "-") and self.tok.kind == "op":
+            op = self.take()
+            node = BinOp(op.text, node, self.term(), op.pos)
+        self.depth -= 1
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.tok.text in ("*", "/", "@") and self.tok.kind == "op":
+            op = self.take()
+            node = BinOp(op.text, node, self.unary(), op.pos)
+        return node
+
+    def unary(self) -> Node:
+        if self.tok.text in ("-", "+") and self.tok.kind == "op":
+            op = self.take()
+            self.enter()
+            node = UnaryOp(op.text, self.unary(), op.pos)
+            self.depth -= 1
+            return node
+        return self.power()
+
+    def power(self) -> Node:
+        base = self.postfix()
+        if self.tok.text == "**":
+            op = self.take()
+            self.enter()
+            node = BinOp("**", base, self.unary(), op.pos)
+            self.depth -= 1
+            return node
+        return base
+
+    def postfix(self) -> Node:
+        node = self.atom()
+        while self.tok.text == ".":
+            dot = self.take()
+            if self.tok.kind != "name" or self.tok.text != "T":
+                self.fail("only '.T' (transpose) may follow a '.'")
+            self.take()
+            node = Transpose(node, dot.pos)
+        return node
+
+    def atom(self) -> Node:
+        tok = self.tok
+        if tok.kind == "number":
+            self.take()
+            return _number(tok)
+        if tok.kind == "name":
+            self.take()
+            if self.tok.text == "(":
+                return self.call(tok)
+            return Name(tok.text, tok.pos)
+        if tok.text == "(":
+            self.take()
+            node = self.expr()
+            self.expect(")")
+            return node
+        self.fail("expected a number, a name or '('")
+
+    def call(self, name: Token) -> Call:
+        self.enter()
+        self.expect("(")
+        args, kwargs = [], []
+        if self.tok.text != ")":
+            while True:
+                nxt = self.tokens[self.i + 1]
+                if self.tok.kind == "name" and nxt.text == "=":
+                    key = self.take()
+                    self.take()
+                    if any(k == key.text for k, _ in kwargs):
+                        raise ParseError(f"keyword {key.text!r} given twice at column {key.pos}")
+                    kwargs.append((key.text, self.expr()))
+                else:
+                    if kwargs:
+                        self.fail("a positional argument cannot follow a keyword argument")
+                    args.append(self.expr())
+                if self.tok.text == ",":
+                    self.take()
+                    continue
+                break
+        self.expect(")")
+        self.depth -= 1
+        return Call(name.text, tuple(args), tuple(kwargs), name.pos)
+
+
+def parse(text: str) -> Node:
+    """Parse an expression string into a tree.
+
+    Raises:
+        ParseError: naming the offending token and its column.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expression must be a string, got {type(text).__name__}")
+    return _Parser(text).parse()
+
+
+def names_in(node: Node) -> list[str]:
+    """Variable names used by an expression, in order of first appearance."""
+    seen: list[str] = []
+
+    def visit(n):
+        if isinstance(n, Name):
+            if n.id not in seen:
+                seen.append(n.id)
+        elif isinstance(n, UnaryOp):
+            visit(n.operand)
+        elif isinstance(n, Transpose):
+            visit(n.operand)
+        elif isinstance(n, BinOp):
+            visit(n.left)
+            visit(n.right)
+        elif isinstance(n, Call):
+            for a in n.args:
+                visit(a)
+            for _, v in n.kwargs:
+                visit(v)
+
+    visit(node)
+    return seen

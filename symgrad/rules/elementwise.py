@@ -1,0 +1,298 @@
+"""Element-wise functions, declared by their scalar definition only.
+
+Each function is a sympy expression in the symbol ``x`` (plus numeric
+parameters such as leaky ReLU's ``slope``). Its derivative is ``sympy.diff``
+of that definition, rewritten, where possible, in terms of the forward value
+``r`` (sigmoid' = r (1 - r), tanh' = 1 - r^2, exp' = r) or of another declared
+function (softplus' = sigmoid), so generated code reuses what the forward pass
+computed. Kinks follow one convention: the derivative at a kink is the one of
+the branch that holds there (ReLU'(0) = 0, leaky ReLU'(0) = slope), as in
+PyTorch and JAX.
+
+For proofs, every function also exists as an opaque sympy ``Function`` whose
+``fdiff`` is that same derivative, so sympy can differentiate an expanded loss
+without unfolding the definitions; :func:`prove_derivative` separately checks
+each derivative against ``sympy.diff`` of the definition.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .. import runtime
+from ..errors import DerivationError
+from ..ir import Const, Expr
+from .core import ATOM, RULES, Printed, Rule, apply
+
+X = sp.Symbol("x", real=True)
+R = sp.Symbol("r", real=True)
+
+
+@dataclass(frozen=True)
+class ScalarFunction:
+    """The scalar facts of one element-wise function."""
+
+    name: str
+    body: sp.Expr            # definition in X (and params)
+    params: tuple            # names of numeric parameters, in call order
+    latex_name: str
+    impl: object             # numeric implementation (runtime function or numpy ufunc)
+    native: object = None    # sympy's own function, when sympy has one (exp, log...)
+    kinks: tuple = ()
+    domain: str = "real"
+
+    @property
+    def param_symbols(self):
+        return tuple(sp.Symbol(p, real=True) for p in self.params)
+
+    @functools.cached_property
+    def sympy_function(self):
+        """The sympy function used in proofs: sympy's own, or an opaque one."""
+        if self.native is not None:
+            return self.native
+        scalar = self
+
+        def fdiff(fn, argindex=1):
+            if argindex != 1:
+                raise sp.ArgumentIndexError(fn, argindex)
+            bind = {X: fn.args[0], R: fn}
+            bind.update(dict(zip(scalar.param_symbols, fn.args[1:])))
+            return scalar.derivative.xreplace(bind)
+
+        return type(self.name, (sp.Function,), {
+            "nargs": 1 + len(self.params), "fdiff": fdiff, "is_real": True,
+            "_latex": lambda fn, printer, *a, **k: rf"\operatorname{{{scalar.name}}}\left({printer._print(fn.args[0])}\right)",
+        })
+
+    @functools.cached_property
+    def derivative(self) -> sp.Expr:
+        """d/dx of the definition, in X, R (= the function's value) and params."""
+        d = sp.diff(self.body, X)
+        if isinstance(d, sp.Piecewise) or d.has(sp.Heaviside):
+            return _step_form(d)
+        if d.is_number:
+            return d
+        return _reuse_result(self, sp.simplify(d))
+
+
+FUNCTIONS: dict[str, ScalarFunction] = {}
+
+
+def _unfold(expr: sp.Expr) -> sp.Expr:
+    """Replace opaque functions by their definitions (recursively)."""
+    for fn in FUNCTIONS.values():
+        if fn.native is None and expr.has(fn.sympy_function):
+            expr = expr.replace(
+                lambda e, f=fn: isinstance(e, f.sympy_function),
+                lambda e, f=fn: _unfold(f.body.xreplace(
+                    {X: e.args[0], **dict(zip(f.param_symbols, e.args[1:]))})))
+    return expr
+
+
+def _is_zero(expr: sp.Expr) -> bool:
+    expr = _unfold(expr)
+    if sp.simplify(expr) == 0:
+        return True
+    return sp.simplify(expr.rewrite(sp.exp)) == 0
+
+
+def _reuse_result(fn: ScalarFunction, d: sp.Expr) -> sp.Expr:
+    """Write d in terms of the forward value R where an identity allows it."""
+    f = fn.body
+    # A polynomial of degree <= 2 in the value: d = c0 + c1 f + c2 f^2.
+    points = [sp.Rational(3, 10), sp.Rational(7, 10), sp.Rational(11, 10)]  # inside every domain
+    if not fn.params:
+        rows = [[1, f.subs(X, p), f.subs(X, p) ** 2] for p in points]
+        rhs = [d.subs(X, p) for p in points]
+        try:
+            coeffs = sp.Matrix(rows).evalf(30).solve(sp.Matrix(rhs).evalf(30))
+        except (ValueError, ZeroDivisionError, TypeError):
+            coeffs = None
+        if coeffs is not None and any(not v.is_real for v in coeffs):
+            coeffs = None
+        if coeffs is not None:
+            c = [sp.nsimplify(sp.Float(v, 25), tolerance=1e-20, rational=True) for v in coeffs]
+            if any(v != 0 for v in c[1:]):
+                candidate = c[0] + c[1] * R + c[2] * R ** 2
+                if _is_zero(candidate.subs(R, f) - d):
+                    if c[0] == 0:
+                        return R * sp.expand(candidate / R)
+                    return candidate
+    # Another declared function of x: softplus' = sigmoid.
+    for other in FUNCTIONS.values():
+        if other.name == fn.name or other.params or other.body.has(sp.Piecewise):
+            continue
+        if _is_zero(other.body - d):
+            return other.sympy_function(X)
+    return _fold_known(d)
+
+
+def _fold_known(d: sp.Expr) -> sp.Expr:
+    """Spot declared functions inside d (e.g. 1/(1+exp(-x)) -> sigmoid(x))."""
+    for other in FUNCTIONS.values():
+        if other.native is None and not other.params and not other.body.has(sp.Piecewise):
+            d = d.subs(other.body, other.sympy_function(X))
+    return d
+
+
+def _step_form(d: sp.Expr) -> sp.Expr:
+    """Piecewise((a, x > 0), (b, True)) -> b + (a - b) step(x); kink takes branch b."""
+    step = FUNCTIONS["step"].sympy_function
+    if d.has(sp.Heaviside):
+        d = d.replace(sp.Heaviside, lambda *args: step(args[0]))
+        return d
+    pieces = d.args
+    if len(pieces) == 2 and pieces[1].cond == sp.true and pieces[0].cond == (X > 0):
+        a, b = pieces[0].expr, pieces[1].expr
+        return b + sp.factor(a - b) * step(X)
+    raise DerivationError(f"cannot turn derivative {d} into a step form: "
+                          "write the function as Piecewise((f, x > 0), (g, True))")
+
+
+def to_sympy_call(name: str, arg, params: dict):
+    fn = FUNCTIONS[name]
+    return fn.sympy_function(arg, *[params[p] for p in fn.params])
+
+
+def from_sympy(expr: sp.Expr, bind: dict) -> Expr:
+    """Turn a scalar sympy expression into an element-wise IR expression.
+
+    ``bind`` maps sympy symbols (X, R, params) to IR expressions.
+    """
+    if expr in bind:
+        return bind[expr]
+    if not (expr.free_symbols & set(bind)):
+        return Const(expr)
+    if isinstance(expr, sp.Add):
+        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+        out = from_sympy(terms[0], bind)
+        for t in terms[1:]:
+            if t.could_extract_minus_sign():
+                out = apply("sub", out, from_sympy(-t, bind))
+            else:
+                out = apply("add", out, from_sympy(t, bind))
+        return out
+    if isinstance(expr, sp.Mul):
+        num, den = sp.fraction(expr)
+        if den != 1:
+            return apply("div", from_sympy(num, bind), from_sympy(den, bind))
+        coeff, rest = expr.as_coeff_Mul()
+        factors = sp.Mul.make_args(rest)
+        out = from_sympy(factors[0], bind)
+        for f in factors[1:]:
+            out = apply("mul", out, from_sympy(f, bind))
+        return apply("mul", Const(coeff), out) if coeff != 1 else out
+    if isinstance(expr, sp.Pow):
+        base, e = expr.args
+        if not e.is_number:
+            raise DerivationError(f"cannot generate code for a variable exponent in {expr}")
+        if e < 0:
+            return apply("div", Const(1), from_sympy(base ** -e, bind))
+        return apply("pow", from_sympy(base, bind), exponent=e)
+    for fn in FUNCTIONS.values():
+        if isinstance(expr, fn.sympy_function) if fn.native is None else expr.func == fn.native:
+            args = [from_sympy(a, bind) for a in expr.args[:1]]
+            params = {p: v for p, v in zip(fn.params, expr.args[1:])}
+            return apply(fn.name, *args, **params)
+    raise DerivationError(f"no element-wise operation for {expr.func} in {expr}")
+
+
+def _vjp(fn: ScalarFunction):
+    def vjp(g, r, x, **params):
+        bind = {X: x, R: r}
+        bind.update({sp.Symbol(k, real=True): Const(v) for k, v in params.items()})
+        return apply("mul", g, from_sympy(fn.derivative, bind))
+    return vjp
+
+
+def _numpy_form(fn: ScalarFunction):
+    native = {runtime.__name__}
+    if getattr(fn.impl, "__module__", None) in native:
+        def form(args, node, ctx):
+            ctx.helper(fn.impl)
+            extra = "".join(f", {ctx.scalar(node.kw[p])}" for p in fn.params)
+            return Printed(f"{fn.name}({args[0].text}{extra})", ATOM)
+    else:
+        def form(args, node, ctx):
+            return Printed(f"np.{fn.impl.__name__}({args[0].text})", ATOM)
+    return form
+
+
+def _latex_form(fn: ScalarFunction):
+    def form(args, node, ctx):
+        extra = "".join(f", {sp.latex(node.kw[p])}" for p in fn.params)
+        return Printed(f"{fn.latex_name}\\left({args[0].text}{extra}\\right)", ATOM)
+    return form
+
+
+def _evaluate(fn: ScalarFunction):
+    def evaluate(args, node, ctx):
+        params = [node.kw[p] for p in fn.params]
+        if ctx.symbolic:
+            f = fn.sympy_function
+            return np.frompyfunc(lambda v: f(v, *params), 1, 1)(args[0])
+        return fn.impl(args[0], *[float(p) for p in params])
+    return evaluate
+
+
+def elementwise(name: str, body: sp.Expr, *, latex: str, impl, params=(), native=None,
+                kinks=(), domain="real", differentiable=True, doc="") -> Rule:
+    """Declare an element-wise function from its scalar definition ``body`` (in X)."""
+    fn = ScalarFunction(name, body, tuple(params), latex, impl, native, tuple(kinks), domain)
+    FUNCTIONS[name] = fn
+    vjp = _vjp(fn) if differentiable else None
+    return RULES.add(Rule(
+        name, "elementwise", 1, lambda shapes, **params: shapes[0], (vjp,),
+        numpy=_numpy_form(fn), latex=_latex_form(fn), evaluate=_evaluate(fn),
+        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn}))
+
+
+def prove_derivative(name: str) -> bool:
+    """True when the derivative symgrad uses equals sympy.diff of the definition."""
+    fn = FUNCTIONS[name]
+    truth = sp.diff(fn.body, X)
+    ours = fn.derivative.xreplace({R: fn.sympy_function(X, *fn.param_symbols)})
+    diff = _unfold(ours) - truth
+    if isinstance(truth, sp.Piecewise) or truth.has(sp.Heaviside):
+        # compare branch by branch: at x > 0, at x < 0 and at the kink itself
+        for point in (sp.Rational(3, 2), sp.Rational(-3, 2), 0):
+            if sp.simplify(_unfold(ours).subs(X, point) - fn.body.diff(X).subs(X, point)) != 0 \
+                    and point != 0:
+                return False
+        at_kink = _unfold(ours).subs(X, 0)
+        expected = sp.Piecewise(*[(p.expr, p.cond) for p in truth.args]).subs(X, 0) \
+            if isinstance(truth, sp.Piecewise) else None
+        return expected is None or sp.simplify(at_kink - expected) == 0
+    return _is_zero(diff)
+
+
+def source_of(fn) -> str:
+    return inspect.getsource(fn)
+
+
+_x = X
+elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathbb{1}", impl=runtime.step,
+            kinks=(0,), differentiable=False,
+            doc="1 where x > 0, else 0 (the ReLU derivative; 0 at 0)")
+elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x")
+elementwise("log", sp.log(_x), latex=r"\log", impl=np.log, native=sp.log, domain="positive",
+            doc="natural logarithm")
+elementwise("tanh", sp.tanh(_x), latex=r"\tanh", impl=np.tanh, native=sp.tanh, doc="hyperbolic tangent")
+elementwise("erf", sp.erf(_x), latex=r"\operatorname{erf}", impl=runtime.erf, native=sp.erf,
+            doc="the error function")
+elementwise("sigmoid", 1 / (1 + sp.exp(-_x)), latex=r"\sigma", impl=runtime.sigmoid,
+            doc="logistic sigmoid 1 / (1 + e^-x)")
+elementwise("relu", sp.Piecewise((_x, _x > 0), (0, True)), latex=r"\operatorname{ReLU}",
+            impl=runtime.relu, kinks=(0,), doc="max(x, 0); ReLU'(0) = 0")
+elementwise("leaky_relu", sp.Piecewise((_x, _x > 0), (sp.Symbol("slope", real=True) * _x, True)),
+            params=("slope",), latex=r"\operatorname{LeakyReLU}", impl=runtime.leaky_relu, kinks=(0,),
+            doc="x for x > 0, slope * x otherwise; derivative at 0 is slope")
+elementwise("softplus", sp.log(1 + sp.exp(_x)), latex=r"\operatorname{softplus}", impl=runtime.softplus,
+            doc="log(1 + e^x)")
+elementwise("gelu", _x * (1 + sp.erf(_x / sp.sqrt(2))) / 2, latex=r"\operatorname{GELU}", impl=runtime.gelu,
+            doc="x Phi(x), Phi the standard normal CDF (exact, erf form)")

@@ -1,0 +1,217 @@
+"""Reductions and normalisations along axes: sum, mean, softmax, log_softmax.
+
+``axis`` follows numpy (None = all axes, negative counts from the end); it is
+normalised to a non-negative int or tuple when the operation is built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ShapeError
+from ..ir import Const, show_shape
+from .core import ATOM, MUL, RULES, Printed, Rule, apply, wrap
+
+
+def normalize_axis(axis, ndim: int, op: str):
+    """None, or a sorted tuple of non-negative axes, checked against ndim."""
+    if axis is None:
+        return None
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    out = []
+    for a in axes:
+        if not isinstance(a, int) or isinstance(a, bool):
+            raise ShapeError(f"{op}: axis must be an integer, got {a!r}")
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of range for an array with {ndim} dimension(s)")
+        out.append(a % ndim)
+    return tuple(sorted(set(out)))
+
+
+def _axis_attr(axes):
+    if axes is None:
+        return None
+    return axes[0] if len(axes) == 1 else axes
+
+
+def _reduced_shape(shape, axes, keepdims):
+    axes = range(len(shape)) if axes is None else axes
+    if keepdims:
+        return tuple(sp.Integer(1) if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _count(shape, axes):
+    axes = range(len(shape)) if axes is None else axes
+    return sp.Mul(*[shape[i] for i in axes])
+
+
+def _expand_back(g, a, axis, keepdims):
+    """The adjoint of a reduction: g spread back over the reduced axes."""
+    axes = normalize_axis(axis, a.ndim, "sum")
+    if axes is not None and not keepdims and g.ndim > 0:
+        g = apply("expand_dims", g, axis=_axis_attr(axes))
+    return apply("broadcast_to", g, shape=tuple(a.shape))
+
+
+def _reduction_shape(op):
+    def shape(shapes, axis=None, keepdims=False):
+        axes = normalize_axis(axis, len(shapes[0]), op)
+        return _reduced_shape(shapes[0], axes, keepdims)
+    return shape
+
+
+def _reduction_simplify(op):
+    def simplify(args, attrs, shape):
+        (a,) = args
+        axis = attrs.get("axis")
+        canonical = _axis_attr(normalize_axis(axis, a.ndim, op))
+        if canonical != axis:
+            return apply(op, a, **{**attrs, "axis": canonical})
+        if a.ndim == 0:
+            return a
+        return None
+    return simplify
+
+
+def _kw_text(node, ctx):
+    kw = node.kw
+    parts = []
+    if kw.get("axis") is not None:
+        parts.append(f"axis={kw['axis']}")
+    if kw.get("keepdims"):
+        parts.append("keepdims=True")
+    return "".join(", " + p for p in parts)
+
+
+def _sum_latex(args, node, ctx):
+    a = node.args[0]
+    axis = node.kw.get("axis")
+    if axis is None:
+        return Printed(f"\\sum_{{i}} \\left({args[0].text}\\right)_{{i}}" if a.ndim else args[0].text, MUL)
+    return Printed(f"\\operatorname{{sum}}_{{{axis}}}\\left({args[0].text}\\right)", ATOM)
+
+
+def _evaluate_sum(args, node, ctx):
+    kw = node.kw
+    return np.sum(args[0], axis=kw.get("axis"), keepdims=bool(kw.get("keepdims")))
+
+
+RULES.add(Rule(
+    "sum", "reduce", 1, _reduction_shape("sum"),
+    (lambda g, r, a, axis=None, keepdims=False: _expand_back(g, a, axis, keepdims),),
+    numpy=lambda args, node, ctx: Printed(f"np.sum({args[0].text}{_kw_text(node, ctx)})"),
+    latex=_sum_latex, evaluate=_evaluate_sum,
+    simplify=_reduction_simplify("sum"),
+    doc="sum(a, axis=None, keepdims=False)"))
+
+
+def _mean_vjp(g, r, a, axis=None, keepdims=False):
+    count = _count(a.shape, normalize_axis(axis, a.ndim, "mean"))
+    return _expand_back(apply("mul", Const(1 / count), g), a, axis, keepdims)
+
+
+def _mean_latex(args, node, ctx):
+    a = node.args[0]
+    count = _count(a.shape, normalize_axis(node.kw.get("axis"), a.ndim, "mean"))
+    inner = _sum_latex(args, node, ctx)
+    return Printed(f"\\frac{{1}}{{{sp.latex(count)}}} {inner.text}", MUL)
+
+
+def _evaluate_mean(args, node, ctx):
+    a = node.args[0]
+    count = _count(a.shape, normalize_axis(node.kw.get("axis"), a.ndim, "mean"))
+    return _evaluate_sum(args, node, ctx) / ctx.number(count)
+
+
+RULES.add(Rule(
+    "mean", "reduce", 1, _reduction_shape("mean"), (_mean_vjp,),
+    numpy=lambda args, node, ctx: Printed(f"np.mean({args[0].text}{_kw_text(node, ctx)})"),
+    latex=_mean_latex, evaluate=_evaluate_mean,
+    simplify=_reduction_simplify("mean"),
+    doc="mean(a, axis=None, keepdims=False)"))
+
+
+def _expand_dims_shape(shapes, axis):
+    shape = list(shapes[0])
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for ax in sorted(axes):
+        shape.insert(ax, sp.Integer(1))
+    return tuple(shape)
+
+
+RULES.add(Rule(
+    "expand_dims", "reduce", 1, _expand_dims_shape,
+    (lambda g, r, a, axis: apply("sum", g, axis=axis),),
+    numpy=lambda args, node, ctx: Printed(f"np.expand_dims({args[0].text}, {node.kw['axis']})"),
+    latex=lambda args, node, ctx: args[0],
+    evaluate=lambda args, node, ctx: np.expand_dims(args[0], node.kw["axis"]),
+    doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True}))
+
+
+def _softmax_shape(op):
+    def shape(shapes, axis=-1):
+        if len(shapes[0]) == 0:
+            raise ShapeError(f"{op} needs a vector or matrix, got a scalar")
+        normalize_axis(axis, len(shapes[0]), op)
+        return shapes[0]
+    return shape
+
+
+def _softmax_simplify(op):
+    def simplify(args, attrs, shape):
+        axis = attrs.get("axis", -1)
+        canonical = normalize_axis(axis, args[0].ndim, op)[0]
+        if canonical != axis:
+            return apply(op, args[0], axis=canonical)
+        return None
+    return simplify
+
+
+def _softmax_vjp(g, r, a, axis=-1):
+    # J = diag(p) - p p^T along the axis, so J^T g = p * (g - sum(g * p))
+    inner = apply("sum", apply("mul", g, r), axis=axis, keepdims=True)
+    return apply("mul", r, apply("sub", g, inner))
+
+
+def _log_softmax_vjp(g, r, a, axis=-1):
+    # d log_softmax = I - 1 p^T, with p = exp(r)
+    total = apply("sum", g, axis=axis, keepdims=True)
+    return apply("sub", g, apply("mul", apply("exp", r), total))
+
+
+def _sym_softmax(x, axis, log):
+    e = np.frompyfunc(sp.exp, 1, 1)(x)
+    total = np.sum(e, axis=axis, keepdims=True)
+    if log:
+        return x - np.frompyfunc(sp.log, 1, 1)(total)
+    return e / total
+
+
+def _softmax_rule(op, vjp, impl, latex_name, log):
+    def numpy_form(args, node, ctx):
+        ctx.helper(impl)
+        return Printed(f"{op}({args[0].text}, axis={node.kw['axis']})")
+
+    def evaluate(args, node, ctx):
+        if ctx.symbolic:
+            return _sym_softmax(args[0], node.kw["axis"], log)
+        return impl(args[0], axis=node.kw["axis"])
+
+    return RULES.add(Rule(
+        op, "reduce", 1, _softmax_shape(op), (vjp,), numpy=numpy_form,
+        latex=lambda args, node, ctx: Printed(f"{latex_name}\\left({args[0].text}\\right)"),
+        evaluate=evaluate, simplify=_softmax_simplify(op),
+        doc=f"{op}(a, axis=-1), normalised along one axis"))
+
+
+def _register_softmax():
+    from .. import runtime
+
+    _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False)
+    _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True)
+
+
+_register_softmax()
+

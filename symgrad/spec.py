@@ -1,0 +1,187 @@
+"""Network specs: the TOML format of DESIGN.md and the equivalent Python API.
+
+A :class:`Spec` holds strings and shapes only; nothing is parsed or derived
+here beyond validating names and shapes. Loading never executes anything from
+the file: TOML is read with :mod:`tomllib` and expressions go to symgrad's own
+parser later (graph.py).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import SpecError
+from .names import GENERATED_MODULE_NAMES, is_python_identifier
+
+LOSS = "loss"
+
+
+def reserved_names() -> frozenset:
+    """Names a spec may not use for an input, parameter, node or size."""
+    from .graph import callable_functions
+    return frozenset(GENERATED_MODULE_NAMES | set(callable_functions()) | {"True", "False", "T"})
+
+
+@dataclass
+class Spec:
+    """A network: inputs (data), params (differentiated), nodes, loss.
+
+    Args:
+        name: A Python identifier; names the generated module.
+        inputs: name -> shape; a shape is a list of ints and size names ("n").
+        params: name -> shape, as for inputs.
+        nodes: name -> expression, in order; each may use earlier names.
+        loss: A scalar expression over the names above.
+        description: One line for ``symgrad list`` and documents.
+        latex: Optional display names, name -> LaTeX.
+        source: Where the spec came from (a path, or "<python>").
+    """
+
+    name: str
+    inputs: dict
+    params: dict
+    nodes: dict
+    loss: str
+    description: str = ""
+    latex: dict = field(default_factory=dict)
+    source: str = "<python>"
+
+    def __post_init__(self):
+        self.validate()
+
+    def error(self, message: str, node: str | None = None, expr: str | None = None) -> SpecError:
+        return SpecError(message, source=self.source, node=node, expr=expr)
+
+    def validate(self) -> None:
+        """Check names and shapes; raise SpecError naming the first problem."""
+        if not isinstance(self.name, str) or not is_python_identifier(self.name):
+            raise self.error(f"spec name {self.name!r} is not a valid Python identifier", node="name")
+        if not isinstance(self.description, str):
+            raise self.error("description must be a string", node="description")
+        reserved = reserved_names()
+        seen: dict[str, str] = {}
+        for table in ("inputs", "params", "nodes"):
+            entries = getattr(self, table)
+            if not isinstance(entries, dict):
+                raise self.error(f"[{table}] must be a table of name = value", node=table)
+            for name, value in entries.items():
+                self._check_name(name, table, reserved, seen)
+                if table == "nodes":
+                    if not isinstance(value, str):
+                        raise self.error(f"node {name!r} must be an expression string, got "
+                                         f"{type(value).__name__}", node=name)
+                else:
+                    self._check_shape(name, value)
+        if not self.params:
+            raise self.error("[params] is empty: there is nothing to differentiate", node="params")
+        if not isinstance(self.loss, str):
+            raise self.error("[loss] expr must be an expression string", node=LOSS)
+        for name, text in self.latex.items():
+            if name not in seen and name != LOSS:
+                raise self.error(f"[latex] names {name!r}, which is not an input, parameter or node",
+                                 node="latex")
+            if not isinstance(text, str):
+                raise self.error(f"[latex] entry {name!r} must be a string", node="latex")
+
+    def _check_name(self, name, table, reserved, seen):
+        if not isinstance(name, str) or not is_python_identifier(name):
+            raise self.error(f"{name!r} in [{table}] is not a valid identifier "
+                             "(letters, digits and _, not starting with a digit, not a keyword)", node=str(name))
+        if name.startswith("_"):
+            raise self.error(f"{name!r} in [{table}] starts with '_', which symgrad keeps for itself", node=name)
+        if name.startswith("d_"):
+            raise self.error(f"{name!r} in [{table}] starts with 'd_', which names adjoints in generated code",
+                             node=name)
+        if name in reserved or name == LOSS:
+            raise self.error(f"{name!r} in [{table}] is a reserved name (a function or a name the "
+                             "generated module uses); choose another", node=name)
+        if name in seen:
+            raise self.error(f"{name!r} is declared twice (in [{seen[name]}] and [{table}])", node=name)
+        seen[name] = table
+
+    def _check_shape(self, name, shape):
+        if not isinstance(shape, (list, tuple)):
+            raise self.error(f"shape of {name!r} must be a list such as [3] or [\"n\", 4], got {shape!r}",
+                             node=name)
+        if len(shape) > 2:
+            raise self.error(f"shape of {name!r} has {len(shape)} dimensions; symgrad supports at most 2",
+                             node=name)
+        for d in shape:
+            if isinstance(d, bool) or not isinstance(d, (int, str)):
+                raise self.error(f"dimension {d!r} of {name!r} must be a positive integer or a size name",
+                                 node=name)
+            if isinstance(d, int) and not 1 <= d <= 1_000_000:
+                raise self.error(f"dimension {d} of {name!r} must be between 1 and 1000000", node=name)
+            if isinstance(d, str) and (not is_python_identifier(d) or d.startswith("_")):
+                raise self.error(f"size name {d!r} of {name!r} is not a valid identifier", node=name)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<python>") -> "Spec":
+        """Build a spec from the parsed TOML tables."""
+        def table(key, default=None):
+            value = data.get(key, default)
+            if value is None:
+                raise SpecError(f"missing [{key}] table", source=source, node=key)
+            if not isinstance(value, dict):
+                raise SpecError(f"[{key}] must be a table", source=source, node=key)
+            return value
+
+        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}",
+                            source=source)
+        if "name" not in data:
+            raise SpecError("missing 'name'", source=source, node="name")
+        loss = table("loss")
+        if set(loss) != {"expr"}:
+            raise SpecError("[loss] must hold exactly one key, expr = \"...\"", source=source, node=LOSS)
+        return cls(name=data["name"], description=data.get("description", ""),
+                   inputs=table("inputs", {}), params=table("params"), nodes=table("nodes", {}),
+                   loss=loss["expr"], latex=table("latex", {}),
+                   source=source)
+
+
+def bundled_dir():
+    return resources.files("symgrad") / "specs"
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.name[:-5] for p in bundled_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def load_spec(spec: "str | Path | Spec") -> Spec:
+    """A Spec from a path, a bundled spec's name, or a Spec (returned as is).
+
+    Raises:
+        SpecError: unreadable file, TOML syntax error, or an invalid spec.
+    """
+    if isinstance(spec, Spec):
+        return spec
+    text_arg = str(spec)
+    path = Path(text_arg)
+    if path.suffix == ".toml" or path.exists() or "/" in text_arg:
+        if not path.is_file():
+            raise SpecError("no such spec file", source=text_arg)
+        source = text_arg
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SpecError(f"cannot read the file: {exc.strerror}", source=source) from None
+    elif text_arg in bundled_names():
+        source = f"{text_arg} (bundled)"
+        raw = (bundled_dir() / f"{text_arg}.toml").read_bytes()
+    else:
+        names = ", ".join(bundled_names())
+        raise SpecError(f"no spec file or bundled spec named {text_arg!r}; bundled specs: {names}",
+                        source=text_arg)
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError("file is not UTF-8 text", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"TOML syntax error: {exc}", source=source) from None
+    return Spec.from_dict(data, source=source)
