@@ -11,18 +11,32 @@ import sys
 from pathlib import Path
 
 
+def numpy_modules(derivations) -> dict[str, str]:
+    from .emit.numpy_module import render_module
+    return {f"numpy/{name}.py": render_module(d) for name, d in derivations.items()}
+
+
+def latex_fragments(derivations) -> dict[str, str]:
+    from .emit.latex_doc import render_fragment
+    return {f"latex/{name}.tex": render_fragment(d) for name, d in derivations.items()}
+
+
+#: Each producer maps {bundled name: Derivation} to {relative path: text}.
+PRODUCERS = [
+    numpy_modules,
+    latex_fragments,
+]
+
+
 def expected_files() -> dict[str, str]:
     """Relative path -> text, for everything generated/ holds."""
     from .derive import derive
-    from .emit.latex_doc import render_fragment
-    from .emit.numpy_module import render_module
     from .spec import bundled_names
 
-    files = {}
-    for name in bundled_names():
-        d = derive(name)
-        files[f"numpy/{name}.py"] = render_module(d)
-        files[f"latex/{name}.tex"] = render_fragment(d)
+    derivations = {name: derive(name) for name in bundled_names()}
+    files: dict[str, str] = {}
+    for produce in PRODUCERS:
+        files.update(produce(derivations))
     return files
 
 
