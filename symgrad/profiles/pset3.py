@@ -1,0 +1,146 @@
+"""Profile ``pset3``: problem set 3's interface, one function per partial.
+
+The course's functions take ``variable_dict`` (the forward values ``mlp``
+returns), then exactly the parameters the formula uses, in declaration order,
+then ``y_observed``. Those argument lists are read off the derivation, not
+written down: a partial's formula is its named view with every adjoint it
+mentions expanded transitively and every temporary replaced by its definition;
+the parameters left in it are its arguments. So a spec with other sizes or
+layers gets the right functions without touching the template.
+
+The spec must have exactly one *observed* input: an input used by the loss
+only (problem set 3's ``y``). Every other input is data that ``variable_dict``
+carries, with the named nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import names as naming
+from ..derive import Derivation
+from ..errors import SpecError
+from ..ir import Expr, Var, substitute, walk
+from ..spec import LOSS
+
+VARIABLE_DICT = "variable_dict"
+OBSERVED = "y_observed"
+
+
+@dataclass(frozen=True)
+class PartialFunction:
+    """One course function ``name(variable_dict, *params, y_observed)``.
+
+    Attributes:
+        name: The course's function name, e.g. ``d_loss_d_W1``.
+        wrt: The graph name the partial is taken with respect to (``W1``).
+        args: The full argument list, ``variable_dict`` first, ``y_observed`` last.
+        expr: The formula in variable_dict entries, parameters and the observed
+            input only (adjoints expanded, temporaries inlined).
+        local: The same formula with adjoints of other partials kept as
+            variables (``d_r1``), for code that calls the earlier functions.
+        reads: The variable_dict keys the formula uses, in graph order.
+    """
+
+    name: str
+    wrt: str
+    args: tuple
+    expr: Expr
+    local: Expr
+    reads: tuple
+
+    @property
+    def params(self) -> tuple:
+        """The parameters among the arguments (between variable_dict and y_observed)."""
+        return self.args[1:-1]
+
+
+def observed_input(d: Derivation) -> str:
+    """The one input that only the loss uses (the target, ``y``)."""
+    graph = d.graph
+    used_by_nodes: set[str] = set()
+    for node in graph.nodes:
+        if node.entry != LOSS:
+            used_by_nodes |= {v.name for v in walk(node.expr) if isinstance(v, Var)}
+    candidates = [name for name in graph.inputs if name not in used_by_nodes]
+    if len(candidates) != 1:
+        raise SpecError(f"the pset3 profile needs exactly one input used only by the loss (the observed "
+                        f"value), found {len(candidates)}: {', '.join(candidates) or 'none'}",
+                        source=d.spec.source, node="inputs")
+    return candidates[0]
+
+
+def dict_keys(d: Derivation) -> list[str]:
+    """The keys of ``variable_dict``: data inputs, then the named nodes, in order."""
+    observed = observed_input(d)
+    keys = [name for name in d.graph.inputs if name != observed]
+    keys += [n.name for n in d.graph.entry_nodes() if n.entry != LOSS]
+    return keys
+
+
+def temporaries(d: Derivation) -> dict[str, Expr]:
+    """Each temporary's value over named nodes, inputs and parameters."""
+    out: dict[str, Expr] = {}
+    for node in d.graph.nodes:
+        if node.temp:
+            out[node.name] = substitute(node.expr, out)
+    return out
+
+
+def _order(d: Derivation, targets) -> list[str]:
+    """The course's order: top of the network first; a parameter right after the
+    adjoint that completes it, before the node input of the same layer."""
+    position = {n.name: i for i, n in enumerate(d.graph.nodes)}
+    entry_of = {n.name: n.entry for n in d.graph.nodes}
+    entry_position = {n.entry: i for i, n in enumerate(d.graph.entry_nodes())}
+
+    def first_consumer(name: str) -> int:
+        users = [entry_position[entry_of[c.source]] for c in d.contributions[name]]
+        return min(users)
+
+    def key(name):
+        return (-first_consumer(name), 0 if name in d.graph.params else 1, position.get(name, 0))
+    return sorted(targets, key=key)
+
+
+def partial_functions(d: Derivation) -> list[PartialFunction]:
+    """Every course partial of a derivation, in the course's order.
+
+    One function per named node that reaches the loss and per parameter.
+    """
+    graph = d.graph
+    keys = dict_keys(d)
+    temps = temporaries(d)
+    named_targets = [t for t in d.order if t in graph.params or not graph.node(t).temp]
+
+    full: dict[str, Expr] = {}
+    mapping = dict(temps)
+    for target in d.order:
+        expr = substitute(d.adjoint(target), mapping)
+        full[target] = expr
+        mapping[naming.adjoint(target)] = expr
+
+    local_mapping = dict(temps)
+    for target in d.order:
+        if target not in named_targets:
+            local_mapping[naming.adjoint(target)] = substitute(d.adjoint(target), local_mapping)
+
+    out = []
+    for target in _order(d, named_targets):
+        expr = full[target]
+        used = {v.name for v in walk(expr) if isinstance(v, Var)}
+        params = tuple(p for p in graph.params if p in used)
+        reads = tuple(k for k in keys if k in used)
+        local = substitute(d.adjoint(target), local_mapping)
+        out.append(PartialFunction(naming.course_partial(target), target,
+                                   (VARIABLE_DICT,) + params + (OBSERVED,), expr, local, reads))
+    return out
+
+
+def calls_in(fn: PartialFunction) -> list[str]:
+    """The adjoints of other partials the local formula mentions (``d_r1``), in order."""
+    out: list[str] = []
+    for v in walk(fn.local):
+        if isinstance(v, Var) and v.role == "adjoint" and v.name not in out:
+            out.append(v.name)
+    return out
