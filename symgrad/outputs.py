@@ -21,10 +21,17 @@ def latex_fragments(derivations) -> dict[str, str]:
     return {f"latex/{name}.tex": render_fragment(d) for name, d in derivations.items()}
 
 
+def course_profiles(derivations) -> dict[str, str]:
+    """Every profile rendered from its own default (bundled) spec."""
+    from .profiles import names, render
+    return {f"api/{filename}": text for filename, text in (render(name) for name in names())}
+
+
 #: Each producer maps {bundled name: Derivation} to {relative path: text}.
 PRODUCERS = [
     numpy_modules,
     latex_fragments,
+    course_profiles,
 ]
 
 

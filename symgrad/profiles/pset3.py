@@ -15,13 +15,20 @@ carries, with the named nodes.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 from .. import names as naming
-from ..derive import Derivation
+from ..derive import Derivation, derive
+from ..emit.numpy_module import HEADER, source_label
+from ..emit.printers import NumpyPrinter
+from ..emit.templates import render
 from ..errors import SpecError
-from ..ir import Expr, Var, substitute, walk
+from ..ir import Apply, Const, Expr, Var, free_vars, substitute, walk
+from ..rules import RULES, Printed, apply
+from ..rules.core import ATOM
 from ..spec import LOSS
+from . import Profile
 
 VARIABLE_DICT = "variable_dict"
 OBSERVED = "y_observed"
@@ -144,3 +151,99 @@ def calls_in(fn: PartialFunction) -> list[str]:
         if isinstance(v, Var) and v.role == "adjoint" and v.name not in out:
             out.append(v.name)
     return out
+
+
+# -- rendering -------------------------------------------------------------------
+
+class CoursePrinter(NumpyPrinter):
+    """The numpy printer, with element-wise operations renamed to the course's
+    functions (``step`` -> ``relu_derivative``)."""
+
+    def __init__(self, names=None, functions=None):
+        super().__init__(names)
+        self.functions = functions or {}
+
+    def print(self, e: Expr) -> Printed:
+        if isinstance(e, Apply) and e.op in self.functions:
+            return Printed(f"{self.functions[e.op]}({self.print(e.args[0]).text})", ATOM)
+        return super().print(e)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function of the rendered file: signature, docstring, body lines."""
+
+    name: str
+    args: tuple
+    doc: str
+    body: tuple
+
+
+def derivative_functions(d: Derivation) -> tuple[list[Function], dict[str, str], NumpyPrinter]:
+    """``relu_derivative(x)`` for each element-wise function the network applies,
+    its body printed from the rule table's derivative; and the renames that let
+    the partials call it."""
+    printer = NumpyPrinter()
+    functions, renames = [], {}
+    used = []
+    for node in d.graph.nodes:
+        for e in walk(node.expr):
+            if isinstance(e, Apply) and RULES[e.op].family == "elementwise" and e.op not in used:
+                used.append(e.op)
+    for op in used:
+        x = Var("x", (), "input")
+        derivative = RULES[op].vjp(0)(Const(1), Var("r", (), "node"), x)
+        if any(isinstance(v, Var) and v.name == "r" for v in walk(derivative)):
+            derivative = substitute(derivative, {"r": apply(op, x)})
+        name = naming.course_derivative(op)
+        functions.append(Function(name, ("x",), f"d{op}/dx at x (a number or an array)",
+                                  ("x = np.asarray(x)", f"return {printer.doprint(derivative)}")))
+        if isinstance(derivative, Apply) and len(derivative.args) == 1 and derivative.args[0] == x:
+            renames[derivative.op] = name
+    return functions, renames, printer
+
+
+def render_file(spec) -> str:
+    """The text of pset3.py for a spec (a Spec, path or bundled name)."""
+    d = derive(spec)
+    graph = d.graph
+    observed = observed_input(d)
+    temps = temporaries(d)
+    derivatives, renames, helper_printer = derivative_functions(d)
+    printer = CoursePrinter({observed: OBSERVED}, renames)
+
+    data = [name for name in graph.inputs if name != observed]
+    nodes = [n for n in graph.entry_nodes() if n.entry != LOSS]
+    forward = tuple(f"{n.name} = {helper_printer.doprint(substitute(n.expr, temps))}" for n in nodes) + (
+        "variable_dict = {}",) + tuple(f'variable_dict["{k}"] = {k}' for k in dict_keys(d)) + (
+        "return variable_dict",)
+    mlp = Function("mlp", tuple(data) + tuple(graph.params),
+                   "The forward pass: every node's value, by name", forward)
+
+    loss_expr = substitute(graph.node(LOSS).expr, temps)
+    loss_args = tuple(v.name for v in free_vars(loss_expr) if v.name != observed) + (OBSERVED,)
+    loss = Function("loss", loss_args, "The loss of one example",
+                    (f"return {printer.doprint(loss_expr)}",))
+
+    partials = []
+    by_adjoint = {}
+    for fn in partial_functions(d):
+        body = [f'{k} = {VARIABLE_DICT}["{k}"]' for k in fn.reads if _mentions(fn.local, k)]
+        for adj in calls_in(fn):
+            body.append(f"{adj} = {by_adjoint[adj]}")
+        body.append(f"return {printer.doprint(fn.local)}")
+        partials.append(Function(fn.name, fn.args, f"dloss/d{fn.wrt}, shaped like {fn.wrt}", tuple(body)))
+        by_adjoint[naming.adjoint(fn.wrt)] = f"{fn.name}({', '.join(fn.args)})"
+
+    helpers = [inspect.getsource(f).rstrip() for _, f in sorted(helper_printer.helpers.items())]
+    return render("api/pset3.py.j2", header=HEADER.format(source=source_label(graph.spec)),
+                  name=graph.name, description=graph.spec.description, helpers=helpers,
+                  functions=[loss, mlp] + derivatives + partials)
+
+
+def _mentions(e: Expr, name: str) -> bool:
+    return any(isinstance(v, Var) and v.name == name and v.role != "adjoint" for v in walk(e))
+
+
+PROFILE = Profile("pset3", "pset3.py", "api/pset3.py.j2", "pset3", render_file,
+                  "problem set 3: mlp(x, W0, W1, W2) and one function per partial")
