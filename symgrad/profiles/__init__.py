@@ -19,6 +19,7 @@ from ..errors import SpecError
 #: Profile modules, by profile name.
 MODULES = {
     "pset3": "symgrad.profiles.pset3",
+    "mlp": "symgrad.profiles.mlp",
 }
 
 
