@@ -20,6 +20,7 @@ from ..errors import SpecError
 MODULES = {
     "pset3": "symgrad.profiles.pset3",
     "mlp": "symgrad.profiles.mlp",
+    "nodes": "symgrad.profiles.nodes",
 }
 
 
