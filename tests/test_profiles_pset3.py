@@ -207,3 +207,25 @@ def test_other_sizes_render_working_functions(tmp_path, hidden):
         names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
         analytic = fn(values, *[params[n] for n in names[1:-1]], y)
         np.testing.assert_allclose(analytic, central_difference(f, value), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("bundled", ["titanic", "linear_regression"])
+def test_partials_of_other_networks_equal_the_numpy_modules_gradients(tmp_path, bundled):
+    # a batch network with concatenated ones columns, and a one-example regression
+    from symgrad import render_module
+    from symgrad.check.numeric import load_module
+    d = derive(bundled)
+    module = load_module(render_module(d), bundled)
+    course = load(tmp_path, bundled, name=f"course_{bundled}")
+    rng = np.random.default_rng(11)
+    sizes = {"n": 6}
+    shape = lambda var: tuple(sizes.get(str(s), None) or int(s) for s in var.shape)  # noqa: E731
+    params = {k: rng.normal(size=shape(v)) for k, v in d.graph.params.items()}
+    inputs = {k: rng.normal(size=shape(v)) for k, v in d.graph.inputs.items()}
+    grads = module.backward(params, inputs, module.forward(params, inputs))
+    data = [inputs[k] for k in d.graph.inputs if k != "y"]
+    values = course.mlp(*data, *params.values())
+    for fn in partial_functions(d):
+        if fn.wrt in params:
+            got = getattr(course, fn.name)(values, *[params[p] for p in fn.params], inputs["y"])
+            np.testing.assert_allclose(got, grads[fn.wrt], rtol=1e-12, atol=1e-14, err_msg=fn.name)

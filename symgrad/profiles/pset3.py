@@ -29,6 +29,7 @@ from ..rules import RULES, Printed, apply
 from ..rules.core import ATOM
 from ..spec import LOSS
 from . import Profile
+from .common import names_used, temporaries
 
 VARIABLE_DICT = "variable_dict"
 OBSERVED = "y_observed"
@@ -83,15 +84,6 @@ def dict_keys(d: Derivation) -> list[str]:
     keys = [name for name in d.graph.inputs if name != observed]
     keys += [n.name for n in d.graph.entry_nodes() if n.entry != LOSS]
     return keys
-
-
-def temporaries(d: Derivation) -> dict[str, Expr]:
-    """Each temporary's value over named nodes, inputs and parameters."""
-    out: dict[str, Expr] = {}
-    for node in d.graph.nodes:
-        if node.temp:
-            out[node.name] = substitute(node.expr, out)
-    return out
 
 
 def _order(d: Derivation, targets) -> list[str]:
@@ -211,27 +203,39 @@ def render_file(spec) -> str:
     temps = temporaries(d)
     derivatives, renames, helper_printer = derivative_functions(d)
     printer = CoursePrinter({observed: OBSERVED}, renames)
+    printer.helpers = helper_printer.helpers
 
     data = [name for name in graph.inputs if name != observed]
     nodes = [n for n in graph.entry_nodes() if n.entry != LOSS]
-    forward = tuple(f"{n.name} = {helper_printer.doprint(substitute(n.expr, temps))}" for n in nodes) + (
+    values = [substitute(n.expr, temps) for n in nodes]
+    helper_printer.uses_dtype = False
+    steps = tuple(f"{n.name} = {helper_printer.doprint(v)}" for n, v in zip(nodes, values))
+    args = tuple(data) + tuple(graph.params)
+    forward = _prelude(d, values, {a: a for a in args}, helper_printer.uses_dtype, list(graph.params)) + steps + (
         "variable_dict = {}",) + tuple(f'variable_dict["{k}"] = {k}' for k in dict_keys(d)) + (
         "return variable_dict",)
-    mlp = Function("mlp", tuple(data) + tuple(graph.params),
-                   "The forward pass: every node's value, by name", forward)
+    mlp = Function("mlp", args, "The forward pass: every node's value, by name", forward)
 
     loss_expr = substitute(graph.node(LOSS).expr, temps)
     loss_args = tuple(v.name for v in free_vars(loss_expr) if v.name != observed) + (OBSERVED,)
+    printer.uses_dtype = False
+    code = printer.doprint(loss_expr)
+    where = {a: a for a in loss_args} | {observed: OBSERVED}
     loss = Function("loss", loss_args, "The loss of one example",
-                    (f"return {printer.doprint(loss_expr)}",))
+                    _prelude(d, [loss_expr], where, printer.uses_dtype, list(loss_args)) + (f"return {code}",))
 
     partials = []
     by_adjoint = {}
     for fn in partial_functions(d):
-        body = [f'{k} = {VARIABLE_DICT}["{k}"]' for k in fn.reads if _mentions(fn.local, k)]
+        printer.uses_dtype = False
+        code = printer.doprint(fn.local)
+        where = {k: f'{VARIABLE_DICT}["{k}"]' for k in dict_keys(d)} | {p: p for p in fn.params} | {
+            observed: OBSERVED}
+        body = list(_prelude(d, [fn.local], where, printer.uses_dtype, [f"*{VARIABLE_DICT}.values()"]))
+        body += [f'{k} = {VARIABLE_DICT}["{k}"]' for k in fn.reads if _mentions(fn.local, k)]
         for adj in calls_in(fn):
             body.append(f"{adj} = {by_adjoint[adj]}")
-        body.append(f"return {printer.doprint(fn.local)}")
+        body.append(f"return {code}")
         partials.append(Function(fn.name, fn.args, f"dloss/d{fn.wrt}, shaped like {fn.wrt}", tuple(body)))
         by_adjoint[naming.adjoint(fn.wrt)] = f"{fn.name}({', '.join(fn.args)})"
 
@@ -239,6 +243,27 @@ def render_file(spec) -> str:
     return render("api/pset3.py.j2", header=HEADER.format(source=source_label(graph.spec)),
                   name=graph.name, description=graph.spec.description, helpers=helpers,
                   functions=[loss, mlp] + derivatives + partials)
+
+
+def _prelude(d: Derivation, exprs, where: dict, uses_dtype: bool, dtype_of: list) -> tuple:
+    """Lines reading the symbolic sizes the code uses (from an array the function
+    can reach) and, when it builds arrays, the dtype to build them in."""
+    used = names_used(exprs)
+    lines = []
+    for size in sorted(d.graph.sizes):
+        if size not in used:
+            continue
+        shapes = {name: var.shape for name, var in d.graph.variables().items() if name in where}
+        found = [(name, axis) for name, shape in shapes.items() for axis, dim in enumerate(shape)
+                 if str(dim) == size]
+        if not found:
+            raise SpecError(f"the pset3 profile cannot read size {size!r} from the arguments of a function "
+                            "that needs it", source=d.spec.source)
+        name, axis = found[0]
+        lines.append(f"{size} = np.shape({where[name]})[{axis}]")
+    if uses_dtype:
+        lines.append(f"dtype = np.result_type({', '.join(dtype_of)})")
+    return tuple(lines)
 
 
 def _mentions(e: Expr, name: str) -> bool:
