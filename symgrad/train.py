@@ -163,6 +163,7 @@ class History:
     lr: float
     batch_size: int
     seed: int
+    decay: str = "none"
     losses: list = field(default_factory=list)     # training objective, before training then after each epoch
     test_loss: float | None = None
     train_accuracy: float | None = None
@@ -246,7 +247,7 @@ def train(spec, data, *, epochs=100, lr=0.05, batch_size=10, seed=0, decay="none
     rng = np.random.default_rng(seed)
     sizes = _sizes(d.graph, dataset.train)
     params = init_params(d.graph, rng, sizes)
-    history = History(d.spec.name, epochs, lr, batch_size, seed)
+    history = History(d.spec.name, epochs, lr, batch_size, seed, decay)
     start = time.perf_counter()
     history.losses.append(trainer.evaluate(params, dataset.train, batch_size)[0])
     n = dataset.train.size
@@ -299,8 +300,8 @@ def progress_bar(stream=sys.stderr, width=30):
     return show
 
 
-def plot_losses(history: History, path) -> None:
-    """The loss curve as a PNG (needs matplotlib)."""
+def pyplot():
+    """matplotlib.pyplot on the non-interactive backend, or a clear error."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -308,14 +309,22 @@ def plot_losses(history: History, path) -> None:
     except ImportError:
         raise SymgradError("the loss-curve plot needs matplotlib (pip install matplotlib), "
                            "or pass --no-plot") from None
-    from .io import write_atomic
+    return plt
+
+
+def plot_losses(history: History, path) -> None:
+    """The loss curve as a PNG (needs matplotlib)."""
     import io
+
+    from .io import write_atomic
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(range(len(history.losses)), history.losses, marker="." if len(history.losses) < 60 else None)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over examples)")
     ax.set_yscale("log")
-    ax.set_title(f"{history.spec}: SGD, lr {history.lr:g}, batch {history.batch_size}, seed {history.seed}")
+    schedule = "" if history.decay == "none" else f" ({history.decay} decay)"
+    ax.set_title(f"{history.spec}: SGD, lr {history.lr:g}{schedule}, batch {history.batch_size}, seed {history.seed}")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -6,10 +6,10 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import torch  # a test dependency: the generated mlp.py is for torch users
 
 from symgrad.profiles import render
 
-torch = pytest.importorskip("torch", reason="the mlp profile's output needs torch (pip install torch)")
 nn = torch.nn
 F = torch.nn.functional
 

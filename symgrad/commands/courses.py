@@ -53,13 +53,15 @@ def cmd_train(args) -> int:
 
     from ..io import check_writable, write_atomic
     from ..spec import load_spec
-    from ..train import plot_losses, progress_bar, train
+    from ..train import plot_losses, progress_bar, pyplot, train
     name = load_spec(args.spec).name
     plot = None if args.no_plot else Path(args.plot or f"{name}_loss.png")
+    if plot is not None:
+        pyplot()  # fail before training, not after, when matplotlib is missing
     check_writable([p for p in (plot, args.save and Path(args.save)) if p], force=args.force)
     history = train(args.spec, args.data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                     seed=args.seed, decay=args.decay, progress=progress_bar())
-    print(f"{history.spec}: {history.epochs} epochs, lr {history.lr:g} ({args.decay} decay), "
+    print(f"{history.spec}: {history.epochs} epochs, lr {history.lr:g} ({history.decay} decay), "
           f"batch size {history.batch_size}, seed {history.seed}, {history.seconds:.1f} s")
     print("epoch  training loss")
     for epoch, loss in enumerate(history.losses):
