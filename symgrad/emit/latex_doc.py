@@ -69,6 +69,12 @@ def render_latex(d: Derivation, *, standalone: bool = False, sections=None,
                   source=source_label(d.spec), shape=show_shape)
 
 
+def render_repr_latex(d: Derivation) -> str:
+    """What Jupyter shows for a Derivation: math blocks only (MathJax renders no tabular)."""
+    w = _writeup(d, ["chain"], "numerator", None)
+    return render("latex/repr.tex.j2", w=w)
+
+
 def render_markdown(d: Derivation, *, sections=None, layout: str = "numerator") -> str:
     """The write-up of ``d`` as Markdown with ``$$`` display math (Jupyter, MathJax)."""
     w = _writeup(d, sections, layout, None)

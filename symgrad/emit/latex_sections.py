@@ -165,7 +165,7 @@ def _shapes(c: _Context):
         rows.append([_m(c.name(n)), "loss" if n == LOSS else "node", _m(c.space(c.shape(n)))])
     sizes = ", ".join(f"${s}$ (from {_m(c.name(a))}, axis {ax})" for s, (a, ax) in g.sizes.items())
     blocks = [Block("table", header=["Name", "Role", "Shape"], rows=rows)]
-    text = ("Every adjoint $" + c.adj("X") + "$ has the shape of $X$.")
+    text = ("Every adjoint $" + c.adj(r"\mathsf{V}") + r"$ has the shape of $\mathsf{V}$.")
     if sizes:
         text += f" Symbolic sizes: {sizes}."
     blocks.append(Block("text", text=text))
@@ -214,22 +214,23 @@ def _reductions(c: _Context) -> list[str]:
 
 
 def _conventions(c: _Context):
+    V, S, T_ = r"\mathsf{V}", r"\mathsf{s}", r"\mathsf{t}"
     items = [
         "Vectors are columns; a matrix times a vector is $W x$, and a 1-D array on the left of a "
         "product is a row, written $w^\\top x$.",
-        f"Gradients are in denominator layout: ${c.adj('X')}$ has the shape of $X$ and its entry "
-        f"$(i, j)$ is the partial derivative of ${c.loss}$ with respect to $X_{{ij}}$.",
+        f"Gradients are in denominator layout: ${c.adj(V)}$ has the shape of ${V}$ and its entry "
+        f"$(i, j)$ is the partial derivative of ${c.loss}$ with respect to ${V}_{{ij}}$.",
     ]
     if c.layout == "numerator":
-        items.append(r"Jacobians are in numerator layout: $\frac{\partial s}{\partial t}$ has one row per "
-                     r"entry of $s$ and one column per entry of $t$, entry $(i, j)$ being "
-                     r"$\frac{\partial s_i}{\partial t_j}$; the chain rule then reads "
-                     f"${c.adj('t')} = \\left(\\frac{{\\partial s}}{{\\partial t}}\\right)^\\top {c.adj('s')}$.")
+        items.append(f"Jacobians are in numerator layout: $\\frac{{\\partial {S}}}{{\\partial {T_}}}$ has one row "
+                     f"per entry of ${S}$ and one column per entry of ${T_}$, entry $(i, j)$ being "
+                     f"$\\frac{{\\partial {S}_i}}{{\\partial {T_}_j}}$; the chain rule then reads "
+                     f"${c.adj(T_)} = \\left(\\frac{{\\partial {S}}}{{\\partial {T_}}}\\right)^\\top {c.adj(S)}$.")
     else:
-        items.append(r"Jacobians are in denominator layout: $\frac{\partial s}{\partial t}$ has one row per "
-                     r"entry of $t$ and one column per entry of $s$, entry $(i, j)$ being "
-                     r"$\frac{\partial s_j}{\partial t_i}$; the chain rule then reads "
-                     f"${c.adj('t')} = \\frac{{\\partial s}}{{\\partial t}} {c.adj('s')}$.")
+        items.append(f"Jacobians are in denominator layout: $\\frac{{\\partial {S}}}{{\\partial {T_}}}$ has one row "
+                     f"per entry of ${T_}$ and one column per entry of ${S}$, entry $(i, j)$ being "
+                     f"$\\frac{{\\partial {S}_j}}{{\\partial {T_}_i}}$; the chain rule then reads "
+                     f"${c.adj(T_)} = \\frac{{\\partial {S}}}{{\\partial {T_}}} {c.adj(S)}$.")
     items.append(r"$\odot$ is the element-wise (Hadamard) product; $\mathrm{1\!\!1}[z > 0]$ is 1 where "
                  r"$z > 0$ and 0 elsewhere; $\operatorname{diag}(v)$ is the diagonal matrix with $v$ on "
                  r"its diagonal; $\delta_{ij}$ is 1 when $i = j$ and 0 otherwise.")
@@ -326,6 +327,7 @@ def _jacobian(c: _Context, s: Step) -> tuple[str, list, list, str]:
                          c.expr_elem(s.factor, "i"))),
                      (r"\Rightarrow " + c.adj(t), f"{g} \\odot {e}")]
         else:
+            chain = f"{g} \\odot {e}"
             jac = [(r"\frac{\partial %s}{\partial %s}" % (c.elem(src, "ij"), c.elem(t, "kl")),
                     r"\delta_{ik} \delta_{jl}\, %s" % c.expr_elem(s.factor, "ij"))]
             index = [(r"\Rightarrow " + c.adj(t), f"{g} \\odot {e}")]
