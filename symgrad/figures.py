@@ -146,7 +146,11 @@ def plot_functions(names, fmt: str = "png") -> bytes:
     """One panel per function: f and f' (from the rule table) on [-4, 4]. Returns image bytes."""
     import io
 
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise SymgradError("plots need matplotlib: pip install 'symgrad[figures]' (or pip install matplotlib)") \
+            from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np

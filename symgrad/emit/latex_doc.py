@@ -23,10 +23,16 @@ def latex_names(d: Derivation) -> dict:
     return dict(d.spec.latex)
 
 
+def loss_latex(d: Derivation) -> str:
+    """The loss's display name: the spec's [latex] ``loss`` entry, else a calligraphic L."""
+    return d.spec.latex.get("loss", LOSS_LATEX)
+
+
 def doc_printer(d: Derivation, names: dict | None = None) -> LatexIRPrinter:
     """The printer every write-up uses: the spec's names, dL/dX as a fraction."""
     printer = LatexIRPrinter({**latex_names(d), **(names or {})})
-    printer.adjoint = lambda name: r"\frac{\partial %s}{\partial %s}" % (LOSS_LATEX, printer.name_latex(name))
+    loss = loss_latex(d)
+    printer.adjoint = lambda name: r"\frac{\partial %s}{\partial %s}" % (loss, printer.name_latex(name))
     return printer
 
 
@@ -42,7 +48,7 @@ def render_fragment(d: Derivation) -> str:
             "expanded": printer.doprint(expanded[name]),
         })
     return render("latex/fragment.tex.j2", source=source_label(d.spec), name=d.spec.name,
-                  description=d.spec.description, rows=rows, loss=LOSS_LATEX)
+                  description=d.spec.description, rows=rows, loss=loss_latex(d))
 
 
 def _writeup(d: Derivation, sections, layout: str, graph_file: str | None) -> Writeup:

@@ -19,7 +19,7 @@ from ..ir import Apply, Var, walk
 from ..rules import RULES
 from ..spec import LOSS
 from .latex_steps import Step, adjoint_targets, chain_steps, entry_definitions, entry_names, tidy, total
-from ..rules.core import Printed
+from ..rules.core import MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
 from .printers import LatexIRPrinter
 
@@ -83,7 +83,7 @@ class _Context:
         self.d = d
         self.p = printer
         self.layout = layout
-        self.loss = r"\mathcal{L}"
+        self.loss = d.spec.latex.get(LOSS, r"\mathcal{L}")
         self.variables = d.graph.variables()
         self.steps = chain_steps(d)
         self._best: dict = {}
@@ -143,7 +143,7 @@ class _Context:
                 names[key] = self.elem(v.name, idx)
                 mapping[v.name] = Var(key, (), "node")
         printer = LatexIRPrinter({**self.p.names, **names}, self.p.adjoint)
-        return printer.doprint(substitute(e, mapping))
+        return wrap(printer.print(substitute(e, mapping)), MUL)
 
 
 # -- sections -----------------------------------------------------------------
@@ -275,8 +275,8 @@ def _gradients(c: _Context):
              for t in adjoint_targets(c.d) if t not in c.d.graph.params]
     return [Block("text", text="In named intermediates and their adjoints:"),
             Block("table", header=["Parameter", "Shape", "Gradient"], rows=named_rows),
-            Block("text", text="The adjoints those use:"),
-            Block("table", header=["Adjoint", "Shape", "Value"], rows=inner),
+            *([Block("text", text="The adjoints those use:"),
+               Block("table", header=["Adjoint", "Shape", "Value"], rows=inner)] if inner else []),
             Block("text", text="Fully expanded, in inputs and parameters only:"),
             Block("table", header=["Parameter", "Gradient"],
                   rows=[[r[0], r[1]] for r in expanded_rows], wide=True)]
@@ -317,9 +317,9 @@ def _jacobian(c: _Context, s: Step) -> tuple[str, list, list, str]:
         return chain, [(J, f"{c.tex(s.factor)} {_identity(c, t)}")] if vector else [], [], \
             f"${c.name(src)}$ is ${c.name(t)}$ scaled by ${c.tex(s.factor)}$."
     if k == "diagonal":
-        e = c.tex(s.factor)
+        e = wrap(c.p.print(s.factor), MUL + 1)
         if vector:
-            jac = [(J, r"\operatorname{diag}\left(%s\right)" % e),
+            jac = [(J, r"\operatorname{diag}\left(%s\right)" % c.tex(s.factor)),
                    (r"\left[%s\right]_{ij}" % J, r"\delta_{ij}\, %s" % c.expr_elem(s.factor, "i"))]
             index = [(c.adj_elem(t, "i"),
                       r"\sum_j %s \frac{\partial %s}{\partial %s} = %s\, %s"
@@ -475,6 +475,8 @@ def _collapse(c: _Context, combined, source: str):
     try:
         got = np.asarray(evaluate(combined, values, ctx)).ravel()
     except Exception:   # noqa: BLE001 -- an expression we cannot evaluate symbolically: no claim
+        return None
+    if source not in values:
         return None
     s_vals = np.asarray(values[source]).ravel()
     for y in c.d.graph.inputs.values():
