@@ -9,4 +9,5 @@ module (or a function to one) and a line here.
 MODULES = [
     "core",
     "courses",
+    "writeup",
 ]
