@@ -243,3 +243,10 @@ def test_latex_fragment_compiles_inside_a_minimal_document(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_loss_display_name_comes_from_the_latex_table():
+    spec = Spec(name="named", inputs={"x": [2]}, params={"w": [2]}, nodes={}, loss="sum((w * x)**2)",
+                latex={"loss": r"\ell"})
+    text = _doc(spec, sections=["chain"])
+    assert r"\frac{\partial \ell}{\partial w}" in text and r"\mathcal{L}" not in text
