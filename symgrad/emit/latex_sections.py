@@ -444,7 +444,8 @@ def _chain(c: _Context):
         if fused:
             rows.append(("", c.tex(fused[2])))
             sentences.append(fused[1])
-        blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(sentences)))
+        unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
+        blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
         blocks.append(Block("align", rows=rows + jac_rows + index_rows))
     return blocks
 
