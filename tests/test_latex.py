@@ -205,13 +205,13 @@ def test_description_is_escaped_for_latex():
 
 # -- pdflatex on every bundled spec -------------------------------------------------
 
-def test_every_bundled_standalone_document_compiles_and_page_one_is_not_blank(tmp_path):
+def test_every_bundled_standalone_document_compiles_and_page_one_is_not_blank(tmp_path, foreign_spec_path):
     _tool("pdflatex")
     _tool("dot")
     _tool("pdftoppm")
     problems = []
-    for name in BUNDLED:
-        d = derive(name)
+    for name in BUNDLED + ["foreign"]:
+        d = derive(str(foreign_spec_path) if name == "foreign" else name)
         (tmp_path / f"{name}.tex").write_text(render_latex(d, standalone=True, graph_file=f"{name}-graph.pdf"))
         (tmp_path / f"{name}-graph.pdf").write_bytes(graph_image(d, "pdf"))
         proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
