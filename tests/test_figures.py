@@ -12,7 +12,7 @@ import sympy as sp
 from symgrad import derive
 from symgrad.cli import main
 from symgrad.figures import _function_and_derivative, graph_dot, graph_image, plot_functions
-from symgrad.rules.elementwise import FUNCTIONS, X
+from symgrad.rules.elementwise import X
 
 REQUIRE_TOOLS = os.environ.get("SYMGRAD_REQUIRE_TOOLS") == "1"
 MAGIC = {"png": b"\x89PNG", "pdf": b"%PDF", "svg": b"<?xml"}

@@ -542,7 +542,6 @@ def _entries(c: _Context):
     for n in entry_names(c.d):
         if n != LOSS:
             values[n] = arr(n, c.shape(n), lambda i, n=n: c.name(n) if i is None else c.elem(n, i))
-    steps = c.steps
     order = adjoint_targets(c.d)
     named_vals, forward_vals = {}, {}
     for t in order:

@@ -226,7 +226,7 @@ def tidy(expr: Expr) -> Expr:
     import sympy as sp
 
     from ..rules import RULES
-    from ..rules.elementwise import X, from_sympy, to_sympy_call
+    from ..rules.elementwise import from_sympy, to_sympy_call
 
     symbols: dict[Var, sp.Symbol] = {}
 
@@ -270,7 +270,6 @@ def tidy(expr: Expr) -> Expr:
                 best_len = len(str(c))
             except Exception:   # noqa: BLE001 -- a form IR cannot express: keep the original
                 continue
-    del X
     return best
 
 
@@ -280,6 +279,3 @@ def total(steps: list[Step]) -> Expr:
         out = _add(out, s.expr)
     return out
 
-
-def is_const(e: Expr) -> bool:
-    return isinstance(e, Const)
