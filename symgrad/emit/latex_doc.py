@@ -38,9 +38,9 @@ def doc_printer(d: Derivation, names: dict | None = None) -> LatexIRPrinter:
 
 def render_fragment(d: Derivation) -> str:
     """The short gradient table ``symgrad derive`` writes: named (entry-level) and expanded views."""
-    from .latex_sections import _Context
+    from .latex_base import Context
     printer = doc_printer(d)
-    c = _Context(d, printer, "numerator")
+    c = Context(d, printer, "numerator")
     expanded = c.expanded_best()
     rows = []
     for name in d.graph.params:
