@@ -8,4 +8,5 @@ module (or a function to one) and a line here.
 
 MODULES = [
     "core",
+    "verify",
 ]
