@@ -83,14 +83,14 @@ def counterexample(d: Derivation, point: envmod.Point, expected, got) -> dict:
 def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx) -> list[dict]:
     """Catalogued mistakes whose variant equals the answer at every point."""
     found: list[str] = []
-    shape = answer_values[0].shape
+    shape = next(a.shape for a in answer_values if a is not None)
     for v in variants(d, name):
         if v.mistake in found:
             continue
         if tuple(ctx.shape(v.expr.shape)) != tuple(shape):
             continue
-        if all(_close(a, envmod.value_of(v.expr, p, ctx)) for a, p in zip(answer_values, points)):
-            found.append(v.mistake)
+        if all(a is None or _close(a, envmod.value_of(v.expr, p, ctx)) for a, p in zip(answer_values, points)):
+            found += [m for m in v.mistake.split("+") if m not in found]
     if not found:
         found = ["unknown"]
     return [{"mistake": m, "message": MESSAGES[m]} for m in found]

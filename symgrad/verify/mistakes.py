@@ -183,6 +183,8 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
         if fn.kinks:
             true_d = from_sympy(fn.derivative, {X: x, R: r, **params})
             out.append(("kink_convention", apply("mul", g, _other_side(true_d))))
+            # both at once: the derivative at the output, with 1 at the kink, is 1 everywhere
+            out.append(("derivative_at_output+kink_convention", apply("mul", g, _other_side(at_output))))
     if c.op == "softmax":
         r = node.var
         g = d.adjoint_var(c.source)
