@@ -139,7 +139,12 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
         progressed = [cid for cid in pending if cid in done]
         pending = [cid for cid in pending if cid not in done]
         if crashed and crashed in pending:
-            pending.remove(crashed)
+            # the function that took the process down is not called again
+            func = next(c["func"] for c in calls if c["id"] == crashed)
+            for c in calls:
+                if c["func"] == func and c["id"] in pending:
+                    pending.remove(c["id"])
+                    result.errors.setdefault(c["id"], result.errors[crashed])
         elif not progressed:
             for cid in pending:
                 result.errors.setdefault(cid, "the submission stopped before this call ran")
