@@ -14,6 +14,7 @@ import resource
 import sys
 
 
+_SAVE = None
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "typing", "re", "time",
            "warnings", "numbers", "fractions", "decimal", "statistics", "operator", "string", "dataclasses",
            "numpy.linalg", "numpy.random", "subprocess", "signal", "shutil", "tempfile", "socket", "pathlib")
@@ -49,7 +50,7 @@ def _save(out, name, value, np):
         raise TypeError(f"returned a {type(value).__name__}, not a number or an array")
     array = np.array(value, dtype=np.float64)
     with open(os.path.join(out, name + ".npy"), "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
+        _SAVE(fh, array, allow_pickle=False)
 
 
 def main(workdir):
@@ -61,6 +62,8 @@ def main(workdir):
     # readable by the unprivileged user (e.g. under /root/.pyenv).
     import numpy as np
     import importlib.util
+    global _SAVE
+    _SAVE = np.save  # kept before the submission can patch numpy
     for name in PRELOAD:
         try:
             importlib.import_module(name)
