@@ -14,7 +14,7 @@ import pytest
 
 from symgrad.verify.sandbox import layers
 
-from .pset3_submissions import SUBMISSIONS
+from pset3_submissions import SUBMISSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_LIMIT = 2.0
