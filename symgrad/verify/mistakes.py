@@ -222,6 +222,13 @@ def _op_expr(d: Derivation, c: Contribution) -> Apply | None:
 
 def variants(d: Derivation, name: str) -> list[Variant]:
     """Every catalogued mistake for the adjoint of ``name``, as expressions in forward values."""
+    cache = d.__dict__.setdefault("_mistake_variants", {})
+    if name not in cache:
+        cache[name] = _variants(d, name)
+    return cache[name]
+
+
+def _variants(d: Derivation, name: str) -> list[Variant]:
     truth = semi_expanded(d, name)
     shape = tuple(d.graph.variables()[name].shape)
     out = [Variant("sign_error", apply("neg", truth), name, name)]
