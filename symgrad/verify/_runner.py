@@ -49,8 +49,10 @@ def _save(out, name, value, np):
     if not isinstance(value, (int, float, np.ndarray, np.generic, list, tuple)):
         raise TypeError(f"returned a {type(value).__name__}, not a number or an array")
     array = np.array(value, dtype=np.float64)
-    with open(os.path.join(out, name + ".npy"), "wb") as fh:
+    tmp = os.path.join(out, name + ".npy.part")
+    with open(tmp, "wb") as fh:
         _SAVE(fh, array, allow_pickle=False)
+    os.replace(tmp, os.path.join(out, name + ".npy"))  # complete files only
 
 
 def main(workdir):

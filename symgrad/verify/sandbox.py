@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 RUNNER = Path(__file__).with_name("_runner.py")
+STARTUP = 5.0  # seconds for the interpreter, numpy and the submission to load
 
 
 @dataclass
@@ -172,7 +173,8 @@ def _one_run(submission, calls, arrays, limits, skip, result):
         shutil.copyfile(RUNNER, work / "_runner.py")
         user = _user()
         job = {"entry": entry, "calls": calls, "arrays": names, "skip": sorted(skip),
-               "cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes,
+               # the CPU limit is a backstop: calls are timed one by one by the parent
+               "cpu_seconds": limits.cpu_seconds * 4 + STARTUP, "memory_bytes": limits.memory_bytes,
                "file_bytes": limits.file_bytes, "processes": limits.processes, "user": user}
         (work / "job.json").write_text(json.dumps(job))
         if user:
@@ -180,16 +182,39 @@ def _one_run(submission, calls, arrays, limits, skip, result):
                 os.chown(path, *user)
         proc = subprocess.Popen(_command(work), cwd=work, env=_env(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        status = None
         try:
-            status = proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            pass
+            status = _watch(proc, work / "out", limits)
         finally:
             _kill(proc)
         return _collect(work, calls, skip, status, limits, result)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _watch(proc, out: Path, limits: Limits):
+    """Wait for the run; None when one call (or loading) exceeded the wall-clock limit.
+
+    The limit is per call: the clock restarts whenever the runner writes a
+    file (a call started or finished), so a slow machine does not blame a
+    call for the time the calls before it took. Loading gets STARTUP extra.
+    """
+    seen, deadline = -1, time.monotonic() + limits.wall_seconds + STARTUP
+    while True:
+        status = proc.poll()
+        if status is not None:
+            return status
+        try:
+            count = sum(1 for _ in os.scandir(out))
+        except OSError:
+            count = seen
+        now = time.monotonic()
+        if count != seen:
+            if seen >= 0 or count > 0:
+                deadline = max(deadline if count == 0 else 0, now + limits.wall_seconds)
+            seen = count
+        if now > deadline:
+            return None
+        time.sleep(0.02)
 
 
 def _entry(folder: Path) -> str:
@@ -208,7 +233,7 @@ def _load(path: Path):
     try:
         with open(path, "rb") as fh:
             array = np.load(fh, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         return None, f"its result could not be read as a plain array ({exc})"
     if array.dtype != np.float64:
         return None, f"its result has dtype {array.dtype}, not float64"
