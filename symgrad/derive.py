@@ -84,6 +84,16 @@ class Derivation:
         """The adjoint of ``name`` in inputs and parameters only."""
         return self.expanded_adjoints()[name]
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: the gradient tables and chain rule as LaTeX (delegates to symgrad.emit.latex_doc)."""
+        from .emit.latex_doc import render_repr_latex
+        return render_repr_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the whole write-up as Markdown with $$ math."""
+        from .emit.latex_doc import render_markdown
+        return render_markdown(self)
+
     def expanded_adjoints(self) -> dict[str, Expr]:
         values = self.expanded_values()
         mapping = dict(values)

@@ -31,3 +31,13 @@ def is_python_identifier(name: str) -> bool:
     """True for an ASCII identifier that is not a Python keyword."""
     return (name.isascii() and name.isidentifier()
             and not keyword.iskeyword(name) and not keyword.issoftkeyword(name))
+
+
+def course_partial(name: str) -> str:
+    """Problem-set-3 style name of dloss/d<name>: y_predicted -> d_loss_d_ypredicted."""
+    return f"d_loss_d_{name.replace('_', '')}"
+
+
+def course_derivative(function: str) -> str:
+    """Name of an element-wise function's derivative in course code: relu -> relu_derivative."""
+    return f"{function}_derivative"

@@ -21,10 +21,30 @@ def latex_fragments(derivations) -> dict[str, str]:
     return {f"latex/{name}.tex": render_fragment(d) for name, d in derivations.items()}
 
 
+def course_profiles(derivations) -> dict[str, str]:
+    """Every profile rendered from its own default (bundled) spec."""
+    from .profiles import names, render
+    return {f"api/{filename}": text for filename, text in (render(name) for name in names())}
+
+
+def latex_documents(derivations) -> dict[str, str]:
+    """Standalone write-ups (they include the graph, drawn beside them by ``symgrad latex -o``)
+    and the DOT text of each computation graph."""
+    from .emit.latex_doc import render_latex
+    from .figures import graph_dot
+    out = {}
+    for name, d in derivations.items():
+        out[f"latex/documents/{name}.tex"] = render_latex(d, standalone=True, graph_file=f"{name}-graph.pdf")
+        out[f"graphs/{name}.dot"] = graph_dot(d)
+    return out
+
+
 #: Each producer maps {bundled name: Derivation} to {relative path: text}.
 PRODUCERS = [
     numpy_modules,
     latex_fragments,
+    course_profiles,
+    latex_documents,
 ]
 
 

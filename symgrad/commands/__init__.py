@@ -8,5 +8,7 @@ module (or a function to one) and a line here.
 
 MODULES = [
     "core",
+    "courses",
+    "writeup",
     "verify",
 ]

@@ -1,23 +1,43 @@
-"""LaTeX for a derivation: the gradient tables (named and expanded views).
+"""LaTeX (and Markdown) write-ups of a derivation.
 
-This is the fragment ``symgrad derive`` writes beside the numpy module.
+:func:`render_fragment` is the short gradient table ``symgrad derive`` writes
+beside the numpy module. :func:`render_latex` writes the full write-up, as a
+fragment or a standalone document, and :func:`render_markdown` the same
+content with ``$$`` math for notebooks. Every section is prepared here as data
+(:mod:`.latex_sections`); the templates in ``templates/latex`` only place it.
 """
 
 from __future__ import annotations
 
 from ..derive import Derivation
 from ..ir import show_shape
+from .latex_sections import SECTIONS, Writeup, build
 from .numpy_module import source_label
 from .printers import LatexIRPrinter
 from .templates import render
+
+LOSS_LATEX = r"\mathcal{L}"
 
 
 def latex_names(d: Derivation) -> dict:
     return dict(d.spec.latex)
 
 
+def loss_latex(d: Derivation) -> str:
+    """The loss's display name: the spec's [latex] ``loss`` entry, else a calligraphic L."""
+    return d.spec.latex.get("loss", LOSS_LATEX)
+
+
+def doc_printer(d: Derivation, names: dict | None = None) -> LatexIRPrinter:
+    """The printer every write-up uses: the spec's names, dL/dX as a fraction."""
+    printer = LatexIRPrinter({**latex_names(d), **(names or {})})
+    loss = loss_latex(d)
+    printer.adjoint = lambda name: r"\frac{\partial %s}{\partial %s}" % (loss, printer.name_latex(name))
+    return printer
+
+
 def render_fragment(d: Derivation) -> str:
-    printer = LatexIRPrinter(latex_names(d))
+    printer = doc_printer(d)
     expanded = d.expanded_adjoints()
     rows = []
     for name in d.graph.params:
@@ -28,4 +48,43 @@ def render_fragment(d: Derivation) -> str:
             "expanded": printer.doprint(expanded[name]),
         })
     return render("latex/fragment.tex.j2", source=source_label(d.spec), name=d.spec.name,
-                  description=d.spec.description, rows=rows)
+                  description=d.spec.description, rows=rows, loss=loss_latex(d))
+
+
+def _writeup(d: Derivation, sections, layout: str, graph_file: str | None) -> Writeup:
+    return build(d, doc_printer(d), sections=sections, layout=layout, graph_file=graph_file)
+
+
+def render_latex(d: Derivation, *, standalone: bool = False, sections=None,
+                 layout: str = "numerator", graph_file: str | None = None) -> str:
+    """The write-up of ``d`` as LaTeX.
+
+    Args:
+        d: The derivation.
+        standalone: A complete document (preamble, title, the graph figure)
+            instead of a fragment for ``\\input``.
+        sections: Names from :data:`SECTIONS` to include, in that order
+            (default: all).
+        layout: ``numerator`` or ``denominator``: how Jacobians are shown.
+            Gradients are always in denominator layout (shaped like the variable).
+        graph_file: The computation graph's image, relative to the document;
+            included when it exists at compile time.
+    """
+    w = _writeup(d, sections, layout, graph_file if standalone else None)
+    return render("latex/document.tex.j2", w=w, standalone=standalone,
+                  source=source_label(d.spec), shape=show_shape)
+
+
+def render_repr_latex(d: Derivation) -> str:
+    """What Jupyter shows for a Derivation: math blocks only (MathJax renders no tabular)."""
+    w = _writeup(d, ["chain"], "numerator", None)
+    return render("latex/repr.tex.j2", w=w)
+
+
+def render_markdown(d: Derivation, *, sections=None, layout: str = "numerator") -> str:
+    """The write-up of ``d`` as Markdown with ``$$`` display math (Jupyter, MathJax)."""
+    w = _writeup(d, sections, layout, None)
+    return render("latex/markdown.md.j2", w=w, source=source_label(d.spec))
+
+
+__all__ = ["render_fragment", "render_latex", "render_markdown", "SECTIONS", "LOSS_LATEX"]

@@ -13,6 +13,8 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
+import sympy as sp
+
 from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, substitute, walk
@@ -165,7 +167,7 @@ def _sizes_used(exprs) -> set[str]:
     for e in exprs:
         for node in walk(e):
             if isinstance(node, Const):
-                out |= {str(s) for s in node.value.free_symbols}
+                out |= {str(s) for s in sp.sympify(node.value).free_symbols}
             if isinstance(node, Apply):
                 for _, v in node.attrs:
                     if hasattr(v, "free_symbols"):

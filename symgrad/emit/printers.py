@@ -89,7 +89,21 @@ class NumpyPrinter:
 
 
 class _ScalarLatex(LatexPrinter):
-    pass
+    """Scalars as LaTeX; element-wise functions of the rule table in their own notation.
+
+    Proof-time sympy functions (``step``, ``sigmoid``...) print with the rule
+    table's LaTeX form, so no sympy-internal name (Heaviside, Lambda) leaks.
+    """
+
+    def _print(self, expr, **kwargs):
+        from ..rules.elementwise import FUNCTIONS
+        fn = FUNCTIONS.get(type(expr).__name__) if isinstance(expr, sp.Function) else None
+        if fn is None or fn.native is not None or type(expr) is not fn.sympy_function:
+            return super()._print(expr, **kwargs)
+        node = Apply(fn.name, (), tuple(zip(fn.params, expr.args[1:])), ())
+        text = RULES[fn.name].latex([Printed(super()._print(expr.args[0]), ATOM)], node, self).text
+        exp = kwargs.get("exp")
+        return f"{{{text}}}^{{{exp}}}" if exp else text
 
 
 class LatexIRPrinter:

@@ -223,7 +223,10 @@ def _pow_latex(args, node, ctx):
     exp_text = sp.latex(e)
     if e == sp.Rational(1, 2):
         return Printed(f"\\sqrt{{{args[0].text}}}", ATOM)
-    return Printed(f"{wrap(args[0], POSTFIX_LATEX)}^{{{exp_text}}}", POW)
+    base = wrap(args[0], POSTFIX_LATEX)
+    if "^" in base and base == args[0].text:   # W^{(1)} squared: (W^{(1)})^{2}, not a double superscript
+        base = f"\\left({base}\\right)"
+    return Printed(f"{base}^{{{exp_text}}}", POW)
 
 
 POSTFIX_LATEX = ATOM

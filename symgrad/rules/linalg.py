@@ -48,7 +48,18 @@ def _matmul_vjp_b(g, r, a, b):
     return apply("mul", g, a)
 
 
+def transposed_latex(p: Printed) -> str:
+    """``p^\\top``, parenthesised when p already carries a superscript (W^{(1)})."""
+    text = wrap(p, POSTFIX)
+    if "^" in text and text == p.text:
+        text = f"\\left({text}\\right)"
+    return f"{text}^\\top"
+
+
 def _matmul_latex(args, node, ctx):
+    a, b = node.args
+    if a.ndim == 1:   # a 1-D left operand is a row: the transpose of a column vector
+        return Printed(f"{transposed_latex(args[0])} {wrap(args[1], MUL + 1)}", MUL)
     return Printed(f"{wrap(args[0], MUL)} {wrap(args[1], MUL + 1)}", MUL)
 
 
@@ -78,7 +89,7 @@ RULES.add(Rule(
     "transpose", "linalg", 1, _transpose_shape,
     (lambda g, r, a: apply("transpose", g),),
     numpy=lambda args, node, ctx: Printed(f"{wrap(args[0], POSTFIX)}.T", POSTFIX),
-    latex=lambda args, node, ctx: Printed(f"{wrap(args[0], POSTFIX)}^\\top", POSTFIX),
+    latex=lambda args, node, ctx: Printed(transposed_latex(args[0]), POSTFIX),
     evaluate=lambda args, node, ctx: np.transpose(args[0]),
     simplify=_transpose_simplify, doc="a.T, the transpose (identity on vectors)"))
 
@@ -94,6 +105,6 @@ RULES.add(Rule(
     "outer", "linalg", 2, _outer_shape,
     (lambda g, r, a, b: apply("matmul", g, b), lambda g, r, a, b: apply("matmul", apply("transpose", g), a)),
     numpy=lambda args, node, ctx: Printed(f"np.outer({args[0].text}, {args[1].text})"),
-    latex=lambda args, node, ctx: Printed(f"{wrap(args[0], MUL)} {wrap(args[1], POSTFIX)}^\\top", MUL),
+    latex=lambda args, node, ctx: Printed(f"{wrap(args[0], MUL)} {transposed_latex(args[1])}", MUL),
     evaluate=lambda args, node, ctx: np.multiply.outer(args[0], args[1]),
     doc="outer(a, b) = a b^T for vectors"))

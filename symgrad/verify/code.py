@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import names as naming
 from ..errors import SymgradError
 from ..ir import Var, show_shape
 from ..rules import RULES, apply
@@ -45,29 +46,36 @@ class ProfileFunction:
 
 
 def _pset3_functions(d) -> list[ProfileFunction]:
-    """The pset3 interface.
-
-    TODO(profiles): switch to symgrad.profiles.pset3.partial_functions once main has it.
-    """
-    return [
-        ProfileFunction("relu", "activation", "relu", ("x",)),
-        ProfileFunction("loss", "loss", "loss", ("y_predicted", "y_observed")),
-        ProfileFunction("mlp", "forward", "", ("x", "W0", "W1", "W2")),
-        ProfileFunction("d_loss_d_ypredicted", "gradient", "y_predicted", ("variable_dict", "y_observed")),
-        ProfileFunction("d_loss_d_W2", "gradient", "W2", ("variable_dict", "y_observed")),
-        ProfileFunction("d_loss_d_h1", "gradient", "h1", ("variable_dict", "W2", "y_observed")),
-        ProfileFunction("relu_derivative", "activation_derivative", "relu", ("x",)),
-        ProfileFunction("d_loss_d_r1", "gradient", "r1", ("variable_dict", "W2", "y_observed")),
-        ProfileFunction("d_loss_d_W1", "gradient", "W1", ("variable_dict", "W2", "y_observed")),
-        ProfileFunction("d_loss_d_h0", "gradient", "h0", ("variable_dict", "W1", "W2", "y_observed")),
-        ProfileFunction("d_loss_d_r0", "gradient", "r0", ("variable_dict", "W1", "W2", "y_observed")),
-        ProfileFunction("d_loss_d_W0", "gradient", "W0", ("variable_dict", "W1", "W2", "y_observed")),
-    ]
+    """The pset3 interface, read from :mod:`symgrad.profiles.pset3` (the one
+    mapping of a derivation onto the course's names and signatures)."""
+    from ..profiles import pset3
+    out = []
+    for node in d.graph.nodes:
+        op = node.expr.op
+        if RULES[op].family == "elementwise" and op not in [f.wrt for f in out]:
+            out.append(ProfileFunction(op, "activation", op, ("x",)))
+    out.append(ProfileFunction("loss", "loss", "loss", ("y_predicted", pset3.OBSERVED)))
+    out.append(ProfileFunction("mlp", "forward", "", tuple(a for a in d.graph.inputs if a != pset3.observed_input(d))
+                               + tuple(d.graph.params)))
+    derivative_of = {f: naming.course_derivative(f) for f in [p.wrt for p in out if p.kind == "activation"]}
+    for op, name in derivative_of.items():
+        out.append(ProfileFunction(name, "activation_derivative", op, ("x",)))
+    for fn in pset3.partial_functions(d):
+        out.append(ProfileFunction(fn.name, "gradient", fn.wrt, tuple(fn.args)))
+    return out
 
 
 PROFILES = {"pset3": _pset3_functions}
-VARIABLE_DICT = ("x", "r0", "h0", "r1", "h1", "y_predicted")
-ALIASES = {"y_observed": "y"}
+
+
+def _variable_dict_keys(d) -> list[str]:
+    from ..profiles.pset3 import dict_keys
+    return dict_keys(d)
+
+
+def _observed(d) -> str:
+    from ..profiles.pset3 import observed_input
+    return observed_input(d)
 
 
 def profile_functions(d, profile: str) -> list[ProfileFunction]:
@@ -111,9 +119,10 @@ class CodeReport:
 
 
 def _arg_spec(name: str, k: int, d):
-    name = ALIASES.get(name, name)
+    if name == "y_observed":
+        name = _observed(d)
     if name == "variable_dict":
-        return ["dict", {key: _arg_spec(key, k, d) for key in VARIABLE_DICT}]
+        return ["dict", {key: _arg_spec(key, k, d) for key in _variable_dict_keys(d)}]
     var = d.graph.variables()[name]
     return ["scalar" if var.ndim == 0 else "array", f"p{k}.{name}"]
 
@@ -159,8 +168,8 @@ def _plan(d, functions, points):
             cid = f"{f.name}.p{k}"
             call = {"id": cid, "func": f.name, "args": [_arg_spec(a, k, d) for a in f.args]}
             if f.kind == "forward":
-                call["keys"] = list(VARIABLE_DICT)
-                want = {key: p.values[key] for key in VARIABLE_DICT}
+                call["keys"] = _variable_dict_keys(d)
+                want = {key: p.values[key] for key in call["keys"]}
             elif f.kind == "loss":
                 want = p.values["loss"]
             else:
@@ -214,7 +223,7 @@ def _judge(d, f, calls, expect, run, points, ctx) -> FunctionResult:
     for cid in ids:
         fn, k, want, shown = expect[cid]
         if f.kind == "forward":
-            bad = [key for key in VARIABLE_DICT if not _close(run.values[f"{cid}.{key}"], want[key])]
+            bad = [key for key in want if not _close(run.values[f"{cid}.{key}"], want[key])]
             if bad:
                 key = bad[0]
                 wrong.append((cid, {"inputs": {n: _fmt(v) for n, v in shown.items()}, "key": key,

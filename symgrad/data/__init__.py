@@ -1,0 +1,1 @@
+"""Small synthetic data sets for ``symgrad train``, made by make_data.py."""
