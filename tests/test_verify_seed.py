@@ -75,3 +75,9 @@ def test_cli_json(tmp_path):
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
     assert {f["function"]: f["verdict"] for f in data["functions"]}["relu_derivative"] == "wrong"
+
+
+def test_wrong_functions_name_the_wrong_functions_they_call(report):
+    assert "relu_derivative" in report["d_loss_d_r1"].calls_not_correct
+    assert "d_loss_d_r1" in report["d_loss_d_W1"].calls_not_correct
+    assert report["d_loss_d_h1"].calls_not_correct == []

@@ -99,17 +99,34 @@ def main(workdir):
         with open(os.path.join(out, "import.err"), "w") as fh:
             fh.write(f"{type(exc).__name__}: {exc}"[:2000])
         os._exit(0)
+    called = set()
+
+    def traced(name, fn):
+        def wrapper(*args, **kwargs):
+            called.add(name)
+            return fn(*args, **kwargs)
+        wrapper.__name__ = getattr(fn, "__name__", name)
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+    for name in job.get("trace", []):
+        fn = module.__dict__.get(name)
+        if callable(fn) and not isinstance(fn, type):
+            module.__dict__[name] = traced(name, fn)
     skip = set(job.get("skip", []))
     for call in job["calls"]:
         cid = call["id"]
         if cid in skip:
             continue
         open(os.path.join(out, cid + ".started"), "w").close()
+        called.clear()
         try:
             fn = getattr(module, call["func"], None)
             if not callable(fn):
                 raise LookupError(f"{call['func']} is not defined")
             value = fn(*[arg(a) for a in call["args"]])
+            with open(os.path.join(out, cid + ".calls"), "w") as fh:
+                json.dump(sorted(called - {call["func"]}), fh)
             if call.get("keys"):
                 if not isinstance(value, dict):
                     raise TypeError(f"returned a {type(value).__name__}, not a dict")
@@ -120,6 +137,8 @@ def main(workdir):
             else:
                 _save(out, cid, value, np)
         except BaseException as exc:  # noqa: B902 - SystemExit and KeyboardInterrupt are results too
+            with open(os.path.join(out, cid + ".calls"), "w") as fh:
+                json.dump(sorted(called - {call["func"]}), fh)
             with open(os.path.join(out, cid + ".err"), "w") as fh:
                 fh.write(f"{type(exc).__name__}: {exc}"[:2000])
     open(os.path.join(out, "done"), "w").close()

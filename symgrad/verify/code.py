@@ -91,10 +91,12 @@ class FunctionResult:
     message: str = ""
     counterexample: dict | None = None
     diagnosis: list = field(default_factory=list)
+    calls_not_correct: list = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {"function": self.name, "verdict": self.status, "message": self.message,
-                "counterexample": self.counterexample, "diagnosis": self.diagnosis}
+                "counterexample": self.counterexample, "diagnosis": self.diagnosis,
+                "calls_not_correct": self.calls_not_correct}
 
 
 @dataclass
@@ -192,16 +194,30 @@ def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: in
     all_points = pts + kinks
     calls, arrays, expect = _plan(d, functions, all_points)
     limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)))
+    trace = tuple(f.name for f in functions)
     if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             extracted = Path(tmp) / "solution.py"
             extracted.write_text(notebook_functions(path.read_text(errors="replace")))
-            run = run_calls(extracted, calls, arrays, limits)
+            run = run_calls(extracted, calls, arrays, limits, trace)
     else:
-        run = run_calls(path, calls, arrays, limits)
+        run = run_calls(path, calls, arrays, limits, trace)
     results = [_judge(d, f, calls, expect, run, all_points, ctx) for f in functions]
+    _blame_callees(results, run)
     return CodeReport(str(path), profile, results)
+
+
+def _blame_callees(results, run) -> None:
+    """Say which of the other interface functions a wrong one calls that are wrong themselves."""
+    status = {r.name: r.status for r in results}
+    for r in results:
+        if r.status == "correct":
+            continue
+        bad = sorted(c for c in run.calls.get(r.name, ()) if status.get(c, "correct") != "correct")
+        r.calls_not_correct = bad
+        if bad:
+            r.message += f"; it calls {', '.join(bad)}, which {'is' if len(bad) == 1 else 'are'} not correct"
 
 
 def _fmt(v):

@@ -91,6 +91,7 @@ class RunResult:
     values: dict = field(default_factory=dict)   # call id (or id.key) -> array
     errors: dict = field(default_factory=dict)   # call id -> message
     import_error: str | None = None
+    calls: dict = field(default_factory=dict)    # function -> other traced functions it called
 
 
 def _command(workdir: Path) -> list[str]:
@@ -119,7 +120,8 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None = None) -> RunResult:
+def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None = None,
+              trace: tuple = ()) -> RunResult:
     """Run ``calls`` against a submission (a .py file, or a folder with one entry file).
 
     ``calls``: [{"id", "func", "args": [[kind, value]...], "keys": [...]?}];
@@ -132,7 +134,7 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     pending = [c["id"] for c in calls]
     while pending:
         done, crashed = _one_run(submission, calls, arrays, limits, set(c["id"] for c in calls) - set(pending),
-                                 result)
+                                 result, trace)
         if result.import_error is not None:
             for cid in pending:
                 result.errors.setdefault(cid, f"the file could not be loaded: {result.import_error}")
@@ -153,7 +155,7 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     return result
 
 
-def _one_run(submission, calls, arrays, limits, skip, result):
+def _one_run(submission, calls, arrays, limits, skip, result, trace=()):
     work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
     try:
         sub = work / "submission"
@@ -175,7 +177,8 @@ def _one_run(submission, calls, arrays, limits, skip, result):
         job = {"entry": entry, "calls": calls, "arrays": names, "skip": sorted(skip),
                # the CPU limit is a backstop: calls are timed one by one by the parent
                "cpu_seconds": limits.cpu_seconds * 4 + STARTUP, "memory_bytes": limits.memory_bytes,
-               "file_bytes": limits.file_bytes, "processes": limits.processes, "user": user}
+               "file_bytes": limits.file_bytes, "processes": limits.processes, "user": user,
+               "trace": list(trace)}
         (work / "job.json").write_text(json.dumps(job))
         if user:
             for path in [work, *work.rglob("*")]:
@@ -250,6 +253,14 @@ def _collect(work: Path, calls, skip, status, limits, result):
         cid = call["id"]
         if cid in skip:
             continue
+        calls_file = out / f"{cid}.calls"
+        if calls_file.exists():
+            try:
+                names = json.loads(calls_file.read_text()[:10000])
+                if isinstance(names, list):
+                    result.calls.setdefault(call["func"], set()).update(str(n) for n in names)
+            except ValueError:
+                pass
         if (out / f"{cid}.err").exists():
             result.errors[cid] = (out / f"{cid}.err").read_text(errors="replace")[:500]
             done.add(cid)
