@@ -116,3 +116,19 @@ def test_rerun_skips_graded(graded):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     assert f"skipping {len(graded['report']['submissions'])} submission(s)" in done.stderr
+
+
+def test_one_ungradable_submission_loses_nothing_else(tmp_path):
+    from pset3_submissions import build
+    subs = tmp_path / "subs"
+    (subs / "two_files").mkdir(parents=True)
+    (subs / "two_files" / "a.py").write_text(build())
+    (subs / "two_files" / "b.py").write_text(build())
+    (subs / "good.py").write_text(build())
+    done = subprocess.run([sys.executable, "-m", "symgrad", "grade", str(subs), "--spec", "pset3", "--profile",
+                           "pset3", "--time-limit", str(TIME_LIMIT)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    report = json.loads((subs / "grades.json").read_text())["submissions"]
+    assert "solution.py" in report["two_files"]["error"]
+    assert report["good.py"]["summary"]["correct"] == 12

@@ -1,5 +1,6 @@
 """Hostile input for both answer readers: refused fast, with the token named, nothing run."""
 
+import os
 import time
 
 import pytest
@@ -43,6 +44,12 @@ LATEX = [
     ("W\u0430", "U+0430"),
     (r"\mathbb{1}[W^{0} > 1] W^{0}", "0"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def nothing_executed():
+    yield
+    assert not os.path.exists("/tmp/pwned")
 
 
 @pytest.mark.parametrize("text,token", EXPR, ids=[f"expr{i}" for i in range(len(EXPR))])
