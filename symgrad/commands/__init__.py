@@ -10,4 +10,5 @@ MODULES = [
     "core",
     "courses",
     "writeup",
+    "verify",
 ]

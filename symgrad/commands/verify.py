@@ -1,0 +1,100 @@
+"""verify and grade: answers, LaTeX and students' code held against a derivation."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_verify(sub):
+    p = sub.add_parser("verify", help="is this formula (or code) for a gradient right? verdict, "
+                                      "counterexample and the mistake named")
+    p.add_argument("spec", metavar="SPEC|NAME", help="a spec file (TOML) or the name of a bundled spec")
+    p.add_argument("--wrt", metavar="NAME", help="the parameter or node whose gradient the answer is")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--answer", metavar="EXPR", help="the answer in the spec expression language")
+    group.add_argument("--latex", metavar="TEX", help="the answer in LaTeX")
+    group.add_argument("--code", metavar="FILE", help="a Python file written to a course interface")
+    p.add_argument("--profile", help="the course interface of --code (pset3)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
+                   help="limit for the symbolic proof (answers) or for the submission's run (code)")
+    p.set_defaults(func=cmd_verify)
+
+
+def _print_verdict(v, fmt, label=None) -> None:
+    if fmt == "json":
+        print(json.dumps(v.as_json(), indent=2))
+        return
+    head = f"{label}: " if label else ""
+    print(f"{head}{v.verdict}" + (f" ({v.method})" if v.method else "") + f": {v.message}")
+    if v.answer_shape and v.answer_shape != v.expected_shape:
+        print(f"  shape: expected {v.expected_shape}, answer {v.answer_shape}")
+    if v.counterexample:
+        ce = v.counterexample
+        print("  counterexample:")
+        for k, val in ce["inputs"].items():
+            print(f"    {k} = {val}")
+        print(f"    expected {ce['expected']}")
+        print(f"    got      {ce['got']}")
+    for item in v.diagnosis:
+        print(f"  diagnosis [{item['mistake']}]: {item['message']}")
+
+
+def cmd_verify(args) -> int:
+    from ..errors import SymgradError
+    from ..verify.answer import AnswerError, Verdict, verify_tree
+    from ..verify.env import load_derivation
+    if args.code:
+        from ..verify.code import check_file, print_report
+        if not args.profile:
+            raise SymgradError("--code needs --profile (pset3)")
+        report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit)
+        if args.format == "json":
+            print(json.dumps(report.as_json(), indent=2))
+        else:
+            print_report(report)
+        return report.exit_status
+    if not args.wrt:
+        raise SymgradError("--answer and --latex need --wrt NAME (the parameter or node)")
+    d = load_derivation(args.spec)
+    try:
+        if args.answer is not None:
+            from ..parse import parse
+            tree = parse(args.answer)
+        else:
+            from ..verify.latex import parse_latex
+            tree = parse_latex(args.latex, d)
+        from ..verify.answer import check_wrt
+        check_wrt(d, args.wrt)
+        v = verify_tree(d, args.wrt, tree, time_limit=args.time_limit)
+    except AnswerError:
+        raise
+    except SymgradError as exc:
+        if args.format != "json":
+            raise
+        v = Verdict("unusable", message=f"answer: {exc}")
+    _print_verdict(v, args.format)
+    return v.exit_status
+
+
+def add_grade(sub):
+    p = sub.add_parser("grade", help="grade a folder of code submissions (one file or folder each)")
+    p.add_argument("dir", metavar="DIR", help="the folder of submissions")
+    p.add_argument("--spec", required=True, metavar="SPEC|NAME")
+    p.add_argument("--profile", required=True, help="the course interface (pset3)")
+    p.add_argument("--jobs", type=int, default=4, help="submissions graded in parallel")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
+                   help="wall-clock limit per submission run")
+    p.add_argument("-o", "--output", metavar="DIR", help="where grades.csv and grades.json go (default: DIR)")
+    p.add_argument("--regrade", action="store_true", help="grade again submissions already graded")
+    p.set_defaults(func=cmd_grade)
+
+
+def cmd_grade(args) -> int:
+    from ..verify.grade import grade_folder
+    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
+                        output=args.output, regrade=args.regrade, stream=sys.stderr)
+
+
+COMMANDS = [add_verify, add_grade]

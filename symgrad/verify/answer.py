@@ -1,0 +1,223 @@
+"""Is this formula for dL/d<name> right? Parse, shape, equality, counterexample, diagnosis.
+
+The verdict comes in the order a student needs it: does the answer parse
+(:class:`~symgrad.errors.ParseError` names the token and column); does it have
+the right shape; is it equal to the true adjoint -- first numerically at many
+random points away from kinks, then at points placed on the kinks, then, in a
+child process under a time limit, proven entry by entry with sympy at the
+small test sizes; if not, a counterexample and the catalogued mistakes whose
+variant the answer equals at every test point.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..derive import Derivation
+from ..errors import ShapeError, SymgradError
+from ..evaluate import EvalContext, evaluate
+from ..ir import Expr, show_shape
+from . import env as envmod
+from .mistakes import MESSAGES, semi_expanded, variants
+
+POINTS = 24
+RTOL = 1e-7
+TIME_LIMIT = 10.0
+
+
+class AnswerError(SymgradError):
+    """The answer cannot be used (it does not parse, or names nothing known)."""
+
+
+@dataclass
+class Verdict:
+    """The outcome of verifying one answer; ``as_json`` has the documented fields."""
+
+    verdict: str                 # correct | incorrect | undetermined | unusable
+    method: str | None = None    # symbolic | numeric
+    expected_shape: str | None = None
+    answer_shape: str | None = None
+    counterexample: dict | None = None
+    diagnosis: list = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def exit_status(self) -> int:
+        return {"correct": 0, "incorrect": 1}.get(self.verdict, 2)
+
+    def as_json(self) -> dict:
+        return {"verdict": self.verdict, "method": self.method, "expected_shape": self.expected_shape,
+                "answer_shape": self.answer_shape, "counterexample": self.counterexample,
+                "diagnosis": self.diagnosis, "message": self.message}
+
+
+def _close(a, b) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        return False
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return False
+    scale = 1.0 + float(np.max(np.abs(b))) if b.size else 1.0
+    return bool(np.all(np.abs(a - b) <= RTOL * scale))
+
+
+def _finite(a) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(a, dtype=float))))
+
+
+def _listed(a):
+    a = np.asarray(a, dtype=float)
+    return a.tolist() if a.ndim else float(a)
+
+
+def counterexample(d: Derivation, point: envmod.Point, expected, got) -> dict:
+    return {"inputs": {k: _listed(v) for k, v in point.leaves(d).items()},
+            "expected": _listed(expected), "got": _listed(got)}
+
+
+def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx) -> list[dict]:
+    """Catalogued mistakes whose variant equals the answer at every point."""
+    found: list[str] = []
+    shape = next(a.shape for a in answer_values if a is not None)
+    for v in variants(d, name):
+        if v.mistake in found:
+            continue
+        if tuple(ctx.shape(v.expr.shape)) != tuple(shape):
+            continue
+        if all(a is None or _close(a, envmod.value_of(v.expr, p, ctx)) for a, p in zip(answer_values, points)):
+            found += [m for m in v.mistake.split("+") if m not in found]
+    if not found:
+        found = ["unknown"]
+    return [{"mistake": m, "message": MESSAGES[m]} for m in found]
+
+
+def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
+    """Child process: prove answer == truth entry by entry; sends True / False."""
+    from ..check.proof import _symbols, _zero
+    ctx = EvalContext(sizes, symbolic=True)
+    leaves = {v.name: _symbols(v.name, ctx.shape(v.shape))
+              for v in list(d.graph.inputs.values()) + list(d.graph.params.values())}
+    values = envmod.fill(d, leaves, ctx)
+    truth = np.asarray(values[f"d_{name}"], dtype=object)
+    got = np.asarray(evaluate(answer, values, ctx), dtype=object)
+    ok = truth.shape == got.shape and all(_zero(sp.sympify(t) - sp.sympify(g))
+                                          for t, g in zip(truth.ravel(), got.ravel()))
+    conn.send(bool(ok))
+
+
+def prove_equal(d: Derivation, name: str, answer: Expr, sizes: dict, time_limit: float) -> bool | None:
+    """True / False when sympy decides within the time limit, None otherwise."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_symbolic_equal, args=(d, name, answer, sizes, child), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if parent.poll(max(time_limit, 0.0)):
+            return parent.recv()
+        return None
+    except EOFError:
+        return None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(1)
+
+
+def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = TIME_LIMIT,
+                seed: int = 0, points: int = POINTS) -> Verdict:
+    """Compare an answer (IR) with the adjoint of ``name``."""
+    start = time.monotonic()
+    var = d.graph.variables().get(name)
+    expected_shape = tuple(var.shape)
+    out = Verdict("incorrect", expected_shape=show_shape(expected_shape), answer_shape=show_shape(answer.shape))
+    truth = d.adjoint_var(name)
+    pts, ctx = envmod.random_points(d, points, seed)
+    got = [envmod.value_of(answer, p, ctx) for p in pts]
+    want = [envmod.value_of(truth, p, ctx) for p in pts]
+    if tuple(answer.shape) != expected_shape:
+        out.message = (f"the answer has shape {show_shape(answer.shape)} but dL/d{name} has the shape of "
+                       f"{name}, {show_shape(expected_shape)}")
+        out.method = "numeric"
+        out.counterexample = counterexample(d, pts[0], want[0], got[0])
+        out.diagnosis = diagnose(d, name, got, pts, ctx)
+        return out
+    usable = [i for i in range(len(pts)) if _finite(got[i]) and _finite(want[i])]
+    bad = [i for i in usable if not _close(got[i], want[i])]
+    if bad:
+        i = bad[0]
+        out.method = "numeric"
+        out.counterexample = counterexample(d, pts[i], want[i], got[i])
+        out.diagnosis = diagnose(d, name, got, pts, ctx)
+        out.message = (f"the answer differs from dL/d{name} at {len(bad)} of {len(usable)} random points "
+                       f"(sizes {_sizes(ctx)})")
+        return out
+    kinks = envmod.kink_points(d, ctx)
+    for p in kinks:
+        g, w = envmod.value_of(answer, p, ctx), envmod.value_of(truth, p, ctx)
+        if _finite(g) and _finite(w) and not _close(g, w):
+            out.method = "numeric"
+            out.counterexample = counterexample(d, p, w, g)
+            out.diagnosis = [{"mistake": "kink_convention", "message": MESSAGES["kink_convention"]}]
+            out.message = (f"the answer equals dL/d{name} away from kinks but differs where an activation "
+                           "sits exactly on its kink")
+            return out
+    proven = prove_equal(d, name, answer, ctx.sizes, time_limit - (time.monotonic() - start))
+    if proven:
+        out.verdict, out.method = "correct", "symbolic"
+        out.message = f"proven equal to dL/d{name} entry by entry at sizes {_sizes(ctx)}"
+        return out
+    if len(usable) < max(3, len(pts) // 2):
+        out.verdict, out.method = "undetermined", None
+        out.message = ("the values are not finite at most test points and sympy did not decide within "
+                       f"{time_limit:g} s")
+        return out
+    out.verdict, out.method = "correct", "numeric"
+    why = "sympy could not simplify the difference to 0" if proven is False else \
+        f"sympy did not decide within {time_limit:g} s"
+    out.message = (f"equal to dL/d{name} at {len(usable)} random points and {len(kinks)} kink points "
+                   f"(sizes {_sizes(ctx)}); {why}")
+    return out
+
+
+def _sizes(ctx) -> str:
+    return ", ".join(f"{k}={v}" for k, v in ctx.sizes.items()) or "as declared"
+
+
+def check_wrt(d: Derivation, name: str) -> None:
+    if name not in d.contributions:
+        known = ", ".join(list(d.graph.params) + [t for t in d.order if t not in d.graph.params])
+        raise AnswerError(f"--wrt {name!r}: not a parameter or node with a gradient; choose one of {known}")
+
+
+def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
+    """Lower a parse tree (from the expression parser or the LaTeX reader) and verify it."""
+    check_wrt(d, name)
+    try:
+        answer = envmod.lower_answer(d, tree)
+    except ShapeError as exc:
+        return Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
+                       diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
+                       message=f"the answer's own shapes do not fit: {exc.message}")
+    return verify_expr(d, name, answer, **kw)
+
+
+def verify_answer(spec, name: str, text: str, **kw) -> Verdict:
+    """Verify an answer in the spec expression language.
+
+    Raises:
+        SymgradError: the answer does not parse or uses unknown names (unusable).
+    """
+    from ..parse import parse
+    d = envmod.load_derivation(spec)
+    return verify_tree(d, name, parse(text), **kw)
+
+
+def truth_text(d: Derivation, name: str) -> str:
+    from .exprtext import to_text
+    return to_text(semi_expanded(d, name))

@@ -1,0 +1,179 @@
+"""Where answers live: names they may use, values at test points.
+
+An answer may use the spec's inputs, parameters and sizes, every node of the
+graph (the named view, temporaries such as ``h_1`` included) and the adjoint
+of any node or parameter as ``d_<name>`` (the value the true derivation gives
+it). Test points are random, with symbolic sizes set to distinct values that
+differ from every fixed size, so a transpose cannot hide; points where a kink
+(ReLU at 0) is within reach of rounding are drawn again. Kink points, where
+some kinked function sits exactly on its kink, are built separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .. import names as naming
+from ..derive import Derivation, derive
+from ..errors import SpecError
+from ..evaluate import EvalContext, evaluate
+from ..graph import _Lowering
+from ..ir import Apply, Const, Expr, Var, dim
+from ..parse import Call
+from ..rules import RULES, apply
+
+KINK_MARGIN = 1e-3
+
+
+class AnswerLowering(_Lowering):
+    """The spec language's lowering, with the derivation's names in scope."""
+
+    EXTRA = ("slice", "broadcast_to", "expand_dims")
+
+    def __init__(self, d: Derivation):
+        super().__init__(d.spec)
+        self.entry = "answer"
+        self.declare(d.spec.inputs, "input")
+        self.declare(d.spec.params, "param")
+        for node in d.graph.nodes:
+            self.env[node.name] = node.var
+        for target in d.order:
+            var = d.adjoint_var(target)
+            self.env[var.name] = var
+
+    def call(self, node: Call) -> Expr:
+        if node.func not in self.EXTRA:
+            return super().call(node)
+        if not node.args:
+            raise SpecError(f"{node.func} needs an array (column {node.pos})")
+        array = self.lower(node.args[0])
+        kw = dict(node.kwargs)
+        if node.func == "broadcast_to":
+            return apply("broadcast_to", array, shape=tuple(self.size(a) for a in node.args[1:]))
+        if node.func == "expand_dims":
+            return apply("expand_dims", array, axis=int(self.number(kw.get("axis") or node.args[1], "axis")))
+        axis = int(self.number(kw["axis"], "axis")) if "axis" in kw else 0
+        start = self.size_expr(kw.get("start"), 0)
+        stop = self.size_expr(kw.get("stop"), None) if "stop" in kw else array.shape[axis]
+        return apply("slice", array, axis=axis, start=start, stop=stop)
+
+    def size_expr(self, node, default):
+        if node is None:
+            return sp.Integer(default)
+        value = self.lower(node)
+        if not isinstance(value, Const):
+            raise SpecError(f"slice bounds must be sizes or numbers (column {node.pos})")
+        return sp.sympify(value.value)
+
+
+def lower_answer(d: Derivation, tree) -> Expr:
+    """An answer's parse tree (from symgrad.parse or the LaTeX reader) as IR."""
+    return AnswerLowering(d).lower(tree)
+
+
+def test_sizes(d: Derivation) -> dict:
+    """Symbolic sizes -> distinct values that no fixed size uses (non-square)."""
+    fixed = set()
+    for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
+        fixed |= {int(s) for s in var.shape if sp.sympify(s).is_Integer}
+    out, value = {}, 5
+    for name in sorted(d.graph.sizes):
+        while value in fixed:
+            value += 1
+        out[dim(name)] = value
+        value += 1
+    return out
+
+
+@dataclass
+class Point:
+    values: dict          # every name (inputs, params, nodes, d_<name>) -> array
+    kink: bool = False    # True for a point placed on a kink on purpose
+
+    def leaves(self, d: Derivation) -> dict:
+        return {n: self.values[n] for n in list(d.graph.inputs) + list(d.graph.params)}
+
+
+def kink_args(d: Derivation):
+    """(node name, argument expression, kinks) of every kinked operation."""
+    out = []
+    for node in d.graph.nodes:
+        rule = RULES[node.expr.op]
+        if rule.kinks:
+            out.append((node.name, node.expr.args[0], rule.kinks))
+    return out
+
+
+def fill(d: Derivation, leaves: dict, ctx: EvalContext) -> dict:
+    values = dict(leaves)
+    memo: dict = {}
+    for node in d.graph.nodes:
+        values[node.name] = evaluate(node.expr, values, ctx, memo)
+    for target in d.order:
+        values[naming.adjoint(target)] = evaluate(d.adjoint(target), values, ctx, memo)
+    return values
+
+
+def _distance_to_kinks(d, values, ctx) -> float:
+    best = np.inf
+    for _, arg, kinks in kink_args(d):
+        v = np.asarray(evaluate(arg, values, ctx), dtype=float)
+        for k in kinks:
+            if v.size:
+                best = min(best, float(np.min(np.abs(v - float(k)))))
+    return best
+
+
+def random_points(d: Derivation, count: int, seed: int = 0) -> tuple[list[Point], EvalContext]:
+    """``count`` random points away from kinks (values rounded to 3 decimals)."""
+    ctx = EvalContext(test_sizes(d))
+    rng = np.random.default_rng(seed)
+    points, tries = [], 0
+    while len(points) < count and tries < 50 * count:
+        tries += 1
+        leaves = {}
+        for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
+            leaves[var.name] = np.round(rng.normal(0.0, 1.0, ctx.shape(var.shape)), 3) + 0.0
+        with np.errstate(all="ignore"):
+            values = fill(d, leaves, ctx)
+            if _distance_to_kinks(d, values, ctx) < KINK_MARGIN:
+                continue
+        points.append(Point(values))
+    return points, ctx
+
+
+def kink_points(d: Derivation, ctx: EvalContext, seed: int = 1) -> list[Point]:
+    """Points where some kinked operation sits exactly on its kink.
+
+    Built by zeroing one input or parameter at a time; kept when it puts a
+    kinked argument on its kink.
+    """
+    if not kink_args(d):
+        return []
+    rng = np.random.default_rng(seed)
+    names = list(d.graph.inputs.values()) + list(d.graph.params.values())
+    out = []
+    for zeroed in names:
+        for _ in range(3):
+            leaves = {v.name: (np.zeros(ctx.shape(v.shape)) if v.name == zeroed.name
+                               else np.round(rng.normal(0.0, 1.0, ctx.shape(v.shape)), 3) + 0.0) for v in names}
+            with np.errstate(all="ignore"):
+                values = fill(d, leaves, ctx)
+                on_kink = _distance_to_kinks(d, values, ctx) == 0.0
+            if on_kink:
+                out.append(Point(values, kink=True))
+                break
+    return out
+
+
+def value_of(e: Expr, point: Point, ctx: EvalContext):
+    with np.errstate(all="ignore"):
+        out = np.asarray(evaluate(e, point.values, ctx), dtype=float)
+    return out
+
+
+def load_derivation(spec) -> Derivation:
+    return spec if isinstance(spec, Derivation) else derive(spec)

@@ -1,0 +1,125 @@
+"""Grade a folder of submissions: one file or folder each, in parallel.
+
+Each submission is checked with :func:`symgrad.verify.code.check_file`
+(itself sandboxed). Results go to ``grades.json`` (per submission, per
+function: verdict, counterexample, diagnosis) and ``grades.csv`` (one row per
+submission and function), rewritten atomically after every submission so an
+interrupted run loses nothing; a re-run skips submissions already in
+``grades.json`` unless ``regrade`` is set. A failure while grading one
+submission is recorded as that submission's error and the others go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from ..errors import SymgradError
+from ..io import write_atomic
+from .code import check_file, profile_functions
+from .env import load_derivation
+
+REPORT_JSON = "grades.json"
+REPORT_CSV = "grades.csv"
+
+
+def submissions(folder: Path) -> list[Path]:
+    """Every submission in a folder: a .py/.txt/.md file or a sub-folder each."""
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith((".", "_")) or p.name in (REPORT_JSON, REPORT_CSV):
+            continue
+        if p.is_dir() or p.suffix in (".py", ".txt", ".md"):
+            out.append(p)
+    return out
+
+
+def _csv(report: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["submission", "function", "verdict", "message", "diagnosis"])
+    for name, sub in sorted(report["submissions"].items()):
+        if "error" in sub:
+            w.writerow([name, "", "error", sub["error"], ""])
+            continue
+        for f in sub["functions"]:
+            w.writerow([name, f["function"], f["verdict"], f["message"],
+                        " ".join(x["mistake"] for x in f["diagnosis"])])
+    return buf.getvalue()
+
+
+def _save(out: Path, report: dict) -> None:
+    write_atomic(out / REPORT_JSON, json.dumps(report, indent=1, sort_keys=True) + "\n")
+    write_atomic(out / REPORT_CSV, _csv(report))
+
+
+def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, output=None,
+                 regrade: bool = False, stream=sys.stderr) -> int:
+    """Grade every submission in ``folder``; returns 0 (all graded) or 1 (some could not be)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SymgradError(f"{folder}: not a folder")
+    out = Path(output) if output else folder
+    d = load_derivation(spec)
+    functions = [f.name for f in profile_functions(d, profile)]
+    report = {"spec": d.spec.name, "profile": profile, "submissions": {}}
+    existing = out / REPORT_JSON
+    if existing.exists() and not regrade:
+        try:
+            old = json.loads(existing.read_text())
+            if old.get("spec") == d.spec.name and old.get("profile") == profile:
+                report["submissions"] = old.get("submissions", {})
+        except (OSError, ValueError):
+            pass
+    todo = [p for p in submissions(folder) if p.name not in report["submissions"]]
+    skipped = len(submissions(folder)) - len(todo)
+    total, done = len(todo), 0
+    if skipped:
+        print(f"skipping {skipped} submission(s) already graded (use --regrade to grade them again)", file=stream)
+
+    def one(path: Path):
+        try:
+            return path.name, check_file(d, path, profile, time_limit=time_limit).as_json()
+        except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
+            return path.name, {"error": f"{type(exc).__name__}: {exc}"}
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, p) for p in todo]
+        for fut in as_completed(futures):
+            name, result = fut.result()
+            report["submissions"][name] = result
+            _save(out, report)
+            done += 1
+            width = 30
+            bar = "#" * (width * done // max(total, 1))
+            print(f"\r[{bar:<{width}}] {done}/{total} {name[:40]:<40}", end="", file=stream, flush=True)
+    if total:
+        print(file=stream)
+    _save(out, report)
+    _summary(report, functions)
+    print(f"wrote {out / REPORT_CSV} and {out / REPORT_JSON}")
+    return 1 if any("error" in s for s in report["submissions"].values()) else 0
+
+
+def _summary(report: dict, functions: list) -> None:
+    rows = []
+    for name, sub in sorted(report["submissions"].items()):
+        if "error" in sub:
+            rows.append([name, "error", "", "", "", sub["error"][:60]])
+            continue
+        c = sub["summary"]
+        rows.append([name, str(c["correct"]), str(c["wrong"]), str(c["crashed"]), str(c["missing"]), ""])
+    header = ["submission", "correct", "wrong", "crashed", "missing", "note"]
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    per_function = {f: sum(1 for s in report["submissions"].values() if "functions" in s
+                           for g in s["functions"] if g["function"] == f and g["verdict"] == "correct")
+                    for f in functions}
+    n = len(report["submissions"])
+    print("correct per function: " + ", ".join(f"{f} {k}/{n}" for f, k in per_function.items()))

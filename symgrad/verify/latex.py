@@ -1,0 +1,448 @@
+r"""A reader for the LaTeX people type for gradient answers, producing the
+same tree as :func:`symgrad.parse.parse`.
+
+Supported: ``\frac{a}{b}``, ``^T ^\top ^{T}`` (transpose), powers, ``\cdot``
+and juxtaposition (a matrix product; a scalar factor scales; a column vector
+times a transposed one is an outer product), ``\odot \circ *`` (element-wise),
+``\otimes`` (outer product), ``\operatorname{diag}(v)`` as a factor,
+``\mathbb{1}[z > 0]`` / ``\mathbf{1}\{z > 0\}`` / ``\mathbb{1}(z)``
+indicators (``\geq`` gives the value 1 at 0), ``\sigma``, ``\sigma'``,
+``\tanh``, ``\tanh'``, ``\exp``, ``\log``, ``\operatorname{ReLU}`` (and ``'``),
+``\operatorname{softmax}``, ``\sum_i x`` (a reduction),
+``\operatorname{sum}_{k}(x)``, ``\left( \right)``, ``\left[x\right]_{:, a:b}``
+(a slice), ``\frac{\partial L}{\partial X}`` (an adjoint), and the spec's own
+display names (its ``[latex]`` table, ``\hat{y}``, ``\mathbf{x}``,
+``W^{(1)}``...). Unknown commands are refused by name; nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from ..emit.printers import LatexIRPrinter
+from ..errors import ParseError, SymgradError
+from ..parse import MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+|\\[,;:!]|\\quad|~)
+  | (?P<cmd>\\[A-Za-z]+|\\[{}|])
+  | (?P<number>\d+\.?\d*|\.\d+)
+  | (?P<letter>[A-Za-z])
+  | (?P<op>>=|<=|[-+*/^_'(){}\[\],:<>=|.])
+""", re.VERBOSE)
+
+SPACING = set()
+FUNCS = {r"\sigma": "sigmoid", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log", r"\ln": "log"}
+OPERATORNAMES = {"relu": "relu", "softmax": "softmax", "softplus": "softplus", "gelu": "gelu",
+                 "leakyrelu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh", "erf": "erf"}
+KNOWN = {r"\frac", r"\left", r"\right", r"\cdot", r"\odot", r"\circ", r"\otimes", r"\top", r"\intercal",
+         r"\operatorname", r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm", r"\hat", r"\vec", r"\bar",
+         r"\tilde", r"\sum", r"\partial", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt", r"\times",
+         r"\{", r"\}", r"\mathcal", r"\lambda", r"\alpha", r"\beta", r"\gamma", r"\delta", r"\epsilon",
+         r"\mu", r"\theta", r"\tau", r"\phi", r"\eta", r"\ell", r"\mathit", r"\mathsf", r"\big", r"\Big",
+         r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"} | set(FUNCS)
+SIZES = {r"\big", r"\Big", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"}
+
+
+def tokenize(text: str) -> list[tuple[str, int]]:
+    """(token, column) pairs; scripts normalised to braces (x_1 -> x_{1})."""
+    if not isinstance(text, str):
+        raise ParseError(f"LaTeX answer must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"LaTeX answer is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    raw, i = [], 0
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if m is None:
+            ch = text[i]
+            if not ch.isascii():
+                raise ParseError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) at column {i + 1}; "
+                                 "write LaTeX commands in plain ASCII")
+            raise ParseError(f"unexpected character {ch!r} at column {i + 1}")
+        kind, tok = m.lastgroup, m.group()
+        if kind == "cmd" and tok not in KNOWN:
+            raise ParseError(f"unknown LaTeX command {tok!r} at column {i + 1}")
+        if kind == "number" and len(tok) > 40:
+            raise ParseError(f"number {tok[:20]}... at column {i + 1} has too many digits")
+        if kind != "ws" and tok not in SIZES:
+            raw.append((tok, i + 1))
+        i = m.end()
+    out = []
+    k = 0
+    while k < len(raw):
+        tok, col = raw[k]
+        out.append((tok, col))
+        if tok in ("^", "_") and k + 1 < len(raw) and raw[k + 1][0] != "{":
+            out += [("{", col), raw[k + 1], ("}", col)]
+            k += 2
+            continue
+        k += 1
+    return out
+
+
+def _display_tokens(text: str) -> tuple:
+    return tuple(t for t, _ in tokenize(text))
+
+
+class _Reader:
+    def __init__(self, text, d):
+        from .env import AnswerLowering
+        self.text = text
+        self.toks = tokenize(text) + [("", len(text) + 1)]
+        self.i = 0
+        self.depth = 0
+        self.d = d
+        self.lowering = AnswerLowering(d)
+        printer = LatexIRPrinter(dict(d.spec.latex))
+        names = list(d.graph.variables()) + [s for s in d.graph.sizes]
+        self.displays = []
+        for name in names:
+            shown = {printer.name_latex(name), name}
+            if name.endswith("hat"):
+                shown.add(r"\hat{%s}" % name[:-3])
+            for s in shown:
+                try:
+                    self.displays.append((_display_tokens(s), name))
+                except ParseError:
+                    pass
+        self.displays.sort(key=lambda p: -len(p[0]))
+
+    # -- helpers -------------------------------------------------------------
+    @property
+    def tok(self):
+        return self.toks[self.i][0]
+
+    def take(self):
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok[0]
+
+    def col(self):
+        return self.toks[self.i][1]
+
+    def fail(self, what):
+        tok = self.tok
+        found = "end of input" if tok == "" else repr(tok)
+        raise ParseError(f"{what} but found {found} at column {self.col()}")
+
+    def expect(self, tok):
+        if self.tok != tok:
+            self.fail(f"expected {tok!r}")
+        return self.take()
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError(f"LaTeX answer nests deeper than {MAX_DEPTH} levels at column {self.col()}")
+
+    def ndim(self, node) -> int:
+        try:
+            return self.lowering.lower(node).ndim
+        except SymgradError:
+            return 2
+
+    # -- grammar -------------------------------------------------------------
+    def parse(self):
+        if self.tok == "":
+            raise ParseError("LaTeX answer is empty")
+        node = self.expr()
+        if self.tok != "":
+            self.fail("expected an operator or the end of the answer")
+        return node
+
+    def expr(self):
+        self.enter()
+        pos = self.col()
+        if self.tok in ("-", "+"):
+            op = self.take()
+            node = self.term()
+            node = UnaryOp("-", node, pos) if op == "-" else node
+        else:
+            node = self.term()
+        while self.tok in ("+", "-"):
+            op, pos = self.take(), self.col()
+            if self.tok in ("-", "+"):
+                sign = self.take()
+                right = self.term()
+                right = UnaryOp("-", right, pos) if sign == "-" else right
+            else:
+                right = self.term()
+            node = BinOp(op, node, right, pos)
+        self.depth -= 1
+        return node
+
+    STARTS_FACTOR = {"(", "{", r"\left", r"\frac", r"\sum", r"\operatorname", r"\mathbb", r"\mathbf",
+                     r"\boldsymbol", r"\mathrm", r"\hat", r"\vec", r"\bar", r"\tilde", r"\partial"}
+
+    def starts_factor(self):
+        t = self.tok
+        return t and (t in self.STARTS_FACTOR or t in FUNCS or re.fullmatch(r"[A-Za-z]|\d.*|\.\d+", t)
+                      or (t.startswith("\\") and t[1:].isalpha() and t not in
+                          {r"\cdot", r"\odot", r"\circ", r"\otimes", r"\right", r"\times", r"\geq", r"\ge",
+                           r"\leq", r"\le", r"\gt", r"\lt", r"\top", r"\intercal"}))
+
+    def term(self):
+        node = self.factor()
+        while True:
+            pos = self.col()
+            t = self.tok
+            if t in (r"\odot", r"\circ", "*"):
+                self.take()
+                node = BinOp("*", node, self.factor(), pos)
+            elif t == "/":
+                self.take()
+                node = BinOp("/", node, self.factor(), pos)
+            elif t == r"\otimes":
+                self.take()
+                node = Call("outer", (node, self.factor()), (), pos)
+            elif t in (r"\cdot", r"\times"):
+                self.take()
+                node = self.juxt(node, self.factor(), pos)
+            elif self.starts_factor():
+                node = self.juxt(node, self.factor(), pos)
+            else:
+                return node
+
+    def juxt(self, a, b, pos):
+        if isinstance(a, Call) and a.func == "diag":
+            v = a.args[0]
+            if self.ndim(b) == 2:
+                return BinOp("*", Call("expand_dims", (v,), (("axis", Num(Fraction(1), "1", pos)),), pos), b, pos)
+            return BinOp("*", v, b, pos)
+        if isinstance(b, Call) and b.func == "diag":
+            return BinOp("*", a, b.args[0], pos)
+        da, db = self.ndim(a), self.ndim(b)
+        if da == 0 or db == 0:
+            return BinOp("*", a, b, pos)
+        if da == 1 and db == 1 and isinstance(b, Transpose) and not isinstance(a, Transpose):
+            return Call("outer", (a, b.operand), (), pos)
+        return BinOp("@", a, b, pos)
+
+    def factor(self):
+        node = self.atom()
+        while self.tok == "^":
+            pos = self.col()
+            self.take()
+            self.expect("{")
+            if self.tok in ("T", r"\top", r"\intercal") and self.toks[self.i + 1][0] == "}":
+                self.take()
+                self.take()
+                node = Transpose(node, pos)
+                continue
+            self.enter()
+            exponent = self.expr()
+            self.depth -= 1
+            self.expect("}")
+            node = BinOp("**", node, exponent, pos)
+        return node
+
+    def group(self):
+        """( expr ) or \\left( expr \\right) or { expr }."""
+        if self.tok == r"\left":
+            self.take()
+            opener = self.take()
+            closer = {"(": ")", "[": "]", r"\{": r"\}", "|": "|"}.get(opener)
+            if closer is None:
+                self.fail("expected a bracket after \\left")
+            node = self.expr()
+            self.expect(r"\right")
+            self.expect(closer)
+            return node, opener
+        if self.tok in ("(", "{", "["):
+            opener = self.take()
+            node = self.expr()
+            self.expect({"(": ")", "{": "}", "[": "]"}[opener])
+            return node, opener
+        self.fail("expected '(' or '\\left('")
+
+    def braced_text(self) -> str:
+        self.expect("{")
+        parts = []
+        while self.tok not in ("}", ""):
+            parts.append(self.take())
+        self.expect("}")
+        return "".join(parts)
+
+    def atom(self):
+        pos, t = self.col(), self.tok
+        if t == "":
+            self.fail("expected a number, a name or '('")
+        if re.fullmatch(r"\d+\.?\d*|\.\d+", t):
+            self.take()
+            return Num(Fraction(t), t, pos)
+        name = self.display()
+        if name is not None:
+            return name
+        if t in ("(", "{") or t == r"\left" and self.toks[self.i + 1][0] in ("(", "{", r"\{"):
+            node, _ = self.group()
+            self.skip_index()
+            return node
+        if t == r"\left" and self.toks[self.i + 1][0] == "[":
+            node, _ = self.group()
+            return self.maybe_slice(node, pos)
+        if t == r"\frac":
+            return self.frac(pos)
+        if t == r"\sum":
+            self.take()
+            axis = None
+            if self.tok == "_":
+                self.take()
+                sub = self.braced_text()
+                axis = int(sub) if sub.isdigit() else None
+            self.enter()
+            body = self.factor()
+            self.depth -= 1
+            kwargs = (("axis", Num(Fraction(axis), str(axis), pos)),) if axis is not None else ()
+            return Call("sum", (body,), kwargs, pos)
+        if t in (r"\mathbb", r"\mathbf", r"\boldsymbol") and self.toks[self.i + 1][0] == "{" and \
+                self.toks[self.i + 2][0] == "1":
+            self.take()
+            self.braced_text()
+            return self.indicator(pos)
+        if t in FUNCS:
+            self.take()
+            return self.function(FUNCS[t], pos)
+        if t == r"\operatorname":
+            self.take()
+            word = self.braced_text().lower().replace("\\,", "").replace(",", "")
+            if word == "diag":
+                arg, _ = self.group()
+                return Call("diag", (arg,), (), pos)
+            if word == "sum":
+                axis = None
+                if self.tok == "_":
+                    self.take()
+                    sub = self.braced_text()
+                    axis = int(sub) if sub.isdigit() else None
+                arg, _ = self.group()
+                kwargs = (("axis", Num(Fraction(axis), str(axis), pos)),) if axis is not None else ()
+                return Call("sum", (arg,), kwargs, pos)
+            if word in OPERATORNAMES:
+                return self.function(OPERATORNAMES[word], pos)
+            raise ParseError(f"unknown operator \\operatorname{{{word}}} at column {pos}")
+        if re.fullmatch(r"[A-Za-z]", t) or t.startswith("\\"):
+            raise ParseError(f"unknown name {t!r} at column {pos}; use the spec's names or display names")
+        self.fail("expected a number, a name or '('")
+
+    def skip_index(self):
+        # \left(x\right)_{i}: an index written after a sum's body
+        if self.tok == "_" and self.toks[self.i + 1][0] == "{" and self.toks[self.i + 2][0] in ("i", "j", "k"):
+            self.take()
+            self.braced_text()
+
+    def maybe_slice(self, node, pos):
+        if self.tok != "_":
+            return node
+        self.take()
+        self.expect("{")
+        axis = 0
+        while self.tok == ":" and self.toks[self.i + 1][0] == ",":
+            self.take()
+            self.take()
+            axis += 1
+        lo = self.expr()
+        self.expect(":")
+        hi = self.expr()
+        self.expect("}")
+        start = BinOp("-", lo, Num(Fraction(1), "1", pos), pos)
+        return Call("slice", (node,), (("axis", Num(Fraction(axis), str(axis), pos)), ("start", start),
+                                       ("stop", hi)), pos)
+
+    def frac(self, pos):
+        self.take()
+        self.expect("{")
+        if self.tok == r"\partial":
+            self.take()
+            if self.tok == "L" or self.tok == r"\ell":
+                self.take()
+            self.expect("}")
+            self.expect("{")
+            self.expect(r"\partial")
+            target = self.display()
+            if target is None:
+                self.fail("expected a name after \\partial")
+            self.expect("}")
+            return Name(f"d_{target.id}", pos)
+        self.enter()
+        num = self.expr()
+        self.expect("}")
+        self.expect("{")
+        den = self.expr()
+        self.expect("}")
+        self.depth -= 1
+        return BinOp("/", num, den, pos)
+
+    def function(self, func, pos):
+        prime = False
+        if self.tok == "'":
+            self.take()
+            prime = True
+        if self.tok == "^" and self.toks[self.i + 2][0] == r"\prime":
+            raise ParseError(f"write a derivative as {func}' (column {pos})")
+        if self.tok in ("(", r"\left", "{"):
+            arg, _ = self.group()
+        else:
+            self.enter()
+            arg = self.factor()
+            self.depth -= 1
+        call = Call(func, (arg,), (), pos)
+        if not prime:
+            return call
+        one = Num(Fraction(1), "1", pos)
+        if func == "sigmoid":
+            return BinOp("*", call, BinOp("-", one, call, pos), pos)
+        if func == "tanh":
+            return BinOp("-", one, BinOp("**", call, Num(Fraction(2), "2", pos), pos), pos)
+        if func == "relu":
+            return Call("step", (arg,), (), pos)
+        if func == "exp":
+            return call
+        raise ParseError(f"write the derivative of {func} explicitly (column {pos})")
+
+    def indicator(self, pos):
+        if self.tok in ("[", r"\{", "(") or self.tok == r"\left":
+            if self.tok == r"\left":
+                self.take()
+            opener = self.take()
+            closer = {"[": "]", r"\{": r"\}", "(": ")"}[opener]
+            left = self.expr()
+            if self.tok in (">", "<", ">=", "<=", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt"):
+                rel = self.take()
+                right = self.expr()
+                if not (isinstance(right, Num) and right.value == 0):
+                    raise ParseError(f"indicators compare with 0, e.g. \\mathbb{{1}}[z > 0] (column {pos})")
+            else:
+                rel = ">"
+            if self.tok == r"\right":
+                self.take()
+            self.expect(closer)
+            one = Num(Fraction(1), "1", pos)
+            if rel in (">", r"\gt"):
+                return Call("step", (left,), (), pos)
+            if rel in ("<", r"\lt"):
+                return Call("step", (UnaryOp("-", left, pos),), (), pos)
+            if rel in (">=", r"\geq", r"\ge"):
+                return BinOp("-", one, Call("step", (UnaryOp("-", left, pos),), (), pos), pos)
+            return BinOp("-", one, Call("step", (left,), (), pos), pos)
+        self.fail("expected '[' or '\\{' after the indicator")
+
+    def display(self):
+        """The longest display name (or plain name) starting here, as a Name."""
+        for tokens, name in self.displays:
+            n = len(tokens)
+            if tuple(t for t, _ in self.toks[self.i:self.i + n]) == tokens:
+                # do not take W of W^{(1)} when W1 is written with a script we do not know
+                pos = self.col()
+                self.i += n
+                return Name(name, pos)
+        return None
+
+
+def parse_latex(text: str, derivation):
+    """Parse a LaTeX answer for a derivation's names into a symgrad.parse tree.
+
+    Raises:
+        ParseError: naming the offending token (or command) and its column.
+    """
+    return _Reader(text, derivation).parse()

@@ -1,0 +1,260 @@
+"""The mistake catalogue: variants of the true derivation that embody the
+common mistakes, built by rewriting the IR of the derivation's contributions.
+
+Every contribution ``dL/dT += expr`` records the operation (``op``) whose
+vector-Jacobian product made it. A mistake rewrites one contribution's
+expression the way a student gets that step wrong (a transpose dropped, the
+operands of ``@`` swapped, ``*`` for ``@``, the activation's derivative taken
+at its output...); the adjoint of the asked-for name is then re-assembled
+through the rest of the (correct) chain. Mistakes that change a shape (a bias
+gradient not summed over the batch, the ones column kept) only apply to the
+asked-for name itself. Nothing here edits formula text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..derive import Contribution, Derivation
+from ..errors import SymgradError
+from ..ir import Apply, Const, Expr, Var, substitute, walk
+from ..rules import RULES, apply
+from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
+
+MESSAGES = {
+    "missing_transpose": "A transpose is missing (or one too many): check which factor must be transposed "
+                         "so that every product has matching inner sizes.",
+    "wrong_order": "The factors of a matrix product are in the wrong order; matrix products do not commute.",
+    "hadamard_vs_matmul": "An element-wise (Hadamard) product is used where a matrix product belongs, "
+                          "or the reverse.",
+    "missing_factor_2": "The factor 2 from differentiating a square is missing.",
+    "missing_mean_factor": "The 1/n factor of the mean is missing: the mean divides the sum by the number "
+                           "of terms, and so does its derivative.",
+    "sign_error": "The sign is wrong: the answer is the negative of the correct one.",
+    "derivative_at_output": "The activation's derivative is evaluated at the activation's output instead of "
+                            "at its input (pre-activation).",
+    "sigma_for_sigma_prime": "The activation itself is used where its derivative belongs "
+                             "(sigma instead of sigma').",
+    "bias_not_summed": "The bias gradient is not summed over the batch: a bias is shared by every row, "
+                       "so the per-row gradients add up.",
+    "concat_ones_kept": "The gradient of the concatenated ones column is kept; it is a constant, so its "
+                        "column must be dropped.",
+    "softmax_jacobian_diagonal": "The softmax Jacobian is treated as diagonal (p(1-p)); every output of a "
+                                 "softmax depends on every input, so the off-diagonal -p_i p_j terms are missing.",
+    "kink_convention": "The answer uses another value at the kink (e.g. ReLU'(0) = 1); the stated convention "
+                       "is ReLU'(0) = 0.",
+    "layout_transposed": "The answer is the transpose of the gradient: the numerator-layout Jacobian. The "
+                         "gradient has the shape of the variable (denominator layout).",
+    "unknown": "The answer differs from the correct one in a way none of the catalogued mistakes explains.",
+}
+
+MISTAKES = tuple(MESSAGES)
+
+
+@dataclass(frozen=True)
+class Variant:
+    mistake: str
+    expr: Expr
+    target: str        # the adjoint whose step was rewritten
+    source: str        # the operation's node
+
+
+def semi_expanded(d: Derivation, name: str, override: dict | None = None) -> Expr:
+    """The adjoint of ``name`` in forward values only (no d_<name> left)."""
+    memo: dict = {}
+
+    def adj(target):
+        if target in memo:
+            return memo[target]
+        expr = override[target] if override and target in override else d.adjoint(target)
+        mapping = {v.name: adj(v.name[2:]) for v in walk(expr) if isinstance(v, Var) and v.role == "adjoint"}
+        out = substitute(expr, mapping) if mapping else expr
+        memo[target] = out
+        return out
+
+    return adj(name)
+
+
+def _cone(d: Derivation, name: str) -> list[str]:
+    """Targets whose adjoint the adjoint of ``name`` is built from (itself included)."""
+    out, stack = [], [name]
+    while stack:
+        t = stack.pop()
+        if t in out or t not in d.contributions:
+            continue
+        out.append(t)
+        for c in d.contributions[t]:
+            stack.extend(v.name[2:] for v in walk(c.expr) if isinstance(v, Var) and v.role == "adjoint")
+    return out
+
+
+def _rebuild(e: Expr, rewrite) -> list[Expr]:
+    """Every tree obtained by applying ``rewrite`` at exactly one node of e."""
+    out = []
+    for new in rewrite(e):
+        out.append(new)
+    if isinstance(e, Apply):
+        for i, arg in enumerate(e.args):
+            for new_arg in _rebuild(arg, rewrite):
+                args = e.args[:i] + (new_arg,) + e.args[i + 1:]
+                try:
+                    out.append(apply(e.op, *args, **e.kw))
+                except SymgradError:
+                    pass
+    return out
+
+
+def _try(op, *args, **kw):
+    try:
+        return [apply(op, *args, **kw)]
+    except SymgradError:
+        return []
+
+
+def _structural(e: Expr):
+    """(mistake, rewritten node) for one node, from its operation alone."""
+    if not isinstance(e, Apply):
+        return
+    if e.op == "transpose":
+        yield "missing_transpose", e.args[0]
+    if e.op == "outer":
+        yield "missing_transpose", apply("outer", e.args[1], e.args[0])
+    if e.op == "matmul":
+        a, b = e.args
+        for new in _try("matmul", b, a):
+            yield "wrong_order", new
+        if b.ndim == 2 and a.ndim == 2:
+            for new in _try("matmul", apply("transpose", b), apply("transpose", a)):
+                yield "wrong_order", new
+        for new in _try("mul", a, b):
+            yield "hadamard_vs_matmul", new
+    if e.op == "mul" and all(a.ndim > 0 for a in e.args):
+        a, b = e.args
+        for new in _try("matmul", a, b) + _try("matmul", b, a):
+            yield "hadamard_vs_matmul", new
+    if e.op == "neg":
+        yield "sign_error", e.args[0]
+
+
+def _node_rewrites(rewrite_pairs, mistake):
+    def rewrite(e):
+        return [new for m, new in rewrite_pairs(e) if m == mistake]
+    return rewrite
+
+
+def _consts(e: Expr, change):
+    """Rewrite every constant: change(value) -> new value or None."""
+    def rewrite(node):
+        if isinstance(node, Const):
+            new = change(sp.sympify(node.value))
+            if new is not None:
+                return [Const(new)]
+        return []
+    return rewrite
+
+
+def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Expr]]:
+    """(mistake, rewritten contribution) pairs for one step of the derivation."""
+    out: list[tuple[str, Expr]] = []
+    for mistake in ("missing_transpose", "wrong_order", "hadamard_vs_matmul", "sign_error"):
+        out += [(mistake, new) for new in _rebuild(c.expr, _node_rewrites(_structural, mistake))]
+    node = d.graph.node(c.source) if c.source != "loss" or True else None
+    op_expr = _op_expr(d, c)
+    if c.op == "pow" and op_expr is not None and op_expr.kw.get("exponent") == 2:
+        out += [("missing_factor_2", new) for new in
+                _rebuild(c.expr, _consts(c.expr, lambda v: v / 2 if v.is_number and (v / 2).is_Integer else None))]
+    if c.op == "mean" and op_expr is not None:
+        from ..rules.reduce import _count, normalize_axis
+        arg = op_expr.args[0]
+        count = _count(arg.shape, normalize_axis(op_expr.kw.get("axis"), arg.ndim, "mean"))
+        out += [("missing_mean_factor", new) for new in
+                _rebuild(c.expr, _consts(c.expr, lambda v: sp.simplify(v * count) if (v * count).is_number
+                                         or sp.simplify(v * count).free_symbols < v.free_symbols else None))]
+    if c.op in FUNCTIONS and op_expr is not None and RULES[c.op].vjp(0) is not None:
+        fn = FUNCTIONS[c.op]
+        x, r = op_expr.args[0], node.var
+        g = d.adjoint_var(c.source)
+        params = {sp.Symbol(k, real=True): Const(v) for k, v in op_expr.kw.items()}
+        at_output = from_sympy(fn.derivative, {X: r, R: apply(c.op, r, **op_expr.kw), **params})
+        out.append(("derivative_at_output", apply("mul", g, at_output)))
+        out.append(("sigma_for_sigma_prime", apply("mul", g, r)))
+        if fn.kinks:
+            true_d = from_sympy(fn.derivative, {X: x, R: r, **params})
+            out.append(("kink_convention", apply("mul", g, _other_side(true_d))))
+            # both at once: the derivative at the output, with 1 at the kink, is 1 everywhere
+            out.append(("derivative_at_output+kink_convention", apply("mul", g, _other_side(at_output))))
+    if c.op == "softmax":
+        r = node.var
+        g = d.adjoint_var(c.source)
+        out.append(("softmax_jacobian_diagonal",
+                     apply("mul", g, apply("mul", r, apply("sub", Const(1), r)))))
+    if c.op == "concat" and isinstance(c.expr, Apply) and c.expr.op == "slice":
+        if op_expr is not None and any(isinstance(a, Apply) and a.op in ("ones", "zeros") for a in op_expr.args):
+            out.append(("concat_ones_kept", c.expr.args[0]))
+    if c.op in ("add", "sub", "mul", "div") and isinstance(c.expr, Apply) and c.expr.op == "sum":
+        inner = c.expr
+        while isinstance(inner, Apply) and inner.op == "sum":
+            inner = inner.args[0]
+        out.append(("bias_not_summed", inner))
+    return out
+
+
+def _other_side(e: Expr) -> Expr:
+    """step(z) -> 1 - step(-z): the same function with the value 1 at the kink."""
+    def rewrite(node):
+        if isinstance(node, Apply) and node.op == "step":
+            return [apply("sub", Const(1), apply("step", apply("neg", node.args[0])))]
+        return []
+    news = _rebuild(e, rewrite)
+    return news[0] if news else e
+
+
+def _op_expr(d: Derivation, c: Contribution) -> Apply | None:
+    """The operation (inside node c.source) that made contribution c."""
+    expr = d.graph.node(c.source).expr
+    for node in walk(expr):
+        if isinstance(node, Apply) and node.op == c.op and len(node.args) > c.index:
+            return node
+    return None
+
+
+def variants(d: Derivation, name: str) -> list[Variant]:
+    """Every catalogued mistake for the adjoint of ``name``, as expressions in forward values."""
+    cache = d.__dict__.setdefault("_mistake_variants", {})
+    if name not in cache:
+        cache[name] = _variants(d, name)
+    return cache[name]
+
+
+def _variants(d: Derivation, name: str) -> list[Variant]:
+    truth = semi_expanded(d, name)
+    shape = tuple(d.graph.variables()[name].shape)
+    out = [Variant("sign_error", apply("neg", truth), name, name)]
+    if truth.ndim == 2:
+        out.append(Variant("layout_transposed", apply("transpose", truth), name, name))
+    for target in _cone(d, name):
+        target_shape = tuple(d.graph.variables()[target].shape)
+        parts = d.contributions[target]
+        for k, c in enumerate(parts):
+            for mistake, new in contribution_variants(d, c):
+                if tuple(new.shape) != target_shape and target != name:
+                    continue
+                try:
+                    total = new
+                    for j, other in enumerate(parts):
+                        if j != k:
+                            total = apply("add", total, other.expr)
+                    expr = semi_expanded(d, name, {target: total})
+                except SymgradError:
+                    continue
+                if expr != truth:
+                    out.append(Variant(mistake, expr, target, c.source))
+    seen, unique = set(), []
+    for v in out:
+        if (v.mistake, v.expr) not in seen:
+            seen.add((v.mistake, v.expr))
+            unique.append(v)
+    del shape
+    return unique

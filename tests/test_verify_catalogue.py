@@ -1,0 +1,80 @@
+"""The mistake catalogue: for every bundled spec, every mistake variant the
+catalogue builds is written out as an answer (spec expression and LaTeX) and
+verify must name that mistake; the true answer is accepted in three spellings."""
+
+import pytest
+
+from symgrad import derive
+from symgrad.emit.printers import LatexIRPrinter
+from symgrad.spec import bundled_names
+from symgrad.verify.answer import verify_tree
+from symgrad.verify.env import AnswerLowering
+from symgrad.verify.exprtext import to_text
+from symgrad.verify.latex import parse_latex
+from symgrad.verify.mistakes import MISTAKES, semi_expanded, variants
+from symgrad.parse import parse
+
+BUNDLED = bundled_names()
+BATCH_BIAS = dict(name="batchbias", inputs={"X": ["n", 3], "y": ["n", 2]}, params={"W": [3, 2], "b": [2]},
+                  nodes={"z": "X @ W + b"}, loss="mean((z - y)**2)")
+
+
+def _derivation(name):
+    if name == "batchbias":
+        from symgrad import Spec
+        return derive(Spec(**BATCH_BIAS))
+    return derive(name)
+
+
+def _cases():
+    for spec in BUNDLED + ["batchbias"]:
+        d = _derivation(spec)
+        # parameters everywhere; intermediate nodes where a mistake only shows there (the ones column)
+        nodes = [n.name for n in d.graph.entry_nodes() if n.name in d.contributions] if spec == "titanic" else []
+        for target in list(d.graph.params) + nodes:
+            yield spec, target
+
+
+CASES = list(_cases())
+
+
+@pytest.mark.parametrize("spec,target", CASES)
+def test_every_variant_is_named(spec, target):
+    d = _derivation(spec)
+    printer = LatexIRPrinter(dict(d.spec.latex))
+    lowering = AnswerLowering(d)
+    for v in variants(d, target):
+        latex = parse_latex(printer.doprint(v.expr), d)
+        answers = [("expr", parse(to_text(v.expr)))]
+        if lowering.lower(latex).shape == v.expr.shape:
+            # the LaTeX printer writes a numpy dot of two vectors as plain juxtaposition,
+            # which a reader takes as an outer product or a dot product by the transposes
+            answers.append(("latex", latex))
+        for kind, tree in answers:
+            verdict = verify_tree(d, target, tree, time_limit=0.2, points=8)
+            if verdict.verdict == "correct":
+                continue  # a rewrite that happens to be equal everywhere (e.g. step(relu(x)) = step(x))
+            named = [m["mistake"] for m in verdict.diagnosis]
+            for mistake in v.mistake.split("+"):
+                assert mistake in named, (kind, v.mistake, to_text(v.expr), verdict.as_json())
+
+
+def test_catalogue_covers_every_mistake():
+    seen = set()
+    for spec, target in CASES:
+        seen |= {m for v in variants(_derivation(spec), target) for m in v.mistake.split("+")}
+    assert seen == set(MISTAKES) - {"unknown"}
+
+
+@pytest.mark.parametrize("spec", BUNDLED)
+def test_true_answer_accepted_in_three_spellings(spec):
+    d = derive(spec)
+    printer = LatexIRPrinter(dict(d.spec.latex))
+    for target in d.graph.params:
+        truth = semi_expanded(d, target)
+        spellings = [parse(to_text(truth)),                       # in forward values
+                     parse(to_text(d.adjoint(target))),           # with d_<name> adjoints
+                     parse_latex(printer.doprint(truth), d)]      # LaTeX with display names
+        for tree in spellings:
+            verdict = verify_tree(d, target, tree, time_limit=5, points=12)
+            assert verdict.verdict == "correct", verdict.as_json()
