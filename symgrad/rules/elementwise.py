@@ -178,7 +178,7 @@ def from_sympy(expr: sp.Expr, bind: dict) -> Expr:
                 out = apply("add", out, from_sympy(t, bind))
         return out
     if isinstance(expr, sp.Mul):
-        num, den = sp.fraction(expr)
+        num, den = sp.fraction(expr, exact=True)  # exact: keep exp(-x**2) a factor, never 1/exp(x**2), which overflows
         if den != 1:
             return apply("div", from_sympy(num, bind), from_sympy(den, bind))
         coeff, rest = expr.as_coeff_Mul()
