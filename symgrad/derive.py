@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import sympy as sp
+
 from . import names as naming
 from .fuse import forward_table, fuse_graph, reuse_forward
 from .graph import Graph, build_graph
@@ -55,14 +57,14 @@ class Derivation:
     def adjoint_var(self, name: str) -> Expr:
         """The adjoint of ``name`` as a variable (dL/dloss is the constant 1)."""
         if name == LOSS:
-            return Const(1)
+            return Const(sp.Integer(1))
         shape = self.graph.variables()[name].shape
         return Var(naming.adjoint(name), shape, "adjoint")
 
     def adjoint(self, name: str) -> Expr:
         """The named view: the sum of the contributions to ``name``."""
         if name == LOSS:
-            return Const(1)
+            return Const(sp.Integer(1))
         parts = self.contributions[name]
         out = parts[0].expr
         for c in parts[1:]:
