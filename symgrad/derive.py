@@ -16,9 +16,13 @@ Two views of every adjoint:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+import sympy as sp
+
 from . import names as naming
+from .fuse import forward_table, fuse_graph, reuse_forward
 from .graph import Graph, build_graph
 from .ir import Apply, Const, Expr, Var, substitute, walk
 from .rules import RULES, apply
@@ -44,6 +48,7 @@ class Derivation:
     needs_grad: set
     contributions: dict = field(default_factory=dict)   # target -> [Contribution]
     order: list = field(default_factory=list)           # targets, in the order computed
+    fusions: list = field(default_factory=list)         # symgrad.fuse.Fusion, in graph order
 
     @property
     def spec(self):
@@ -52,14 +57,14 @@ class Derivation:
     def adjoint_var(self, name: str) -> Expr:
         """The adjoint of ``name`` as a variable (dL/dloss is the constant 1)."""
         if name == LOSS:
-            return Const(1)
+            return Const(sp.Integer(1))
         shape = self.graph.variables()[name].shape
         return Var(naming.adjoint(name), shape, "adjoint")
 
     def adjoint(self, name: str) -> Expr:
         """The named view: the sum of the contributions to ``name``."""
         if name == LOSS:
-            return Const(1)
+            return Const(sp.Integer(1))
         parts = self.contributions[name]
         out = parts[0].expr
         for c in parts[1:]:
@@ -131,11 +136,21 @@ def _depends(graph: Graph) -> set[str]:
     return out
 
 
-def derive(spec_or_graph) -> Derivation:
-    """Derive every adjoint of a spec (a Spec, path, bundled name or Graph)."""
+def derive(spec_or_graph, fuse: bool = True) -> Derivation:
+    """Derive every adjoint of a spec (a Spec, path, bundled name or Graph).
+
+    Args:
+        spec_or_graph: What to derive.
+        fuse: Rewrite fragile compositions (log of a sigmoid or softmax) into
+            their stable forms first (:mod:`symgrad.fuse`); ``False`` derives
+            the spec exactly as written, the reference for comparisons.
+    """
     graph = spec_or_graph if isinstance(spec_or_graph, Graph) else build_graph(spec_or_graph)
+    fusions = []
+    if fuse:
+        graph, fusions = fuse_graph(graph)
     needs = _depends(graph)
-    d = Derivation(graph, needs)
+    d = Derivation(graph, needs, fusions=fusions)
     pending: dict[str, list[Contribution]] = {}
 
     def distribute(expr: Apply, g: Expr, source: str, result: Expr):
@@ -170,4 +185,7 @@ def derive(spec_or_graph) -> Derivation:
     for name in graph.params:
         d.contributions[name] = pending.pop(name)
         d.order.append(name)
+    table = forward_table(graph)
+    for target, parts in d.contributions.items():
+        d.contributions[target] = [dataclasses.replace(c, expr=reuse_forward(c.expr, table)) for c in parts]
     return d

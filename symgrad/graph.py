@@ -24,6 +24,7 @@ from .spec import LOSS, Spec, load_spec
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
 MAX_EXPONENT = 64
+MAX_ELEMENTS = 10 ** 8   # fixed sizes only: no intermediate may be larger (size bombs such as ones(1e6, 1e6))
 _INLINE = {"transpose"}  # kept inside their parent's expression
 
 
@@ -125,6 +126,11 @@ class _Lowering:
             expr = self.lower(tree)
         except SymgradError as exc:
             raise exc.located(source=self.spec.source, node=entry, expr=text) from None
+        for sub in walk(expr):
+            fixed = [d for d in sub.shape if d.is_Integer]
+            if fixed and sp.Mul(*fixed) > MAX_ELEMENTS:
+                raise self.error(f"an intermediate of shape {show_shape(sub.shape)} would hold "
+                                 f"{sp.Mul(*fixed)} elements (limit {MAX_ELEMENTS})")
         if isinstance(expr, Var) or not isinstance(expr, Apply) or expr.op in _INLINE or not expr.args \
                 and expr.op not in ("ones", "zeros"):
             expr = Apply("alias", (expr,), (), expr.shape)

@@ -63,4 +63,8 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     z = x - np.max(x, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    rest = np.exp(z)
+    # the largest term is exactly 1: sum the others and take log1p, so log(1 + 1e-22)
+    # keeps its digits (1 - softmax = -expm1(log_softmax) then stays exact)
+    np.put_along_axis(rest, np.expand_dims(np.argmax(z, axis=axis), axis), 0, axis=axis)
+    return z - np.log1p(np.sum(rest, axis=axis, keepdims=True))

@@ -26,6 +26,10 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def softplus(x):
+    return np.logaddexp(0, x)
+
+
 def forward(params, inputs):
     """Every node's value, and "loss"."""
     x = inputs["x"]
@@ -44,11 +48,10 @@ def forward(params, inputs):
     z3 = z3_1 + b2
     # yhat = sigmoid(z3)
     yhat = sigmoid(z3)
-    loss_1 = np.log(yhat)
+    loss_1 = -softplus(-z3)
     loss_2 = y * loss_1
     loss_3 = 1 - y
-    loss_4 = 1 - yhat
-    loss_5 = np.log(loss_4)
+    loss_5 = -softplus(z3)
     loss_6 = loss_3 * loss_5
     loss_7 = loss_2 + loss_6
     loss_8 = np.mean(loss_7)
@@ -64,7 +67,6 @@ def forward(params, inputs):
         "loss_1": loss_1,
         "loss_2": loss_2,
         "loss_3": loss_3,
-        "loss_4": loss_4,
         "loss_5": loss_5,
         "loss_6": loss_6,
         "loss_7": loss_7,
@@ -79,13 +81,11 @@ def backward(params, inputs, cache):
     y = inputs["y"]
     W2 = params["W2"]
     z2 = cache["z2"]
+    z3 = cache["z3"]
     yhat = cache["yhat"]
     loss_3 = cache["loss_3"]
-    loss_4 = cache["loss_4"]
-    # dL/dyhat = -dL/dloss_4 + dL/dloss_1 * (1 / yhat); dL/dloss_4 = dL/dloss_5 * (1 / loss_4); dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_6 = dL/dloss_7
-    d_yhat = -(-0.5 * loss_3 * (1 / loss_4)) + -0.5 * y * (1 / yhat)
-    # dL/dz3 = dL/dyhat * (yhat * (1 - yhat))
-    d_z3 = d_yhat * (yhat * (1 - yhat))
+    # dL/dz3 = -dL/dloss_5 * yhat - -dL/dloss_1 * sigmoid(-z3); dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_6 = dL/dloss_7
+    d_z3 = 0.5 * loss_3 * yhat - 0.5 * y * sigmoid(-z3)
     # dL/dz2 = W2.T @ dL/dz3_1; dL/dz3_1 = dL/dz3
     d_z2 = W2.T @ d_z3
     # dL/dz1 = dL/dz2 * (z2 * (1 - z2))

@@ -20,6 +20,15 @@ INPUTS = {
 }
 
 
+def log_softmax(x, axis=-1):
+    z = x - np.max(x, axis=axis, keepdims=True)
+    rest = np.exp(z)
+    # the largest term is exactly 1: sum the others and take log1p, so log(1 + 1e-22)
+    # keeps its digits (1 - softmax = -expm1(log_softmax) then stays exact)
+    np.put_along_axis(rest, np.expand_dims(np.argmax(z, axis=axis), axis), 0, axis=axis)
+    return z - np.log1p(np.sum(rest, axis=axis, keepdims=True))
+
+
 def softmax(x, axis=-1):
     z = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return z / np.sum(z, axis=axis, keepdims=True)
@@ -42,7 +51,7 @@ def forward(params, inputs):
     z = z_1 + b2
     # p = softmax(z)
     p = softmax(z, axis=0)
-    loss_1 = np.log(p)
+    loss_1 = log_softmax(z, axis=0)
     loss_2 = y * loss_1
     loss_3 = np.sum(loss_2, axis=0)
     # loss = nll(p, y)
@@ -67,11 +76,11 @@ def backward(params, inputs, cache):
     y = inputs["y"]
     W2 = params["W2"]
     h = cache["h"]
-    p = cache["p"]
-    # dL/dp = dL/dloss_1 * (1 / p); dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
-    d_p = -y * (1 / p)
-    # dL/dz = p * (dL/dp - np.sum(dL/dp * p, axis=0, keepdims=True))
-    d_z = p * (d_p - np.sum(d_p * p, axis=0, keepdims=True))
+    loss_1 = cache["loss_1"]
+    # dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
+    d_loss_1 = -y
+    # dL/dz = -np.expm1(loss_1) * dL/dloss_1 - np.exp(loss_1) * (np.sum(dL/dloss_1, axis=0, keepdims=True) - dL/dloss_1)
+    d_z = -np.expm1(loss_1) * d_loss_1 - np.exp(loss_1) * (np.sum(d_loss_1, axis=0, keepdims=True) - d_loss_1)
     # dL/dh = W2.T @ dL/dz_1; dL/dz_1 = dL/dz
     d_h = W2.T @ d_z
     # dL/dh_2 = dL/dh * (1 - h ** 2)

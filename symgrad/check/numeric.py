@@ -4,8 +4,11 @@ The generated module is loaded from its text and its gradients compared with
 a fourth-order central difference of its own loss, in float64, at random
 points. A point where some kink (ReLU at 0) lies within the stencil of a
 perturbation is detected by comparing which side of every kink each
-pre-activation is on, and the point is drawn again instead of reporting a
-false failure.
+pre-activation is on; the checker says which entry of which array crossed
+which kink (:class:`KinkCrossing`, in ``NumericCheck.notes``) and draws the
+point again instead of reporting a false failure. Relative errors are measured
+against the largest gradient entry as a floor, so the round-off of a finite
+difference of a gradient that is exactly 0 is not mistaken for an error.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class ParamCheck:
     entries_checked: int
     worst: tuple = ()        # (index, analytic, numeric)
     scale: float = 0.0       # largest gradient entry seen
+    raw: tuple = field(default=(), repr=False, compare=False)   # (analytic, numeric, indices) checked
 
     @property
     def ok(self) -> bool:
@@ -81,6 +85,37 @@ def _sides(values: dict, kinks) -> list:
     return [np.sign(np.asarray(values[name])[..., None] - np.asarray(points)) for name, points in kinks]
 
 
+@dataclass(frozen=True)
+class KinkCrossing:
+    """A finite-difference stencil that crosses a kink: what the checker reports instead of a failure."""
+
+    node: str          # the array fed to the kinked function
+    index: tuple       # the entry of that array that crossed
+    value: float       # its value at the drawn point
+    kink: float        # the kink it crossed
+    param: str         # the parameter being moved
+    param_index: tuple
+    reach: float       # how far the stencil moved that parameter entry
+
+    def describe(self) -> str:
+        where = f"[{', '.join(map(str, self.index))}]" if self.index else ""
+        pwhere = f"[{', '.join(map(str, self.param_index))}]" if self.param_index else ""
+        return (f"{self.node}{where} = {self.value:.3g} lies within the difference step of the kink at "
+                f"{self.kink:g} (moving {self.param}{pwhere} by +-{self.reach:g} crosses it); "
+                "drew another point instead of reporting a false failure")
+
+
+def _crossing(cache, kinks, base_sides, base_cache, name, idx, reach) -> KinkCrossing | None:
+    for (node, points), now, before in zip(kinks, _sides(cache, kinks), base_sides):
+        moved = np.argwhere(now != before)
+        if len(moved):
+            where = tuple(int(i) for i in moved[0])
+            value = np.asarray(base_cache[node])[where[:-1]]
+            return KinkCrossing(node, where[:-1], float(value), float(points[where[-1]]), name,
+                                tuple(int(i) for i in idx), reach)
+    return None
+
+
 def draw_point(d: Derivation, sizes: dict, rng) -> tuple[dict, dict]:
     ctx = EvalContext(sizes)
     params = {n: rng.standard_normal(ctx.shape(v.shape)) for n, v in d.graph.params.items()}
@@ -104,7 +139,7 @@ def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_ent
         worst = max((run.params[i] for run in runs), key=lambda p: p.max_rel_error)
         merged.append(dataclasses.replace(worst, entries_checked=sum(r.params[i].entries_checked for r in runs),
                                           scale=max(r.params[i].scale for r in runs)))
-    notes = sorted({n for r in runs for n in r.notes})
+    notes = [n for r in runs for n in r.notes]
     return NumericCheck(runs[0].sizes, merged, sum(r.points for r in runs), sum(r.redraws for r in runs), notes)
 
 
@@ -126,30 +161,51 @@ def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> N
             cache = module.forward(params, inputs)
         grads = module.backward(params, inputs, cache)
         base_sides = _sides(cache, kinks)
-        results, near_kink = [], False
+        results, crossing = [], None
         for name, value in params.items():
-            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides,
+            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides, cache,
                                   rng, max_entries, step)
-            if result is None:
-                near_kink = True
+            if isinstance(result, KinkCrossing):
+                crossing = result
                 break
             results.append(result)
-        vanished = not near_kink and all(p.scale < 1e-8 for p in results)
+        if crossing is None:
+            results = _rescore(results)
+        vanished = crossing is None and all(p.scale < 1e-8 for p in results)
         if vanished and redraws < max_redraws:
             redraws += 1
             notes.append("the gradient vanished at a point (every unit inactive); drew another")
             continue
-        if not near_kink:
+        if crossing is None:
             return NumericCheck({str(k): v for k, v in sizes.items()}, results, 1 + redraws, redraws, notes)
         redraws += 1
-        if redraws == 1:
-            notes.append("a point lay within the difference step of a kink; drew another")
+        notes.append(crossing.describe())
         if redraws > max_redraws:
             raise SymgradError(f"{graph.spec.source}: could not find a point away from every kink "
-                               f"after {max_redraws} tries")
+                               f"after {max_redraws} tries; last: {crossing.describe()}")
 
 
-def _check_param(module, params, inputs, name, analytic, kinks, base_sides, rng, max_entries, step):
+def _rescore(results: list) -> list:
+    """Relative errors with one floor for the whole gradient: 1e-3 of its largest entry.
+
+    An entry that is truly 0 (a dead unit's weights) has a finite difference made
+    of round-off alone (about 1e-13 |L|); compared with itself it would look 100%
+    wrong, compared with the gradient's scale it is the noise it is.
+    """
+    scale = max((p.scale for p in results), default=0.0)
+    floor = max(1e-3 * scale, 1e-12)
+    out = []
+    for p in results:
+        picked, numeric, indices = p.raw
+        rel = np.abs(picked - numeric) / np.maximum(np.maximum(np.abs(picked), np.abs(numeric)), floor)
+        worst = int(np.argmax(rel)) if len(rel) else 0
+        out.append(dataclasses.replace(
+            p, max_rel_error=float(rel.max(initial=0.0)),
+            worst=(indices[worst], float(picked[worst]), float(numeric[worst])) if len(rel) else ()))
+    return out
+
+
+def _check_param(module, params, inputs, name, analytic, kinks, base_sides, base_cache, rng, max_entries, step):
     value = np.asarray(params[name], dtype=np.float64)
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != value.shape:
@@ -168,16 +224,12 @@ def _check_param(module, params, inputs, name, analytic, kinks, base_sides, rng,
             trial[name] = moved if moved.shape else np.float64(moved)
             with np.errstate(all="ignore"):
                 cache = module.forward(trial, inputs)
-            if any((s != b).any() for s, b in zip(_sides(cache, kinks), base_sides)):
-                return None
+            crossing = _crossing(cache, kinks, base_sides, base_cache, name, idx, 2 * step)
+            if crossing is not None:
+                return crossing
             losses.append(float(cache["loss"]))
         f2, f1, m1, m2 = losses
         numeric[k] = (-f2 + 8 * f1 - 8 * m1 + m2) / (12 * step)
     picked = np.array([analytic[idx] for idx in indices])
     scale = max(np.max(np.abs(numeric), initial=0.0), np.max(np.abs(picked), initial=0.0))
-    floor = max(1e-3 * scale, 1e-12)
-    rel = np.abs(picked - numeric) / np.maximum(np.maximum(np.abs(picked), np.abs(numeric)), floor)
-    worst = int(np.argmax(rel)) if len(rel) else 0
-    return ParamCheck(name, value.shape, float(rel.max(initial=0.0)), len(indices),
-                      (indices[worst], float(picked[worst]), float(numeric[worst])) if len(rel) else (),
-                      float(scale))
+    return ParamCheck(name, value.shape, 0.0, len(indices), (), float(scale), raw=(picked, numeric, indices))

@@ -85,7 +85,7 @@ def prove(d: Derivation, sizes: dict | None = None) -> Proof:
     loss = sp.sympify(np.asarray(values[LOSS]).item())
     for target in d.order:
         values[f"d_{target}"] = evaluate(d.adjoint(target), values, ctx, memo)
-    used = {n.expr.op for n in graph.nodes} | {
+    used = {e.op for n in graph.nodes for e in walk(n.expr) if isinstance(e, Apply)} | {
         e.op for t in d.order for e in walk(d.adjoint(t)) if isinstance(e, Apply)}
     lemmas = {op: prove_derivative(op) for op in sorted(used) if RULES[op].family == "elementwise"}
     results = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import names as naming
-from ..derive import Derivation
+from ..derive import Derivation, derive
 from ..ir import Var, walk
 from ..rules.core import MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
@@ -63,6 +63,11 @@ class Context:
     """What every section builder needs: the derivation, printer and options."""
 
     def __init__(self, d: Derivation, printer: LatexIRPrinter, layout: str):
+        # The write-up follows the spec as written (the textbook chain rule);
+        # the stable rewrites the generated code uses are shown as a step of their own.
+        self.fusions = list(d.fusions)
+        if self.fusions:
+            d = derive(d.spec, fuse=False)
         self.d = d
         self.p = printer
         self.layout = layout

@@ -174,7 +174,22 @@ def chain_section(c: Context):
         unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
         blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
         blocks.append(Block("align", rows=rows + jac_rows + index_rows))
-    return blocks
+    return blocks + _stable_forms(c)
+
+
+def _stable_forms(c: Context) -> list:
+    """The fused step: which identities the generated code uses instead, and why."""
+    if not c.fusions:
+        return []
+    text = ("Numerically stable form. The generated code does not take the logarithm of a "
+            "probability that can round to 0 or 1: it computes these steps from the logits with "
+            "the identities below (the fused form), so the loss and its gradient stay finite "
+            "for saturated logits. The gradients are the same as above.")
+    rows = []
+    for f in c.fusions:
+        lhs, _, rhs = f.latex_with(c.tex).partition("=")
+        rows.append((lhs.strip(), rhs.strip()))
+    return [Block("text", text=text), Block("align", rows=rows)]
 
 
 def fused_form(c: Context, t: str, ss: list[Step]):

@@ -178,7 +178,7 @@ def from_sympy(expr: sp.Expr, bind: dict) -> Expr:
                 out = apply("add", out, from_sympy(t, bind))
         return out
     if isinstance(expr, sp.Mul):
-        num, den = sp.fraction(expr)
+        num, den = sp.fraction(expr, exact=True)  # exact: keep exp(-x**2) a factor, never 1/exp(x**2), which overflows
         if den != 1:
             return apply("div", from_sympy(num, bind), from_sympy(den, bind))
         coeff, rest = expr.as_coeff_Mul()
@@ -244,15 +244,18 @@ def _evaluate(fn: ScalarFunction):
 
 
 def elementwise(name: str, body: sp.Expr, *, latex: str, impl, params=(), native=None,
-                kinks=(), domain="real", differentiable=True, doc="") -> Rule:
-    """Declare an element-wise function from its scalar definition ``body`` (in X)."""
+                kinks=(), domain="real", differentiable=True, internal=False, doc="") -> Rule:
+    """Declare an element-wise function from its scalar definition ``body`` (in X).
+
+    ``internal`` functions serve derivatives only and are not part of the spec language.
+    """
     fn = ScalarFunction(name, body, tuple(params), latex, impl, native, tuple(kinks), domain)
     FUNCTIONS[name] = fn
     vjp = _vjp(fn) if differentiable else None
     return RULES.add(Rule(
         name, "elementwise", 1, lambda shapes, **params: shapes[0], (vjp,),
         numpy=_numpy_form(fn), latex=_latex_form(fn), evaluate=_evaluate(fn),
-        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn}))
+        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn, "internal": internal}))
 
 
 def prove_derivative(name: str) -> bool:
@@ -285,6 +288,9 @@ elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathrm{1\!\!1
 elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x")
 elementwise("log", sp.log(_x), latex=r"\log", impl=np.log, native=sp.log, domain="positive",
             doc="natural logarithm")
+elementwise("expm1", sp.exp(_x) - 1, latex=r"\operatorname{expm1}", impl=np.expm1,
+            native=lambda x: sp.exp(x) - 1, internal=True,
+            doc="e^x - 1, accurate near 0 (1 - softmax = -expm1(log_softmax) without cancellation)")
 elementwise("tanh", sp.tanh(_x), latex=r"\tanh", impl=np.tanh, native=sp.tanh, doc="hyperbolic tangent")
 elementwise("erf", sp.erf(_x), latex=r"\operatorname{erf}", impl=runtime.erf, native=sp.erf,
             doc="the error function")

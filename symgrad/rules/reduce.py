@@ -176,9 +176,13 @@ def _softmax_vjp(g, r, a, axis=-1):
 
 
 def _log_softmax_vjp(g, r, a, axis=-1):
-    # d log_softmax = I - 1 p^T, with p = exp(r)
+    # d log_softmax = I - 1 p^T with p = exp(r), so J^T g = g - p sum(g). Written as
+    # (1 - p) g - p (sum(g) - g), with 1 - p = -expm1(r): for a one-hot g (cross-entropy)
+    # no term cancels, so even a confident prediction's gradient (1 - p ~ 1e-40) keeps
+    # full relative precision, where g - p sum(g) would round it to 0.
     total = apply("sum", g, axis=axis, keepdims=True)
-    return apply("sub", g, apply("mul", apply("exp", r), total))
+    keep = apply("mul", apply("neg", apply("expm1", r)), g)
+    return apply("sub", keep, apply("mul", apply("exp", r), apply("sub", total, g)))
 
 
 def _sym_softmax(x, axis, log):
