@@ -5,7 +5,7 @@ Supported: ``\frac{a}{b}``, ``^T ^\top ^{T}`` (transpose), powers, ``\cdot``
 and juxtaposition (a matrix product; a scalar factor scales; a column vector
 times a transposed one is an outer product), ``\odot \circ *`` (element-wise),
 ``\otimes`` (outer product), ``\operatorname{diag}(v)`` as a factor,
-``\mathbb{1}[z > 0]`` / ``\mathbf{1}\{z > 0\}`` / ``\mathbb{1}(z)``
+``\mathbb{1}[z > 0]`` / ``\mathbf{1}\{z > 0\}`` / ``\mathrm{1\!\!1}[z > 0]`` / ``\mathbb{1}(z)``
 indicators (``\geq`` gives the value 1 at 0), ``\sigma``, ``\sigma'``,
 ``\tanh``, ``\tanh'``, ``\exp``, ``\log``, ``\operatorname{ReLU}`` (and ``'``),
 ``\operatorname{softmax}``, ``\sum_i x`` (a reduction),
@@ -295,7 +295,7 @@ class _Reader:
             self.depth -= 1
             kwargs = (("axis", Num(Fraction(axis), str(axis), pos)),) if axis is not None else ()
             return Call("sum", (body,), kwargs, pos)
-        if t in (r"\mathbb", r"\mathbf", r"\boldsymbol") and self.toks[self.i + 1][0] == "{" and \
+        if t in (r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm") and self.toks[self.i + 1][0] == "{" and \
                 self.toks[self.i + 2][0] == "1":
             self.take()
             self.braced_text()
