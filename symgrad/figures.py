@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 from .derive import Derivation
 from .emit.latex_steps import entry_definitions, entry_names

@@ -12,7 +12,7 @@ import sympy as sp
 from symgrad import derive
 from symgrad.cli import main
 from symgrad.figures import _function_and_derivative, graph_dot, graph_image, plot_functions
-from symgrad.rules.elementwise import FUNCTIONS, X
+from symgrad.rules.elementwise import X
 
 REQUIRE_TOOLS = os.environ.get("SYMGRAD_REQUIRE_TOOLS") == "1"
 MAGIC = {"png": b"\x89PNG", "pdf": b"%PDF", "svg": b"<?xml"}
@@ -130,3 +130,11 @@ def test_bad_input_exits_2_and_writes_nothing(argv, tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_standalone_document_without_graphviz_is_still_written(tmp_path, monkeypatch, capsys):
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "dot" else real(name, *a, **k))
+    assert main(["latex", "pset3", "--standalone", "-o", str(tmp_path / "p.tex")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["p.tex"]
+    assert "graph is left out" in capsys.readouterr().err

@@ -47,8 +47,8 @@ def test_affine_square_loss_gradient_is_2_residual_x_transpose():
 
 
 @pytest.mark.parametrize("act, diagonal, element", [
-    ("relu", r"\operatorname{diag}\left(\mathrm{1\!\!1}\left[\mathbf{z} > 0\right]\right)",
-     r"\delta_{ij}\, \mathrm{1\!\!1}\left[\mathbf{z}_{i} > 0\right]"),
+    ("relu", r"\operatorname{diag}\left(\mathrm{1\!\!1}[\mathbf{z} > 0]\right)",
+     r"\delta_{ij}\, \mathrm{1\!\!1}[\mathbf{z}_{i} > 0]"),
     ("sigmoid", r"\operatorname{diag}\left(h \odot (1 - h)\right)", r"\delta_{ij}\, h_{i} (1 - h_{i})"),
     ("tanh", r"\operatorname{diag}\left(1 - h^{2}\right)", r"\delta_{ij}\, (1 - h_{i}^{2})"),
 ])
@@ -98,7 +98,7 @@ def test_each_section_can_be_selected_alone(section):
 
 def test_001_forward_table_in_inputs_and_parameters_only():
     text = _doc("hw1_relu_identity_mse", sections=["forward"])
-    relu = r"\operatorname{ReLU}\left(\mathbf{W}^{(1)} \mathbf{x} + \mathbf{b}^{(1)}\right)"
+    relu = r"\operatorname{ReLU}(\mathbf{W}^{(1)} \mathbf{x} + \mathbf{b}^{(1)})"
     assert rf"$\mathbf{{z}}_3$ & ${relu}$ & $\mathbf{{W}}^{{(2)}} {relu} + \mathbf{{b}}^{{(2)}}$" in text
     assert r"$\mathbf{z}_1$ & $\mathbf{x}$ & $\mathbf{W}^{(1)} \mathbf{x} + \mathbf{b}^{(1)}$" in text
 
@@ -157,7 +157,7 @@ def test_pset3_entry_partial_w1_0_2():
     assert line in text
     forward = text.split(line, 1)[1].split("\\\\", 2)[1]
     for factor in [r"\left(W^{2}\right)_{0}", r"\left(\vec{h}^{0}\right)_{2}", r"y_{\mathrm{pred}}",
-                   r"\mathrm{1\!\!1}\left[\left(\vec{r}^{\,1}\right)_{0} > 0\right]"]:
+                   r"\mathrm{1\!\!1}[\left(\vec{r}^{\,1}\right)_{0} > 0]"]:
         assert factor in forward
 
 
@@ -205,13 +205,13 @@ def test_description_is_escaped_for_latex():
 
 # -- pdflatex on every bundled spec -------------------------------------------------
 
-def test_every_bundled_standalone_document_compiles_and_page_one_is_not_blank(tmp_path):
+def test_every_bundled_standalone_document_compiles_and_page_one_is_not_blank(tmp_path, foreign_spec_path):
     _tool("pdflatex")
     _tool("dot")
     _tool("pdftoppm")
     problems = []
-    for name in BUNDLED:
-        d = derive(name)
+    for name in BUNDLED + ["foreign"]:
+        d = derive(str(foreign_spec_path) if name == "foreign" else name)
         (tmp_path / f"{name}.tex").write_text(render_latex(d, standalone=True, graph_file=f"{name}-graph.pdf"))
         (tmp_path / f"{name}-graph.pdf").write_bytes(graph_image(d, "pdf"))
         proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
@@ -243,3 +243,10 @@ def test_latex_fragment_compiles_inside_a_minimal_document(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_loss_display_name_comes_from_the_latex_table():
+    spec = Spec(name="named", inputs={"x": [2]}, params={"w": [2]}, nodes={}, loss="sum((w * x)**2)",
+                latex={"loss": r"\ell"})
+    text = _doc(spec, sections=["chain"])
+    assert r"\frac{\partial \ell}{\partial w}" in text and r"\mathcal{L}" not in text

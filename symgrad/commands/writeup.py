@@ -63,8 +63,14 @@ def cmd_latex(args) -> int:
                             graph_file=graph)
         files = {}
         if args.standalone and out is not None and (sections is None or "graph" in sections):
+            import shutil
+
             from ..figures import graph_image
-            files[out.parent / graph] = graph_image(d, "pdf")
+            if shutil.which("dot"):
+                files[out.parent / graph] = graph_image(d, "pdf")
+            else:   # the document still compiles; it says where the graph would go
+                print("symgrad: note: graphviz's dot is not installed, so the graph is left out",
+                      file=sys.stderr)
     if args.output is None:
         sys.stdout.write(text)
         return 0

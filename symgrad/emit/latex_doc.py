@@ -37,14 +37,17 @@ def doc_printer(d: Derivation, names: dict | None = None) -> LatexIRPrinter:
 
 
 def render_fragment(d: Derivation) -> str:
+    """The short gradient table ``symgrad derive`` writes: named (entry-level) and expanded views."""
+    from .latex_base import Context
     printer = doc_printer(d)
-    expanded = d.expanded_adjoints()
+    c = Context(d, printer, "numerator")
+    expanded = c.expanded_best()
     rows = []
     for name in d.graph.params:
         rows.append({
             "param": printer.name_latex(name),
             "shape": printer.shape(d.graph.params[name].shape) or "1",
-            "named": printer.doprint(d.grad(name)),
+            "named": printer.doprint(c.best(name)),
             "expanded": printer.doprint(expanded[name]),
         })
     return render("latex/fragment.tex.j2", source=source_label(d.spec), name=d.spec.name,

@@ -201,7 +201,20 @@ def chain_steps(d: Derivation) -> dict[str, list[Step]]:
     return out
 
 
-_ELEMENTWISE_ARITH = {"add", "sub", "mul", "div", "neg", "pow"}
+def _one_minus(e):
+    """Denominator factors as ``1 - x`` rather than ``x - 1`` (the sign moves to the numerator)."""
+    import sympy as sp
+    num, den = sp.fraction(e)
+    sign, factors = 1, []
+    for f in sp.Mul.make_args(den):
+        if f.is_Add and f.as_coeff_Add()[0] < 0:
+            factors.append(sp.expand(-f))
+            sign = -sign
+        else:
+            factors.append(f)
+    if sign == 1:
+        return e
+    return sp.expand(-num) / sp.Mul(*factors) if num.is_Add else -num / sp.Mul(*factors)
 
 
 def tidy(expr: Expr) -> Expr:
@@ -213,7 +226,7 @@ def tidy(expr: Expr) -> Expr:
     import sympy as sp
 
     from ..rules import RULES
-    from ..rules.elementwise import X, from_sympy, to_sympy_call
+    from ..rules.elementwise import from_sympy, to_sympy_call
 
     symbols: dict[Var, sp.Symbol] = {}
 
@@ -246,7 +259,7 @@ def tidy(expr: Expr) -> Expr:
         value = to_sym(expr)
     except ValueError:
         return expr
-    candidates = [sp.factor(sp.together(value)), sp.simplify(value)]
+    candidates = [_one_minus(sp.factor(sp.together(value))), _one_minus(sp.simplify(value))]
     bind = {s: v for v, s in symbols.items()}
     best = expr
     best_len = len(str(value))
@@ -257,7 +270,6 @@ def tidy(expr: Expr) -> Expr:
                 best_len = len(str(c))
             except Exception:   # noqa: BLE001 -- a form IR cannot express: keep the original
                 continue
-    del X
     return best
 
 
@@ -267,6 +279,3 @@ def total(steps: list[Step]) -> Expr:
         out = _add(out, s.expr)
     return out
 
-
-def is_const(e: Expr) -> bool:
-    return isinstance(e, Const)

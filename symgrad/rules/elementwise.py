@@ -228,7 +228,8 @@ def _latex_form(fn: ScalarFunction):
         if "{0}" in fn.latex_name:   # a notation of its own, e.g. the indicator 1[x > 0]
             return Printed(fn.latex_name.replace("{0}", args[0].text), ATOM)
         extra = "".join(f", {sp.latex(node.kw[p])}" for p in fn.params)
-        return Printed(f"{fn.latex_name}\\left({args[0].text}{extra}\\right)", ATOM)
+        # plain parentheses: a long argument may break across lines (\left ... \right may not)
+        return Printed(f"{fn.latex_name}({args[0].text}{extra})", ATOM)
     return form
 
 
@@ -278,7 +279,7 @@ def source_of(fn) -> str:
 
 
 _x = X
-elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathrm{1\!\!1}\left[{0} > 0\right]", impl=runtime.step,
+elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathrm{1\!\!1}[{0} > 0]", impl=runtime.step,
             kinks=(0,), differentiable=False,
             doc="1 where x > 0, else 0 (the ReLU derivative; 0 at 0)")
 elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x")

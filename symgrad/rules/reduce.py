@@ -88,8 +88,8 @@ def _kw_text(node, ctx):
 def _sum_latex(args, node, ctx):
     a = node.args[0]
     axis = node.kw.get("axis")
-    if axis is None:
-        return Printed(f"\\sum_{{i}} \\left({args[0].text}\\right)_{{i}}" if a.ndim else args[0].text, MUL)
+    if axis is None or a.ndim == 1:   # a vector summed along its only axis: a plain sum
+        return Printed(f"\\sum_{{i}} ({args[0].text})_{{i}}" if a.ndim else args[0].text, MUL)
     return Printed(f"\\operatorname{{sum}}_{{{axis}}}\\left({args[0].text}\\right)", ATOM)
 
 

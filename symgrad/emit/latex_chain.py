@@ -1,0 +1,233 @@
+"""The chain-rule section: every adjoint step by step, each with its local Jacobian
+(read off the form of the rule table's VJP), the index-notation argument for affine
+and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked with sympy."""
+
+from __future__ import annotations
+
+from .. import names as naming
+from ..ir import Var, walk
+from ..rules.core import MUL, wrap
+from .latex_base import Block, T, Context
+from .latex_steps import Step, adjoint_targets
+
+
+def _identity(c: Context, n: str) -> str:
+    shape = c.shape(n)
+    import sympy as sp
+    count = sp.Mul(*shape) if shape else 1
+    return "1" if count == 1 else r"I_{%s}" % c.p.dim(count)
+
+
+def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
+    """(chain term, Jacobian rows, index-notation rows, sentence) of one step."""
+    t, src = s.target, s.source
+    J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))
+    g = c.adj(src)
+    chain = (r"\left(%s\right)^\top %s" % (J, g)) if c.layout == "numerator" else f"{J} {g}"
+    vector = len(c.shape(t)) <= 1 and len(c.shape(src)) <= 1
+    num = c.layout == "numerator"
+    k = s.kind
+    if k == "identity":
+        index = []
+        if t in c.d.graph.params and c.shape(t):
+            index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "i")),
+                      r"\sum_r %s \frac{\partial %s}{\partial %s} = \sum_r %s \delta_{ri} = %s"
+                      % (c.adj_elem(src, "r"), c.elem(src, "r"), c.elem(t, "i"), c.adj_elem(src, "r"),
+                         c.adj_elem(src, "i"))),
+                     (r"\Rightarrow " + c.adj(t), g)]
+        return chain, [(J, _identity(c, t))] if vector else [], index, \
+            f"${c.name(src)}$ depends on ${c.name(t)}$ through a sum, so the adjoint passes through unchanged."
+    if k == "negated":
+        return chain, [(J, "-" + _identity(c, t))] if vector else [], [], \
+            f"${c.name(t)}$ enters ${c.name(src)}$ with a minus sign."
+    if k == "scale":
+        return chain, [(J, f"{c.tex(s.factor)} {_identity(c, t)}")] if vector else [], [], \
+            f"${c.name(src)}$ is ${c.name(t)}$ scaled by ${c.tex(s.factor)}$."
+    if k == "diagonal":
+        e = wrap(c.p.print(s.factor), MUL + 1)
+        if vector:
+            jac = [(J, r"\operatorname{diag}\left(%s\right)" % c.tex(s.factor)),
+                   (r"\left[%s\right]_{ij}" % J, r"\delta_{ij}\, %s" % c.expr_elem(s.factor, "i"))]
+            index = [(c.adj_elem(t, "i"),
+                      r"\sum_j %s \frac{\partial %s}{\partial %s} = %s\, %s"
+                      % (c.adj_elem(src, "j"), c.elem(src, "j"), c.elem(t, "i"), c.adj_elem(src, "i"),
+                         c.expr_elem(s.factor, "i"))),
+                     (r"\Rightarrow " + c.adj(t), f"{g} \\odot {e}")]
+        else:
+            chain = f"{g} \\odot {e}"
+            jac = [(r"\frac{\partial %s}{\partial %s}" % (c.elem(src, "ij"), c.elem(t, "kl")),
+                    r"\delta_{ik} \delta_{jl}\, %s" % c.expr_elem(s.factor, "ij"))]
+            index = [(r"\Rightarrow " + c.adj(t), f"{g} \\odot {e}")]
+        return chain, jac, index, (f"${c.name(src)}$ is an element-wise function of ${c.name(t)}$: its "
+                                   f"Jacobian is diagonal, with the derivative ${e}$ (from the rule table) "
+                                   "on the diagonal.")
+    if k == "softmax":
+        p = c.tex(s.factor)
+        return chain, [(J, r"\operatorname{diag}\left(%s\right) - %s %s^\top" % (p, p, p)),
+                       (r"\left[%s\right]_{ij}" % J, r"%s \left(\delta_{ij} - %s\right)"
+                        % (c.elem(src, "i"), c.elem(src, "j")))], [], \
+            (f"${c.name(src)}$ is the softmax of ${c.name(t)}$; its Jacobian is symmetric, "
+             "so it reads the same in both layouts.")
+    if k == "matrix":
+        W = c.tex(s.factor)
+        Wn = s.factor.name if isinstance(s.factor, Var) else None
+        index = []
+        if Wn:
+            index = [(c.adj_elem(t, "j"),
+                      r"\sum_i %s \frac{\partial %s}{\partial %s} = \sum_i %s\, %s"
+                      % (c.adj_elem(src, "i"), c.elem(src, "i"), c.elem(t, "j"), c.adj_elem(src, "i"),
+                         c.elem(Wn, "ij"))),
+                     (r"\Rightarrow " + c.adj(t), f"{T(W)} {g}")]
+        return chain, [(J, W if num else T(W))], index, \
+            f"${c.name(src)}$ is ${W}$ times ${c.name(t)}$ (plus terms without ${c.name(t)}$)."
+    if k == "row_matrix":
+        W = c.tex(s.factor)
+        Wn = s.factor.name if isinstance(s.factor, Var) else None
+        index = [(c.adj_elem(t, "ij"),
+                  r"\sum_k %s\, %s" % (c.adj_elem(src, "ik"), c.elem(Wn, "jk")) if Wn else ""),
+                 (r"\Rightarrow " + c.adj(t), f"{g} {T(W)}")]
+        return f"{g} {T(W)}", [], index, \
+            (f"Each row of ${c.name(src)}$ is the matching row of ${c.name(t)}$ times ${W}$, so "
+             f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = {c.elem(Wn, 'jk') if Wn else W}$.")
+    if k in ("weight_outer", "weight_left", "weight_dot"):
+        return _weight(c, s)
+    if k == "slice":
+        return c.tex(s.expr), [], [], (f"${c.name(src)}$ joins ${c.name(t)}$ with other blocks, so "
+                                       f"${c.adj(t)}$ is the block of ${g}$ in ${c.name(t)}$'s position "
+                                       "(the Jacobian selects those entries).")
+    if k == "sum":
+        return c.tex(s.expr), [], [], f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
+    return c.tex(s.expr), [], [], "The rule table's vector-Jacobian product for this step."
+
+
+def _weight(c: Context, s: Step):
+    t, src = s.target, s.source
+    g = c.adj(src)
+    up = g if s.upstream is None or (isinstance(s.upstream, Var) and s.upstream.role == "adjoint") \
+        else c.tex(s.upstream)
+    compound = up != g
+    x = c.tex(s.factor)
+    xn = s.factor.name if isinstance(s.factor, Var) else None
+
+    def up_elem(i):
+        return c.adj_elem(src, i) if not compound else r"\left(%s\right)_{%s}" % (up, i)
+
+    def x_elem(i):
+        return c.elem(xn, i) if xn else r"\left(%s\right)_{%s}" % (x, i)
+
+    note = "" if not compound else (f" Here ${up}$ is the adjoint of the pre-activation inside "
+                                    f"${c.name(src)}$.")
+    if s.kind == "weight_outer":
+        index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "ij")),
+                  r"\sum_r %s \frac{\partial u_r}{\partial %s} = \sum_r %s\, \delta_{ri}\, %s = %s\, %s"
+                  % (up_elem("r"), c.elem(t, "ij"), up_elem("r"), x_elem("j"), up_elem("i"), x_elem("j"))),
+                 (r"\Rightarrow " + c.adj(t), f"{up} {T(x)}")]
+        return f"{up} {T(x)}", [], index, \
+            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has $\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
+             f" = \\delta_{{ri}} {x_elem('j')}$; in index notation:" + note)
+    if s.kind == "weight_left":
+        index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "jk")),
+                  r"\sum_i %s\, %s" % (x_elem("ij"), up_elem("ik"))),
+                 (r"\Rightarrow " + c.adj(t), f"{T(x)} {up}")]
+        return f"{T(x)} {up}", [], index, \
+            (f"With rows as examples, $u = {x} {c.name(t)}$ has "
+             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; in index notation:" + note)
+    # weight_dot: a scalar times the factor
+    if len(c.shape(t)):
+        J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))
+        jac = [(J, T(x) if c.layout == "numerator" else x)]
+        index = [(c.adj_elem(t, "j"), f"{up}\\, {x_elem('j')}"),
+                 (r"\Rightarrow " + c.adj(t), f"{up} {x}")]
+        return f"{up} {x}", jac, index, \
+            f"${c.name(src)}$ is a scalar, linear in ${c.name(t)}$ with coefficients ${x}$."
+    return f"{up} {x}", [], [], f"${c.name(src)}$ is ${c.name(t)}$ times ${x}$."
+
+
+def chain_section(c: Context):
+    steps = c.steps
+    blocks = []
+    for t in adjoint_targets(c.d):
+        ss = steps[t]
+        rows, jac_rows, index_rows, sentences = [], [], [], []
+        if len(ss) == 1 and ss[0].kind == "gradient":
+            blocks.append(Block("text", text=f"The loss gives ${c.adj(t)}$ directly "
+                                f"(${c.size(t)}$, shaped like ${c.name(t)}$):"))
+            fused = c.tex(ss[0].factor)
+            blocks.append(Block("align", rows=[(c.adj(t), fused)]))
+            continue
+        chain_terms, results = [], []
+        for s in ss:
+            term, jac, index, sentence = _jacobian(c, s)
+            chain_terms.append(term)
+            results.append(c.tex(s.expr))
+            jac_rows += jac
+            index_rows += index
+            sentences.append(sentence)
+        rows.append((c.adj(t), " + ".join(chain_terms)))
+        result = " + ".join(results)
+        if result != rows[-1][1]:
+            rows.append(("", result))
+        fused = fused_form(c, t, ss)
+        if fused:
+            rows.append(("", c.tex(fused[2])))
+            sentences.append(fused[1])
+        unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
+        blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
+        blocks.append(Block("align", rows=rows + jac_rows + index_rows))
+    return blocks
+
+
+def fused_form(c: Context, t: str, ss: list[Step]):
+    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL)."""
+    if len(ss) != 1 or ss[0].kind not in ("diagonal", "softmax"):
+        return None
+    s = ss[0]
+    up = c.steps.get(s.source)
+    if not up or len(up) != 1 or up[0].kind != "gradient":
+        return None
+    from ..ir import substitute
+    combined = substitute(s.expr, {naming.adjoint(s.source): up[0].expr})
+    return _collapse(c, combined, s.source)
+
+
+def _collapse(c: Context, combined, source: str):
+    """c (s - y) for an input y shaped like s, checked entry by entry with sympy."""
+    import numpy as np
+    import sympy as sp
+
+    from ..check.proof import _symbols
+    from ..evaluate import EvalContext, concrete_sizes, evaluate
+    sizes = concrete_sizes(c.d.graph)
+    ctx = EvalContext(sizes, symbolic=True)
+    values = {v.name: _symbols(v.name, ctx.shape(v.shape)) for v in walk(combined) if isinstance(v, Var)}
+    try:
+        got = np.asarray(evaluate(combined, values, ctx)).ravel()
+    except Exception:   # noqa: BLE001 -- an expression we cannot evaluate symbolically: no claim
+        return None
+    if source not in values:
+        return None
+    s_vals = np.asarray(values[source]).ravel()
+    for y in c.d.graph.inputs.values():
+        if tuple(y.shape) != c.shape(source) or y.name not in values:
+            continue
+        y_vals = np.asarray(values[y.name]).ravel()
+        ratio = sp.simplify(got[0] / (s_vals[0] - y_vals[0]))
+        if ratio.free_symbols:
+            # try the one-hot (probability vector) constraint sum(y) = 1
+            constraint = {y_vals[-1]: 1 - sum(y_vals[:-1])}
+            ratio = sp.simplify((got[0] / (s_vals[0] - y_vals[0])).subs(constraint))
+            if ratio.free_symbols:
+                continue
+            ok = all(sp.simplify((g - ratio * (sv - yv)).subs(constraint)) == 0
+                     for g, sv, yv in zip(got, s_vals, y_vals))
+            note = (f"Putting in the upstream adjoint, and using that ${c.name(y.name)}$ sums to 1 "
+                    "(a one-hot label), the step collapses to the fused form.")
+        else:
+            ok = all(sp.simplify(g - ratio * (sv - yv)) == 0 for g, sv, yv in zip(got, s_vals, y_vals))
+            note = "Putting in the upstream adjoint, the step collapses to the fused form."
+        if ok:
+            from ..ir import Const
+            from ..rules import apply
+            expr = apply("mul", Const(ratio), apply("sub", c.variables[source], c.variables[y.name]))
+            return None, note, expr
+    return None

@@ -1,0 +1,86 @@
+"""The entry-by-entry section: every gradient entry of a small fixed-size net,
+through the adjoint of the layer it feeds and then in forward values only,
+computed by evaluating the derivation on arrays of sympy symbols."""
+
+from __future__ import annotations
+
+from .. import names as naming
+from ..spec import LOSS
+from .latex_base import Block, Context
+from .latex_steps import adjoint_targets, entry_names
+
+#: Fixed-size nets with at most this many parameter entries get the entry-by-entry section.
+MAX_ENTRIES = 16
+
+
+def entries_section(c: Context):
+    import numpy as np
+    import sympy as sp
+
+    from ..evaluate import EvalContext, evaluate
+    g = c.d.graph
+    if g.sizes:
+        return [Block("text", text="This network has symbolic sizes; entry-by-entry partials are "
+                                   "shown for fixed-size networks only.")]
+    count = sum(int(np.prod([int(d) for d in v.shape], dtype=int)) for v in g.params.values())
+    if count > MAX_ENTRIES:
+        return [Block("text", text=f"This network has {count} parameter entries; entry-by-entry partials "
+                                   f"are shown for networks with at most {MAX_ENTRIES}.")]
+    ctx = EvalContext({}, symbolic=True)
+    names: dict[sp.Symbol, str] = {}
+
+    def arr(name, shape, text_of):
+        if not shape:
+            s = sp.Symbol(f"v_{name}", real=True)
+            names[s] = text_of(None)
+            return np.array(s, dtype=object)
+        out = np.empty(tuple(int(d) for d in shape), dtype=object)
+        for idx in np.ndindex(*out.shape):
+            s = sp.Symbol(f"v_{name}_{'_'.join(map(str, idx))}", real=True)
+            names[s] = text_of(",".join(map(str, idx)))
+            out[idx] = s
+        return out
+
+    values = {}
+    for n, v in list(g.inputs.items()) + list(g.params.items()):
+        values[n] = arr(n, v.shape, lambda i, n=n: c.name(n) if i is None else c.elem(n, i))
+    for n in entry_names(c.d):
+        if n != LOSS:
+            values[n] = arr(n, c.shape(n), lambda i, n=n: c.name(n) if i is None else c.elem(n, i))
+    order = adjoint_targets(c.d)
+    named_vals, forward_vals = {}, {}
+    for t in order:
+        key = naming.adjoint(t)
+        values[key] = arr(key, c.shape(t), lambda i, t=t: c.adj(t) if i is None else c.adj_elem(t, i))
+    for t in order:
+        expr = c.best(t)
+        named_vals[t] = np.asarray(evaluate(expr, values, ctx))
+        fwd = dict(values)
+        fwd.update({naming.adjoint(k): forward_vals[k] for k in forward_vals})
+        forward_vals[t] = np.asarray(evaluate(expr, fwd, ctx))
+    printer = _SymbolLatex(names)
+    rows = []
+    for n, v in g.params.items():
+        nv, fv = named_vals[n], forward_vals[n]
+        for idx in np.ndindex(*nv.shape):
+            lhs = r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(n, ",".join(map(str, idx))) if nv.shape
+                                                         else c.name(n))
+            named = printer.doprint(sp.sympify(nv[idx]))
+            fwd_text = printer.doprint(sp.factor(sp.sympify(fv[idx])))
+            rows.append((lhs, named))
+            if fwd_text != named:
+                rows.append(("", fwd_text))
+    return [Block("text", text="Each entry of every gradient (indices from 0), first through the adjoint "
+                               "of the layer it feeds, then in forward values only:"),
+            Block("align", rows=rows)]
+
+
+class _SymbolLatex:
+    """Scalars whose symbols stand for array entries, printed with their display names."""
+
+    def __init__(self, names):
+        from .printers import _ScalarLatex
+        self.printer = _ScalarLatex({"symbol_names": names})
+
+    def doprint(self, e):
+        return self.printer.doprint(e)
