@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import names as naming
 from ..errors import SymgradError
-from ..ir import Var, show_shape
+from ..ir import Var
 from ..rules import RULES, apply
 from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
 from ..evaluate import evaluate
@@ -134,25 +134,14 @@ def _scalar_truth(kind: str, fname: str, value: float) -> float:
     out = apply(fname, x)
     if kind == "activation_derivative":
         out = from_sympy(FUNCTIONS[fname].derivative, {X: x, R: out})
-    return float(evaluate(out, {"x": np.asarray(value)}, _CTX))
+    from ..evaluate import EvalContext
+    return float(evaluate(out, {"x": np.asarray(value)}, EvalContext({})))
 
 
-class _Ctx:
-    symbolic = False
-    dtype = np.float64
-
-    def number(self, v):
-        return np.float64(float(v))
-
-
-_CTX = None
 
 
 def _plan(d, functions, points):
     """calls, arrays, and for each call what to compare it with."""
-    global _CTX
-    from ..evaluate import EvalContext
-    _CTX = EvalContext({})
     calls, arrays, expect = [], {}, {}
     for k, p in enumerate(points):
         for name in list(d.graph.inputs) + list(d.graph.params) + [n.name for n in d.graph.nodes]:
