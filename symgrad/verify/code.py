@@ -171,7 +171,7 @@ def _plan(d, functions, points):
 
 
 def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: int = POINTS,
-               seed: int = 0, limits: Limits | None = None) -> CodeReport:
+               seed: int = 0, limits: Limits | None = None, hide: tuple = ()) -> CodeReport:
     """Run a submission (a .py file or a folder) and judge every function of the profile."""
     path = Path(path)
     if not path.exists():
@@ -189,9 +189,9 @@ def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: in
         with tempfile.TemporaryDirectory() as tmp:
             extracted = Path(tmp) / "solution.py"
             extracted.write_text(notebook_functions(path.read_text(errors="replace")))
-            run = run_calls(extracted, calls, arrays, limits, trace)
+            run = run_calls(extracted, calls, arrays, limits, trace, hide + (path.parent,))
     else:
-        run = run_calls(path, calls, arrays, limits, trace)
+        run = run_calls(path, calls, arrays, limits, trace, hide + (path.parent,))
     results = [_judge(d, f, calls, expect, run, all_points, ctx) for f in functions]
     _blame_callees(results, run)
     return CodeReport(str(path), profile, results)

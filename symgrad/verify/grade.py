@@ -83,7 +83,7 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
 
     def one(path: Path):
         try:
-            return path.name, check_file(d, path, profile, time_limit=time_limit).as_json()
+            return path.name, check_file(d, path, profile, time_limit=time_limit, hide=(folder, out)).as_json()
         except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
             return path.name, {"error": f"{type(exc).__name__}: {exc}"}
 
