@@ -170,7 +170,7 @@ def _plan(d, functions, points):
     return calls, arrays, expect
 
 
-def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: int = POINTS,
+def check_file(spec, path, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024, points: int = POINTS,
                seed: int = 0, limits: Limits | None = None, hide: tuple = ()) -> CodeReport:
     """Run a submission (a .py file or a folder) and judge every function of the profile."""
     path = Path(path)
@@ -182,7 +182,8 @@ def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: in
     kinks = envmod.kink_points(d, ctx)
     all_points = pts + kinks
     calls, arrays, expect = _plan(d, functions, all_points)
-    limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)))
+    limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
+                              memory_bytes=int(memory_mb) << 20)
     trace = tuple(f.name for f in functions)
     if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
         import tempfile
