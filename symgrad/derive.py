@@ -73,6 +73,19 @@ class Derivation:
     def params(self) -> list[str]:
         return list(self.graph.params)
 
+    def temporary_values(self) -> dict[str, Expr]:
+        """Each temporary's value over inputs, parameters and named nodes only."""
+        temps: dict[str, Expr] = {}
+        for node in self.graph.nodes:
+            if node.temp:
+                temps[node.name] = substitute(node.expr, temps)
+        return temps
+
+    def entry_definitions(self) -> dict[str, Expr]:
+        """Each spec entry's value over inputs, parameters and earlier entries."""
+        temps = self.temporary_values()
+        return {n.name: _unalias(substitute(n.expr, temps)) for n in self.graph.entry_nodes()}
+
     def expanded_values(self) -> dict[str, Expr]:
         """Every node's value in inputs and parameters only."""
         values: dict[str, Expr] = {}

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 
 from .derive import Derivation
-from .emit.latex_steps import entry_definitions, entry_names
+from .emit.latex_steps import entry_names
 from .emit.numpy_module import source_label
 from .emit.templates import render
 from .errors import SymgradError
@@ -36,7 +36,7 @@ def _dot_string(text: str) -> str:
 def graph_dot(d: Derivation) -> str:
     """The computation graph of ``d`` as DOT text (one node per named array)."""
     g = d.graph
-    defs = entry_definitions(d)
+    defs = d.entry_definitions()
     nodes, edges = [], []
 
     def shape_text(shape):

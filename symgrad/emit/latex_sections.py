@@ -18,7 +18,7 @@ from ..spec import LOSS
 from .latex_base import Block, Section, Writeup, Context, _m, tex_text
 from .latex_chain import chain_section
 from .latex_entries import entries_section
-from .latex_steps import adjoint_targets, entry_definitions, entry_names
+from .latex_steps import adjoint_targets, entry_names
 from .printers import LatexIRPrinter
 
 #: Section names, in document order.
@@ -72,7 +72,7 @@ def _kink_notes(c: Context) -> list[str]:
 
 def _reductions(c: Context) -> list[str]:
     out = []
-    loss_def = entry_definitions(c.d)[LOSS]
+    loss_def = c.d.entry_definitions()[LOSS]
     for e in walk(loss_def):
         if isinstance(e, Apply) and e.op in ("sum", "mean"):
             a = e.args[0]
@@ -127,7 +127,7 @@ def _reads(c: Context, n: str, defs) -> list[str]:
 
 
 def _forward(c: Context):
-    defs = entry_definitions(c.d)
+    defs = c.d.entry_definitions()
     values = c.d.expanded_values()
     named, expanded = [], []
     for n in entry_names(c.d):

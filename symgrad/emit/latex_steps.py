@@ -4,7 +4,7 @@ The graph splits every spec entry into operations (``z1 = W1 @ x + b1`` becomes
 a product and a sum); a textbook derivation speaks of the entries. This module
 folds the temporaries back in:
 
-* :func:`entry_definitions` -- each entry's value in entry-level names;
+* :meth:`Derivation.entry_definitions` -- each entry's value in entry-level names;
 * :func:`entry_adjoints` -- each entry's (and parameter's) adjoint in
   entry-level forward values and entry-level adjoints;
 * :func:`chain_steps` -- every adjoint as a sum of steps ``target <- source``,
@@ -29,31 +29,6 @@ from ..spec import LOSS
 def entry_names(d: Derivation) -> list[str]:
     """Spec entries in order (nodes then ``loss``)."""
     return [n.name for n in d.graph.entry_nodes()]
-
-
-def _unalias(e: Expr) -> Expr:
-    return e.args[0] if isinstance(e, Apply) and e.op == "alias" else e
-
-
-def entry_definitions(d: Derivation) -> dict[str, Expr]:
-    """Entry name -> its value written with inputs, parameters and earlier entries."""
-    temps: dict[str, Expr] = {}
-    out: dict[str, Expr] = {}
-    for node in d.graph.nodes:
-        expr = substitute(node.expr, temps)
-        if node.temp:
-            temps[node.name] = expr
-        else:
-            out[node.name] = _unalias(expr)
-    return out
-
-
-def _temp_values(d: Derivation) -> dict[str, Expr]:
-    temps: dict[str, Expr] = {}
-    for node in d.graph.nodes:
-        if node.temp:
-            temps[node.name] = substitute(node.expr, temps)
-    return temps
 
 
 def adjoint_targets(d: Derivation) -> list[str]:
@@ -91,7 +66,7 @@ def _entry_of(d: Derivation, node_name: str) -> str:
 
 def entry_adjoints(d: Derivation) -> dict[str, list[tuple[str, Expr]]]:
     """Target -> [(source entry, contribution)] with temporaries folded in."""
-    temps = _temp_values(d)
+    temps = d.temporary_values()
     params = set(d.graph.params)
     entries = set(entry_names(d))
     temp_adjoint: dict[str, list[tuple[str, Expr]]] = {}

@@ -30,19 +30,10 @@ class Step:
     comment: str = ""
 
 
-def temporaries(d: Derivation) -> dict[str, Expr]:
-    """Each temporary's value over named nodes, inputs and parameters."""
-    out: dict[str, Expr] = {}
-    for node in d.graph.nodes:
-        if node.temp:
-            out[node.name] = substitute(node.expr, out)
-    return out
-
-
 def forward_steps(d: Derivation, printer: NumpyPrinter, *, loss=False, inline=False) -> list[Step]:
     """One statement per graph node (per named node with ``inline``: temporaries
     folded in); the loss entry's nodes only when ``loss``."""
-    temps = temporaries(d) if inline else {}
+    temps = d.temporary_values() if inline else {}
     out = []
     for node in d.graph.nodes:
         if (node.entry == LOSS and not loss) or (inline and node.temp):
@@ -57,7 +48,7 @@ def backward_steps(d: Derivation, printer: NumpyPrinter, *, inline_temps=False) 
     adjoint worth a name, the named formula as a comment. With
     ``inline_temps`` forward temporaries are recomputed instead of read, and
     the comments (which would name them) are left out."""
-    temps = temporaries(d) if inline_temps else {}
+    temps = d.temporary_values() if inline_temps else {}
     comment_printer = NumpyPrinter({naming.adjoint(n): f"dL/d{n}" for n in d.graph.variables()})
     plan, _ = plan_backward(d)
     out = []
@@ -68,7 +59,7 @@ def backward_steps(d: Derivation, printer: NumpyPrinter, *, inline_temps=False) 
 
 
 def backward_exprs(d: Derivation, *, inline_temps=False) -> list[Expr]:
-    temps = temporaries(d) if inline_temps else {}
+    temps = d.temporary_values() if inline_temps else {}
     return [substitute(expr, temps) for _, _, expr in plan_backward(d)[0]]
 
 

@@ -29,7 +29,7 @@ from ..rules import RULES, Printed, apply
 from ..rules.core import ATOM
 from ..spec import LOSS
 from . import Profile
-from .common import names_used, temporaries
+from .common import names_used
 
 VARIABLE_DICT = "variable_dict"
 OBSERVED = "y_observed"
@@ -109,7 +109,7 @@ def partial_functions(d: Derivation) -> list[PartialFunction]:
     """
     graph = d.graph
     keys = dict_keys(d)
-    temps = temporaries(d)
+    temps = d.temporary_values()
     named_targets = [t for t in d.order if t in graph.params or not graph.node(t).temp]
 
     full: dict[str, Expr] = {}
@@ -200,7 +200,7 @@ def render_file(spec) -> str:
     d = derive(spec)
     graph = d.graph
     observed = observed_input(d)
-    temps = temporaries(d)
+    temps = d.temporary_values()
     derivatives, renames, helper_printer = derivative_functions(d)
     printer = CoursePrinter({observed: OBSERVED}, renames)
     printer.helpers = helper_printer.helpers

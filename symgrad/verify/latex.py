@@ -295,6 +295,7 @@ class _Reader:
             self.depth -= 1
             kwargs = (("axis", Num(Fraction(axis), str(axis), pos)),) if axis is not None else ()
             return Call("sum", (body,), kwargs, pos)
+        # \mathbb{1}, \mathbf{1}, and the package-free \mathrm{1\!\!1} symgrad itself prints
         if t in (r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm") and self.toks[self.i + 1][0] == "{" and \
                 self.toks[self.i + 2][0] == "1":
             self.take()
