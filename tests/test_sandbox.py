@@ -38,3 +38,24 @@ def test_hang_does_not_lose_other_calls(tmp_path):
     result = sandbox.run_calls(sub, calls, {"a": 1.5}, sandbox.Limits(wall_seconds=1.0))
     assert "wall-clock" in result.errors["slow.0"] and "slow.1" in result.errors
     assert float(result.values["fast.0"]) == 3.0
+
+
+def test_grader_folders_hidden(tmp_path):
+    import shutil
+    import tempfile
+    from pathlib import Path
+    shared = Path(tempfile.mkdtemp(prefix="symgrad-test-grader-"))  # world-readable, unlike tmp_path
+    request_cleanup = shared
+    (shared / "other_student.py").write_text("secret = 1\n")
+    shared.chmod(0o755)
+    sub = tmp_path / "s.py"
+    sub.write_text(f"import os\ndef look(x):\n    return float(len(os.listdir({str(shared)!r})))\n")
+    calls = [{"id": "look.0", "func": "look", "args": [["scalar", "a"]]}]
+    result = sandbox.run_calls(sub, calls, {"a": 1.0}, sandbox.Limits(wall_seconds=5), hide=(shared,))
+    shutil.rmtree(request_cleanup)
+    assert "look.0" in result.values, result.errors
+    seen = float(result.values["look.0"])
+    if sandbox.layers()["grader's folders hidden (mount namespace)"]:
+        assert seen == 0.0
+    else:
+        assert seen == 1.0  # exposed: the README says this layer needs root and unshare --mount

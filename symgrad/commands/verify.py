@@ -17,9 +17,15 @@ def add_verify(sub):
     group.add_argument("--code", metavar="FILE", help="a Python file written to a course interface")
     p.add_argument("--profile", help="the course interface of --code (pset3)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    _memory_arg(p)
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                    help="limit for the symbolic proof (answers) or for the submission's run (code)")
     p.set_defaults(func=cmd_verify)
+
+
+def _memory_arg(p):
+    p.add_argument("--memory", type=int, default=1024, metavar="MB",
+                   help="address-space limit of a submission's process (default 1024; importing torch needs more)")
 
 
 def _print_verdict(v, fmt, label=None) -> None:
@@ -49,7 +55,8 @@ def cmd_verify(args) -> int:
         from ..verify.code import check_file, print_report
         if not args.profile:
             raise SymgradError("--code needs --profile (pset3)")
-        report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit)
+        report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit,
+                            memory_mb=args.memory)
         if args.format == "json":
             print(json.dumps(report.as_json(), indent=2))
         else:
@@ -88,12 +95,13 @@ def add_grade(sub):
                    help="wall-clock limit per submission run")
     p.add_argument("-o", "--output", metavar="DIR", help="where grades.csv and grades.json go (default: DIR)")
     p.add_argument("--regrade", action="store_true", help="grade again submissions already graded")
+    _memory_arg(p)
     p.set_defaults(func=cmd_grade)
 
 
 def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
-    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
+    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit, memory_mb=args.memory,
                         output=args.output, regrade=args.regrade, stream=sys.stderr)
 
 

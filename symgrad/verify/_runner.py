@@ -11,6 +11,7 @@ after. The parent trusts none of it beyond reading plain arrays back.
 import json
 import os
 import resource
+import subprocess
 import sys
 
 
@@ -30,6 +31,20 @@ def _limits(job):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     nproc = int(job["processes"])
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _hide(job, workdir):
+    """Cover the grader's folders with empty read-only tmpfs mounts (own mount namespace only)."""
+    hidden = []
+    for path in job.get("hide", []):
+        if not os.path.isdir(path) or os.path.commonpath([path, workdir]) in (path, workdir):
+            continue
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0555,ro", "tmpfs", path],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if done.returncode == 0:
+            hidden.append(path)
+    with open(os.path.join(workdir, "out", "hidden.json"), "w") as fh:
+        json.dump(hidden, fh)
 
 
 def _drop_privileges(job):
@@ -59,6 +74,8 @@ def main(workdir):
     with open(os.path.join(workdir, "job.json")) as fh:
         job = json.load(fh)
     os.chdir(workdir)
+    if job.get("hide"):
+        _hide(job, workdir)
     _limits(job)
     # Imported before dropping privileges: the Python installation may not be
     # readable by the unprivileged user (e.g. under /root/.pyenv).

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import names as naming
 from ..errors import SymgradError
-from ..ir import Var, show_shape
+from ..ir import Var
 from ..rules import RULES, apply
 from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
 from ..evaluate import evaluate
@@ -134,25 +134,14 @@ def _scalar_truth(kind: str, fname: str, value: float) -> float:
     out = apply(fname, x)
     if kind == "activation_derivative":
         out = from_sympy(FUNCTIONS[fname].derivative, {X: x, R: out})
-    return float(evaluate(out, {"x": np.asarray(value)}, _CTX))
+    from ..evaluate import EvalContext
+    return float(evaluate(out, {"x": np.asarray(value)}, EvalContext({})))
 
 
-class _Ctx:
-    symbolic = False
-    dtype = np.float64
-
-    def number(self, v):
-        return np.float64(float(v))
-
-
-_CTX = None
 
 
 def _plan(d, functions, points):
     """calls, arrays, and for each call what to compare it with."""
-    global _CTX
-    from ..evaluate import EvalContext
-    _CTX = EvalContext({})
     calls, arrays, expect = [], {}, {}
     for k, p in enumerate(points):
         for name in list(d.graph.inputs) + list(d.graph.params) + [n.name for n in d.graph.nodes]:
@@ -181,8 +170,8 @@ def _plan(d, functions, points):
     return calls, arrays, expect
 
 
-def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: int = POINTS,
-               seed: int = 0, limits: Limits | None = None) -> CodeReport:
+def check_file(spec, path, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024, points: int = POINTS,
+               seed: int = 0, limits: Limits | None = None, hide: tuple = ()) -> CodeReport:
     """Run a submission (a .py file or a folder) and judge every function of the profile."""
     path = Path(path)
     if not path.exists():
@@ -193,16 +182,17 @@ def check_file(spec, path, profile: str, *, time_limit: float = 10.0, points: in
     kinks = envmod.kink_points(d, ctx)
     all_points = pts + kinks
     calls, arrays, expect = _plan(d, functions, all_points)
-    limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)))
+    limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
+                              memory_bytes=int(memory_mb) << 20)
     trace = tuple(f.name for f in functions)
     if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             extracted = Path(tmp) / "solution.py"
             extracted.write_text(notebook_functions(path.read_text(errors="replace")))
-            run = run_calls(extracted, calls, arrays, limits, trace)
+            run = run_calls(extracted, calls, arrays, limits, trace, hide + (path.parent,))
     else:
-        run = run_calls(path, calls, arrays, limits, trace)
+        run = run_calls(path, calls, arrays, limits, trace, hide + (path.parent,))
     results = [_judge(d, f, calls, expect, run, all_points, ctx) for f in functions]
     _blame_callees(results, run)
     return CodeReport(str(path), profile, results)

@@ -21,7 +21,7 @@ from ..derive import Derivation, derive
 from ..errors import SpecError
 from ..evaluate import EvalContext, evaluate
 from ..graph import _Lowering
-from ..ir import Apply, Const, Expr, Var, dim
+from ..ir import Const, Expr, dim
 from ..parse import Call
 from ..rules import RULES, apply
 

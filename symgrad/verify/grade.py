@@ -57,8 +57,8 @@ def _save(out: Path, report: dict) -> None:
     write_atomic(out / REPORT_CSV, _csv(report))
 
 
-def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, output=None,
-                 regrade: bool = False, stream=sys.stderr) -> int:
+def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, memory_mb: int = 1024,
+                 output=None, regrade: bool = False, stream=sys.stderr) -> int:
     """Grade every submission in ``folder``; returns 0 (all graded) or 1 (some could not be)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -83,7 +83,8 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
 
     def one(path: Path):
         try:
-            return path.name, check_file(d, path, profile, time_limit=time_limit).as_json()
+            return path.name, check_file(d, path, profile, time_limit=time_limit, memory_mb=memory_mb,
+                                             hide=(folder, out)).as_json()
         except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
             return path.name, {"error": f"{type(exc).__name__}: {exc}"}
 

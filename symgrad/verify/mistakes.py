@@ -160,7 +160,7 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     out: list[tuple[str, Expr]] = []
     for mistake in ("missing_transpose", "wrong_order", "hadamard_vs_matmul", "sign_error"):
         out += [(mistake, new) for new in _rebuild(c.expr, _node_rewrites(_structural, mistake))]
-    node = d.graph.node(c.source) if c.source != "loss" or True else None
+    node = d.graph.node(c.source)
     op_expr = _op_expr(d, c)
     if c.op == "pow" and op_expr is not None and op_expr.kw.get("exponent") == 2:
         out += [("missing_factor_2", new) for new in
@@ -230,7 +230,6 @@ def variants(d: Derivation, name: str) -> list[Variant]:
 
 def _variants(d: Derivation, name: str) -> list[Variant]:
     truth = semi_expanded(d, name)
-    shape = tuple(d.graph.variables()[name].shape)
     out = [Variant("sign_error", apply("neg", truth), name, name)]
     if truth.ndim == 2:
         out.append(Variant("layout_transposed", apply("transpose", truth), name, name))
@@ -256,5 +255,4 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
         if (v.mistake, v.expr) not in seen:
             seen.add((v.mistake, v.expr))
             unique.append(v)
-    del shape
     return unique

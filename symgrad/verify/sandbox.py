@@ -79,6 +79,7 @@ def layers() -> dict:
         "memory, file-size and process-count limits": True,
         "network and PID namespaces (unshare)": _namespaces(),
         "unprivileged user (nobody)": _user() is not None,
+        "grader's folders hidden (mount namespace)": _namespaces() and _mount_namespace(),
         "throw-away working directory": True,
         "results as .npy without pickle, compared in the parent": True,
     }
@@ -97,8 +98,26 @@ class RunResult:
 def _command(workdir: Path) -> list[str]:
     base = [sys.executable, "-I", str(workdir / "_runner.py"), str(workdir)]
     if _namespaces():
-        return [shutil.which("unshare"), "--net", "--pid", "--fork", "--kill-child"] + base
+        mount = ["--mount"] if _mount_namespace() else []
+        return [shutil.which("unshare"), "--net", "--pid", *mount, "--fork", "--kill-child"] + base
     return base
+
+
+@functools.lru_cache(maxsize=None)
+def _mount_namespace() -> bool:
+    """True when the runner can cover folders with tmpfs in its own mount namespace."""
+    tool, mount = shutil.which("unshare"), shutil.which("mount")
+    if not tool or not mount or os.geteuid() != 0:
+        return False
+    probe = tempfile.mkdtemp(prefix="symgrad-probe-")
+    try:
+        done = subprocess.run([tool, "--mount", "--fork", mount, "-t", "tmpfs", "-o", "size=4k", "tmpfs", probe],
+                              capture_output=True, timeout=10)
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        os.rmdir(probe)
 
 
 def _env() -> dict:
@@ -121,11 +140,13 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None = None,
-              trace: tuple = ()) -> RunResult:
+              trace: tuple = (), hide: tuple = ()) -> RunResult:
     """Run ``calls`` against a submission (a .py file, or a folder with one entry file).
 
     ``calls``: [{"id", "func", "args": [[kind, value]...], "keys": [...]?}];
-    ``arrays``: name -> numpy array, handed over as .npy files. A call that
+    ``arrays``: name -> numpy array, handed over as .npy files; ``hide``:
+    folders covered with an empty tmpfs inside the sandbox (the submissions
+    folder, the reports), where a mount namespace is available. A call that
     hangs or kills the process is recorded as an error and the run resumes
     with the calls after it in a fresh sandbox.
     """
@@ -134,7 +155,7 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     pending = [c["id"] for c in calls]
     while pending:
         done, crashed = _one_run(submission, calls, arrays, limits, set(c["id"] for c in calls) - set(pending),
-                                 result, trace)
+                                 result, trace, hide)
         if result.import_error is not None:
             for cid in pending:
                 result.errors.setdefault(cid, f"the file could not be loaded: {result.import_error}")
@@ -155,7 +176,7 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     return result
 
 
-def _one_run(submission, calls, arrays, limits, skip, result, trace=()):
+def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=()):
     work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
     try:
         sub = work / "submission"
@@ -178,7 +199,7 @@ def _one_run(submission, calls, arrays, limits, skip, result, trace=()):
                # the CPU limit is a backstop: calls are timed one by one by the parent
                "cpu_seconds": limits.cpu_seconds * 4 + STARTUP, "memory_bytes": limits.memory_bytes,
                "file_bytes": limits.file_bytes, "processes": limits.processes, "user": user,
-               "trace": list(trace)}
+               "trace": list(trace), "hide": [str(Path(h).resolve()) for h in hide] if _mount_namespace() else []}
         (work / "job.json").write_text(json.dumps(job))
         if user:
             for path in [work, *work.rglob("*")]:
