@@ -12,6 +12,7 @@ import keyword
 GENERATED_MODULE_NAMES = frozenset({
     "np", "params", "inputs", "cache", "dtype", "forward", "backward",
     "loss_and_grads", "grads", "PARAMS", "INPUTS", "NODES", "values",
+    "loss_and_grads_into", "make_step", "Workspace", "workspace",
 })
 
 ADJOINT_PREFIX = "d_"
@@ -31,3 +32,13 @@ def is_python_identifier(name: str) -> bool:
     """True for an ASCII identifier that is not a Python keyword."""
     return (name.isascii() and name.isidentifier()
             and not keyword.iskeyword(name) and not keyword.issoftkeyword(name))
+
+
+def step_temporary(index: int) -> str:
+    """Identifier of the index-th unnamed value of the compiled step."""
+    return f"_t{index}"
+
+
+def step_buffer(index: int) -> str:
+    """Identifier of the index-th reused array of the compiled step's workspace."""
+    return f"_b{index}"

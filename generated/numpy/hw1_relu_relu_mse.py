@@ -4,6 +4,10 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
 import numpy as np
@@ -100,3 +104,89 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((4,), dtype),
+        np.empty((4,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), bool),
+        np.empty((4,), dtype),
+        np.empty((4,), bool),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    b1 = params["b1"]
+    W2 = params["W2"]
+    b2 = params["b2"]
+    dtype = np.result_type(W1, b1, W2, b2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, = workspace.arrays
+    z1_1 = np.matmul(W1, x, out=_b0)
+    # z1 = W1 @ x + b1
+    z1 = np.add(z1_1, b1, out=_b0)
+    # z2 = relu(z1)
+    z2 = np.maximum(z1, 0, out=_b1)
+    z3_1 = np.matmul(W2, z2, out=_b2)
+    # z3 = W2 @ z2 + b2
+    z3 = np.add(z3_1, b2, out=_b2)
+    # yhat = relu(z3)
+    yhat = np.maximum(z3, 0, out=_b3)
+    loss_1 = np.subtract(yhat, y, out=_b3)
+    loss_2 = np.multiply(loss_1, loss_1, out=_b4)
+    # loss = sq_norm(yhat - y)
+    loss = np.sum(loss_2)
+    # dL/dyhat = dL/dloss_1; dL/dloss_1 = 2 * loss_1 * dL/dloss_2; dL/dloss_2 = np.broadcast_to(1, (2,))
+    d_yhat = np.multiply(2, loss_1, out=_b3)
+    _t1 = np.greater(z3, 0, out=_b5)
+    # dL/dz3 = dL/dyhat * step(z3)
+    d_z3 = np.multiply(d_yhat, _t1, out=_b3)
+    # dL/dz2 = W2.T @ dL/dz3_1; dL/dz3_1 = dL/dz3
+    d_z2 = np.matmul(W2.T, d_z3, out=_b6)
+    _t2 = np.greater(z1, 0, out=_b7)
+    # dL/dz1 = dL/dz2 * step(z1)
+    d_z1 = np.multiply(d_z2, _t2, out=_b6)
+    # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
+    d_W1 = np.outer(d_z1, x)
+    # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3
+    d_W2 = np.outer(d_z3, z2)
+    return float(loss), {
+        "W1": d_W1,
+        "b1": d_z1,
+        "W2": d_W2,
+        "b2": d_z3,
+    }
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

@@ -4,6 +4,10 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
 import numpy as np
@@ -82,3 +86,79 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((10,), dtype),
+        np.empty((10,), dtype),
+        np.empty((10,), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    b1 = params["b1"]
+    w2 = params["w2"]
+    b2 = params["b2"]
+    dtype = np.result_type(W1, b1, w2, b2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, = workspace.arrays
+    L_1 = np.matmul(W1, x, out=_b0)
+    # L = W1 @ x + b1
+    L = np.add(L_1, b1, out=_b0)
+    # h = tanh(L)
+    h = np.tanh(L, out=_b0)
+    prediction_1 = w2 @ h
+    # prediction = w2 @ h + b2
+    prediction = prediction_1 + b2
+    loss_1 = prediction - y
+    # loss = (prediction - y)**2
+    loss = loss_1 ** 2
+    # dL/dprediction = dL/dloss_1; dL/dloss_1 = 2 * loss_1
+    d_prediction = 2 * loss_1
+    # dL/dh = dL/dprediction_1 * w2; dL/dprediction_1 = dL/dprediction
+    d_h = np.multiply(d_prediction, w2, out=_b1)
+    _t2 = np.multiply(h, h, out=_b2)
+    _t1 = np.subtract(1, _t2, out=_b2)
+    # dL/dL = dL/dh * (1 - h ** 2)
+    d_L = np.multiply(d_h, _t1, out=_b1)
+    # dL/dW1 = np.outer(dL/dL_1, x); dL/dL_1 = dL/dL
+    d_W1 = np.outer(d_L, x)
+    # dL/dw2 = dL/dprediction_1 * h; dL/dprediction_1 = dL/dprediction
+    d_w2 = np.multiply(d_prediction, h, out=_b0)
+    return float(loss), {
+        "W1": d_W1,
+        "b1": d_L,
+        "w2": d_w2,
+        "b2": d_prediction,
+    }
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

@@ -4,6 +4,10 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
 import numpy as np
@@ -96,3 +100,88 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), bool),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W0 = params["W0"]
+    W1 = params["W1"]
+    W2 = params["W2"]
+    dtype = np.result_type(W0, W1, W2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, = workspace.arrays
+    # r0 = W0 * x
+    r0 = np.multiply(W0, x, out=_b0)
+    # h0 = relu(r0)
+    h0 = np.maximum(r0, 0, out=_b1)
+    # r1 = W1 @ h0
+    r1 = np.matmul(W1, h0, out=_b2)
+    # h1 = relu(r1)
+    h1 = np.maximum(r1, 0, out=_b3)
+    # y_predicted = W2 @ h1
+    y_predicted = W2 @ h1
+    loss_1 = y_predicted - y
+    # loss = (y_predicted - y)**2
+    loss = loss_1 ** 2
+    # dL/dy_predicted = dL/dloss_1; dL/dloss_1 = 2 * loss_1
+    d_y_predicted = 2 * loss_1
+    # dL/dh1 = dL/dy_predicted * W2
+    d_h1 = np.multiply(d_y_predicted, W2, out=_b4)
+    _t1 = np.greater(r1, 0, out=_b5)
+    # dL/dr1 = dL/dh1 * step(r1)
+    d_r1 = np.multiply(d_h1, _t1, out=_b4)
+    # dL/dh0 = W1.T @ dL/dr1
+    d_h0 = np.matmul(W1.T, d_r1, out=_b2)
+    _t2 = np.greater(r0, 0, out=_b5)
+    # dL/dr0 = dL/dh0 * step(r0)
+    d_r0 = np.multiply(d_h0, _t2, out=_b2)
+    # dL/dW0 = dL/dr0 * x
+    d_W0 = np.multiply(d_r0, x, out=_b2)
+    # dL/dW1 = np.outer(dL/dr1, h0)
+    d_W1 = np.outer(d_r1, h0)
+    # dL/dW2 = dL/dy_predicted * h1
+    d_W2 = np.multiply(d_y_predicted, h1, out=_b3)
+    return float(loss), {
+        "W0": d_W0,
+        "W1": d_W1,
+        "W2": d_W2,
+    }
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

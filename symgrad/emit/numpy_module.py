@@ -13,10 +13,13 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
+import sympy as sp
+
 from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, substitute, walk
 from ..spec import LOSS
+from .numpy_step import step_data
 from .printers import NumpyPrinter
 from .templates import render
 
@@ -135,7 +138,13 @@ def render_module(d: Derivation) -> str:
         return lines
 
     size_lines = sizes(None, True)
-    helpers = [inspect.getsource(fn).rstrip() for _, fn in sorted(printer.helpers.items())]
+    step = step_data(d, plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
+    size_names = sorted(graph.sizes)
+    step["sizes"] = size_lines
+    step["size_args"] = "".join(f"{s}, " for s in size_names)
+    step["dtype_args"] = ", ".join(list(graph.params) + list(graph.inputs))
+    all_helpers = {**printer.helpers, **step.pop("helpers")}
+    helpers = [inspect.getsource(fn).rstrip() for _, fn in sorted(all_helpers.items())]
     text = render(
         "numpy/module.py.j2",
         header=HEADER.format(source=source_label(graph.spec)),
@@ -156,6 +165,7 @@ def render_module(d: Derivation) -> str:
         grads=list(graph.params),
         adjoint=naming.adjoint,
         loss=LOSS,
+        step=step,
     )
     return text
 
@@ -165,7 +175,7 @@ def _sizes_used(exprs) -> set[str]:
     for e in exprs:
         for node in walk(e):
             if isinstance(node, Const):
-                out |= {str(s) for s in node.value.free_symbols}
+                out |= {str(s) for s in sp.sympify(node.value).free_symbols}
             if isinstance(node, Apply):
                 for _, v in node.attrs:
                     if hasattr(v, "free_symbols"):
