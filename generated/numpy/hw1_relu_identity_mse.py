@@ -117,7 +117,6 @@ def _allocate(dtype):
         np.empty((4,), dtype),
         np.empty((2,), dtype),
         np.empty((2,), dtype),
-        np.empty((2,), dtype),
         np.empty((4,), dtype),
         np.empty((4,), bool),
     )
@@ -141,7 +140,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
@@ -153,25 +152,23 @@ def loss_and_grads_into(params, inputs, workspace):
     # yhat = identity(z3)
     yhat = z3
     loss_1 = np.subtract(yhat, y, out=_b3)
-    loss_2 = np.multiply(loss_1, loss_1, out=_b4)
     # loss = sq_norm(yhat - y)
-    loss = np.sum(loss_2)
-    # dL/dyhat = dL/dloss_1; dL/dloss_1 = 2 * loss_1 * dL/dloss_2; dL/dloss_2 = np.broadcast_to(1, (2,))
-    d_yhat = np.multiply(2, loss_1, out=_b3)
-    # dL/dz2 = W2.T @ dL/dz3_1; dL/dz3_1 = dL/dz3; dL/dz3 = dL/dyhat
-    d_z2 = np.matmul(W2.T, d_yhat, out=_b5)
-    _t1 = np.greater(z1, 0, out=_b6)
+    loss = np.vdot(loss_1, loss_1)
+    # dL/dz3
+    d_z3 = np.multiply(2, loss_1, out=_b3)
+    _t1 = np.matmul(W2.T, d_z3, out=_b4)
+    _t2 = np.greater(z1, 0, out=_b5)
     # dL/dz1 = dL/dz2 * step(z1)
-    d_z1 = np.multiply(d_z2, _t1, out=_b5)
+    d_z1 = np.multiply(_t1, _t2, out=_b4)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
     d_W1 = np.outer(d_z1, x)
     # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3; dL/dz3 = dL/dyhat
-    d_W2 = np.outer(d_yhat, z2)
+    d_W2 = np.outer(d_z3, z2)
     return float(loss), {
         "W1": d_W1,
         "b1": d_z1,
         "W2": d_W2,
-        "b2": d_yhat,
+        "b2": d_z3,
     }
 
 

@@ -127,14 +127,12 @@ class Workspace:
 def _allocate(dtype):
     return (
         np.empty((4,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
         np.empty((4,), dtype),
         np.empty((4,), dtype),
-        np.empty((2,), dtype),
-        np.empty((2,), dtype),
-        np.empty((2,), dtype),
-        np.empty((2,), dtype),
-        np.empty((2,), dtype),
-        np.empty((2,), dtype),
     )
 
 
@@ -156,57 +154,43 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
     # z2 = sigmoid(z1)
-    np.abs(z1, out=_b1)
-    np.negative(_b1, out=_b1)
-    np.exp(_b1, out=_b1)
-    np.add(_b1, 1, out=_b2)
-    np.divide(_b1, _b2, out=_b1)
-    np.subtract(1, _b1, out=_b1, where=z1 >= 0)
-    z2 = _b1
-    z3_1 = np.matmul(W2, z2, out=_b3)
+    with np.errstate(over="ignore"):
+        np.exp(np.negative(z1, out=_b0), out=_b0)
+    np.add(_b0, 1, out=_b0)
+    np.divide(1, _b0, out=_b0)
+    z2 = _b0
+    z3_1 = np.matmul(W2, z2, out=_b1)
     # z3 = W2 @ z2 + b2
-    z3 = np.add(z3_1, b2, out=_b3)
+    z3 = np.add(z3_1, b2, out=_b1)
     # yhat = sigmoid(z3)
-    np.abs(z3, out=_b4)
-    np.negative(_b4, out=_b4)
-    np.exp(_b4, out=_b4)
-    np.add(_b4, 1, out=_b5)
-    np.divide(_b4, _b5, out=_b4)
-    np.subtract(1, _b4, out=_b4, where=z3 >= 0)
-    yhat = _b4
-    loss_1 = np.log(yhat, out=_b5)
-    loss_2 = np.multiply(y, loss_1, out=_b5)
+    with np.errstate(over="ignore"):
+        np.exp(np.negative(z3, out=_b1), out=_b1)
+    np.add(_b1, 1, out=_b1)
+    np.divide(1, _b1, out=_b1)
+    yhat = _b1
+    loss_1 = np.log(yhat, out=_b2)
+    loss_2 = np.multiply(y, loss_1, out=_b2)
     loss_3 = np.subtract(1, y, out=_b3)
-    loss_4 = np.subtract(1, yhat, out=_b6)
-    loss_5 = np.log(loss_4, out=_b7)
-    loss_6 = np.multiply(loss_3, loss_5, out=_b7)
-    loss_7 = np.add(loss_2, loss_6, out=_b5)
-    loss_8 = np.mean(loss_7)
+    loss_4 = np.subtract(1, yhat, out=_b4)
+    loss_5 = np.log(loss_4, out=_b4)
+    loss_6 = np.multiply(loss_3, loss_5, out=_b3)
+    loss_7 = np.add(loss_2, loss_6, out=_b2)
+    loss_8 = np.add.reduce(loss_7, axis=None) / 2
     # loss = bce(yhat, y)
     loss = -loss_8
-    _t3 = np.multiply(-0.5, loss_3, out=_b3)
-    _t4 = np.divide(1, loss_4, out=_b7)
-    _t2 = np.multiply(_t3, _t4, out=_b3)
-    _t1 = np.negative(_t2, out=_b3)
-    _t6 = np.multiply(-0.5, y, out=_b7)
-    _t7 = np.divide(1, yhat, out=_b8)
-    _t5 = np.multiply(_t6, _t7, out=_b7)
-    # dL/dyhat = -dL/dloss_4 + dL/dloss_1 * (1 / yhat); dL/dloss_4 = dL/dloss_5 * (1 / loss_4); dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_6 = dL/dloss_7
-    d_yhat = np.add(_t1, _t5, out=_b3)
-    _t8 = np.multiply(yhat, loss_4, out=_b4)
+    _t1 = np.subtract(yhat, y, out=_b1)
     # dL/dz3 = dL/dyhat * (yhat * (1 - yhat))
-    d_z3 = np.multiply(d_yhat, _t8, out=_b3)
-    # dL/dz2 = W2.T @ dL/dz3_1; dL/dz3_1 = dL/dz3
-    d_z2 = np.matmul(W2.T, d_z3, out=_b2)
-    _t10 = np.subtract(1, z2, out=_b0)
-    _t9 = np.multiply(z2, _t10, out=_b0)
+    d_z3 = np.multiply(0.5, _t1, out=_b1)
+    _t2 = np.matmul(W2.T, d_z3, out=_b5)
+    _t4 = np.subtract(1, z2, out=_b6)
+    _t3 = np.multiply(z2, _t4, out=_b6)
     # dL/dz1 = dL/dz2 * (z2 * (1 - z2))
-    d_z1 = np.multiply(d_z2, _t9, out=_b2)
+    d_z1 = np.multiply(_t2, _t3, out=_b5)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
     d_W1 = np.outer(d_z1, x)
     # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3

@@ -136,12 +136,11 @@ def loss_and_grads_into(params, inputs, workspace):
     loss = loss_1 ** 2
     # dL/dprediction = dL/dloss_1; dL/dloss_1 = 2 * loss_1
     d_prediction = 2 * loss_1
-    # dL/dh = dL/dprediction_1 * w2; dL/dprediction_1 = dL/dprediction
-    d_h = np.multiply(d_prediction, w2, out=_b1)
-    _t2 = np.multiply(h, h, out=_b2)
-    _t1 = np.subtract(1, _t2, out=_b2)
+    _t1 = np.multiply(d_prediction, w2, out=_b1)
+    _t3 = np.multiply(h, h, out=_b2)
+    _t2 = np.subtract(1, _t3, out=_b2)
     # dL/dL = dL/dh * (1 - h ** 2)
-    d_L = np.multiply(d_h, _t1, out=_b1)
+    d_L = np.multiply(_t1, _t2, out=_b1)
     # dL/dW1 = np.outer(dL/dL_1, x); dL/dL_1 = dL/dL
     d_W1 = np.outer(d_L, x)
     # dL/dw2 = dL/dprediction_1 * h; dL/dprediction_1 = dL/dprediction

@@ -168,12 +168,11 @@ def loss_and_grads_into(params, inputs, workspace):
     _t3 = np.subtract(d_p, _t4, out=_b3)
     # dL/dz = p * (dL/dp - np.sum(dL/dp * p, axis=0, keepdims=True))
     d_z = np.multiply(p, _t3, out=_b2)
-    # dL/dh = W2.T @ dL/dz_1; dL/dz_1 = dL/dz
-    d_h = np.matmul(W2.T, d_z, out=_b6)
-    _t7 = np.multiply(h, h, out=_b7)
-    _t6 = np.subtract(1, _t7, out=_b7)
+    _t6 = np.matmul(W2.T, d_z, out=_b6)
+    _t8 = np.multiply(h, h, out=_b7)
+    _t7 = np.subtract(1, _t8, out=_b7)
     # dL/dh_2 = dL/dh * (1 - h ** 2)
-    d_h_2 = np.multiply(d_h, _t6, out=_b6)
+    d_h_2 = np.multiply(_t6, _t7, out=_b6)
     # dL/dW1 = np.outer(dL/dh_1, x); dL/dh_1 = dL/dh_2
     d_W1 = np.outer(d_h_2, x)
     # dL/dW2 = np.outer(dL/dz_1, h); dL/dz_1 = dL/dz

@@ -154,18 +154,15 @@ def loss_and_grads_into(params, inputs, workspace):
     loss = loss_1 ** 2
     # dL/dy_predicted = dL/dloss_1; dL/dloss_1 = 2 * loss_1
     d_y_predicted = 2 * loss_1
-    # dL/dh1 = dL/dy_predicted * W2
-    d_h1 = np.multiply(d_y_predicted, W2, out=_b4)
-    _t1 = np.greater(r1, 0, out=_b5)
+    _t1 = np.multiply(d_y_predicted, W2, out=_b4)
+    _t2 = np.greater(r1, 0, out=_b5)
     # dL/dr1 = dL/dh1 * step(r1)
-    d_r1 = np.multiply(d_h1, _t1, out=_b4)
-    # dL/dh0 = W1.T @ dL/dr1
-    d_h0 = np.matmul(W1.T, d_r1, out=_b2)
-    _t2 = np.greater(r0, 0, out=_b5)
-    # dL/dr0 = dL/dh0 * step(r0)
-    d_r0 = np.multiply(d_h0, _t2, out=_b2)
+    d_r1 = np.multiply(_t1, _t2, out=_b4)
+    _t4 = np.matmul(W1.T, d_r1, out=_b2)
+    _t5 = np.greater(r0, 0, out=_b5)
+    _t3 = np.multiply(_t4, _t5, out=_b2)
     # dL/dW0 = dL/dr0 * x
-    d_W0 = np.multiply(d_r0, x, out=_b2)
+    d_W0 = np.multiply(_t3, x, out=_b2)
     # dL/dW1 = np.outer(dL/dr1, h0)
     d_W1 = np.outer(d_r1, h0)
     # dL/dW2 = dL/dy_predicted * h1

@@ -90,7 +90,6 @@ def _allocate(dtype):
     return (
         np.empty((3,), dtype),
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
     )
 
 
@@ -111,26 +110,25 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, = workspace.arrays
+    _b0, _b1, = workspace.arrays
     prediction_1 = x @ w
     # prediction = x @ w + b
     prediction = prediction_1 + b
     square_loss_1 = prediction - y
     # square_loss = (prediction - y)**2
     square_loss = square_loss_1 ** 2
-    reg_loss_1 = np.multiply(w, w, out=_b0)
-    reg_loss_2 = np.sum(reg_loss_1)
+    reg_loss_2 = np.vdot(w, w)
     # reg_loss = l2_reg * sq_norm(w)
     reg_loss = l2_reg * reg_loss_2
     # loss = square_loss + reg_loss
     loss = square_loss + reg_loss
     # dL/dprediction = dL/dsquare_loss_1; dL/dsquare_loss_1 = 2 * square_loss_1 * dL/dsquare_loss; dL/dsquare_loss = 1
     d_prediction = 2 * square_loss_1
-    _t2 = np.multiply(2, w, out=_b1)
-    _t1 = np.multiply(_t2, l2_reg, out=_b1)
-    _t3 = np.multiply(d_prediction, x, out=_b2)
+    _t2 = np.multiply(2, w, out=_b0)
+    _t1 = np.multiply(_t2, l2_reg, out=_b0)
+    _t3 = np.multiply(d_prediction, x, out=_b1)
     # dL/dw = 2 * w * dL/dreg_loss_1 + dL/dprediction_1 * x; dL/dreg_loss_1 = np.broadcast_to(dL/dreg_loss_2, (3,)); dL/dprediction_1 = dL/dprediction; dL/dreg_loss_2 = dL/dreg_loss * l2_reg; dL/dreg_loss = 1
-    d_w = np.add(_t1, _t3, out=_b1)
+    d_w = np.add(_t1, _t3, out=_b0)
     return float(loss), {
         "w": d_w,
         "b": d_prediction,

@@ -110,7 +110,6 @@ def _allocate(n, dtype):
         np.empty((n, 4), dtype),
         np.empty((n, 4), dtype),
         np.empty((n, 1), dtype),
-        np.empty((n, 1), dtype),
         np.empty((n, 5), dtype),
         np.empty((n, 4), bool),
         np.empty((4, 4), dtype),
@@ -135,7 +134,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(n, dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     _t1 = np.ones((n, 1), dtype=dtype)
     # A = concat(X, ones(n, 1), axis=1)
     A = np.concatenate([X, _t1], axis=1)
@@ -148,22 +147,18 @@ def loss_and_grads_into(params, inputs, workspace):
     # yhat = D @ W2
     yhat = np.matmul(D, W2, out=_b2)
     loss_1 = np.subtract(yhat, y, out=_b2)
-    loss_2 = np.multiply(loss_1, loss_1, out=_b3)
     # loss = mean((yhat - y)**2)
-    loss = np.mean(loss_2)
+    loss = np.vdot(loss_1, loss_1) / n
     # dL/dyhat = dL/dloss_1; dL/dloss_1 = 2 * loss_1 * dL/dloss_2; dL/dloss_2 = np.broadcast_to(1/n, (n, 1))
     d_yhat = np.multiply(2/n, loss_1, out=_b2)
-    # dL/dD = dL/dyhat @ W2.T
-    d_D = np.matmul(d_yhat, W2.T, out=_b4)
-    # dL/dC = dL/dD[:, :4]
-    d_C = d_D[:, :4]
-    _t2 = np.greater(B, 0, out=_b5)
-    # dL/dB = dL/dC * step(B)
-    d_B = np.multiply(d_C, _t2, out=_b0)
+    _t4 = np.matmul(d_yhat, W2.T, out=_b3)
+    _t3 = _t4[:, :4]
+    _t5 = np.greater(B, 0, out=_b4)
+    _t2 = np.multiply(_t3, _t5, out=_b0)
     # dL/dW1 = A.T @ dL/dB
-    d_W1 = np.matmul(A.T, d_B, out=_b6)
+    d_W1 = np.matmul(A.T, _t2, out=_b5)
     # dL/dW2 = D.T @ dL/dyhat
-    d_W2 = np.matmul(D.T, d_yhat, out=_b7)
+    d_W2 = np.matmul(D.T, d_yhat, out=_b6)
     return float(loss), {
         "W1": d_W1,
         "W2": d_W2,

@@ -51,8 +51,13 @@ def source_label(spec) -> str:
     return Path(src).name if src != "<python>" else f"spec {spec.name}"
 
 
-def plan_backward(d: Derivation):
-    """The backward statements [(target, named, code expr)] and the folded adjoints."""
+def plan_backward(d: Derivation, keep_entries: bool = True):
+    """The backward statements [(target, named, code expr)] and the folded adjoints.
+
+    keep_entries: give the adjoint of every spec entry a statement of its own
+    (readable code); False folds every adjoint used once into its user (the
+    compiled step, where larger element-wise regions simplify better).
+    """
     refs: dict[str, int] = {}
     for target in d.order:
         for v in walk(d.adjoint(target)):
@@ -66,7 +71,7 @@ def plan_backward(d: Derivation):
         expr = substitute(named, inline)
         adj = naming.adjoint(target)
         materialize = target in d.graph.params or (
-            not _is_trivial(expr) and (target in entries or refs.get(adj, 0) > 1))
+            not _is_trivial(expr) and ((keep_entries and target in entries) or refs.get(adj, 0) > 1))
         if materialize:
             kept.append((target, named, expr))
         else:
@@ -138,7 +143,8 @@ def render_module(d: Derivation) -> str:
         return lines
 
     size_lines = sizes(None, True)
-    step = step_data(d, plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
+    step_plan, _ = plan_backward(d, keep_entries=False)
+    step = step_data(d, step_plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
     size_names = sorted(graph.sizes)
     step["sizes"] = size_lines
     step["size_args"] = "".join(f"{s}, " for s in size_names)

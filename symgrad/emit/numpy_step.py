@@ -82,14 +82,12 @@ def _pow(a, node, out, s):
 
 
 def _sigmoid(a, node, out, s):
-    # e = exp(-|x|); e / (1 + e) is sigmoid(-|x|); where x >= 0, sigmoid(x) = 1 - that.
-    x = a[0]
-    return [f"np.abs({x}, out={out})",
-            f"np.negative({out}, out={out})",
-            f"np.exp({out}, out={out})",
-            f"np.add({out}, 1, out={s[0]})",
-            f"np.divide({out}, {s[0]}, out={out})",
-            f"np.subtract(1, {out}, out={out}, where={x} >= 0)"]
+    # 1 / (1 + exp(-x)) is exact to rounding everywhere; exp(-x) = inf for very
+    # negative x gives 0, the limit, so that overflow is not worth a warning.
+    return ['with np.errstate(over="ignore"):',
+            f"    np.exp(np.negative({a[0]}, out={out}), out={out})",
+            f"np.add({out}, 1, out={out})",
+            f"np.divide(1, {out}, out={out})"]
 
 
 def _log_softmax(a, node, out, s):
@@ -122,7 +120,7 @@ OUT_FORMS: dict[str, OutForm] = {
     "tanh": _ufunc("tanh"),
     "relu": _ufunc("maximum", "0"),
     "step": OutForm(lambda a, node, out, s: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK),
-    "sigmoid": OutForm(_sigmoid, scratch=1, elementwise=False, returns=False),
+    "sigmoid": OutForm(_sigmoid, returns=False),
     "matmul": OutForm(lambda a, node, out, s: [f"np.matmul({a[0]}, {a[1]}, out={out})"],
                       elementwise=False),
     "sum": OutForm(lambda a, node, out, s: [f"np.sum({a[0]}{_reduce_kw(node)}, out={out})"],
@@ -131,6 +129,65 @@ OUT_FORMS: dict[str, OutForm] = {
     "softmax": OutForm(_softmax, elementwise=False),
     "broadcast_to": OutForm(lambda a, node, out, s: [f"{out}.fill({a[0]})"], returns=False),
 }
+
+
+def _full_reduction(node: Apply) -> bool:
+    return node.op in ("sum", "mean") and node.kw.get("axis") is None and not node.kw.get("keepdims")
+
+
+def _fuse_dots(ops: list) -> list:
+    """sum/mean(a * b) over all entries, a and b of one shape, -> one np.vdot (no product array)."""
+    uses: dict[str, int] = {}
+    for op in ops:
+        for name in _vars(op.node):
+            uses[name] = uses.get(name, 0) + 1
+    by_target = {op.target: op for op in ops}
+    dropped = set()
+    for op in ops:
+        node = op.node
+        if not (_full_reduction(node) and isinstance(node.args[0], Var)):
+            continue
+        product = by_target.get(node.args[0].name)
+        if product is None or uses.get(product.target) != 1:
+            continue
+        p = product.node
+        if p.op == "pow" and p.kw["exponent"] == 2:
+            a, b = p.args[0], p.args[0]
+        elif p.op == "mul" and all(tuple(x.shape) == tuple(p.shape) for x in p.args):
+            a, b = p.args
+        else:
+            continue
+        if not all(isinstance(x, Var) for x in (a, b)):
+            continue
+        op.node = Apply("dot", (a, b), (("mean", node.op == "mean"),), ())
+        dropped.add(product.target)
+    return [op for op in ops if op.target not in dropped]
+
+
+def _scalar_form(node: Apply, args: list, printer) -> str | None:
+    """Whole-array reductions without numpy's Python-level wrappers."""
+    if node.op == "dot":
+        a, b = node.args
+        text = f"np.vdot({args[0]}, {args[1]})"
+        if node.kw["mean"]:
+            size = 1
+            for d in a.shape:
+                size = size * d
+            text += f" / {_divisor(size, printer)}"
+        return text
+    if _full_reduction(node) and node.args[0].shape:
+        text = f"np.add.reduce({args[0]}, axis=None)"
+        if node.op == "mean":
+            size = 1
+            for d in node.args[0].shape:
+                size = size * d
+            text += f" / {_divisor(size, printer)}"
+        return text
+    return None
+
+
+def _divisor(size, printer) -> str:
+    return str(size) if getattr(size, "is_Symbol", False) else printer.scalar(size, 71)
 
 
 @dataclass
@@ -203,6 +260,113 @@ class _Lowering:
         return tuple(out)
 
 
+# -- element-wise regions, simplified as scalar expressions -------------------
+
+_ARITH = {"add", "sub", "mul", "div", "neg", "pow"}
+_COST = {"div": 2, "pow": 1}
+
+
+def _is_elementwise(e: Expr) -> bool:
+    return isinstance(e, Apply) and (e.op in _ARITH or RULES[e.op].family == "elementwise")
+
+
+def _cost(e: Expr) -> int:
+    """Passes over memory an expression costs (functions and divisions count more)."""
+    total = 0
+    for node in walk(e):
+        if isinstance(node, Apply):
+            total += _COST.get(node.op, 1) if node.op in _ARITH else 4
+    return total
+
+
+class _Regions:
+    """Rewrites maximal element-wise sub-trees into their cheapest equal scalar form.
+
+    A backward expression such as ``dL/dP * P * (1 - P)`` with
+    ``dL/dP = c (1 - Y) / (1 - P) - c Y / P`` (sigmoid into binary
+    cross-entropy) is one element-wise region over the leaves P and Y; sympy's
+    ``cancel`` turns it into ``c (P - Y)``: the same function, two passes
+    instead of ten, and no 0/0 where P rounds to 0 or 1. A rewrite is kept only
+    when it is cheaper and has the region's shape.
+    """
+
+    def __init__(self, definitions: dict | None = None):
+        self.cache: dict = {}
+        # forward values defined by arithmetic (1 - P), which a region may see through
+        self.definitions = {v: e for v, e in (definitions or {}).items()
+                            if isinstance(e, Apply) and e.op in _ARITH}
+
+    def __call__(self, e: Expr) -> Expr:
+        if not isinstance(e, Apply):
+            return e
+        if _is_elementwise(e) and e.shape:
+            return self.region(e)
+        args = tuple(self(a) for a in e.args)
+        return e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+
+    def region(self, e: Apply) -> Expr:
+        import sympy as sp
+        from ..rules.elementwise import FUNCTIONS, from_sympy
+
+        leaves: dict[Expr, sp.Symbol] = {}
+
+        def to_sympy(x: Expr):
+            if isinstance(x, Const):
+                return sp.sympify(x.value)
+            if x in self.definitions:
+                return to_sympy(self.definitions[x])
+            if not _is_elementwise(x):
+                leaf = self(x)
+                if leaf not in leaves:
+                    leaves[leaf] = sp.Symbol(f"leaf{len(leaves)}", real=True)
+                return leaves[leaf]
+            a = [to_sympy(arg) for arg in x.args]
+            kw = x.kw
+            if x.op == "add":
+                return a[0] + a[1]
+            if x.op == "sub":
+                return a[0] - a[1]
+            if x.op == "mul":
+                return a[0] * a[1]
+            if x.op == "div":
+                return a[0] / a[1]
+            if x.op == "neg":
+                return -a[0]
+            if x.op == "pow":
+                return a[0] ** sp.sympify(kw["exponent"])
+            fn = FUNCTIONS[x.op]
+            return fn.sympy_function(a[0], *[sp.sympify(kw[p]) for p in fn.params])
+
+        scalar = to_sympy(e)
+        key = (scalar, tuple(tuple(leaf.shape) for leaf in leaves))
+        if key not in self.cache:
+            self.cache[key] = self._cheapest(scalar)
+        better = self.cache[key]
+        if better is None:
+            return self._rebuild(e)
+        bind = {sym: leaf for leaf, sym in leaves.items()}
+        out = from_sympy(better, bind)
+        if tuple(out.shape) != tuple(e.shape) or _cost(out) >= _cost(e):
+            return self._rebuild(e)
+        return out
+
+    def _rebuild(self, e: Apply) -> Expr:
+        if not isinstance(e, Apply):
+            return e
+        args = tuple(self._rebuild(a) if _is_elementwise(a) else self(a) for a in e.args)
+        return e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+
+    @staticmethod
+    def _cheapest(scalar):
+        import sympy as sp
+        if not scalar.has(sp.Pow) or all(not (p.exp.is_negative) for p in scalar.atoms(sp.Pow)):
+            return None   # no division to cancel: keep the derivation's own form
+        cancelled = sp.factor(sp.cancel(sp.together(scalar)))
+        if sp.count_ops(cancelled) < sp.count_ops(scalar):
+            return cancelled
+        return None
+
+
 def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]]:
     """The step's operations, and what each gradient and the loss are after lowering."""
     low = _Lowering()
@@ -217,8 +381,9 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
             value = low.operand(expr)
         rename[node.var] = value
     results: dict[str, Expr] = {LOSS: rename[graph.node(LOSS).var]}
+    regions = _Regions({value: op.node for op in low.ops for value in [Var(op.target, op.node.shape, "temp")]})
     for target, _named, expr in plan:
-        expr = _rename(expr, rename)
+        expr = regions(_rename(expr, rename))
         adj = naming.adjoint(target)
         if isinstance(expr, Apply) and expr not in low.memo and expr.op not in _VIEWS:
             value = low.bind(expr, adj, (comments or {}).get(target, f"dL/d{target}"))
@@ -226,7 +391,7 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
             value = low.operand(expr)
         rename[Var(adj, expr.shape, "adjoint")] = value
         results[target] = value
-    return low.ops, results
+    return _fuse_dots(low.ops), results
 
 
 def _rename(e: Expr, mapping: dict) -> Expr:
@@ -299,10 +464,11 @@ def render_ops(ops: list[Op], printer: NumpyPrinter) -> list:
     out = []
     for op in ops:
         form = OUT_FORMS.get(op.node.op)
-        if op.buffer is None or form is None:
-            out.append((op.comment, [f"{op.target} = {printer.doprint(op.node)}"]))
-            continue
         args = [printer.doprint(a) for a in op.node.args]
+        if op.buffer is None or form is None:
+            text = _scalar_form(op.node, args, printer) or printer.doprint(op.node)
+            out.append((op.comment, [f"{op.target} = {text}"]))
+            continue
         lines = form.code(args, op.node, op.buffer, op.scratch)
         if len(lines) == 1 and form.returns:
             lines[0] = f"{op.target} = {lines[0]}"
