@@ -13,6 +13,8 @@ import numpy as np
 NETS = ("relu_mse", "sigmoid_bce", "softmax_ce")
 SHAPES = ((1, 3), (32, 64), (256, 256), (1024, 1024), (4096, 512))
 DTYPES = ("float64", "float32")
+#: batch x width up to which the benchmark fixes the batch size in the spec (1 x 3)
+FIXED_SIZE_LIMIT = 3
 
 _BODIES = {
     "relu_mse": ({"H": "relu(X @ W1 + b1)", "Z": "H @ W2 + b2"}, "mse(Z, Y)"),
@@ -21,11 +23,15 @@ _BODIES = {
 }
 
 
-def spec(net: str, width: int):
-    """The symgrad.Spec of a net; the batch size n stays symbolic."""
+def spec(net: str, width: int, batch: int | None = None):
+    """The symgrad.Spec of a net; the batch size n stays symbolic unless ``batch`` fixes it.
+
+    A fixed tiny size (batch 1 x width 3) lets symgrad emit straight-line scalar code.
+    """
     from symgrad import Spec
     nodes, loss = _BODIES[net]
-    return Spec(name=f"{net}_{width}", inputs={"X": ["n", width], "Y": ["n", width]},
+    n = "n" if batch is None else batch
+    return Spec(name=f"{net}_{width}", inputs={"X": [n, width], "Y": [n, width]},
                 params={"W1": [width, width], "b1": [width], "W2": [width, width], "b2": [width]},
                 nodes=dict(nodes), loss=loss)
 

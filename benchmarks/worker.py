@@ -38,9 +38,9 @@ sys.path.insert(0, str(HERE.parent))
 import nets  # noqa: E402
 
 
-def generated_module(net: str, width: int, folder: Path):
+def generated_module(net: str, width: int, folder: Path, batch: int):
     from symgrad import render_module
-    spec = nets.spec(net, width)
+    spec = nets.spec(net, width, batch if batch * width <= nets.FIXED_SIZE_LIMIT else None)
     path = folder / f"{spec.name}.py"
     path.write_text(render_module(spec))
     module_spec = importlib.util.spec_from_file_location(spec.name, path)
@@ -52,10 +52,10 @@ def generated_module(net: str, width: int, folder: Path):
 def make(framework: str, net: str, params, inputs, folder: Path):
     """A zero-argument function running one step of ``framework``."""
     if framework == "generated":
-        step = generated_module(net, params["W1"].shape[0], folder).make_step()
+        step = generated_module(net, params["W1"].shape[0], folder, inputs["X"].shape[0]).make_step()
         return lambda: step(params, inputs)
     if framework == "generated_plain":
-        module = generated_module(net, params["W1"].shape[0], folder)
+        module = generated_module(net, params["W1"].shape[0], folder, inputs["X"].shape[0])
         return lambda: module.loss_and_grads(params, inputs)
     if framework == "hand":
         import hand

@@ -12,7 +12,7 @@ import keyword
 GENERATED_MODULE_NAMES = frozenset({
     "np", "params", "inputs", "cache", "dtype", "forward", "backward",
     "loss_and_grads", "grads", "PARAMS", "INPUTS", "NODES", "values",
-    "loss_and_grads_into", "make_step", "Workspace", "workspace",
+    "loss_and_grads_into", "make_step", "Workspace", "workspace", "loss_and_grads_scalar", "math",
 })
 
 ADJOINT_PREFIX = "d_"

@@ -55,13 +55,23 @@ def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
 def test_step_equals_loss_and_grads(name, tmp_path):
     module, params, inputs = module_and_data(name, tmp_path)
     loss, grads = module.loss_and_grads(params, inputs)
-    step = module.make_step()
+    step = module.make_step()     # scalar code for a tiny fixed-size net, else the array step
+    workspace = module.Workspace()
     for _ in range(2):      # the second call runs in the reused workspace
-        step_loss, step_grads = step(params, inputs)
-        assert step_loss == pytest.approx(loss, rel=1e-12)
-        for p in grads:
-            assert np.shape(step_grads[p]) == np.shape(grads[p])
-            np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-10, atol=1e-13, err_msg=p)
+        for step_loss, step_grads in (step(params, inputs),
+                                      module.loss_and_grads_into(params, inputs, workspace)):
+            assert step_loss == pytest.approx(loss, rel=1e-12)
+            for p in grads:
+                assert np.shape(step_grads[p]) == np.shape(grads[p])
+                np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-10, atol=1e-13, err_msg=p)
+
+
+@pytest.mark.parametrize("name, expected", [("pset3", True), ("hw1_relu_sigmoid_bce", True),
+                                            ("multiclass", False), ("titanic", False)])
+def test_scalar_code_only_for_fixed_small_nets(name, expected, tmp_path):
+    """multiclass has a softmax (no overflow-safe scalar form); titanic a symbolic batch size."""
+    module, _, _ = module_and_data(name, tmp_path)
+    assert hasattr(module, "loss_and_grads_scalar") == expected
 
 
 @pytest.mark.parametrize("name", list(BODIES))

@@ -10,6 +10,8 @@ loss_and_grads that computes the same values in arrays it reuses from call to
 call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
+import math
+
 import numpy as np
 
 PARAMS = {
@@ -111,11 +113,41 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, x_1, x_2 = inputs["x"].ravel().tolist()
+    y = float(inputs["y"])
+    w_0, w_1, w_2 = params["w"].ravel().tolist()
+    b = float(params["b"])
+    _s0 = w_0*x_0
+    _s1 = w_1*x_1
+    _s2 = w_2*x_2
+    _s3 = 2.0*_s0 + 2.0*_s1 + 2.0*_s2 + 2.0*b - 2.0*y
+    return (_s0 + _s1 + _s2 + b - y) ** 2.0, {
+        "w": np.array([_s3*x_0, _s3*x_1, _s3*x_2], dtype),
+        "b": np.array(_s3, dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
 def make_step():
     """A function (params, inputs) -> (loss, grads) with its own Workspace."""
     workspace = Workspace()
 
     def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
         return loss_and_grads_into(params, inputs, workspace)
 
     return run

@@ -10,6 +10,8 @@ loss_and_grads that computes the same values in arrays it reuses from call to
 call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
+import math
+
 import numpy as np
 
 PARAMS = {
@@ -153,11 +155,72 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, = inputs["x"].ravel().tolist()
+    y = float(inputs["y"])
+    W1_0_0, W1_1_0, W1_2_0, W1_3_0, W1_4_0, W1_5_0, W1_6_0, W1_7_0, W1_8_0, W1_9_0 = params["W1"].ravel().tolist()
+    b1_0, b1_1, b1_2, b1_3, b1_4, b1_5, b1_6, b1_7, b1_8, b1_9 = params["b1"].ravel().tolist()
+    w2_0, w2_1, w2_2, w2_3, w2_4, w2_5, w2_6, w2_7, w2_8, w2_9 = params["w2"].ravel().tolist()
+    b2 = float(params["b2"])
+    _s0 = math.tanh(W1_0_0*x_0 + b1_0)
+    _s1 = _s0*w2_0
+    _s2 = math.tanh(W1_1_0*x_0 + b1_1)
+    _s3 = _s2*w2_1
+    _s4 = math.tanh(W1_2_0*x_0 + b1_2)
+    _s5 = _s4*w2_2
+    _s6 = math.tanh(W1_3_0*x_0 + b1_3)
+    _s7 = _s6*w2_3
+    _s8 = math.tanh(W1_4_0*x_0 + b1_4)
+    _s9 = _s8*w2_4
+    _s10 = math.tanh(W1_5_0*x_0 + b1_5)
+    _s11 = _s10*w2_5
+    _s12 = math.tanh(W1_6_0*x_0 + b1_6)
+    _s13 = _s12*w2_6
+    _s14 = math.tanh(W1_7_0*x_0 + b1_7)
+    _s15 = _s14*w2_7
+    _s16 = math.tanh(W1_8_0*x_0 + b1_8)
+    _s17 = _s16*w2_8
+    _s18 = math.tanh(W1_9_0*x_0 + b1_9)
+    _s19 = _s18*w2_9
+    _s20 = 2.0*_s1 + 2.0*_s11 + 2.0*_s13 + 2.0*_s15 + 2.0*_s17 + 2.0*_s19 + 2.0*_s3 + 2.0*_s5 + 2.0*_s7 + 2.0*_s9 + 2.0*b2 - 2.0*y
+    _s21 = _s20*w2_0*(1.0 - (_s0) * (_s0))
+    _s22 = _s20*w2_1*(1.0 - (_s2) * (_s2))
+    _s23 = _s20*w2_2*(1.0 - (_s4) * (_s4))
+    _s24 = _s20*w2_3*(1.0 - (_s6) * (_s6))
+    _s25 = _s20*w2_4*(1.0 - (_s8) * (_s8))
+    _s26 = _s20*w2_5*(1.0 - (_s10) * (_s10))
+    _s27 = _s20*w2_6*(1.0 - (_s12) * (_s12))
+    _s28 = _s20*w2_7*(1.0 - (_s14) * (_s14))
+    _s29 = _s20*w2_8*(1.0 - (_s16) * (_s16))
+    _s30 = _s20*w2_9*(1.0 - (_s18) * (_s18))
+    return (_s1 + _s11 + _s13 + _s15 + _s17 + _s19 + _s3 + _s5 + _s7 + _s9 + b2 - y) ** 2.0, {
+        "W1": np.array([[_s21*x_0], [_s22*x_0], [_s23*x_0], [_s24*x_0], [_s25*x_0], [_s26*x_0], [_s27*x_0], [_s28*x_0], [_s29*x_0], [_s30*x_0]], dtype),
+        "b1": np.array([_s21, _s22, _s23, _s24, _s25, _s26, _s27, _s28, _s29, _s30], dtype),
+        "w2": np.array([_s0*_s20, _s2*_s20, _s20*_s4, _s20*_s6, _s20*_s8, _s10*_s20, _s12*_s20, _s14*_s20, _s16*_s20, _s18*_s20], dtype),
+        "b2": np.array(_s20, dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
 def make_step():
     """A function (params, inputs) -> (loss, grads) with its own Workspace."""
     workspace = Workspace()
 
     def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
         return loss_and_grads_into(params, inputs, workspace)
 
     return run

@@ -10,6 +10,8 @@ loss_and_grads that computes the same values in arrays it reuses from call to
 call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
+import math
+
 import numpy as np
 
 PARAMS = {
@@ -174,11 +176,58 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x = float(inputs["x"])
+    y = float(inputs["y"])
+    W0_0, W0_1, W0_2 = params["W0"].ravel().tolist()
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2 = params["W1"].ravel().tolist()
+    W2_0, W2_1, W2_2 = params["W2"].ravel().tolist()
+    _s0 = W0_0*x
+    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s2 = W0_1*x
+    _s3 = (_s2 if _s2 > 0.0 else 0.0)
+    _s4 = W0_2*x
+    _s5 = (_s4 if _s4 > 0.0 else 0.0)
+    _s6 = W1_0_0*_s1 + W1_0_1*_s3 + W1_0_2*_s5
+    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s8 = W2_0*_s7
+    _s9 = W1_1_0*_s1 + W1_1_1*_s3 + W1_1_2*_s5
+    _s10 = (_s9 if _s9 > 0.0 else 0.0)
+    _s11 = W2_1*_s10
+    _s12 = W1_2_0*_s1 + W1_2_1*_s3 + W1_2_2*_s5
+    _s13 = (_s12 if _s12 > 0.0 else 0.0)
+    _s14 = W2_2*_s13
+    _s15 = 2.0*_s11 + 2.0*_s14 + 2.0*_s8 - 2.0*y
+    _s16 = W2_0*_s15*(1.0 if _s6 > 0.0 else 0.0)
+    _s17 = W2_1*_s15*(1.0 if _s9 > 0.0 else 0.0)
+    _s18 = W2_2*_s15*(1.0 if _s12 > 0.0 else 0.0)
+    return (_s11 + _s14 + _s8 - y) ** 2.0, {
+        "W0": np.array([x*(W1_0_0*_s16 + W1_1_0*_s17 + W1_2_0*_s18)*(1.0 if _s0 > 0.0 else 0.0), x*(W1_0_1*_s16 + W1_1_1*_s17 + W1_2_1*_s18)*(1.0 if _s2 > 0.0 else 0.0), x*(W1_0_2*_s16 + W1_1_2*_s17 + W1_2_2*_s18)*(1.0 if _s4 > 0.0 else 0.0)], dtype),
+        "W1": np.array([[_s1*_s16, _s16*_s3, _s16*_s5], [_s1*_s17, _s17*_s3, _s17*_s5], [_s1*_s18, _s18*_s3, _s18*_s5]], dtype),
+        "W2": np.array([_s15*_s7, _s10*_s15, _s13*_s15], dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
 def make_step():
     """A function (params, inputs) -> (loss, grads) with its own Workspace."""
     workspace = Workspace()
 
     def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
         return loss_and_grads_into(params, inputs, workspace)
 
     return run

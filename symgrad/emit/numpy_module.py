@@ -19,6 +19,7 @@ from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, substitute, walk
 from ..spec import LOSS
+from .numpy_scalar import scalar_data
 from .numpy_step import step_data
 from .printers import NumpyPrinter
 from .templates import render
@@ -150,6 +151,9 @@ def render_module(d: Derivation) -> str:
     step["size_args"] = "".join(f"{s}, " for s in size_names)
     step["dtype_args"] = ", ".join(list(graph.params) + list(graph.inputs))
     all_helpers = {**printer.helpers, **step.pop("helpers")}
+    scalar = scalar_data(d)
+    if scalar is not None:
+        scalar["helpers"] = [inspect.getsource(fn).rstrip() for fn in scalar["helpers"]]
     helpers = [inspect.getsource(fn).rstrip() for _, fn in sorted(all_helpers.items())]
     text = render(
         "numpy/module.py.j2",
@@ -172,6 +176,7 @@ def render_module(d: Derivation) -> str:
         adjoint=naming.adjoint,
         loss=LOSS,
         step=step,
+        scalar=scalar,
     )
     return text
 
