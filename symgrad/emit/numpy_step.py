@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, walk
+from ..ir import Apply, Const, Expr, Var, dim, walk
 from ..rules import RULES
 from ..spec import LOSS
 from .printers import NumpyPrinter
@@ -127,6 +127,8 @@ OUT_FORMS: dict[str, OutForm] = {
                    elementwise=False),
     "log_softmax": OutForm(_log_softmax, scratch=1, elementwise=False),
     "softmax": OutForm(_softmax, elementwise=False),
+    "max": OutForm(lambda a, node, out, s: [f"np.max({a[0]}{_reduce_kw(node)}, out={out})"],
+                   elementwise=False),
     "broadcast_to": OutForm(lambda a, node, out, s: [f"{out}.fill({a[0]})"], returns=False),
 }
 
@@ -215,6 +217,7 @@ class _Lowering:
         self.ops: list[Op] = []
         self.memo: dict[Expr, Expr] = {}
         self.count = 0
+        self.exp_of: dict[Var, Apply] = {}   # value -> how to get exp(value) without an exp
 
     def fresh(self) -> str:
         self.count += 1
@@ -238,7 +241,22 @@ class _Lowering:
             return out
         return self.bind(e, self.fresh())
 
+    def emit(self, node: Apply) -> Var:
+        """A new single operation over already-lowered operands."""
+        name = self.fresh()
+        self.ops.append(Op(name, node))
+        return Var(name, node.shape, "temp")
+
     def bind(self, e: Expr, target: str, comment: str = "") -> Var:
+        if isinstance(e, Apply) and e.op == "log_softmax":
+            return self._log_softmax(e, target, comment)
+        if isinstance(e, Apply) and e.op == "exp" and self.operand(e.args[0]) in self.exp_of:
+            # exp(log_softmax(z)) = e / t with e, t from the forward pass: no second exp
+            node = self.exp_of[self.operand(e.args[0])]
+            var = Var(target, e.shape, "temp")
+            self.ops.append(Op(target, node, comment))
+            self.memo[e] = var
+            return var
         if isinstance(e, Apply) and e.op in RULES and RULES[e.op].family == "arith" and len(e.args) == 2:
             args = self._scalar_operands(e)
         else:
@@ -246,6 +264,23 @@ class _Lowering:
         var = Var(target, e.shape, "temp")
         self.ops.append(Op(target, Apply(e.op, args, e.attrs, e.shape), comment))
         self.memo[e] = var
+        return var
+
+    def _log_softmax(self, e: Apply, target: str, comment: str) -> Var:
+        """log_softmax(z) = s - log(t), s = z - max(z), t = sum(exp(s)): each a value of its own."""
+        z = self.operand(e.args[0])
+        axis = e.kw["axis"]
+        kept = tuple(d if i != axis else dim(1) for i, d in enumerate(e.shape))
+        reduce_kw = (("axis", axis), ("keepdims", True))
+        m = self.emit(Apply("max", (z,), reduce_kw, kept))
+        shifted = self.emit(Apply("sub", (z, m), (), e.shape))
+        exps = self.emit(Apply("exp", (shifted,), (), e.shape))
+        total = self.emit(Apply("sum", (exps,), reduce_kw, kept))
+        log_total = self.emit(Apply("log", (total,), (), kept))
+        var = Var(target, e.shape, "temp")
+        self.ops.append(Op(target, Apply("sub", (shifted, log_total), (), e.shape), comment))
+        self.memo[e] = var
+        self.exp_of[var] = Apply("div", (exps, total), (), e.shape)
         return var
 
     def _scalar_operands(self, e: Apply) -> tuple:
@@ -381,7 +416,9 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
             value = low.operand(expr)
         rename[node.var] = value
     results: dict[str, Expr] = {LOSS: rename[graph.node(LOSS).var]}
-    regions = _Regions({value: op.node for op in low.ops for value in [Var(op.target, op.node.shape, "temp")]})
+    by_target = {op.target: op.node for op in low.ops}
+    regions = _Regions({rename[n.var]: by_target[n.name] for n in graph.nodes
+                        if isinstance(n.expr, Apply) and n.expr.op in _ARITH and n.name in by_target})
     for target, _named, expr in plan:
         expr = regions(_rename(expr, rename))
         adj = naming.adjoint(target)
