@@ -124,6 +124,8 @@ def _ops():
             node = apply("sum", b, axis=0)
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)
+        elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
+            node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
         elif op == "broadcast_to":
             node = Apply("broadcast_to", (Const(dim("n") / 4),), (("shape", a.shape),), a.shape)
         else:
@@ -137,7 +139,10 @@ def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
     from symgrad import runtime
     printer = NumpyPrinter()
     names = {**vars(runtime), "np": np, "n": 4, **values}
-    expected = eval(printer.doprint(node), names)   # noqa: S307 -- code symgrad printed itself
+    if op == "max":
+        expected = np.max(values["b"], axis=1, keepdims=True)
+    else:
+        expected = eval(printer.doprint(node), names)   # noqa: S307 -- code symgrad printed itself
     form = OUT_FORMS[node.op]
     out = np.empty(node.shape and tuple(int(d) for d in node.shape), bool if form.kind == "bool" else float)
     scratch = {f"s{i}": np.empty_like(out, dtype=float) for i in range(form.scratch)}
