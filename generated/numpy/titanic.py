@@ -128,7 +128,7 @@ def loss_and_grads_into(params, inputs, workspace):
     y = inputs["y"]
     W1 = params["W1"]
     W2 = params["W2"]
-    n = np.shape(inputs["X"])[0]
+    n = X.shape[0]
     dtype = np.result_type(W1, W2, X, y)
     key = (n, dtype,)
     if workspace.key != key:

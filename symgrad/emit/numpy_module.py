@@ -147,7 +147,7 @@ def render_module(d: Derivation) -> str:
     step_plan, _ = plan_backward(d, keep_entries=False)
     step = step_data(d, step_plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
     size_names = sorted(graph.sizes)
-    step["sizes"] = size_lines
+    step["sizes"] = [f"{size} = {graph.sizes[size][0]}.shape[{graph.sizes[size][1]}]" for size in size_names]
     step["size_args"] = "".join(f"{s}, " for s in size_names)
     step["dtype_args"] = ", ".join(list(graph.params) + list(graph.inputs))
     all_helpers = {**printer.helpers, **step.pop("helpers")}
