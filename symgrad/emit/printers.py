@@ -104,6 +104,7 @@ class LatexIRPrinter:
         self.names = names or {}
         self.adjoint = adjoint or (lambda name: r"\frac{\partial L}{\partial %s}" % self.name_latex(name))
         self._scalar = _ScalarLatex()
+        self._memo: dict = {}
 
     def name_latex(self, name: str) -> str:
         if name in self.names:
@@ -123,6 +124,13 @@ class LatexIRPrinter:
         pass
 
     def print(self, e: Expr) -> Printed:
+        # Expanded views share sub-trees heavily (hash-consed IR): print each once.
+        done = self._memo.get(e)
+        if done is None:
+            done = self._memo[e] = self._print_node(e)
+        return done
+
+    def _print_node(self, e: Expr) -> Printed:
         if isinstance(e, Var):
             if e.role == "adjoint":
                 return Printed(self.adjoint(e.name[2:]), ATOM)
