@@ -82,27 +82,25 @@ def mib(b):
     return f"{b / 2**20:.2f}" if b >= 2**16 else f"{b / 1024:.1f} KiB"
 
 
-def step_tables(rows, peaks) -> list[str]:
+def step_tables(rows) -> list[str]:
     out = ["| net | dtype | batch x width | generated (ms) | gen / hand | gen / torch | gen / jax "
-           "| % of matmul peak (gen, hand) | peak memory gen / hand (MiB) | ratio |",
+           "| % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["seconds"]
         gen = s["generated"]
 
-        def paired(other):
-            if other not in s:
+        def paired(a, b):
+            if a not in s or b not in s:
                 return None
-            return median([a / b for a, b in zip(gen, s[other])])
+            return median([x / y for x, y in zip(s[a], s[b])])
 
-        peak = peaks[r["dtype"]]
-        flops = nets.flops(r["n"], r["w"])
-        pct = lambda name: 100 * flops / min(s[name]) / (peak * 1e9)
         mem = r["peak_bytes"]
         out.append(
             f"| {r['net']} | {r['dtype']} | {r['n']} x {r['w']} | {median(gen) * 1e3:.4g} "
-            f"| {fmt_ratio(paired('hand'))} | {fmt_ratio(paired('torch'))} | {fmt_ratio(paired('jax'))} "
-            f"| {pct('generated'):.0f}%, {pct('hand'):.0f}% "
+            f"| {fmt_ratio(paired('generated', 'hand'))} | {fmt_ratio(paired('generated', 'torch'))} "
+            f"| {fmt_ratio(paired('generated', 'jax'))} "
+            f"| {100 * paired('matmul', 'generated'):.0f}%, {100 * paired('matmul', 'hand'):.0f}% "
             f"| {mib(mem['generated'])} / {mib(mem['hand'])} | {mem['generated'] / mem['hand']:.2f} |")
     return out
 
@@ -141,12 +139,15 @@ def main() -> int:
         "Every process is pinned to one thread (OPENBLAS/OMP/MKL_NUM_THREADS=1, XLA single-threaded, "
         "torch.set_num_threads(1)) and bound to one CPU. Frameworks run in interleaved rounds inside "
         "one process (one timed batch of each per round, order rotated); a ratio is the median over "
-        "rounds of the paired per-round ratio. % of matmul peak = 10 n w^2 flops (the five matrix "
-        "products of a step) / best step time / best np.matmul throughput on 1024 x 1024 in that dtype. "
+        "rounds of the paired per-round ratio. % of matmul peak: the step's five matrix products "
+        "(10 n w^2 flops) run alone with np.matmul(out=), timed in the same rounds, over the step's "
+        "time (median of paired ratios), so it is the share of the step that is matrix products at "
+        "this machine's measured matmul speed. "
         "Peak memory: tracemalloc peak of a first step from nothing, the generated step's workspace "
         "included (inputs and parameters excluded).",
         "",
-        "Measured matmul throughput, one thread: "
+        "Measured matmul throughput, one thread, 1024 x 1024 (best of the run; other jobs loaded "
+        "the machine, so the median is lower): "
         + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in peaks.items()) + ".",
         "",
         "Nets (benchmarks/nets.py): H = act(X @ W1 + b1), output = H @ W2 + b2, all widths w; "
@@ -157,7 +158,7 @@ def main() -> int:
         "## Training step: forward + backward",
         "",
     ]
-    lines += step_tables(rows, peaks)
+    lines += step_tables(rows)
     lines += ["", "## Derivation, LaTeX and code generation; proofs", ""]
     lines += [r["markdown"] for r in scaling if "markdown" in r]
     Path(args.output).write_text("\n".join(lines) + "\n")

@@ -121,6 +121,7 @@ def _ops():
             node = apply("matmul", b, m)
         elif op == "sum":
             cases.append(("sum_keepdims", apply("sum", b, axis=1, keepdims=True), values))
+            cases.append(("sum_all_keepdims", apply("sum", b, keepdims=True), values))
             node = apply("sum", b, axis=0)
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)

@@ -164,7 +164,7 @@ def loss_and_grads_into(params, inputs, workspace):
     # dL/dp = dL/dloss_1 * (1 / p); dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
     d_p = np.multiply(_t1, _t2, out=_b3)
     _t5 = np.multiply(d_p, p, out=_b4)
-    _t4 = np.sum(_t5, axis=0, keepdims=True, out=_b5)
+    _t4 = np.add.reduce(_t5, axis=0, keepdims=True, out=_b5)
     _t3 = np.subtract(d_p, _t4, out=_b3)
     # dL/dz = p * (dL/dp - np.sum(dL/dp * p, axis=0, keepdims=True))
     d_z = np.multiply(p, _t3, out=_b2)

@@ -66,9 +66,7 @@ def _ufunc(name: str, *extra: str) -> OutForm:
 
 def _reduce_kw(node) -> str:
     kw = node.kw
-    parts = []
-    if kw.get("axis") is not None:
-        parts.append(f"axis={kw['axis']}")
+    parts = [f"axis={kw.get('axis')}"]   # always: a ufunc's reduce defaults to axis 0, np.sum to None
     if kw.get("keepdims"):
         parts.append("keepdims=True")
     return "".join(", " + p for p in parts)
@@ -123,11 +121,12 @@ OUT_FORMS: dict[str, OutForm] = {
     "sigmoid": OutForm(_sigmoid, returns=False),
     "matmul": OutForm(lambda a, node, out, s: [f"np.matmul({a[0]}, {a[1]}, out={out})"],
                       elementwise=False),
-    "sum": OutForm(lambda a, node, out, s: [f"np.sum({a[0]}{_reduce_kw(node)}, out={out})"],
+    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
+    "sum": OutForm(lambda a, node, out, s: [f"np.add.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
                    elementwise=False),
     "log_softmax": OutForm(_log_softmax, scratch=1, elementwise=False),
     "softmax": OutForm(_softmax, elementwise=False),
-    "max": OutForm(lambda a, node, out, s: [f"np.max({a[0]}{_reduce_kw(node)}, out={out})"],
+    "max": OutForm(lambda a, node, out, s: [f"np.maximum.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
                    elementwise=False),
     "broadcast_to": OutForm(lambda a, node, out, s: [f"{out}.fill({a[0]})"], returns=False),
 }
@@ -150,6 +149,11 @@ def _fuse_dots(ops: list) -> list:
         if not (_full_reduction(node) and isinstance(node.args[0], Var)):
             continue
         product = by_target.get(node.args[0].name)
+        inner_sum = None
+        if (product is not None and product.node.op == "sum" and isinstance(product.node.args[0], Var)
+                and uses.get(product.target) == 1):
+            # sum over all of (sum over some axes of a * b) is one dot product too
+            inner_sum, product = product, by_target.get(product.node.args[0].name)
         if product is None or uses.get(product.target) != 1:
             continue
         p = product.node
@@ -161,8 +165,14 @@ def _fuse_dots(ops: list) -> list:
             continue
         if not all(isinstance(x, Var) for x in (a, b)):
             continue
-        op.node = Apply("dot", (a, b), (("mean", node.op == "mean"),), ())
+        count = 1
+        if node.op == "mean":   # divided by the size of the mean's own argument
+            for d in node.args[0].shape:
+                count = count * d
+        op.node = Apply("dot", (a, b), (("count", count),), ())
         dropped.add(product.target)
+        if inner_sum is not None:
+            dropped.add(inner_sum.target)
     return [op for op in ops if op.target not in dropped]
 
 
@@ -171,11 +181,8 @@ def _scalar_form(node: Apply, args: list, printer) -> str | None:
     if node.op == "dot":
         a, b = node.args
         text = f"np.vdot({args[0]}, {args[1]})"
-        if node.kw["mean"]:
-            size = 1
-            for d in a.shape:
-                size = size * d
-            text += f" / {_divisor(size, printer)}"
+        if node.kw["count"] != 1:
+            text += f" / {_divisor(node.kw['count'], printer)}"
         return text
     if _full_reduction(node) and node.args[0].shape:
         text = f"np.add.reduce({args[0]}, axis=None)"
