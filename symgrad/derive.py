@@ -16,6 +16,7 @@ Two views of every adjoint:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from . import names as naming
@@ -45,6 +46,11 @@ class Derivation:
     contributions: dict = field(default_factory=dict)   # target -> [Contribution]
     order: list = field(default_factory=list)           # targets, in the order computed
 
+    @functools.cached_property
+    def _variables(self) -> dict:
+        """The graph's variables by name, built once (adjoint_var runs once per node)."""
+        return self.graph.variables()
+
     @property
     def spec(self):
         return self.graph.spec
@@ -53,7 +59,7 @@ class Derivation:
         """The adjoint of ``name`` as a variable (dL/dloss is the constant 1)."""
         if name == LOSS:
             return Const(1)
-        shape = self.graph.variables()[name].shape
+        shape = self._variables[name].shape
         return Var(naming.adjoint(name), shape, "adjoint")
 
     def adjoint(self, name: str) -> Expr:
