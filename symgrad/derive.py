@@ -17,6 +17,7 @@ Two views of every adjoint:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -50,6 +51,11 @@ class Derivation:
     order: list = field(default_factory=list)           # targets, in the order computed
     fusions: list = field(default_factory=list)         # symgrad.fuse.Fusion, in graph order
 
+    @functools.cached_property
+    def _variables(self) -> dict:
+        """The graph's variables by name, built once (adjoint_var runs once per node)."""
+        return self.graph.variables()
+
     @property
     def spec(self):
         return self.graph.spec
@@ -58,7 +64,7 @@ class Derivation:
         """The adjoint of ``name`` as a variable (dL/dloss is the constant 1)."""
         if name == LOSS:
             return Const(sp.Integer(1))
-        shape = self.graph.variables()[name].shape
+        shape = self._variables[name].shape
         return Var(naming.adjoint(name), shape, "adjoint")
 
     def adjoint(self, name: str) -> Expr:

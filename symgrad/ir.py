@@ -70,6 +70,7 @@ class Var(Expr):
     shape: Shape
     role: str = "node"
     _hash: int = field(default=0, compare=False, init=False)
+    __hash__ = Expr.__hash__   # the stored hash: O(1), not a walk over the tree
 
     def _key(self):
         return (self.name, self.shape, self.role)
@@ -85,6 +86,7 @@ class Const(Expr):
     value: sp.Expr
     shape: Shape = ()
     _hash: int = field(default=0, compare=False, init=False)
+    __hash__ = Expr.__hash__
 
     def _key(self):
         return (self.value,)
@@ -105,6 +107,7 @@ class Apply(Expr):
     attrs: tuple
     shape: Shape
     _hash: int = field(default=0, compare=False, init=False)
+    __hash__ = Expr.__hash__
 
     def _key(self):
         return (self.op, self.args, self.attrs, self.shape)

@@ -12,6 +12,7 @@ import keyword
 GENERATED_MODULE_NAMES = frozenset({
     "np", "params", "inputs", "cache", "dtype", "forward", "backward",
     "loss_and_grads", "grads", "PARAMS", "INPUTS", "NODES", "values",
+    "loss_and_grads_into", "make_step", "Workspace", "workspace", "loss_and_grads_scalar", "math",
 })
 
 ADJOINT_PREFIX = "d_"
@@ -41,3 +42,13 @@ def course_partial(name: str) -> str:
 def course_derivative(function: str) -> str:
     """Name of an element-wise function's derivative in course code: relu -> relu_derivative."""
     return f"{function}_derivative"
+
+
+def step_temporary(index: int) -> str:
+    """Identifier of the index-th unnamed value of the compiled step."""
+    return f"_t{index}"
+
+
+def step_buffer(index: int) -> str:
+    """Identifier of the index-th reused array of the compiled step's workspace."""
+    return f"_b{index}"

@@ -4,7 +4,13 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
+
+import math
 
 import numpy as np
 
@@ -100,3 +106,133 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((4,), dtype),
+        np.empty((4,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), bool),
+        np.empty((4,), dtype),
+        np.empty((4,), bool),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    b1 = params["b1"]
+    W2 = params["W2"]
+    b2 = params["b2"]
+    dtype = np.result_type(W1, b1, W2, b2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
+    z1_1 = np.matmul(W1, x, out=_b0)
+    # z1 = W1 @ x + b1
+    z1 = np.add(z1_1, b1, out=_b0)
+    # z2 = relu(z1)
+    z2 = np.maximum(z1, 0, out=_b1)
+    z3_1 = np.matmul(W2, z2, out=_b2)
+    # z3 = W2 @ z2 + b2
+    z3 = np.add(z3_1, b2, out=_b2)
+    # yhat = relu(z3)
+    yhat = np.maximum(z3, 0, out=_b3)
+    loss_1 = np.subtract(yhat, y, out=_b3)
+    # loss = sq_norm(yhat - y)
+    loss = np.vdot(loss_1, loss_1)
+    _t1 = np.multiply(2, loss_1, out=_b3)
+    _t2 = np.greater(z3, 0, out=_b4)
+    # dL/dz3 = dL/dyhat * step(z3)
+    d_z3 = np.multiply(_t1, _t2, out=_b3)
+    _t3 = np.matmul(W2.T, d_z3, out=_b5)
+    _t4 = np.greater(z1, 0, out=_b6)
+    # dL/dz1 = dL/dz2 * step(z1)
+    d_z1 = np.multiply(_t3, _t4, out=_b5)
+    # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
+    d_W1 = np.outer(d_z1, x)
+    # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3
+    d_W2 = np.outer(d_z3, z2)
+    return float(loss), {
+        "W1": d_W1,
+        "b1": d_z1,
+        "W2": d_W2,
+        "b2": d_z3,
+    }
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, x_1, x_2 = inputs["x"].ravel().tolist()
+    y_0, y_1 = inputs["y"].ravel().tolist()
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2 = params["W1"].ravel().tolist()
+    b1_0, b1_1, b1_2, b1_3 = params["b1"].ravel().tolist()
+    W2_0_0, W2_0_1, W2_0_2, W2_0_3, W2_1_0, W2_1_1, W2_1_2, W2_1_3 = params["W2"].ravel().tolist()
+    b2_0, b2_1 = params["b2"].ravel().tolist()
+    _s0 = W1_0_0*x_0 + W1_0_1*x_1 + W1_0_2*x_2 + b1_0
+    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s2 = W1_1_0*x_0 + W1_1_1*x_1 + W1_1_2*x_2 + b1_1
+    _s3 = (_s2 if _s2 > 0.0 else 0.0)
+    _s4 = W1_2_0*x_0 + W1_2_1*x_1 + W1_2_2*x_2 + b1_2
+    _s5 = (_s4 if _s4 > 0.0 else 0.0)
+    _s6 = W1_3_0*x_0 + W1_3_1*x_1 + W1_3_2*x_2 + b1_3
+    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s8 = W2_0_0*_s1 + W2_0_1*_s3 + W2_0_2*_s5 + W2_0_3*_s7 + b2_0
+    _s9 = (_s8 if _s8 > 0.0 else 0.0)
+    _s10 = W2_1_0*_s1 + W2_1_1*_s3 + W2_1_2*_s5 + W2_1_3*_s7 + b2_1
+    _s11 = (_s10 if _s10 > 0.0 else 0.0)
+    _s12 = (2.0*_s9 - 2.0*y_0)*(1.0 if _s8 > 0.0 else 0.0)
+    _s13 = (2.0*_s11 - 2.0*y_1)*(1.0 if _s10 > 0.0 else 0.0)
+    _s14 = (W2_0_0*_s12 + W2_1_0*_s13)*(1.0 if _s0 > 0.0 else 0.0)
+    _s15 = (W2_0_1*_s12 + W2_1_1*_s13)*(1.0 if _s2 > 0.0 else 0.0)
+    _s16 = (W2_0_2*_s12 + W2_1_2*_s13)*(1.0 if _s4 > 0.0 else 0.0)
+    _s17 = (W2_0_3*_s12 + W2_1_3*_s13)*(1.0 if _s6 > 0.0 else 0.0)
+    return (_s11 - y_1) ** 2.0 + (_s9 - y_0) ** 2.0, {
+        "W1": np.array([[_s14*x_0, _s14*x_1, _s14*x_2], [_s15*x_0, _s15*x_1, _s15*x_2], [_s16*x_0, _s16*x_1, _s16*x_2], [_s17*x_0, _s17*x_1, _s17*x_2]], dtype),
+        "b1": np.array([_s14, _s15, _s16, _s17], dtype),
+        "W2": np.array([[_s1*_s12, _s12*_s3, _s12*_s5, _s12*_s7], [_s1*_s13, _s13*_s3, _s13*_s5, _s13*_s7]], dtype),
+        "b2": np.array([_s12, _s13], dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

@@ -4,7 +4,13 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
+
+import math
 
 import numpy as np
 
@@ -110,3 +116,169 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((4,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((2,), dtype),
+        np.empty((4,), dtype),
+        np.empty((4,), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    b1 = params["b1"]
+    W2 = params["W2"]
+    b2 = params["b2"]
+    dtype = np.result_type(W1, b1, W2, b2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, = workspace.arrays
+    z1_1 = np.matmul(W1, x, out=_b0)
+    # z1 = W1 @ x + b1
+    z1 = np.add(z1_1, b1, out=_b0)
+    # z2 = sigmoid(z1)
+    with np.errstate(over="ignore"):
+        np.exp(np.negative(z1, out=_b0), out=_b0)
+    np.add(_b0, 1, out=_b0)
+    np.divide(1, _b0, out=_b0)
+    z2 = _b0
+    z3_1 = np.matmul(W2, z2, out=_b1)
+    # z3 = W2 @ z2 + b2
+    z3 = np.add(z3_1, b2, out=_b1)
+    # yhat = sigmoid(z3)
+    with np.errstate(over="ignore"):
+        np.exp(np.negative(z3, out=_b2), out=_b2)
+    np.add(_b2, 1, out=_b2)
+    np.divide(1, _b2, out=_b2)
+    yhat = _b2
+    _t2 = np.negative(z3, out=_b3)
+    _t1 = np.logaddexp(0, _t2, out=_b4)
+    loss_1 = np.negative(_t1, out=_b4)
+    loss_2 = np.multiply(y, loss_1, out=_b4)
+    loss_3 = np.subtract(1, y, out=_b5)
+    _t3 = np.logaddexp(0, z3, out=_b1)
+    loss_5 = np.negative(_t3, out=_b1)
+    loss_6 = np.multiply(loss_3, loss_5, out=_b1)
+    loss_7 = np.add(loss_2, loss_6, out=_b4)
+    loss_8 = np.add.reduce(loss_7, axis=None) / 2
+    # loss = bce(yhat, y)
+    loss = -loss_8
+    _t5 = np.multiply(0.5, loss_3, out=_b5)
+    _t4 = np.multiply(_t5, yhat, out=_b5)
+    _t7 = np.multiply(0.5, y, out=_b1)
+    with np.errstate(over="ignore"):
+        np.exp(np.negative(_t2, out=_b3), out=_b3)
+    np.add(_b3, 1, out=_b3)
+    np.divide(1, _b3, out=_b3)
+    _t8 = _b3
+    _t6 = np.multiply(_t7, _t8, out=_b1)
+    # dL/dz3 = -dL/dloss_5 * yhat - -dL/dloss_1 * sigmoid(-z3); dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_6 = dL/dloss_7
+    d_z3 = np.subtract(_t4, _t6, out=_b5)
+    _t9 = np.matmul(W2.T, d_z3, out=_b6)
+    _t11 = np.subtract(1, z2, out=_b7)
+    _t10 = np.multiply(z2, _t11, out=_b7)
+    # dL/dz1 = dL/dz2 * (z2 * (1 - z2))
+    d_z1 = np.multiply(_t9, _t10, out=_b6)
+    # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
+    d_W1 = np.outer(d_z1, x)
+    # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3
+    d_W2 = np.outer(d_z3, z2)
+    return float(loss), {
+        "W1": d_W1,
+        "b1": d_z1,
+        "W2": d_W2,
+        "b2": d_z3,
+    }
+
+
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _softplus(x):
+    # log(1 + e^x) without overflow; the fused form of log(sigmoid) needs it
+    return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, x_1, x_2 = inputs["x"].ravel().tolist()
+    y_0, y_1 = inputs["y"].ravel().tolist()
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2 = params["W1"].ravel().tolist()
+    b1_0, b1_1, b1_2, b1_3 = params["b1"].ravel().tolist()
+    W2_0_0, W2_0_1, W2_0_2, W2_0_3, W2_1_0, W2_1_1, W2_1_2, W2_1_3 = params["W2"].ravel().tolist()
+    b2_0, b2_1 = params["b2"].ravel().tolist()
+    _s0 = _sigmoid(W1_0_0*x_0 + W1_0_1*x_1 + W1_0_2*x_2 + b1_0)
+    _s1 = _sigmoid(W1_1_0*x_0 + W1_1_1*x_1 + W1_1_2*x_2 + b1_1)
+    _s2 = _sigmoid(W1_2_0*x_0 + W1_2_1*x_1 + W1_2_2*x_2 + b1_2)
+    _s3 = _sigmoid(W1_3_0*x_0 + W1_3_1*x_1 + W1_3_2*x_2 + b1_3)
+    _s4 = W2_0_0*_s0 + W2_0_1*_s1 + W2_0_2*_s2 + W2_0_3*_s3 + b2_0
+    _s5 = -_s4
+    _s6 = (0.5)*y_0
+    _s7 = W2_1_0*_s0 + W2_1_1*_s1 + W2_1_2*_s2 + W2_1_3*_s3 + b2_1
+    _s8 = -_s7
+    _s9 = (0.5)*y_1
+    _s10 = -_s6*_sigmoid(_s5) + (0.5 - _s6)*_sigmoid(_s4)
+    _s11 = -_s9*_sigmoid(_s8) + (0.5 - _s9)*_sigmoid(_s7)
+    _s12 = _s0*(1.0 - _s0)*(W2_0_0*_s10 + W2_1_0*_s11)
+    _s13 = _s1*(1.0 - _s1)*(W2_0_1*_s10 + W2_1_1*_s11)
+    _s14 = _s2*(1.0 - _s2)*(W2_0_2*_s10 + W2_1_2*_s11)
+    _s15 = _s3*(1.0 - _s3)*(W2_0_3*_s10 + W2_1_3*_s11)
+    return _s6*_softplus(_s5) + _s9*_softplus(_s8) + (0.5)*(1.0 - y_0)*_softplus(_s4) + (0.5)*(1.0 - y_1)*_softplus(_s7), {
+        "W1": np.array([[_s12*x_0, _s12*x_1, _s12*x_2], [_s13*x_0, _s13*x_1, _s13*x_2], [_s14*x_0, _s14*x_1, _s14*x_2], [_s15*x_0, _s15*x_1, _s15*x_2]], dtype),
+        "b1": np.array([_s12, _s13, _s14, _s15], dtype),
+        "W2": np.array([[_s0*_s10, _s1*_s10, _s10*_s2, _s10*_s3], [_s0*_s11, _s1*_s11, _s11*_s2, _s11*_s3]], dtype),
+        "b2": np.array([_s10, _s11], dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

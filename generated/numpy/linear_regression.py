@@ -4,7 +4,13 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
+
+import math
 
 import numpy as np
 
@@ -58,3 +64,90 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((3,), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    w = params["w"]
+    b = params["b"]
+    dtype = np.result_type(w, b, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, = workspace.arrays
+    prediction_1 = x @ w
+    # prediction = x @ w + b
+    prediction = prediction_1 + b
+    loss_1 = prediction - y
+    # loss = (prediction - y)**2
+    loss = loss_1 ** 2
+    # dL/dprediction = dL/dloss_1; dL/dloss_1 = 2 * loss_1
+    d_prediction = 2 * loss_1
+    # dL/dw = dL/dprediction_1 * x; dL/dprediction_1 = dL/dprediction
+    d_w = np.multiply(d_prediction, x, out=_b0)
+    return float(loss), {
+        "w": d_w,
+        "b": d_prediction,
+    }
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, x_1, x_2 = inputs["x"].ravel().tolist()
+    y = float(inputs["y"])
+    w_0, w_1, w_2 = params["w"].ravel().tolist()
+    b = float(params["b"])
+    _s0 = w_0*x_0
+    _s1 = w_1*x_1
+    _s2 = w_2*x_2
+    _s3 = 2.0*_s0 + 2.0*_s1 + 2.0*_s2 + 2.0*b - 2.0*y
+    return (_s0 + _s1 + _s2 + b - y) ** 2.0, {
+        "w": np.array([_s3*x_0, _s3*x_1, _s3*x_2], dtype),
+        "b": np.array(_s3, dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

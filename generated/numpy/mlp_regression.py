@@ -4,7 +4,13 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
+
+import math
 
 import numpy as np
 
@@ -82,3 +88,139 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((10,), dtype),
+        np.empty((10,), dtype),
+        np.empty((10,), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    b1 = params["b1"]
+    w2 = params["w2"]
+    b2 = params["b2"]
+    dtype = np.result_type(W1, b1, w2, b2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, = workspace.arrays
+    L_1 = np.matmul(W1, x, out=_b0)
+    # L = W1 @ x + b1
+    L = np.add(L_1, b1, out=_b0)
+    # h = tanh(L)
+    h = np.tanh(L, out=_b0)
+    prediction_1 = w2 @ h
+    # prediction = w2 @ h + b2
+    prediction = prediction_1 + b2
+    loss_1 = prediction - y
+    # loss = (prediction - y)**2
+    loss = loss_1 ** 2
+    # dL/dprediction = dL/dloss_1; dL/dloss_1 = 2 * loss_1
+    d_prediction = 2 * loss_1
+    _t1 = np.multiply(d_prediction, w2, out=_b1)
+    _t3 = np.multiply(h, h, out=_b2)
+    _t2 = np.subtract(1, _t3, out=_b2)
+    # dL/dL = dL/dh * (1 - h ** 2)
+    d_L = np.multiply(_t1, _t2, out=_b1)
+    # dL/dW1 = np.outer(dL/dL_1, x); dL/dL_1 = dL/dL
+    d_W1 = np.outer(d_L, x)
+    # dL/dw2 = dL/dprediction_1 * h; dL/dprediction_1 = dL/dprediction
+    d_w2 = np.multiply(d_prediction, h, out=_b0)
+    return float(loss), {
+        "W1": d_W1,
+        "b1": d_L,
+        "w2": d_w2,
+        "b2": d_prediction,
+    }
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, = inputs["x"].ravel().tolist()
+    y = float(inputs["y"])
+    W1_0_0, W1_1_0, W1_2_0, W1_3_0, W1_4_0, W1_5_0, W1_6_0, W1_7_0, W1_8_0, W1_9_0 = params["W1"].ravel().tolist()
+    b1_0, b1_1, b1_2, b1_3, b1_4, b1_5, b1_6, b1_7, b1_8, b1_9 = params["b1"].ravel().tolist()
+    w2_0, w2_1, w2_2, w2_3, w2_4, w2_5, w2_6, w2_7, w2_8, w2_9 = params["w2"].ravel().tolist()
+    b2 = float(params["b2"])
+    _s0 = math.tanh(W1_0_0*x_0 + b1_0)
+    _s1 = _s0*w2_0
+    _s2 = math.tanh(W1_1_0*x_0 + b1_1)
+    _s3 = _s2*w2_1
+    _s4 = math.tanh(W1_2_0*x_0 + b1_2)
+    _s5 = _s4*w2_2
+    _s6 = math.tanh(W1_3_0*x_0 + b1_3)
+    _s7 = _s6*w2_3
+    _s8 = math.tanh(W1_4_0*x_0 + b1_4)
+    _s9 = _s8*w2_4
+    _s10 = math.tanh(W1_5_0*x_0 + b1_5)
+    _s11 = _s10*w2_5
+    _s12 = math.tanh(W1_6_0*x_0 + b1_6)
+    _s13 = _s12*w2_6
+    _s14 = math.tanh(W1_7_0*x_0 + b1_7)
+    _s15 = _s14*w2_7
+    _s16 = math.tanh(W1_8_0*x_0 + b1_8)
+    _s17 = _s16*w2_8
+    _s18 = math.tanh(W1_9_0*x_0 + b1_9)
+    _s19 = _s18*w2_9
+    _s20 = 2.0*_s1 + 2.0*_s11 + 2.0*_s13 + 2.0*_s15 + 2.0*_s17 + 2.0*_s19 + 2.0*_s3 + 2.0*_s5 + 2.0*_s7 + 2.0*_s9 + 2.0*b2 - 2.0*y
+    _s21 = _s20*w2_0*(1.0 - (_s0) * (_s0))
+    _s22 = _s20*w2_1*(1.0 - (_s2) * (_s2))
+    _s23 = _s20*w2_2*(1.0 - (_s4) * (_s4))
+    _s24 = _s20*w2_3*(1.0 - (_s6) * (_s6))
+    _s25 = _s20*w2_4*(1.0 - (_s8) * (_s8))
+    _s26 = _s20*w2_5*(1.0 - (_s10) * (_s10))
+    _s27 = _s20*w2_6*(1.0 - (_s12) * (_s12))
+    _s28 = _s20*w2_7*(1.0 - (_s14) * (_s14))
+    _s29 = _s20*w2_8*(1.0 - (_s16) * (_s16))
+    _s30 = _s20*w2_9*(1.0 - (_s18) * (_s18))
+    return (_s1 + _s11 + _s13 + _s15 + _s17 + _s19 + _s3 + _s5 + _s7 + _s9 + b2 - y) ** 2.0, {
+        "W1": np.array([[_s21*x_0], [_s22*x_0], [_s23*x_0], [_s24*x_0], [_s25*x_0], [_s26*x_0], [_s27*x_0], [_s28*x_0], [_s29*x_0], [_s30*x_0]], dtype),
+        "b1": np.array([_s21, _s22, _s23, _s24, _s25, _s26, _s27, _s28, _s29, _s30], dtype),
+        "w2": np.array([_s0*_s20, _s2*_s20, _s20*_s4, _s20*_s6, _s20*_s8, _s10*_s20, _s12*_s20, _s14*_s20, _s16*_s20, _s18*_s20], dtype),
+        "b2": np.array(_s20, dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

@@ -4,6 +4,10 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
 import numpy as np
@@ -105,3 +109,104 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((5,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((1,), dtype),
+        np.empty((1,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((5,), dtype),
+        np.empty((5,), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    b1 = params["b1"]
+    W2 = params["W2"]
+    b2 = params["b2"]
+    dtype = np.result_type(W1, b1, W2, b2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
+    h_1 = np.matmul(W1, x, out=_b0)
+    h_2 = np.add(h_1, b1, out=_b0)
+    # h = tanh(W1 @ x + b1)
+    h = np.tanh(h_2, out=_b0)
+    z_1 = np.matmul(W2, h, out=_b1)
+    # z = W2 @ h + b2
+    z = np.add(z_1, b2, out=_b1)
+    # p = softmax(z)
+    np.subtract(z, np.max(z, axis=0, keepdims=True), out=_b2)
+    np.exp(_b2, out=_b2)
+    np.divide(_b2, np.sum(_b2, axis=0, keepdims=True), out=_b2)
+    p = _b2
+    _t1 = np.maximum.reduce(z, axis=0, keepdims=True, out=_b3)
+    _t2 = np.subtract(z, _t1, out=_b1)
+    _t3 = np.exp(_t2, out=_b2)
+    _t4 = np.add.reduce(_t3, axis=0, keepdims=True, out=_b3)
+    _t5 = np.log(_t4, out=_b4)
+    loss_1 = np.subtract(_t2, _t5, out=_b1)
+    loss_2 = np.multiply(y, loss_1, out=_b5)
+    loss_3 = np.sum(loss_2, axis=0)
+    # loss = nll(p, y)
+    loss = -loss_3
+    # dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
+    d_loss_1 = np.negative(y, out=_b6)
+    _t8 = np.expm1(loss_1, out=_b1)
+    _t7 = np.negative(_t8, out=_b1)
+    _t6 = np.multiply(_t7, d_loss_1, out=_b1)
+    _t10 = np.divide(_t3, _t4, out=_b2)
+    _t12 = np.add.reduce(d_loss_1, axis=0, keepdims=True, out=_b4)
+    _t11 = np.subtract(_t12, d_loss_1, out=_b6)
+    _t9 = np.multiply(_t10, _t11, out=_b2)
+    # dL/dz = -np.expm1(loss_1) * dL/dloss_1 - np.exp(loss_1) * (np.sum(dL/dloss_1, axis=0, keepdims=True) - dL/dloss_1)
+    d_z = np.subtract(_t6, _t9, out=_b1)
+    _t13 = np.matmul(W2.T, d_z, out=_b7)
+    _t15 = np.multiply(h, h, out=_b8)
+    _t14 = np.subtract(1, _t15, out=_b8)
+    # dL/dh_2 = dL/dh * (1 - h ** 2)
+    d_h_2 = np.multiply(_t13, _t14, out=_b7)
+    # dL/dW1 = np.outer(dL/dh_1, x); dL/dh_1 = dL/dh_2
+    d_W1 = np.outer(d_h_2, x)
+    # dL/dW2 = np.outer(dL/dz_1, h); dL/dz_1 = dL/dz
+    d_W2 = np.outer(d_z, h)
+    return float(loss), {
+        "W1": d_W1,
+        "b1": d_h_2,
+        "W2": d_W2,
+        "b2": d_z,
+    }
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

@@ -4,7 +4,13 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
+
+import math
 
 import numpy as np
 
@@ -96,3 +102,132 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+        np.empty((3,), bool),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    W0 = params["W0"]
+    W1 = params["W1"]
+    W2 = params["W2"]
+    dtype = np.result_type(W0, W1, W2, x, y)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, = workspace.arrays
+    # r0 = W0 * x
+    r0 = np.multiply(W0, x, out=_b0)
+    # h0 = relu(r0)
+    h0 = np.maximum(r0, 0, out=_b1)
+    # r1 = W1 @ h0
+    r1 = np.matmul(W1, h0, out=_b2)
+    # h1 = relu(r1)
+    h1 = np.maximum(r1, 0, out=_b3)
+    # y_predicted = W2 @ h1
+    y_predicted = W2 @ h1
+    loss_1 = y_predicted - y
+    # loss = (y_predicted - y)**2
+    loss = loss_1 ** 2
+    # dL/dy_predicted = dL/dloss_1; dL/dloss_1 = 2 * loss_1
+    d_y_predicted = 2 * loss_1
+    _t1 = np.multiply(d_y_predicted, W2, out=_b4)
+    _t2 = np.greater(r1, 0, out=_b5)
+    # dL/dr1 = dL/dh1 * step(r1)
+    d_r1 = np.multiply(_t1, _t2, out=_b4)
+    _t4 = np.matmul(W1.T, d_r1, out=_b2)
+    _t5 = np.greater(r0, 0, out=_b5)
+    _t3 = np.multiply(_t4, _t5, out=_b2)
+    # dL/dW0 = dL/dr0 * x
+    d_W0 = np.multiply(_t3, x, out=_b2)
+    # dL/dW1 = np.outer(dL/dr1, h0)
+    d_W1 = np.outer(d_r1, h0)
+    # dL/dW2 = dL/dy_predicted * h1
+    d_W2 = np.multiply(d_y_predicted, h1, out=_b3)
+    return float(loss), {
+        "W0": d_W0,
+        "W1": d_W1,
+        "W2": d_W2,
+    }
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x = float(inputs["x"])
+    y = float(inputs["y"])
+    W0_0, W0_1, W0_2 = params["W0"].ravel().tolist()
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2 = params["W1"].ravel().tolist()
+    W2_0, W2_1, W2_2 = params["W2"].ravel().tolist()
+    _s0 = W0_0*x
+    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s2 = W0_1*x
+    _s3 = (_s2 if _s2 > 0.0 else 0.0)
+    _s4 = W0_2*x
+    _s5 = (_s4 if _s4 > 0.0 else 0.0)
+    _s6 = W1_0_0*_s1 + W1_0_1*_s3 + W1_0_2*_s5
+    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s8 = W2_0*_s7
+    _s9 = W1_1_0*_s1 + W1_1_1*_s3 + W1_1_2*_s5
+    _s10 = (_s9 if _s9 > 0.0 else 0.0)
+    _s11 = W2_1*_s10
+    _s12 = W1_2_0*_s1 + W1_2_1*_s3 + W1_2_2*_s5
+    _s13 = (_s12 if _s12 > 0.0 else 0.0)
+    _s14 = W2_2*_s13
+    _s15 = 2.0*_s11 + 2.0*_s14 + 2.0*_s8 - 2.0*y
+    _s16 = W2_0*_s15*(1.0 if _s6 > 0.0 else 0.0)
+    _s17 = W2_1*_s15*(1.0 if _s9 > 0.0 else 0.0)
+    _s18 = W2_2*_s15*(1.0 if _s12 > 0.0 else 0.0)
+    return (_s11 + _s14 + _s8 - y) ** 2.0, {
+        "W0": np.array([x*(W1_0_0*_s16 + W1_1_0*_s17 + W1_2_0*_s18)*(1.0 if _s0 > 0.0 else 0.0), x*(W1_0_1*_s16 + W1_1_1*_s17 + W1_2_1*_s18)*(1.0 if _s2 > 0.0 else 0.0), x*(W1_0_2*_s16 + W1_1_2*_s17 + W1_2_2*_s18)*(1.0 if _s4 > 0.0 else 0.0)], dtype),
+        "W1": np.array([[_s1*_s16, _s16*_s3, _s16*_s5], [_s1*_s17, _s17*_s3, _s17*_s5], [_s1*_s18, _s18*_s3, _s18*_s5]], dtype),
+        "W2": np.array([_s15*_s7, _s10*_s15, _s13*_s15], dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

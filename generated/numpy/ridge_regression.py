@@ -4,7 +4,13 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
+
+import math
 
 import numpy as np
 
@@ -72,3 +78,102 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(dtype):
+    return (
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    x = inputs["x"]
+    y = inputs["y"]
+    l2_reg = inputs["l2_reg"]
+    w = params["w"]
+    b = params["b"]
+    dtype = np.result_type(w, b, x, y, l2_reg)
+    key = (dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(dtype)
+        workspace.key = key
+    _b0, _b1, = workspace.arrays
+    prediction_1 = x @ w
+    # prediction = x @ w + b
+    prediction = prediction_1 + b
+    square_loss_1 = prediction - y
+    # square_loss = (prediction - y)**2
+    square_loss = square_loss_1 ** 2
+    reg_loss_2 = np.vdot(w, w)
+    # reg_loss = l2_reg * sq_norm(w)
+    reg_loss = l2_reg * reg_loss_2
+    # loss = square_loss + reg_loss
+    loss = square_loss + reg_loss
+    # dL/dprediction = dL/dsquare_loss_1; dL/dsquare_loss_1 = 2 * square_loss_1 * dL/dsquare_loss; dL/dsquare_loss = 1
+    d_prediction = 2 * square_loss_1
+    _t2 = np.multiply(2, w, out=_b0)
+    _t1 = np.multiply(_t2, l2_reg, out=_b0)
+    _t3 = np.multiply(d_prediction, x, out=_b1)
+    # dL/dw = 2 * w * dL/dreg_loss_1 + dL/dprediction_1 * x; dL/dreg_loss_1 = np.broadcast_to(dL/dreg_loss_2, (3,)); dL/dprediction_1 = dL/dprediction; dL/dreg_loss_2 = dL/dreg_loss * l2_reg; dL/dreg_loss = 1
+    d_w = np.add(_t1, _t3, out=_b0)
+    return float(loss), {
+        "w": d_w,
+        "b": d_prediction,
+    }
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, x_1, x_2 = inputs["x"].ravel().tolist()
+    y = float(inputs["y"])
+    l2_reg = float(inputs["l2_reg"])
+    w_0, w_1, w_2 = params["w"].ravel().tolist()
+    b = float(params["b"])
+    _s0 = w_0*x_0
+    _s1 = w_1*x_1
+    _s2 = w_2*x_2
+    _s3 = 2.0*_s0 + 2.0*_s1 + 2.0*_s2 + 2.0*b - 2.0*y
+    _s4 = 2.0*l2_reg
+    return l2_reg*((w_0) * (w_0) + (w_1) * (w_1) + (w_2) * (w_2)) + (_s0 + _s1 + _s2 + b - y) ** 2.0, {
+        "w": np.array([_s3*x_0 + _s4*w_0, _s3*x_1 + _s4*w_1, _s3*x_2 + _s4*w_2], dtype),
+        "b": np.array(_s3, dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

@@ -4,6 +4,10 @@
 Plain numpy. forward(params, inputs) returns every node's value and "loss";
 backward(params, inputs, cache) returns dL/dp for every parameter p, with the
 shape of p; loss_and_grads(params, inputs) does both.
+
+For training loops, make_step() returns a function with the signature of
+loss_and_grads that computes the same values in arrays it reuses from call to
+call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
 import numpy as np
@@ -91,3 +95,81 @@ def loss_and_grads(params, inputs):
     """(loss as a float, dL/dp for every parameter p)."""
     cache = forward(params, inputs)
     return float(cache["loss"]), backward(params, inputs, cache)
+
+
+class Workspace:
+    """The arrays loss_and_grads_into() reuses, allocated for one batch shape and dtype."""
+
+    def __init__(self):
+        self.key = None
+        self.arrays = ()
+
+
+def _allocate(n, dtype):
+    return (
+        np.empty((n, 4), dtype),
+        np.empty((n, 4), dtype),
+        np.empty((n, 1), dtype),
+        np.empty((n, 5), dtype),
+        np.empty((n, 4), bool),
+        np.empty((4, 4), dtype),
+        np.empty((5, 1), dtype),
+    )
+
+
+def loss_and_grads_into(params, inputs, workspace):
+    """loss_and_grads(params, inputs), computed in the workspace's arrays.
+
+    One numpy call per operation, each writing into a reused array (out=), so a
+    step allocates nothing once the workspace exists. The returned gradients
+    are arrays of the workspace: the next call overwrites them.
+    """
+    X = inputs["X"]
+    y = inputs["y"]
+    W1 = params["W1"]
+    W2 = params["W2"]
+    n = X.shape[0]
+    dtype = np.result_type(W1, W2, X, y)
+    key = (n, dtype,)
+    if workspace.key != key:
+        workspace.arrays = _allocate(n, dtype)
+        workspace.key = key
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
+    _t1 = np.ones((n, 1), dtype=dtype)
+    # A = concat(X, ones(n, 1), axis=1)
+    A = np.concatenate([X, _t1], axis=1)
+    # B = A @ W1
+    B = np.matmul(A, W1, out=_b0)
+    # C = relu(B)
+    C = np.maximum(B, 0, out=_b1)
+    # D = concat(C, ones(n, 1), axis=1)
+    D = np.concatenate([C, _t1], axis=1)
+    # yhat = D @ W2
+    yhat = np.matmul(D, W2, out=_b2)
+    loss_1 = np.subtract(yhat, y, out=_b2)
+    # loss = mean((yhat - y)**2)
+    loss = np.vdot(loss_1, loss_1) / n
+    # dL/dyhat = dL/dloss_1; dL/dloss_1 = 2 * loss_1 * dL/dloss_2; dL/dloss_2 = np.broadcast_to(1/n, (n, 1))
+    d_yhat = np.multiply(2/n, loss_1, out=_b2)
+    _t4 = np.matmul(d_yhat, W2.T, out=_b3)
+    _t3 = _t4[:, :4]
+    _t5 = np.greater(B, 0, out=_b4)
+    _t2 = np.multiply(_t3, _t5, out=_b0)
+    # dL/dW1 = A.T @ dL/dB
+    d_W1 = np.matmul(A.T, _t2, out=_b5)
+    # dL/dW2 = D.T @ dL/dyhat
+    d_W2 = np.matmul(D.T, d_yhat, out=_b6)
+    return float(loss), {
+        "W1": d_W1,
+        "W2": d_W2,
+    }
+
+
+def make_step():
+    """A function (params, inputs) -> (loss, grads) with its own Workspace."""
+    workspace = Workspace()
+
+    def run(params, inputs):
+        return loss_and_grads_into(params, inputs, workspace)
+
+    return run

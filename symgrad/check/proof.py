@@ -7,11 +7,14 @@ gradient formula, evaluated on the same symbols. Element-wise functions stay
 opaque functions whose derivative is the one the rule table uses, and each of
 those derivatives is proven separately against sympy.diff of its definition
 (:func:`symgrad.rules.elementwise.prove_derivative`). Differences are checked
-for being identically zero (expand, then cancel, then simplify).
+for being identically zero: first as a rational function of the symbols and
+function applications (every application a fresh variable; sound, and fast
+for softmax and sigmoid nets), then expand, cancel, simplify.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -60,14 +63,59 @@ def _symbols(name: str, shape: tuple):
     return out
 
 
+def _atomize(expr):
+    """expr with every function application replaced by a fresh symbol (outermost first).
+
+    sympy writes exp(z)**2 as exp(2 z) and 1/exp(z) as exp(-z), so exp(k z)
+    with an integer k becomes E**k for the one symbol E standing for exp(z).
+    """
+    calls = expr.atoms(sp.Function)
+    if not calls:
+        return expr
+    mapping, bases = {}, {}
+    for c in calls:
+        if isinstance(c, sp.exp):
+            k, base = c.args[0].as_content_primitive()
+            if base.could_extract_minus_sign():
+                k, base = -k, -base
+            if k.is_Integer:
+                symbol = bases.setdefault(base, sp.Dummy(real=True))
+                mapping[c] = symbol ** k
+                continue
+        mapping[c] = sp.Dummy(real=True)
+    return expr.xreplace(mapping)
+
+
+def _zero_as_rational(expr) -> bool:
+    """True when expr is 0 as a rational function of its symbols and function applications.
+
+    Sound: an identity in independent variables holds for any values they take,
+    so also where each stands for exp(z), sigmoid(z)... It is not complete (it
+    knows no identity between functions), so a False here falls back to sympy.
+    """
+    a = _atomize(expr)
+    if not a.is_rational_function():
+        return False
+    num, _den = sp.fraction(sp.together(a))
+    return sp.expand(num) == 0
+
+
 def _zero(expr) -> bool:
     if expr == 0:
+        return True
+    if _zero_as_rational(expr):
         return True
     if sp.expand(expr) == 0:
         return True
     if sp.cancel(sp.together(expr)) == 0:
         return True
     return sp.simplify(expr) == 0
+
+
+@functools.cache
+def _lemma(op: str) -> bool:
+    """prove_derivative, once per element-wise function and process (the table is fixed)."""
+    return prove_derivative(op)
 
 
 def prove(d: Derivation, sizes: dict | None = None) -> Proof:
@@ -87,7 +135,7 @@ def prove(d: Derivation, sizes: dict | None = None) -> Proof:
         values[f"d_{target}"] = evaluate(d.adjoint(target), values, ctx, memo)
     used = {e.op for n in graph.nodes for e in walk(n.expr) if isinstance(e, Apply)} | {
         e.op for t in d.order for e in walk(d.adjoint(t)) if isinstance(e, Apply)}
-    lemmas = {op: prove_derivative(op) for op in sorted(used) if RULES[op].family == "elementwise"}
+    lemmas = {op: _lemma(op) for op in sorted(used) if RULES[op].family == "elementwise"}
     results = []
     for name, var in graph.params.items():
         symbols = values[name]

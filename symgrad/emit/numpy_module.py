@@ -19,6 +19,8 @@ from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, substitute, walk
 from ..spec import LOSS
+from .numpy_scalar import scalar_data
+from .numpy_step import step_data
 from .printers import NumpyPrinter
 from .templates import render
 
@@ -50,8 +52,13 @@ def source_label(spec) -> str:
     return Path(src).name if src != "<python>" else f"spec {spec.name}"
 
 
-def plan_backward(d: Derivation):
-    """The backward statements [(target, named, code expr)] and the folded adjoints."""
+def plan_backward(d: Derivation, keep_entries: bool = True):
+    """The backward statements [(target, named, code expr)] and the folded adjoints.
+
+    keep_entries: give the adjoint of every spec entry a statement of its own
+    (readable code); False folds every adjoint used once into its user (the
+    compiled step, where larger element-wise regions simplify better).
+    """
     refs: dict[str, int] = {}
     for target in d.order:
         for v in walk(d.adjoint(target)):
@@ -65,7 +72,7 @@ def plan_backward(d: Derivation):
         expr = substitute(named, inline)
         adj = naming.adjoint(target)
         materialize = target in d.graph.params or (
-            not _is_trivial(expr) and (target in entries or refs.get(adj, 0) > 1))
+            not _is_trivial(expr) and ((keep_entries and target in entries) or refs.get(adj, 0) > 1))
         if materialize:
             kept.append((target, named, expr))
         else:
@@ -137,7 +144,17 @@ def render_module(d: Derivation) -> str:
         return lines
 
     size_lines = sizes(None, True)
-    helpers = [inspect.getsource(fn).rstrip() for _, fn in sorted(printer.helpers.items())]
+    step_plan, _ = plan_backward(d, keep_entries=False)
+    step = step_data(d, step_plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
+    size_names = sorted(graph.sizes)
+    step["sizes"] = [f"{size} = {graph.sizes[size][0]}.shape[{graph.sizes[size][1]}]" for size in size_names]
+    step["size_args"] = "".join(f"{s}, " for s in size_names)
+    step["dtype_args"] = ", ".join(list(graph.params) + list(graph.inputs))
+    all_helpers = {**printer.helpers, **step.pop("helpers")}
+    scalar = scalar_data(d)
+    if scalar is not None:
+        scalar["helpers"] = [inspect.getsource(fn).rstrip() for fn in scalar["helpers"]]
+    helpers = [inspect.getsource(fn).rstrip() for _, fn in sorted(all_helpers.items())]
     text = render(
         "numpy/module.py.j2",
         header=HEADER.format(source=source_label(graph.spec)),
@@ -158,6 +175,8 @@ def render_module(d: Derivation) -> str:
         grads=list(graph.params),
         adjoint=naming.adjoint,
         loss=LOSS,
+        step=step,
+        scalar=scalar,
     )
     return text
 

@@ -118,6 +118,7 @@ class LatexIRPrinter:
         self.names = names or {}
         self.adjoint = adjoint or (lambda name: r"\frac{\partial L}{\partial %s}" % self.name_latex(name))
         self._scalar = _ScalarLatex()
+        self._memo: dict = {}
 
     def name_latex(self, name: str) -> str:
         if name in self.names:
@@ -137,18 +138,25 @@ class LatexIRPrinter:
         pass
 
     def print(self, e: Expr) -> Printed:
+        # Expanded views share sub-trees heavily (hash-consed IR): print each once.
+        done = self._memo.get(e)
+        if done is not None:
+            return done
         if isinstance(e, Var):
             if e.role == "adjoint":
-                return Printed(self.adjoint(e.name[2:]), ATOM)
-            return Printed(self.name_latex(e.name), ATOM)
-        if isinstance(e, Const):
+                done = Printed(self.adjoint(e.name[2:]), ATOM)
+            else:
+                done = Printed(self.name_latex(e.name), ATOM)
+        elif isinstance(e, Const):
             value = sp.sympify(e.value)
             text = self._scalar.doprint(value)
             prec = ATOM if (value.is_Integer and value >= 0) or value.is_Symbol else MUL
-            return Printed(text, UNARY if value.could_extract_minus_sign() else prec)
-        if isinstance(e, Apply):
-            args = [self.print(a) for a in e.args]
-            return RULES[e.op].latex(args, e, self)
+            done = Printed(text, UNARY if value.could_extract_minus_sign() else prec)
+        elif isinstance(e, Apply):
+            done = RULES[e.op].latex([self.print(a) for a in e.args], e, self)
+        if done is not None:
+            self._memo[e] = done
+            return done
         raise TypeError(f"cannot print {type(e).__name__} as LaTeX")
 
     def doprint(self, e: Expr) -> str:

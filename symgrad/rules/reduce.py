@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError
-from ..ir import Const, show_shape
+from ..ir import Apply, Const, show_shape
 from .core import ATOM, MUL, RULES, Printed, Rule, apply, wrap
 
 
@@ -141,13 +141,21 @@ def _expand_dims_shape(shapes, axis):
     return tuple(shape)
 
 
+def _expand_dims_simplify(args, attrs, shape):
+    # a constant broadcast to an array stays a broadcast constant (x * c needs no array of c)
+    (a,) = args
+    if isinstance(a, Apply) and a.op == "broadcast_to" and isinstance(a.args[0], Const):
+        return apply("broadcast_to", a.args[0], shape=tuple(shape))
+    return None
+
+
 RULES.add(Rule(
     "expand_dims", "reduce", 1, _expand_dims_shape,
     (lambda g, r, a, axis: apply("sum", g, axis=axis),),
     numpy=lambda args, node, ctx: Printed(f"np.expand_dims({args[0].text}, {node.kw['axis']})"),
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: np.expand_dims(args[0], node.kw["axis"]),
-    doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True}))
+    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True}))
 
 
 def _softmax_shape(op):

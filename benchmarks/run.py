@@ -1,0 +1,171 @@
+"""Run every benchmark and write benchmarks/RESULTS.md.
+
+    python benchmarks/run.py                 # everything (about 10 minutes on 2 cores)
+    python benchmarks/run.py --budget 10     # longer timing per shape: steadier medians on a busy machine
+    python benchmarks/run.py --quick         # small shapes, short budgets (a smoke run)
+
+Steps, each in fresh processes with threads pinned (see worker.py):
+1. training steps: for each net and dtype, one worker process times the
+   generated step (make_step), the hand-written numpy step (hand.py), PyTorch
+   eager and JAX jit (when installed) on every shape, in interleaved rounds,
+   and measures np.matmul's throughput and the peak memory of one step;
+2. derivation scaling: derive + LaTeX + numpy code for deep and wide MLPs
+   (scaling.py);
+3. proofs: symgrad.check.proof.prove of the bundled specs (scaling.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import nets  # noqa: E402
+
+PINNED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+          "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
+          "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+
+
+def run_json(args: list[str]) -> list[dict]:
+    env = {**os.environ, **PINNED}
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"benchmark process failed: {' '.join(args)}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def median(values):
+    s = sorted(values)
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+    parts = [f"{cpu}, {os.cpu_count()} logical CPUs", f"Python {platform.python_version()}",
+             f"numpy {numpy.__version__}"]
+    for name in ("torch", "jax"):
+        try:
+            parts.append(f"{name} {__import__(name).__version__}")
+        except ImportError:
+            parts.append(f"{name} not installed")
+    try:
+        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        parts.append(f"load average at the end of the run {load} (other jobs shared the machine)")
+    except OSError:
+        pass
+    return "; ".join(parts)
+
+
+def fmt_ratio(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
+def mib(b):
+    return f"{b / 2**20:.2f}" if b >= 2**16 else f"{b / 1024:.1f} KiB"
+
+
+def step_tables(rows) -> list[str]:
+    out = ["| net | dtype | batch x width | generated (ms) | gen / hand | gen / torch | gen / jax "
+           "| % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["seconds"]
+        gen = s["generated"]
+
+        def paired(a, b):
+            if a not in s or b not in s:
+                return None
+            return median([x / y for x, y in zip(s[a], s[b])])
+
+        mem = r["peak_bytes"]
+        out.append(
+            f"| {r['net']} | {r['dtype']} | {r['n']} x {r['w']} | {median(gen) * 1e3:.4g} "
+            f"| {fmt_ratio(paired('generated', 'hand'))} | {fmt_ratio(paired('generated', 'torch'))} "
+            f"| {fmt_ratio(paired('generated', 'jax'))} "
+            f"| {100 * paired('matmul', 'generated'):.0f}%, {100 * paired('matmul', 'hand'):.0f}% "
+            f"| {mib(mem['generated'])} / {mib(mem['hand'])} | {mem['generated'] / mem['hand']:.2f} |")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small shapes and short budgets")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per shape")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args()
+    budget = args.budget or (0.5 if args.quick else 4.0)
+    shapes = "1x3,32x64,256x256" if args.quick else "all"
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
+        f" --budget {args.budget}" if args.budget else "")
+
+    rows, peaks = [], {}
+    for dtype in nets.DTYPES:
+        found = []
+        for net in nets.NETS:
+            print(f"timing {net} {dtype} ...", file=sys.stderr, flush=True)
+            out = run_json([str(HERE / "worker.py"), "--net", net, "--dtype", dtype,
+                            "--budget", str(budget), "--shapes", shapes])
+            found.append(out[0]["matmul_gflops"])
+            rows.extend(out[1:])
+        peaks[dtype] = max(found)
+    print("derivation scaling and proofs ...", file=sys.stderr, flush=True)
+    scaling = run_json([str(HERE / "scaling.py")] + (["--quick"] if args.quick else []))
+
+    lines = [
+        "# symgrad benchmarks",
+        "",
+        f"Produced by `{command}` on {datetime.date.today().isoformat()}.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "Every process is pinned to one thread (OPENBLAS/OMP/MKL_NUM_THREADS=1, XLA single-threaded, "
+        "torch.set_num_threads(1)) and bound to one CPU. Frameworks run in interleaved rounds inside "
+        "one process (one timed batch of each per round, order rotated); a ratio is the median over "
+        "rounds of the paired per-round ratio. % of matmul peak: the step's five matrix products "
+        "(10 n w^2 flops) run alone with np.matmul(out=), timed in the same rounds, over the step's "
+        "time (median of paired ratios), so it is the share of the step that is matrix products at "
+        "this machine's measured matmul speed. "
+        "Peak memory: tracemalloc peak of a first step from nothing, the generated step's workspace "
+        "included (inputs and parameters excluded).",
+        "",
+        "Measured matmul throughput, one thread, 1024 x 1024 (best of the run; other jobs loaded "
+        "the machine, so the median is lower): "
+        + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in peaks.items()) + ".",
+        "",
+        "Nets (benchmarks/nets.py): H = act(X @ W1 + b1), output = H @ W2 + b2, all widths w; "
+        "relu_mse: ReLU, mean squared error; sigmoid_bce: sigmoid hidden and output, binary "
+        "cross-entropy; softmax_ce: ReLU, softmax cross-entropy of one-hot rows. "
+        "`generated` is the module symgrad renders (its `make_step()`), `hand` is benchmarks/hand.py.",
+        "",
+        "## Training step: forward + backward",
+        "",
+    ]
+    lines += step_tables(rows)
+    lines += ["", "## Derivation, LaTeX and code generation; proofs", ""]
+    lines += [r["markdown"] for r in scaling if "markdown" in r]
+    Path(args.output).write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,551 @@
+"""The compiled training step of a generated module: forward and backward in reused arrays.
+
+The plain ``forward``/``backward`` functions allocate every value afresh, which
+is what a reader wants to see. ``step(params, inputs, workspace)`` computes the
+same loss and gradients as ``loss_and_grads`` but as a straight sequence of
+single numpy calls, each writing into an array of a :class:`Workspace` that is
+allocated once per batch size and dtype and then reused (``out=``). Planning
+happens here, in Python, and the template only places the result:
+
+1. *Lowering*: every forward node and every backward statement of
+   :func:`~symgrad.emit.numpy_module.plan_backward` is cut into single
+   operations (three-address code). Identical sub-expressions are computed once
+   (the IR is hash-consed, so equal sub-trees are equal keys), and a forward
+   value the backward pass needs is read, never recomputed.
+2. *Buffers*: a value gets an array of the workspace; when an element-wise
+   operation consumes a value for the last time, its result is written over
+   that value's array (in place). Arrays whose last reader has run go back
+   to a pool and are reused by later values of the same shape, so the
+   workspace holds about the largest set of values alive at one time.
+3. *Forms*: each operation is printed with its ``out=`` form from
+   :data:`OUT_FORMS`; an operation without one is printed with its ordinary
+   numpy form and allocates (correct, only slower). The ReLU derivative is a
+   0/1 mask written with ``np.greater(x, 0, out=mask)`` and multiplied in,
+   not an index or ``np.where``. Constants are Python numbers, so a float32
+   step stays float32 throughout (numpy's weak-scalar rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import names as naming
+from ..derive import Derivation
+from ..ir import Apply, Const, Expr, Var, dim, walk
+from ..rules import RULES
+from ..spec import LOSS
+from .printers import NumpyPrinter
+
+FLOAT, MASK = "float", "bool"
+
+# Operations printed inside their consumer (numpy views or scalars, no work).
+_VIEWS = {"transpose", "expand_dims"}
+
+
+@dataclass(frozen=True)
+class OutForm:
+    """How one operation writes its result into a given array.
+
+    code: (args: list[str], node: Apply, out: str, scratch: list[str]) -> list of lines.
+    kind: FLOAT, or MASK for a boolean result.
+    scratch: how many extra float arrays of the result's shape it needs.
+    elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
+    """
+
+    code: object
+    kind: str = FLOAT
+    scratch: int = 0
+    elementwise: bool = True
+    returns: bool = True     # False when the last line does not evaluate to ``out``
+
+
+def _ufunc(name: str, *extra: str) -> OutForm:
+    tail = "".join(f", {e}" for e in extra)
+    return OutForm(lambda a, node, out, s: [f"np.{name}({', '.join(a)}{tail}, out={out})"])
+
+
+def _reduce_kw(node) -> str:
+    kw = node.kw
+    parts = [f"axis={kw.get('axis')}"]   # always: a ufunc's reduce defaults to axis 0, np.sum to None
+    if kw.get("keepdims"):
+        parts.append("keepdims=True")
+    return "".join(", " + p for p in parts)
+
+
+def _pow(a, node, out, s):
+    e = node.kw["exponent"]
+    if e == 2:
+        return [f"np.multiply({a[0]}, {a[0]}, out={out})"]
+    return [f"np.power({a[0]}, {NumpyPrinter().scalar(e)}, out={out})"]
+
+
+def _sigmoid(a, node, out, s):
+    # 1 / (1 + exp(-x)) is exact to rounding everywhere; exp(-x) = inf for very
+    # negative x gives 0, the limit, so that overflow is not worth a warning.
+    return ['with np.errstate(over="ignore"):',
+            f"    np.exp(np.negative({a[0]}, out={out}), out={out})",
+            f"np.add({out}, 1, out={out})",
+            f"np.divide(1, {out}, out={out})"]
+
+
+def _log_softmax(a, node, out, s):
+    axis = node.kw["axis"]
+    x = a[0]
+    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
+            f"np.exp({out}, out={s[0]})",
+            f"np.subtract({out}, np.log(np.sum({s[0]}, axis={axis}, keepdims=True)), out={out})"]
+
+
+def _softmax(a, node, out, s):
+    axis = node.kw["axis"]
+    x = a[0]
+    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
+            f"np.exp({out}, out={out})",
+            f"np.divide({out}, np.sum({out}, axis={axis}, keepdims=True), out={out})"]
+
+
+#: out= forms by operation; see :class:`OutForm`. A test checks each against the
+#: operation's ordinary numpy form on random arrays, so the two cannot drift.
+OUT_FORMS: dict[str, OutForm] = {
+    "add": _ufunc("add"),
+    "sub": _ufunc("subtract"),
+    "mul": _ufunc("multiply"),
+    "div": _ufunc("divide"),
+    "neg": _ufunc("negative"),
+    "pow": OutForm(_pow),
+    "exp": _ufunc("exp"),
+    "expm1": _ufunc("expm1"),
+    "softplus": OutForm(lambda a, node, out, s: [f"np.logaddexp(0, {a[0]}, out={out})"]),
+    "log": _ufunc("log"),
+    "tanh": _ufunc("tanh"),
+    "relu": _ufunc("maximum", "0"),
+    "step": OutForm(lambda a, node, out, s: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK),
+    "sigmoid": OutForm(_sigmoid, returns=False),
+    "matmul": OutForm(lambda a, node, out, s: [f"np.matmul({a[0]}, {a[1]}, out={out})"],
+                      elementwise=False),
+    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
+    "sum": OutForm(lambda a, node, out, s: [f"np.add.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
+                   elementwise=False),
+    "log_softmax": OutForm(_log_softmax, scratch=1, elementwise=False),
+    "softmax": OutForm(_softmax, elementwise=False),
+    "max": OutForm(lambda a, node, out, s: [f"np.maximum.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
+                   elementwise=False),
+    "broadcast_to": OutForm(lambda a, node, out, s: [f"{out}.fill({a[0]})"], returns=False),
+}
+
+
+def _full_reduction(node: Apply) -> bool:
+    return node.op in ("sum", "mean") and node.kw.get("axis") is None and not node.kw.get("keepdims")
+
+
+def _fuse_dots(ops: list) -> list:
+    """sum/mean(a * b) over all entries, a and b of one shape, -> one np.vdot (no product array)."""
+    uses: dict[str, int] = {}
+    for op in ops:
+        for name in _vars(op.node):
+            uses[name] = uses.get(name, 0) + 1
+    by_target = {op.target: op for op in ops}
+    dropped = set()
+    for op in ops:
+        node = op.node
+        if not (_full_reduction(node) and isinstance(node.args[0], Var)):
+            continue
+        product = by_target.get(node.args[0].name)
+        inner_sum = None
+        if (product is not None and product.node.op == "sum" and isinstance(product.node.args[0], Var)
+                and uses.get(product.target) == 1):
+            # sum over all of (sum over some axes of a * b) is one dot product too
+            inner_sum, product = product, by_target.get(product.node.args[0].name)
+        if product is None or uses.get(product.target) != 1:
+            continue
+        p = product.node
+        if p.op == "pow" and p.kw["exponent"] == 2:
+            a, b = p.args[0], p.args[0]
+        elif p.op == "mul" and all(tuple(x.shape) == tuple(p.shape) for x in p.args):
+            a, b = p.args
+        else:
+            continue
+        if not all(isinstance(x, Var) for x in (a, b)):
+            continue
+        count = 1
+        if node.op == "mean":   # divided by the size of the mean's own argument
+            for d in node.args[0].shape:
+                count = count * d
+        op.node = Apply("dot", (a, b), (("count", count),), ())
+        dropped.add(product.target)
+        if inner_sum is not None:
+            dropped.add(inner_sum.target)
+    return [op for op in ops if op.target not in dropped]
+
+
+def _scalar_form(node: Apply, args: list, printer) -> str | None:
+    """Whole-array reductions without numpy's Python-level wrappers."""
+    if node.op == "dot":
+        a, b = node.args
+        text = f"np.vdot({args[0]}, {args[1]})"
+        if node.kw["count"] != 1:
+            text += f" / {_divisor(node.kw['count'], printer)}"
+        return text
+    if _full_reduction(node) and node.args[0].shape:
+        text = f"np.add.reduce({args[0]}, axis=None)"
+        if node.op == "mean":
+            size = 1
+            for d in node.args[0].shape:
+                size = size * d
+            text += f" / {_divisor(size, printer)}"
+        return text
+    return None
+
+
+def _divisor(size, printer) -> str:
+    return str(size) if getattr(size, "is_Symbol", False) else printer.scalar(size, 71)
+
+
+@dataclass
+class Op:
+    """One lowered operation: ``target = node`` (node's arguments are Vars, Consts or views)."""
+
+    target: str
+    node: Apply
+    comment: str = ""
+    buffer: str | None = None
+    scratch: list = field(default_factory=list)
+
+
+def _constant_array(e: Expr):
+    """The Const c when e is c broadcast (and reshaped) to an array, else None."""
+    while isinstance(e, Apply) and e.op in ("broadcast_to", "expand_dims"):
+        e = e.args[0]
+    return e if isinstance(e, Const) else None
+
+
+class _Lowering:
+    """Cuts expressions into single operations, computing each distinct one once."""
+
+    def __init__(self):
+        self.ops: list[Op] = []
+        self.memo: dict[Expr, Expr] = {}
+        self.count = 0
+        self.exp_of: dict[Var, Apply] = {}   # value -> how to get exp(value) without an exp
+
+    def fresh(self) -> str:
+        self.count += 1
+        return naming.step_temporary(self.count)
+
+    def operand(self, e: Expr) -> Expr:
+        """e as an argument: a Var, a Const, or a view of one."""
+        if isinstance(e, (Var, Const)):
+            return e
+        if e in self.memo:
+            return self.memo[e]
+        c = _constant_array(e)
+        if c is not None:   # a constant array: filled in place, in the step's dtype
+            filled = Apply("broadcast_to", (c,), (("shape", tuple(e.shape)),), tuple(e.shape))
+            var = self.memo.get(filled) or self.bind(filled, self.fresh())
+            self.memo[e] = var
+            return var
+        if e.op in _VIEWS:
+            out = Apply(e.op, tuple(self.operand(a) for a in e.args), e.attrs, e.shape)
+            self.memo[e] = out
+            return out
+        return self.bind(e, self.fresh())
+
+    def emit(self, node: Apply) -> Var:
+        """A new single operation over already-lowered operands."""
+        name = self.fresh()
+        self.ops.append(Op(name, node))
+        return Var(name, node.shape, "temp")
+
+    def bind(self, e: Expr, target: str, comment: str = "") -> Var:
+        if isinstance(e, Apply) and e.op == "log_softmax":
+            return self._log_softmax(e, target, comment)
+        if isinstance(e, Apply) and e.op == "exp" and self.operand(e.args[0]) in self.exp_of:
+            # exp(log_softmax(z)) = e / t with e, t from the forward pass: no second exp
+            node = self.exp_of[self.operand(e.args[0])]
+            var = Var(target, e.shape, "temp")
+            self.ops.append(Op(target, node, comment))
+            self.memo[e] = var
+            return var
+        if isinstance(e, Apply) and e.op in RULES and RULES[e.op].family == "arith" and len(e.args) == 2:
+            args = self._scalar_operands(e)
+        else:
+            args = tuple(self.operand(a) for a in e.args)
+        var = Var(target, e.shape, "temp")
+        self.ops.append(Op(target, Apply(e.op, args, e.attrs, e.shape), comment))
+        self.memo[e] = var
+        return var
+
+    def _log_softmax(self, e: Apply, target: str, comment: str) -> Var:
+        """log_softmax(z) = s - log(t), s = z - max(z), t = sum(exp(s)): each a value of its own."""
+        z = self.operand(e.args[0])
+        axis = e.kw["axis"]
+        kept = tuple(d if i != axis else dim(1) for i, d in enumerate(e.shape))
+        reduce_kw = (("axis", axis), ("keepdims", True))
+        m = self.emit(Apply("max", (z,), reduce_kw, kept))
+        shifted = self.emit(Apply("sub", (z, m), (), e.shape))
+        exps = self.emit(Apply("exp", (shifted,), (), e.shape))
+        total = self.emit(Apply("sum", (exps,), reduce_kw, kept))
+        log_total = self.emit(Apply("log", (total,), (), kept))
+        var = Var(target, e.shape, "temp")
+        self.ops.append(Op(target, Apply("sub", (shifted, log_total), (), e.shape), comment))
+        self.memo[e] = var
+        self.exp_of[var] = Apply("div", (exps, total), (), e.shape)
+        return var
+
+    def _scalar_operands(self, e: Apply) -> tuple:
+        """A broadcast constant next to a full-size operand is passed as a Python number."""
+        out = []
+        for i, a in enumerate(e.args):
+            c = _constant_array(a)
+            if c is not None and tuple(e.args[1 - i].shape) == tuple(e.shape):
+                out.append(c)
+            else:
+                out.append(self.operand(a))
+        return tuple(out)
+
+
+# -- element-wise regions, simplified as scalar expressions -------------------
+
+_ARITH = {"add", "sub", "mul", "div", "neg", "pow"}
+_COST = {"div": 2, "pow": 1}
+
+
+def _is_elementwise(e: Expr) -> bool:
+    return isinstance(e, Apply) and (e.op in _ARITH or RULES[e.op].family == "elementwise")
+
+
+def _cost(e: Expr) -> int:
+    """Passes over memory an expression costs (functions and divisions count more)."""
+    total = 0
+    for node in walk(e):
+        if isinstance(node, Apply):
+            total += _COST.get(node.op, 1) if node.op in _ARITH else 4
+    return total
+
+
+class _Regions:
+    """Rewrites maximal element-wise sub-trees into their cheapest equal scalar form.
+
+    A backward expression such as ``dL/dP * P * (1 - P)`` with
+    ``dL/dP = c (1 - Y) / (1 - P) - c Y / P`` (sigmoid into binary
+    cross-entropy) is one element-wise region over the leaves P and Y; sympy's
+    ``cancel`` turns it into ``c (P - Y)``: the same function, two passes
+    instead of ten, and no 0/0 where P rounds to 0 or 1. A rewrite is kept only
+    when it is cheaper and has the region's shape.
+    """
+
+    def __init__(self, definitions: dict | None = None):
+        self.cache: dict = {}
+        # forward values defined by arithmetic (1 - P), which a region may see through
+        self.definitions = {v: e for v, e in (definitions or {}).items()
+                            if isinstance(e, Apply) and e.op in _ARITH}
+
+    def __call__(self, e: Expr) -> Expr:
+        if not isinstance(e, Apply):
+            return e
+        if _is_elementwise(e) and e.shape:
+            return self.region(e)
+        args = tuple(self(a) for a in e.args)
+        return e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+
+    def region(self, e: Apply) -> Expr:
+        import sympy as sp
+        from ..rules.elementwise import FUNCTIONS, from_sympy
+
+        leaves: dict[Expr, sp.Symbol] = {}
+
+        def to_sympy(x: Expr):
+            if isinstance(x, Const):
+                return sp.sympify(x.value)
+            if x in self.definitions:
+                return to_sympy(self.definitions[x])
+            if not _is_elementwise(x):
+                leaf = self(x)
+                if leaf not in leaves:
+                    leaves[leaf] = sp.Symbol(f"leaf{len(leaves)}", real=True)
+                return leaves[leaf]
+            a = [to_sympy(arg) for arg in x.args]
+            kw = x.kw
+            if x.op == "add":
+                return a[0] + a[1]
+            if x.op == "sub":
+                return a[0] - a[1]
+            if x.op == "mul":
+                return a[0] * a[1]
+            if x.op == "div":
+                return a[0] / a[1]
+            if x.op == "neg":
+                return -a[0]
+            if x.op == "pow":
+                return a[0] ** sp.sympify(kw["exponent"])
+            fn = FUNCTIONS[x.op]
+            return fn.sympy_function(a[0], *[sp.sympify(kw[p]) for p in fn.params])
+
+        scalar = to_sympy(e)
+        key = (scalar, tuple(tuple(leaf.shape) for leaf in leaves))
+        if key not in self.cache:
+            self.cache[key] = self._cheapest(scalar)
+        better = self.cache[key]
+        if better is None:
+            return self._rebuild(e)
+        bind = {sym: leaf for leaf, sym in leaves.items()}
+        out = from_sympy(better, bind)
+        if tuple(out.shape) != tuple(e.shape) or _cost(out) >= _cost(e):
+            return self._rebuild(e)
+        return out
+
+    def _rebuild(self, e: Apply) -> Expr:
+        if not isinstance(e, Apply):
+            return e
+        args = tuple(self._rebuild(a) if _is_elementwise(a) else self(a) for a in e.args)
+        return e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+
+    @staticmethod
+    def _cheapest(scalar):
+        import sympy as sp
+        if not scalar.has(sp.Pow) or all(not (p.exp.is_negative) for p in scalar.atoms(sp.Pow)):
+            return None   # no division to cancel: keep the derivation's own form
+        cancelled = sp.factor(sp.cancel(sp.together(scalar)))
+        if sp.count_ops(cancelled) < sp.count_ops(scalar):
+            return cancelled
+        return None
+
+
+def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]]:
+    """The step's operations, and what each gradient and the loss are after lowering."""
+    low = _Lowering()
+    graph = d.graph
+    rename: dict[Var, Expr] = {}    # forward node / adjoint Var -> its lowered value
+    for node in graph.nodes:
+        comment = "" if node.temp else f"{node.name} = {graph.entry_text[node.entry]}"
+        expr = _rename(node.expr, rename)
+        if isinstance(expr, Apply) and expr not in low.memo and expr.op not in _VIEWS:
+            value = low.bind(expr, node.name, comment)
+        else:
+            value = low.operand(expr)
+        rename[node.var] = value
+    results: dict[str, Expr] = {LOSS: rename[graph.node(LOSS).var]}
+    by_target = {op.target: op.node for op in low.ops}
+    regions = _Regions({rename[n.var]: by_target[n.name] for n in graph.nodes
+                        if isinstance(n.expr, Apply) and n.expr.op in _ARITH and n.name in by_target})
+    for target, _named, expr in plan:
+        expr = regions(_rename(expr, rename))
+        adj = naming.adjoint(target)
+        if isinstance(expr, Apply) and expr not in low.memo and expr.op not in _VIEWS:
+            value = low.bind(expr, adj, (comments or {}).get(target, f"dL/d{target}"))
+        else:
+            value = low.operand(expr)
+        rename[Var(adj, expr.shape, "adjoint")] = value
+        results[target] = value
+    return _fuse_dots(low.ops), results
+
+
+def _rename(e: Expr, mapping: dict) -> Expr:
+    if isinstance(e, Var):
+        return mapping.get(e, e)
+    if isinstance(e, Apply):
+        args = tuple(_rename(a, mapping) for a in e.args)
+        return e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+    return e
+
+
+def _vars(e: Expr) -> set[str]:
+    return {v.name for v in walk(e) if isinstance(v, Var)}
+
+
+def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
+    """Give every array-valued op an array of the workspace; returns [(shape, kind)] per buffer.
+
+    keep: names that must survive to the end (the returned gradients).
+    """
+    last: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        for name in _vars(op.node):
+            last[name] = i
+    for name in keep:
+        last[name] = len(ops)
+    buffers: list[tuple] = []
+    pool: dict[tuple, list[int]] = {}
+    held: dict[str, int] = {}        # value name -> buffer index
+    for i, op in enumerate(ops):
+        form = OUT_FORMS.get(op.node.op)
+        if form is None or not op.node.shape:
+            continue
+        key = (tuple(op.node.shape), form.kind)
+        dying = [n for n in sorted(_vars(op.node)) if last.get(n) == i and n in held]
+        chosen = None
+        if form.elementwise:
+            for arg in op.node.args:
+                if isinstance(arg, Var) and arg.name in dying and buffers[held[arg.name]] == key:
+                    chosen = held.pop(arg.name)
+                    dying.remove(arg.name)
+                    break
+        if chosen is None:
+            chosen = _take(pool, buffers, key)
+        op.buffer = naming.step_buffer(chosen)
+        scratch = [_take(pool, buffers, (key[0], FLOAT)) for _ in range(form.scratch)]
+        op.scratch = [naming.step_buffer(s) for s in scratch]
+        for s in scratch:
+            pool[(key[0], FLOAT)].append(s)
+        for name in dying:
+            b = held.pop(name)
+            pool.setdefault(buffers[b], []).append(b)
+        held[op.target] = chosen
+        if last.get(op.target, -1) <= i and op.target not in keep:
+            held.pop(op.target)
+            pool.setdefault(key, []).append(chosen)
+    return buffers
+
+
+def _take(pool, buffers, key) -> int:
+    free = pool.setdefault(key, [])
+    if free:
+        return free.pop(0)
+    buffers.append(key)
+    return len(buffers) - 1
+
+
+def render_ops(ops: list[Op], printer: NumpyPrinter) -> list:
+    """Statement lines (comment, [code lines]) for the template."""
+    out = []
+    for op in ops:
+        form = OUT_FORMS.get(op.node.op)
+        args = [printer.doprint(a) for a in op.node.args]
+        if op.buffer is None or form is None:
+            text = _scalar_form(op.node, args, printer) or printer.doprint(op.node)
+            out.append((op.comment, [f"{op.target} = {text}"]))
+            continue
+        lines = form.code(args, op.node, op.buffer, op.scratch)
+        if len(lines) == 1 and form.returns:
+            lines[0] = f"{op.target} = {lines[0]}"
+        else:
+            lines.append(f"{op.target} = {op.buffer}")
+        out.append((op.comment, lines))
+    return out
+
+
+def step_data(d: Derivation, plan, comments: dict) -> dict:
+    """Everything the template needs for the step section."""
+    ops, results = lower(d, plan, comments)
+    grads = {p: results[p] for p in d.graph.params}
+    keep = {v.name for v in grads.values() if isinstance(v, Var)}
+    buffers = assign_buffers(ops, keep)
+    printer = NumpyPrinter()
+    lines = render_ops(ops, printer)
+    grad_code = {}
+    for p, v in grads.items():
+        text = printer.doprint(v)
+        # a gradient that is a view or a constant gets its own array, shaped like p
+        if not isinstance(v, Var) or v.name not in keep:
+            text = f"np.array({text}, dtype=dtype)" if isinstance(v, Const) else f"np.ascontiguousarray({text})"
+        grad_code[p] = text
+    allocations = [f"np.empty({printer.shape(shape)}, {'dtype' if kind == FLOAT else 'bool'})"
+                   for shape, kind in buffers]
+    return {
+        "lines": lines,
+        "buffers": [naming.step_buffer(i) for i in range(len(buffers))],
+        "allocations": allocations,
+        "loss_code": printer.doprint(results[LOSS]),
+        "grad_code": grad_code,
+        "helpers": printer.helpers,
+    }

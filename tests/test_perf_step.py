@@ -1,0 +1,177 @@
+"""The compiled step (make_step / loss_and_grads_into): same values, reused arrays."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from symgrad import Spec, derive, load_spec, render_module
+from symgrad.check.numeric import load_module
+from symgrad.emit.numpy_step import OUT_FORMS
+from symgrad.emit.printers import NumpyPrinter
+from symgrad.ir import Apply, Const, Var, dim
+from symgrad.rules import RULES, apply
+
+from conftest import BUNDLED, FOREIGN_TOML
+
+BODIES = {   # batch MLPs in row layout, as the benchmarks use them
+    "relu_mse": ({"H": "relu(X @ W1 + b1)", "Z": "H @ W2 + b2"}, "mse(Z, Y)"),
+    "sigmoid_bce": ({"H": "sigmoid(X @ W1 + b1)", "P": "sigmoid(H @ W2 + b2)"}, "bce(P, Y)"),
+    "softmax_ce": ({"H": "tanh(X @ W1 + b1)", "Z": "H @ W2 + b2"}, "cross_entropy(Z, Y)"),
+}
+
+
+def batch_spec(net, width_in=5, hidden=7, width_out=4):
+    nodes, loss = BODIES[net]
+    return Spec(name=net, inputs={"X": ["n", width_in], "Y": ["n", width_out]},
+                params={"W1": [width_in, hidden], "b1": [hidden], "W2": [hidden, width_out], "b2": [width_out]},
+                nodes=dict(nodes), loss=loss)
+
+
+def all_specs(tmp_path):
+    foreign = tmp_path / "foreign.toml"
+    foreign.write_text(FOREIGN_TOML)
+    return {**{n: n for n in BUNDLED}, "foreign": str(foreign), **{n: batch_spec(n) for n in BODIES}}
+
+
+SPEC_IDS = list(BUNDLED) + ["foreign"] + list(BODIES)
+
+
+def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
+    spec = all_specs(tmp_path)[name]
+    module = load_module(render_module(derive(spec)), f"m_{name}")
+    rng = np.random.default_rng(seed)
+
+    def shape(s):
+        return tuple(batch if isinstance(d, str) else d for d in s)
+
+    params = {k: rng.standard_normal(shape(s)).astype(dtype) for k, s in module.PARAMS.items()}
+    # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows)
+    inputs = {k: rng.uniform(0.1, 0.9, shape(s)).astype(dtype) for k, s in module.INPUTS.items()}
+    return module, params, inputs
+
+
+@pytest.mark.parametrize("name", SPEC_IDS)
+def test_step_equals_loss_and_grads(name, tmp_path):
+    module, params, inputs = module_and_data(name, tmp_path)
+    loss, grads = module.loss_and_grads(params, inputs)
+    step = module.make_step()     # scalar code for a tiny fixed-size net, else the array step
+    workspace = module.Workspace()
+    for _ in range(2):      # the second call runs in the reused workspace
+        for step_loss, step_grads in (step(params, inputs),
+                                      module.loss_and_grads_into(params, inputs, workspace)):
+            assert step_loss == pytest.approx(loss, rel=1e-12)
+            for p in grads:
+                assert np.shape(step_grads[p]) == np.shape(grads[p])
+                np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-10, atol=1e-13, err_msg=p)
+
+
+@pytest.mark.parametrize("name, expected", [("pset3", True), ("hw1_relu_sigmoid_bce", True),
+                                            ("multiclass", False), ("titanic", False)])
+def test_scalar_code_only_for_fixed_small_nets(name, expected, tmp_path):
+    """multiclass has a softmax (no overflow-safe scalar form); titanic a symbolic batch size."""
+    module, _, _ = module_and_data(name, tmp_path)
+    assert hasattr(module, "loss_and_grads_scalar") == expected
+
+
+@pytest.mark.parametrize("name", list(BODIES))
+def test_step_follows_a_new_batch_size(name, tmp_path):
+    module, params, inputs = module_and_data(name, tmp_path, batch=6)
+    step = module.make_step()
+    step(params, inputs)
+    _, params, inputs = module_and_data(name, tmp_path, batch=11, seed=1)
+    loss, grads = module.loss_and_grads(params, inputs)
+    step_loss, step_grads = step(params, inputs)
+    assert step_loss == pytest.approx(loss, rel=1e-12)
+    for p in grads:
+        np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-10, err_msg=p)
+
+
+@pytest.mark.parametrize("name", list(BODIES))
+def test_step_reuses_its_arrays(name, tmp_path):
+    module, params, inputs = module_and_data(name, tmp_path, batch=4096)
+    step = module.make_step()
+    _, first = step(params, inputs)
+    tracemalloc.start()
+    _, second = step(params, inputs)
+    _, peak_second = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert all(first[p] is second[p] for p in first)
+    # numpy may cast a 0/1 mask through its fixed-size ufunc buffer (8192 entries), nothing more
+    half_an_activation = 4096 * 7 * 8 // 2
+    assert peak_second < half_an_activation, f"a reused step allocated {peak_second} bytes"
+
+
+def _ops():
+    """(op name, Apply node over Vars a, b, random arguments) for every out= form."""
+    rng = np.random.default_rng(3)
+    a = Var("a", (dim(4), dim(5)), "input")
+    b = Var("b", (dim(4), dim(5)), "input")
+    m = Var("m", (dim(5), dim(3)), "input")
+    values = {"a": rng.uniform(0.2, 2.0, (4, 5)), "b": rng.uniform(0.2, 2.0, (4, 5)) - 1,
+              "m": rng.standard_normal((5, 3))}
+    cases = []
+    for op in sorted(OUT_FORMS):
+        if op in ("add", "sub", "mul", "div"):
+            node = apply(op, a, b)
+        elif op == "pow":
+            cases.append((op + "3", Apply("pow", (b,), (("exponent", 3),), b.shape), values))
+            node = Apply("pow", (b,), (("exponent", 2),), b.shape)
+        elif op == "matmul":
+            node = apply("matmul", b, m)
+        elif op == "sum":
+            cases.append(("sum_keepdims", apply("sum", b, axis=1, keepdims=True), values))
+            cases.append(("sum_all_keepdims", apply("sum", b, keepdims=True), values))
+            node = apply("sum", b, axis=0)
+        elif op in ("softmax", "log_softmax"):
+            node = apply(op, b, axis=1)
+        elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
+            node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
+        elif op == "broadcast_to":
+            node = Apply("broadcast_to", (Const(dim("n") / 4),), (("shape", a.shape),), a.shape)
+        else:
+            node = apply(op, a if op == "log" else b)
+        cases.append((op, node, values))
+    return cases
+
+
+@pytest.mark.parametrize("op, node, values", _ops(), ids=[c[0] for c in _ops()])
+def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
+    from symgrad import runtime
+    printer = NumpyPrinter()
+    names = {**vars(runtime), "np": np, "n": 4, **values}
+    if op == "max":
+        expected = np.max(values["b"], axis=1, keepdims=True)
+    else:
+        expected = eval(printer.doprint(node), names)   # noqa: S307 -- code symgrad printed itself
+    form = OUT_FORMS[node.op]
+    out = np.empty(node.shape and tuple(int(d) for d in node.shape), bool if form.kind == "bool" else float)
+    scratch = {f"s{i}": np.empty_like(out, dtype=float) for i in range(form.scratch)}
+    lines = form.code([printer.doprint(x) for x in node.args], node, "out", list(scratch))
+    exec("\n".join(lines), {**names, "out": out, **scratch})   # noqa: S102
+    np.testing.assert_allclose(out.astype(float), np.asarray(expected, dtype=float), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("logit", [50.0, -50.0, 500.0, -500.0])
+def test_step_keeps_the_stable_fused_backward_at_saturated_logits(logit, tmp_path):
+    """Sigmoid + BCE: the step matches the fused plain backward (which keeps the tiny
+    gradient of a confident, right prediction) with overflow/invalid/divide raised."""
+    module = load_module(render_module(derive(batch_spec("sigmoid_bce"))), "sat_step")
+    rng = np.random.default_rng(0)
+    spec = batch_spec("sigmoid_bce")
+    shapes = {n: tuple(6 if isinstance(d, str) else d for d in shape)
+              for n, shape in {**spec.params, **spec.inputs}.items()}
+    params = {n: rng.standard_normal(shapes[n]) for n in spec.params}
+    inputs = {n: rng.standard_normal(shapes[n]) for n in spec.inputs}
+    last_w = [n for n in spec.params if len(shapes[n]) == 1][-1]     # the output bias
+    params[last_w] = np.full(shapes[last_w], logit)                     # saturate every logit
+    targets = [n for n in spec.inputs if n != "X"][0]
+    inputs[targets] = (rng.random(shapes[targets]) < 0.5).astype(float)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        loss, grads = module.loss_and_grads(params, inputs)
+        step_loss, step_grads = module.make_step()(params, inputs)
+    assert np.isfinite(loss) and step_loss == pytest.approx(loss, rel=1e-12)
+    for p in grads:
+        np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-9, atol=0, err_msg=p)
+
+
