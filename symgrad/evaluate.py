@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .ir import Apply, Const, Expr, Var
+from .ir import Apply, Const, Expr, Var, as_sympy
 from .rules import RULES
 
 
@@ -27,13 +27,13 @@ class EvalContext:
     dtype: object = np.float64
 
     def size(self, d) -> int:
-        return int(sp.sympify(d).xreplace(self.sizes))
+        return int(as_sympy(d).xreplace(self.sizes))
 
     def shape(self, shape) -> tuple:
         return tuple(self.size(d) for d in shape)
 
     def number(self, value):
-        value = sp.sympify(value).xreplace(self.sizes)
+        value = as_sympy(value).xreplace(self.sizes)
         return value if self.symbolic else self.dtype(float(value))
 
     def broadcast(self, x, shape):

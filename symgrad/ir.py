@@ -23,6 +23,17 @@ import sympy as sp
 Shape = tuple
 
 
+def as_sympy(value) -> sp.Basic:
+    """A sympy object from a number or sympy object symgrad built.
+
+    The one door to sympy's conversion: text is refused, so no string (a user's
+    or ours) is ever parsed by sympy.
+    """
+    if isinstance(value, str):
+        raise TypeError("as_sympy takes numbers and sympy objects, never text")
+    return sp.sympify(value, strict=True) if not isinstance(value, sp.Basic) else value
+
+
 def dim(value) -> sp.Expr:
     """A dimension as a sympy expression: 3 -> Integer(3), 'n' -> Symbol('n')."""
     if isinstance(value, sp.Expr):
@@ -122,7 +133,7 @@ class Apply(Expr):
 
 
 def const(value) -> Const:
-    return Const(sp.nsimplify(value) if isinstance(value, float) else sp.sympify(value))
+    return Const(sp.nsimplify(value) if isinstance(value, float) else as_sympy(value))
 
 
 def is_const(e: Expr, value=None) -> bool:

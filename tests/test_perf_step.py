@@ -5,12 +5,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from symgrad import Spec, derive, load_spec, render_module
+from symgrad import Spec, derive, render_module
 from symgrad.check.numeric import load_module
 from symgrad.emit.numpy_step import OUT_FORMS
 from symgrad.emit.printers import NumpyPrinter
 from symgrad.ir import Apply, Const, Var, dim
-from symgrad.rules import RULES, apply
+from symgrad.rules import apply
 
 from conftest import BUNDLED, FOREIGN_TOML
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from symgrad import derive, load_spec, render_module
+from symgrad import derive, render_module
 from symgrad.check.numeric import check_module, load_module
 from symgrad.check.proof import prove
 from symgrad.rules import RULES
@@ -79,7 +79,6 @@ def test_generated_code_takes_any_batch_size(n, rng):
 def test_float32_in_float32_out(name, rng):
     d = derive(name)
     module = load_module(render_module(d), name + "_f32")
-    sizes = {s: 6 for s in d.graph.sizes}
     shape = lambda v: tuple(int(x.subs({k: 6 for k in x.free_symbols})) for x in v.shape)
     params = {n: rng.standard_normal(shape(v)).astype(np.float32) for n, v in d.graph.params.items()}
     inputs = {n: rng.standard_normal(shape(v)).astype(np.float32) for n, v in d.graph.inputs.items()}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -23,7 +23,7 @@ import sympy as sp
 
 from ..derive import Derivation
 from ..evaluate import EvalContext, concrete_sizes, evaluate
-from ..ir import Apply, walk
+from ..ir import Apply, as_sympy, walk
 from ..rules import RULES
 from ..rules.elementwise import prove_derivative
 from ..spec import LOSS
@@ -130,7 +130,7 @@ def prove(d: Derivation, sizes: dict | None = None) -> Proof:
     memo: dict = {}
     for node in graph.nodes:
         values[node.name] = evaluate(node.expr, values, ctx, memo)
-    loss = sp.sympify(np.asarray(values[LOSS]).item())
+    loss = as_sympy(np.asarray(values[LOSS]).item())
     for target in d.order:
         values[f"d_{target}"] = evaluate(d.adjoint(target), values, ctx, memo)
     used = {e.op for n in graph.nodes for e in walk(n.expr) if isinstance(e, Apply)} | {
@@ -144,7 +144,7 @@ def prove(d: Derivation, sizes: dict | None = None) -> Proof:
         proof = ParamProof(name, shape, int(np.prod(shape, dtype=int)), 0)
         for idx in np.ndindex(*shape):
             truth = sp.diff(loss, np.asarray(symbols)[idx])
-            ours = sp.sympify(grad[idx]) if grad.shape else sp.sympify(grad.item())
+            ours = as_sympy(grad[idx]) if grad.shape else as_sympy(grad.item())
             if _zero(truth - ours):
                 proof.proven += 1
             else:

@@ -4,6 +4,7 @@ computed by evaluating the derivation on arrays of sympy symbols."""
 
 from __future__ import annotations
 
+from ..ir import as_sympy
 from .. import names as naming
 from ..spec import LOSS
 from .latex_base import Block, Context
@@ -65,8 +66,8 @@ def entries_section(c: Context):
         for idx in np.ndindex(*nv.shape):
             lhs = r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(n, ",".join(map(str, idx))) if nv.shape
                                                          else c.name(n))
-            named = printer.doprint(sp.sympify(nv[idx]))
-            fwd_text = printer.doprint(sp.factor(sp.sympify(fv[idx])))
+            named = printer.doprint(as_sympy(nv[idx]))
+            fwd_text = printer.doprint(sp.factor(as_sympy(fv[idx])))
             rows.append((lhs, named))
             if fwd_text != named:
                 rows.append(("", fwd_text))

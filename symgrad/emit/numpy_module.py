@@ -13,11 +13,10 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
-import sympy as sp
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, substitute, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
 from ..spec import LOSS
 from .numpy_scalar import scalar_data
 from .numpy_step import step_data
@@ -186,7 +185,7 @@ def _sizes_used(exprs) -> set[str]:
     for e in exprs:
         for node in walk(e):
             if isinstance(node, Const):
-                out |= {str(s) for s in sp.sympify(node.value).free_symbols}
+                out |= {str(s) for s in as_sympy(node.value).free_symbols}
             if isinstance(node, Apply):
                 for _, v in node.attrs:
                     if hasattr(v, "free_symbols"):

@@ -19,11 +19,10 @@ import math
 
 import numpy as np
 import sympy as sp
-from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import Derivation
 from ..evaluate import EvalContext, evaluate
-from ..ir import Apply, walk
+from ..ir import Apply, as_sympy, walk
 from ..rules import RULES
 from ..spec import LOSS
 from .printers import _ScalarCode
@@ -172,11 +171,11 @@ def scalar_data(d: Derivation) -> dict | None:
         values[node.name] = evaluate(node.expr, values, ctx, memo)
     for target in d.order:
         values[f"d_{target}"] = evaluate(d.adjoint(target), values, ctx, memo)
-    outputs = [sp.sympify(np.asarray(values[LOSS]).item())]
+    outputs = [as_sympy(np.asarray(values[LOSS]).item())]
     layout = []
     for p in graph.params:
         grad = np.broadcast_to(np.asarray(values[f"d_{p}"], dtype=object), shapes[p])
-        flat = [sp.sympify(v) for v in grad.ravel()]
+        flat = [as_sympy(v) for v in grad.ravel()]
         layout.append((p, shapes[p], len(outputs), len(flat)))
         outputs.extend(flat)
     temps = sp.numbered_symbols("_s")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, dim, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, dim, walk
 from ..rules import RULES
 from ..spec import LOSS
 from .printers import NumpyPrinter
@@ -356,7 +356,7 @@ class _Regions:
 
         def to_sympy(x: Expr):
             if isinstance(x, Const):
-                return sp.sympify(x.value)
+                return as_sympy(x.value)
             if x in self.definitions:
                 return to_sympy(self.definitions[x])
             if not _is_elementwise(x):
@@ -377,9 +377,9 @@ class _Regions:
             if x.op == "neg":
                 return -a[0]
             if x.op == "pow":
-                return a[0] ** sp.sympify(kw["exponent"])
+                return a[0] ** as_sympy(kw["exponent"])
             fn = FUNCTIONS[x.op]
-            return fn.sympy_function(a[0], *[sp.sympify(kw[p]) for p in fn.params])
+            return fn.sympy_function(a[0], *[as_sympy(kw[p]) for p in fn.params])
 
         scalar = to_sympy(e)
         key = (scalar, tuple(tuple(leaf.shape) for leaf in leaves))

@@ -13,7 +13,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..ir import Apply, Const, Expr, Var
+from ..ir import Apply, Const, Expr, Var, as_sympy
 from ..rules import RULES, Printed
 from ..rules.core import ADD, ATOM, MUL, UNARY
 
@@ -33,7 +33,7 @@ class _ScalarCode(PythonCodePrinter):
 
 
 def scalar_code(value) -> Printed:
-    value = sp.sympify(value)
+    value = as_sympy(value)
     if value.is_Integer:
         return Printed(str(int(value)), ATOM if value >= 0 else UNARY)
     if value.is_number and not value.is_Rational:
@@ -126,7 +126,7 @@ class LatexIRPrinter:
         return default_latex_name(name)
 
     def scalar(self, value, minimum=0) -> str:
-        return self._scalar.doprint(sp.sympify(value))
+        return self._scalar.doprint(as_sympy(value))
 
     def dim(self, d) -> str:
         return self._scalar.doprint(d)
@@ -148,7 +148,7 @@ class LatexIRPrinter:
             else:
                 done = Printed(self.name_latex(e.name), ATOM)
         elif isinstance(e, Const):
-            value = sp.sympify(e.value)
+            value = as_sympy(e.value)
             text = self._scalar.doprint(value)
             prec = ATOM if (value.is_Integer and value >= 0) or value.is_Symbol else MUL
             done = Printed(text, UNARY if value.could_extract_minus_sign() else prec)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-import sympy as sp
 
 from .. import names as naming
 from ..derive import Derivation
 from ..emit.numpy_module import plan_backward
 from ..emit.printers import NumpyPrinter
-from ..ir import Apply, Const, Expr, Var, substitute, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
 from ..spec import LOSS
 
 
@@ -71,7 +70,7 @@ def names_used(exprs) -> set[str]:
             if isinstance(node, Var):
                 out.add(node.name)
             elif isinstance(node, Const):
-                out |= {str(s) for s in sp.sympify(node.value).free_symbols}
+                out |= {str(s) for s in as_sympy(node.value).free_symbols}
             if isinstance(node, Apply):
                 for _, value in node.attrs:
                     for item in value if isinstance(value, tuple) else (value,):

@@ -10,8 +10,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError
-from ..ir import Apply, Const, show_shape
-from .core import ATOM, MUL, RULES, Printed, Rule, apply, wrap
+from ..ir import Apply, Const
+from .core import ATOM, MUL, RULES, Printed, Rule, apply
 
 
 def normalize_axis(axis, ndim: int, op: str):

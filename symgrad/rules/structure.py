@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import show_shape
-from .core import ATOM, POSTFIX, RULES, Printed, Rule, apply, wrap
+from .core import POSTFIX, RULES, Printed, Rule, apply, wrap
 from .reduce import normalize_axis
 
 

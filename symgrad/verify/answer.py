@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
 
 from ..derive import Derivation
 from ..errors import ShapeError, SymgradError
 from ..evaluate import EvalContext, evaluate
-from ..ir import Expr, show_shape
+from ..ir import Expr, as_sympy, show_shape
 from . import env as envmod
 from .mistakes import MESSAGES, semi_expanded, variants
 
@@ -105,7 +104,7 @@ def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -
     values = envmod.fill(d, leaves, ctx)
     truth = np.asarray(values[f"d_{name}"], dtype=object)
     got = np.asarray(evaluate(answer, values, ctx), dtype=object)
-    ok = truth.shape == got.shape and all(_zero(sp.sympify(t) - sp.sympify(g))
+    ok = truth.shape == got.shape and all(_zero(as_sympy(t) - as_sympy(g))
                                           for t, g in zip(truth.ravel(), got.ravel()))
     conn.send(bool(ok))
 

@@ -21,7 +21,7 @@ from ..derive import Derivation, derive
 from ..errors import SpecError
 from ..evaluate import EvalContext, evaluate
 from ..graph import _Lowering
-from ..ir import Const, Expr, dim
+from ..ir import Const, Expr, as_sympy, dim
 from ..parse import Call
 from ..rules import RULES, apply
 
@@ -66,7 +66,7 @@ class AnswerLowering(_Lowering):
         value = self.lower(node)
         if not isinstance(value, Const):
             raise SpecError(f"slice bounds must be sizes or numbers (column {node.pos})")
-        return sp.sympify(value.value)
+        return as_sympy(value.value)
 
 
 def lower_answer(d: Derivation, tree) -> Expr:
@@ -78,7 +78,7 @@ def test_sizes(d: Derivation) -> dict:
     """Symbolic sizes -> distinct values that no fixed size uses (non-square)."""
     fixed = set()
     for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
-        fixed |= {int(s) for s in var.shape if sp.sympify(s).is_Integer}
+        fixed |= {int(s) for s in var.shape if as_sympy(s).is_Integer}
     out, value = {}, 5
     for name in sorted(d.graph.sizes):
         while value in fixed:

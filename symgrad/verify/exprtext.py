@@ -8,9 +8,8 @@ the text reads back to the same tree.
 
 from __future__ import annotations
 
-import sympy as sp
 
-from ..ir import Apply, Const, Expr, Var
+from ..ir import Apply, Const, Expr, Var, as_sympy
 from ..rules import RULES
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
@@ -19,13 +18,13 @@ _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
 def _atom(text: str, e: Expr) -> str:
     if isinstance(e, Var) or (isinstance(e, Apply) and e.op not in _INFIX and e.op not in ("neg", "pow")):
         return text
-    if isinstance(e, Const) and sp.sympify(e.value).is_Integer and e.value >= 0:
+    if isinstance(e, Const) and as_sympy(e.value).is_Integer and e.value >= 0:
         return text
     return f"({text})"
 
 
 def _dim(d) -> str:
-    d = sp.sympify(d)
+    d = as_sympy(d)
     return str(d) if d.is_Atom else f"({d})"
 
 
@@ -34,7 +33,7 @@ def to_text(e: Expr) -> str:
     if isinstance(e, Var):
         return e.name
     if isinstance(e, Const):
-        value = sp.sympify(e.value)
+        value = as_sympy(e.value)
         return str(value).replace(" ", "")
     op = e.op
     args = [to_text(a) for a in e.args]

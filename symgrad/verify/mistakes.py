@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..derive import Contribution, Derivation
 from ..errors import SymgradError
-from ..ir import Apply, Const, Expr, Var, substitute, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
 from ..rules import RULES, apply
 from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
 
@@ -148,7 +148,7 @@ def _consts(e: Expr, change):
     """Rewrite every constant: change(value) -> new value or None."""
     def rewrite(node):
         if isinstance(node, Const):
-            new = change(sp.sympify(node.value))
+            new = change(as_sympy(node.value))
             if new is not None:
                 return [Const(new)]
         return []
