@@ -177,20 +177,21 @@ def derivative_functions(d: Derivation) -> tuple[list[Function], dict[str, str],
     the partials call it."""
     printer = NumpyPrinter()
     functions, renames = [], {}
-    used = []
+    used: dict[str, Apply] = {}
     for node in d.graph.nodes:
         for e in walk(node.expr):
-            if isinstance(e, Apply) and RULES[e.op].family == "elementwise" and e.op not in used:
-                used.append(e.op)
-    for op in used:
+            if isinstance(e, Apply) and RULES[e.op].family == "elementwise" and RULES[e.op].differentiable(0):
+                used.setdefault(e.op, e)
+    for op, first in used.items():
         x = Var("x", (), "input")
-        derivative = RULES[op].vjp(0)(Const(1), Var("r", (), "node"), x)
-        if any(isinstance(v, Var) and v.name == "r" for v in walk(derivative)):
-            derivative = substitute(derivative, {"r": apply(op, x)})
+        result = Var("r", (), "node")
+        derivative = RULES[op].vjp(0)(Const(1), result, x, **first.kw)
+        if any(v == result for v in walk(derivative)):
+            derivative = substitute(derivative, {"r": apply(op, x, **first.kw)})
         name = naming.course_derivative(op)
         functions.append(Function(name, ("x",), f"d{op}/dx at x (a number or an array)",
                                   ("x = np.asarray(x)", f"return {printer.doprint(derivative)}")))
-        if isinstance(derivative, Apply) and len(derivative.args) == 1 and derivative.args[0] == x:
+        if isinstance(derivative, Apply) and derivative.args == (x,) and not first.kw:
             renames[derivative.op] = name
     return functions, renames, printer
 
