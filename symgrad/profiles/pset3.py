@@ -22,7 +22,6 @@ from .. import names as naming
 from ..derive import Derivation, derive
 from ..emit.numpy_module import HEADER, source_label
 from ..emit.printers import NumpyPrinter
-from ..emit.templates import render
 from ..errors import SpecError
 from ..ir import Apply, Const, Expr, Var, free_vars, substitute, walk
 from ..rules import RULES, Printed, apply
@@ -196,8 +195,8 @@ def derivative_functions(d: Derivation) -> tuple[list[Function], dict[str, str],
     return functions, renames, printer
 
 
-def render_file(spec) -> str:
-    """The text of pset3.py for a spec (a Spec, path or bundled name)."""
+def context(spec) -> dict:
+    """What templates/api/pset3.py.j2 places, for a spec (a Spec, path or bundled name)."""
     d = derive(spec)
     graph = d.graph
     observed = observed_input(d)
@@ -241,7 +240,7 @@ def render_file(spec) -> str:
         by_adjoint[naming.adjoint(fn.wrt)] = f"{fn.name}({', '.join(fn.args)})"
 
     helpers = [inspect.getsource(f).rstrip() for _, f in sorted(helper_printer.helpers.items())]
-    return render("api/pset3.py.j2", header=HEADER.format(source=source_label(graph.spec)),
+    return dict(header=HEADER.format(source=source_label(graph.spec)),
                   name=graph.name, description=graph.spec.description, helpers=helpers,
                   functions=[loss, mlp] + derivatives + partials)
 
@@ -271,5 +270,5 @@ def _mentions(e: Expr, name: str) -> bool:
     return any(isinstance(v, Var) and v.name == name and v.role != "adjoint" for v in walk(e))
 
 
-PROFILE = Profile("pset3", "pset3.py", "api/pset3.py.j2", "pset3", render_file,
+PROFILE = Profile("pset3", "pset3.py", "api/pset3.py.j2", "pset3", context,
                   "problem set 3: mlp(x, W0, W1, W2) and one function per partial")
