@@ -229,3 +229,31 @@ def test_partials_of_other_networks_equal_the_numpy_modules_gradients(tmp_path, 
         if fn.wrt in params:
             got = getattr(course, fn.name)(values, *[params[p] for p in fn.params], inputs["y"])
             np.testing.assert_allclose(got, grads[fn.wrt], rtol=1e-12, atol=1e-14, err_msg=fn.name)
+
+
+ACTIVATIONS_SPEC = Spec(
+    name="acts", inputs={"x": [], "y": []}, params={"W0": [3], "W1": [2, 3], "W2": [2]},
+    nodes={"r0": "W0 * x", "h0": "leaky_relu(r0, 0.1)", "r1": "W1 @ h0", "h1": "sigmoid(r1)",
+           "g1": "tanh(h1) + softplus(h1)", "y_predicted": "W2 @ g1"},
+    loss="(y_predicted - y)**2")
+
+
+def test_other_activations_get_derivative_functions_and_correct_partials(tmp_path):
+    module = load(tmp_path, ACTIVATIONS_SPEC, name="acts")
+    for f, h in [("leaky_relu", lambda v: np.where(v > 0, v, 0.1 * v)), ("sigmoid", lambda v: 1 / (1 + np.exp(-v))),
+                 ("tanh", np.tanh), ("softplus", lambda v: np.log1p(np.exp(v)))]:
+        points = np.array([-1.3, -0.2, 0.4, 2.0])
+        numeric = (h(points + 1e-6) - h(points - 1e-6)) / 2e-6
+        np.testing.assert_allclose(getattr(module, f"{f}_derivative")(points), numeric, rtol=1e-6, err_msg=f)
+    rng = np.random.default_rng(3)
+    params = {"W0": rng.normal(size=3), "W1": rng.normal(size=(2, 3)), "W2": rng.normal(size=2)}
+    x, y = 0.8, 0.1
+    values = module.mlp(x, *params.values())
+    for name, value in params.items():
+        def f(v, name=name):
+            p = dict(params, **{name: v})
+            return module.loss(module.mlp(x, *p.values())["y_predicted"], y)
+        fn = getattr(module, f"d_loss_d_{name}")
+        names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+        analytic = fn(values, *[params[n] for n in names[1:-1]], y)
+        np.testing.assert_allclose(analytic, central_difference(f, value), rtol=1e-6, atol=1e-8)

@@ -6,8 +6,12 @@ from pathlib import Path
 
 
 def add_profile(sub):
-    from ..profiles import names
-    p = sub.add_parser("profile", help="write code in a course's own interface (" + ", ".join(names()) + ")")
+    import argparse
+
+    from ..profiles import get, names
+    listing = "\n".join(f"  {n:<7} {get(n).filename:<9} {get(n).doc}" for n in names())
+    p = sub.add_parser("profile", help="write code in a course's own interface (" + ", ".join(names()) + ")",
+                       epilog="profiles:\n" + listing, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="PROFILE", help="one of: " + ", ".join(names()))
     p.add_argument("--spec", metavar="SPEC|NAME", default=None,
                    help="a spec file or bundled name (default: the profile's own bundled spec)")

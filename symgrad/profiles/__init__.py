@@ -34,7 +34,7 @@ class Profile:
         template: Its template under templates/.
         default_spec: The bundled spec it renders unless told otherwise, or
             None when the profile builds its own specs (``--spec`` is refused).
-        render: (spec or None) -> the file's text.
+        context: (spec or None) -> the data the template places.
         doc: One line for ``symgrad profile --help``.
     """
 
@@ -42,7 +42,7 @@ class Profile:
     filename: str
     template: str
     default_spec: str | None
-    render: Callable
+    context: Callable
     doc: str = ""
 
 
@@ -62,4 +62,6 @@ def render(name: str, spec=None) -> tuple[str, str]:
     profile = get(name)
     if spec is not None and profile.default_spec is None:
         raise SpecError(f"profile {name!r} builds its own specs and takes no --spec")
-    return profile.filename, profile.render(spec if spec is not None else profile.default_spec)
+    from ..emit.templates import render as render_template
+    data = profile.context(spec if spec is not None else profile.default_spec)
+    return profile.filename, render_template(profile.template, **data)

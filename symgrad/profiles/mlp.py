@@ -18,7 +18,6 @@ from itertools import product
 from ..derive import derive
 from ..emit.numpy_module import HEADER
 from ..emit.printers import NumpyPrinter
-from ..emit.templates import render
 from ..spec import Spec
 from . import Profile
 from .common import backward_exprs, backward_steps, forward_steps, helper_sources, names_used, read_lines
@@ -87,15 +86,16 @@ def loss_function(name: str, printer: NumpyPrinter) -> Function:
                     tuple(reads), tuple(value) + tuple(grad), ("loss", f"d_{OUTPUT}"))
 
 
-def render_file(spec=None) -> str:
+def context(spec=None) -> dict:
+    """What templates/api/mlp.py.j2 places: the nine networks' passes and the two losses."""
     printer = NumpyPrinter()
     networks = [(f, g) + network_functions(f, g, printer) for f, g in product(ACTIVATIONS, ACTIVATIONS)]
     losses = [loss_function(name, printer) for name in LOSSES]
-    return render("api/mlp.py.j2", header=HEADER.format(source="homework 1's Linear -> f -> Linear -> g networks"),
+    return dict(header=HEADER.format(source="homework 1's Linear -> f -> Linear -> g networks"),
                   helpers=helper_sources(printer), activations=ACTIVATIONS,
                   networks=networks, losses=losses, params=PARAMS, grads={p: grad_name(p) for p in PARAMS},
                   output=OUTPUT, upstream=UPSTREAM)
 
 
-PROFILE = Profile("mlp", "mlp.py", "api/mlp.py.j2", None, render_file,
+PROFILE = Profile("mlp", "mlp.py", "api/mlp.py.j2", None, context,
                   "homework 1: class MLP with forward/backward, mse_loss, bce_loss (torch at the boundary)")

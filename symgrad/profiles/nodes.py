@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from ..derive import derive
 from ..emit.numpy_module import HEADER
 from ..emit.printers import NumpyPrinter
-from ..emit.templates import render
 from ..graph import build_graph
 from ..spec import Spec
 from . import Profile
@@ -141,12 +140,13 @@ class NodeCodePrinter(NumpyPrinter):
         self.helpers = module_printer.helpers
 
 
-def render_file(spec=None) -> str:
+def context(spec=None) -> dict:
+    """What templates/api/nodes.py.j2 places: every node class's derived passes."""
     printer = NumpyPrinter()
     nodes = [prepare_node(node, printer) for node in NODE_CLASSES]
-    return render("api/nodes.py.j2", header=HEADER.format(source="homework 3's node classes"),
+    return dict(header=HEADER.format(source="homework 3's node classes"),
                   helpers=helper_sources(printer), nodes=nodes)
 
 
-PROFILE = Profile("nodes", "nodes.py", "api/nodes.py.j2", None, render_file,
+PROFILE = Profile("nodes", "nodes.py", "api/nodes.py.j2", None, context,
                   "homework 3: computation-graph node classes with forward/backward/get_predecessors")

@@ -22,7 +22,6 @@ from .. import names as naming
 from ..derive import Derivation, derive
 from ..emit.numpy_module import HEADER, source_label
 from ..emit.printers import NumpyPrinter
-from ..emit.templates import render
 from ..errors import SpecError
 from ..ir import Apply, Const, Expr, Var, free_vars, substitute, walk
 from ..rules import RULES, Printed, apply
@@ -177,26 +176,27 @@ def derivative_functions(d: Derivation) -> tuple[list[Function], dict[str, str],
     the partials call it."""
     printer = NumpyPrinter()
     functions, renames = [], {}
-    used = []
+    used: dict[str, Apply] = {}
     for node in d.graph.nodes:
         for e in walk(node.expr):
-            if isinstance(e, Apply) and RULES[e.op].family == "elementwise" and e.op not in used:
-                used.append(e.op)
-    for op in used:
+            if isinstance(e, Apply) and RULES[e.op].family == "elementwise" and RULES[e.op].differentiable(0):
+                used.setdefault(e.op, e)
+    for op, first in used.items():
         x = Var("x", (), "input")
-        derivative = RULES[op].vjp(0)(Const(1), Var("r", (), "node"), x)
-        if any(isinstance(v, Var) and v.name == "r" for v in walk(derivative)):
-            derivative = substitute(derivative, {"r": apply(op, x)})
+        result = Var("r", (), "node")
+        derivative = RULES[op].vjp(0)(Const(1), result, x, **first.kw)
+        if any(v == result for v in walk(derivative)):
+            derivative = substitute(derivative, {"r": apply(op, x, **first.kw)})
         name = naming.course_derivative(op)
         functions.append(Function(name, ("x",), f"d{op}/dx at x (a number or an array)",
                                   ("x = np.asarray(x)", f"return {printer.doprint(derivative)}")))
-        if isinstance(derivative, Apply) and len(derivative.args) == 1 and derivative.args[0] == x:
+        if isinstance(derivative, Apply) and derivative.args == (x,) and not first.kw:
             renames[derivative.op] = name
     return functions, renames, printer
 
 
-def render_file(spec) -> str:
-    """The text of pset3.py for a spec (a Spec, path or bundled name)."""
+def context(spec) -> dict:
+    """What templates/api/pset3.py.j2 places, for a spec (a Spec, path or bundled name)."""
     d = derive(spec)
     graph = d.graph
     observed = observed_input(d)
@@ -240,7 +240,7 @@ def render_file(spec) -> str:
         by_adjoint[naming.adjoint(fn.wrt)] = f"{fn.name}({', '.join(fn.args)})"
 
     helpers = [inspect.getsource(f).rstrip() for _, f in sorted(helper_printer.helpers.items())]
-    return render("api/pset3.py.j2", header=HEADER.format(source=source_label(graph.spec)),
+    return dict(header=HEADER.format(source=source_label(graph.spec)),
                   name=graph.name, description=graph.spec.description, helpers=helpers,
                   functions=[loss, mlp] + derivatives + partials)
 
@@ -270,5 +270,5 @@ def _mentions(e: Expr, name: str) -> bool:
     return any(isinstance(v, Var) and v.name == name and v.role != "adjoint" for v in walk(e))
 
 
-PROFILE = Profile("pset3", "pset3.py", "api/pset3.py.j2", "pset3", render_file,
+PROFILE = Profile("pset3", "pset3.py", "api/pset3.py.j2", "pset3", context,
                   "problem set 3: mlp(x, W0, W1, W2) and one function per partial")
