@@ -77,7 +77,9 @@ class ScalarFunction:
             return _step_form(d)
         if d.is_number:
             return d
-        return _reuse_result(self, sp.simplify(d))
+        simpler = sp.simplify(d)
+        # keep sympy's simplification only if every function in it has an operation (no cosh)
+        return _reuse_result(self, simpler if _printable(simpler) else d)
 
 
 FUNCTIONS: dict[str, ScalarFunction] = {}
@@ -92,6 +94,13 @@ def _unfold(expr: sp.Expr) -> sp.Expr:
                 lambda e, f=fn: _unfold(f.body.xreplace(
                     {X: e.args[0], **dict(zip(f.param_symbols, e.args[1:]))})))
     return expr
+
+
+def _printable(expr: sp.Expr) -> bool:
+    """True when every function in expr is a declared element-wise function."""
+    known = {f.native for f in FUNCTIONS.values() if f.native is not None}
+    known |= {f.sympy_function for f in FUNCTIONS.values() if f.native is None}
+    return all(type(f) in known or f.func in known for f in expr.atoms(sp.Function))
 
 
 def _is_zero(expr: sp.Expr) -> bool:
@@ -210,9 +219,20 @@ def _vjp(fn: ScalarFunction):
     return vjp
 
 
+def _body_ir(fn: ScalarFunction, x: Expr, kw: dict) -> Expr:
+    """The function's definition as element-wise IR applied to x."""
+    bind = {X: x}
+    bind.update({sp.Symbol(p, real=True): Const(kw[p]) for p in fn.params})
+    return from_sympy(fn.body, bind)
+
+
 def _numpy_form(fn: ScalarFunction):
     native = {runtime.__name__}
-    if getattr(fn.impl, "__module__", None) in native:
+    if fn.impl is None:
+        # declared by its formula only: print the formula itself, in numpy
+        def form(args, node, ctx):
+            return ctx.print(_body_ir(fn, node.args[0], node.kw))
+    elif getattr(fn.impl, "__module__", None) in native:
         def form(args, node, ctx):
             ctx.helper(fn.impl)
             extra = "".join(f", {ctx.scalar(node.kw[p])}" for p in fn.params)
@@ -239,15 +259,26 @@ def _evaluate(fn: ScalarFunction):
         if ctx.symbolic:
             f = fn.sympy_function
             return np.frompyfunc(lambda v: f(v, *params), 1, 1)(args[0])
+        if fn.impl is None:
+            from ..evaluate import evaluate as evaluate_ir
+            from ..ir import Var
+            x = Var("x", node.args[0].shape, "input")
+            return evaluate_ir(_body_ir(fn, x, node.kw), {"x": args[0]}, ctx)
         return fn.impl(args[0], *[float(p) for p in params])
     return evaluate
 
 
-def elementwise(name: str, body: sp.Expr, *, latex: str, impl, params=(), native=None,
+def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), native=None,
                 kinks=(), domain="real", differentiable=True, internal=False, doc="") -> Rule:
     """Declare an element-wise function from its scalar definition ``body`` (in X).
 
-    ``internal`` functions serve derivatives only and are not part of the spec language.
+    The forward formula is all that is needed: the derivative comes from
+    ``sympy.diff``, and without ``impl`` the generated code and numeric
+    evaluation use the formula itself (written with exp, log, tanh, erf and the
+    functions declared before). ``impl`` (a function of :mod:`symgrad.runtime`
+    or a numpy ufunc) replaces the formula where a numerically careful version
+    exists. ``internal`` functions serve derivatives only and are not part of
+    the spec language.
     """
     fn = ScalarFunction(name, body, tuple(params), latex, impl, native, tuple(kinks), domain)
     FUNCTIONS[name] = fn
