@@ -30,7 +30,7 @@ from typing import Callable
 import sympy as sp
 
 from .graph import Graph, GraphNode
-from .ir import Apply, Const, Expr, Var, is_const, walk
+from .ir import Apply, Const, Expr, Var, is_const, rebuild, walk
 from .rules import apply
 
 
@@ -199,18 +199,7 @@ def reuse_forward(expr: Expr, table: dict, memo: dict | None = None) -> Expr:
     ``table`` maps a node's expression to its Var, so a VJP's ``sigmoid(z3)``
     becomes the cached ``yhat`` when ``yhat = sigmoid(z3)`` is a node.
     """
-    memo = {} if memo is None else memo
-    if expr in memo:
-        return memo[expr]
-    if expr in table:
-        out = table[expr]
-    elif isinstance(expr, Apply):
-        args = tuple(reuse_forward(a, table, memo) for a in expr.args)
-        out = expr if args == expr.args else apply(expr.op, *args, **expr.kw)
-    else:
-        out = expr
-    memo[expr] = out
-    return out
+    return rebuild(expr, table.get, memo)
 
 
 def forward_table(graph: Graph) -> dict:

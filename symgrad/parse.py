@@ -88,6 +88,14 @@ class Token:
     pos: int   # 1-based column
 
 
+def bad_character(text: str, i: int, hint: str) -> ParseError:
+    """The error for a character no token starts with (non-ASCII ones named by code point)."""
+    ch = text[i]
+    if not ch.isascii():
+        return ParseError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) at column {i + 1}; {hint}")
+    return ParseError(f"unexpected character {ch!r} at column {i + 1}")
+
+
 def tokenize(text: str) -> list[Token]:
     """Split an expression into tokens, refusing anything outside the grammar."""
     if len(text) > MAX_LENGTH:
@@ -97,11 +105,7 @@ def tokenize(text: str) -> list[Token]:
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
-            ch = text[i]
-            if not ch.isascii():
-                raise ParseError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) at column {i + 1}; "
-                                 "names and operators must be plain ASCII")
-            raise ParseError(f"unexpected character {ch!r} at column {i + 1}")
+            raise bad_character(text, i, "names and operators must be plain ASCII")
         kind = m.lastgroup
         if kind == "name" and m.group().startswith("__"):
             raise ParseError(f"name {m.group()!r} at column {i + 1} is not allowed (double underscore)")

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from ..emit.printers import LatexIRPrinter
 from ..errors import ParseError, SymgradError
-from ..parse import MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp
+from ..parse import MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp, bad_character
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+|\\[,;:!]|\\quad|~)
@@ -55,11 +55,7 @@ def tokenize(text: str) -> list[tuple[str, int]]:
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
-            ch = text[i]
-            if not ch.isascii():
-                raise ParseError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) at column {i + 1}; "
-                                 "write LaTeX commands in plain ASCII")
-            raise ParseError(f"unexpected character {ch!r} at column {i + 1}")
+            raise bad_character(text, i, "write LaTeX commands in plain ASCII")
         kind, tok = m.lastgroup, m.group()
         if kind == "cmd" and tok not in KNOWN:
             raise ParseError(f"unknown LaTeX command {tok!r} at column {i + 1}")
