@@ -133,19 +133,14 @@ def render_module(d: Derivation) -> str:
                     lines.append(f'{node.name} = cache["{node.name}"]')
         return lines
 
-    def sizes(names_used, forward_side):
-        lines = []
-        size_names = sorted(graph.sizes)
-        for size in size_names:
-            array, axis = graph.sizes[size]
-            table = "inputs" if array in graph.inputs else "params"
-            lines.append(f'{size} = np.shape({table}["{array}"])[{axis}]')
-        return lines
-
-    size_lines = sizes(None, True)
+    size_names = sorted(graph.sizes)
+    size_lines = []   # each symbolic size read from the first array that has it
+    for size in size_names:
+        array, axis = graph.sizes[size]
+        table = "inputs" if array in graph.inputs else "params"
+        size_lines.append(f'{size} = np.shape({table}["{array}"])[{axis}]')
     step_plan, _ = plan_backward(d, keep_entries=False)
     step = step_data(d, step_plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
-    size_names = sorted(graph.sizes)
     step["sizes"] = [f"{size} = {graph.sizes[size][0]}.shape[{graph.sizes[size][1]}]" for size in size_names]
     step["size_args"] = "".join(f"{s}, " for s in size_names)
     step["dtype_args"] = ", ".join(list(graph.params) + list(graph.inputs))

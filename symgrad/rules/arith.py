@@ -223,13 +223,11 @@ def _pow_latex(args, node, ctx):
     exp_text = sp.latex(e)
     if e == sp.Rational(1, 2):
         return Printed(f"\\sqrt{{{args[0].text}}}", ATOM)
-    base = wrap(args[0], POSTFIX_LATEX)
+    base = wrap(args[0], ATOM)   # only a name or a bracketed form takes an exponent
     if "^" in base and base == args[0].text:   # W^{(1)} squared: (W^{(1)})^{2}, not a double superscript
         base = f"\\left({base}\\right)"
     return Printed(f"{base}^{{{exp_text}}}", POW)
 
-
-POSTFIX_LATEX = ATOM
 
 RULES.add(Rule(
     "pow", "arith", 1, _pow_shape, (_pow_vjp,),

@@ -227,12 +227,12 @@ def _body_ir(fn: ScalarFunction, x: Expr, kw: dict) -> Expr:
 
 
 def _numpy_form(fn: ScalarFunction):
-    native = {runtime.__name__}
     if fn.impl is None:
         # declared by its formula only: print the formula itself, in numpy
         def form(args, node, ctx):
             return ctx.print(_body_ir(fn, node.args[0], node.kw))
-    elif getattr(fn.impl, "__module__", None) in native:
+    elif getattr(fn.impl, "__module__", None) == runtime.__name__:
+        # a careful implementation in symgrad.runtime: its source is copied into the module
         def form(args, node, ctx):
             ctx.helper(fn.impl)
             extra = "".join(f", {ctx.scalar(node.kw[p])}" for p in fn.params)
