@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+PROFILES = ("pset3", "mlp", "nodes")   # symgrad.verify.code.PROFILES, without importing it at start-up
+
 
 def add_verify(sub):
     p = sub.add_parser("verify", help="is this formula (or code) for a gradient right? verdict, "
@@ -15,7 +17,9 @@ def add_verify(sub):
     group.add_argument("--answer", metavar="EXPR", help="the answer in the spec expression language")
     group.add_argument("--latex", metavar="TEX", help="the answer in LaTeX")
     group.add_argument("--code", metavar="FILE", help="a Python file written to a course interface")
-    p.add_argument("--profile", help="the course interface of --code (pset3)")
+    p.add_argument("--profile", choices=PROFILES,
+                   help="the course interface of --code: pset3 (problem-set functions), mlp (homework 1's class "
+                        "MLP and losses; the spec gives f and g), nodes (homework 3's node classes, all of them)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _memory_arg(p)
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
@@ -25,7 +29,8 @@ def add_verify(sub):
 
 def _memory_arg(p):
     p.add_argument("--memory", type=int, default=1024, metavar="MB",
-                   help="address-space limit of a submission's process (default 1024; importing torch needs more)")
+                   help="memory a submission may allocate on top of what the harness "
+                                                        "(numpy, torch) has mapped (default 1024)")
 
 
 def _print_verdict(v, fmt, label=None) -> None:
@@ -54,7 +59,7 @@ def cmd_verify(args) -> int:
     if args.code:
         from ..verify.code import check_file, print_report
         if not args.profile:
-            raise SymgradError("--code needs --profile (pset3)")
+            raise SymgradError(f"--code needs --profile ({' | '.join(PROFILES)})")
         report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit,
                             memory_mb=args.memory)
         if args.format == "json":
@@ -89,7 +94,7 @@ def add_grade(sub):
     p = sub.add_parser("grade", help="grade a folder of code submissions (one file or folder each)")
     p.add_argument("dir", metavar="DIR", help="the folder of submissions")
     p.add_argument("--spec", required=True, metavar="SPEC|NAME")
-    p.add_argument("--profile", required=True, help="the course interface (pset3)")
+    p.add_argument("--profile", required=True, choices=PROFILES, help="the course interface")
     p.add_argument("--jobs", type=int, default=4, help="submissions graded in parallel")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                    help="wall-clock limit per submission run")

@@ -15,6 +15,9 @@ element-wise (numpy broadcasting), so it serves any shape, scalars included.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
 
 from ..derive import derive
 from ..emit.numpy_module import HEADER
@@ -31,11 +34,13 @@ UPSTREAM = "upstream"    # the adjoint of out; the node's own d_out in the cours
 @dataclass(frozen=True)
 class Arg:
     """A constructor argument. kind: node (differentiated) | index (a node holding
-    an integer, not differentiated) | number (a plain number, not a node)."""
+    an integer, not differentiated) | number (a plain number, not a node);
+    positive: the node's formula needs positive values (a log)."""
 
     name: str
     kind: str = "node"
     shape: tuple = ()
+    positive: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Derived:
     name: str
     shape: tuple
     code: str       # numpy, over self.<arg>.out
+    value: Callable  # the same, over a dict of argument values (test inputs for verify)
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,12 @@ class NodeClass:
     derived: tuple = ()
 
 
-def A(name, *shape, kind="node"):
-    return Arg(name, kind, tuple(shape))
+def A(name, *shape, kind="node", positive=False):
+    return Arg(name, kind, tuple(shape), positive)
+
+
+def _one_hot(values: dict):
+    return np.eye(np.size(values["y_hat"]))[int(values["y_true"])]
 
 
 NODE_CLASSES = (
@@ -74,9 +84,9 @@ NODE_CLASSES = (
     NodeClass("ReLUNode", (A("a", "d"),), "relu(a)", "max(a, 0), element-wise; derivative 0 at 0"),
     NodeClass("SigmoidNode", (A("a", "d"),), "sigmoid(a)", "the logistic sigmoid, element-wise"),
     NodeClass("SoftmaxNode", (A("z", "k"),), "softmax(z)", "exp(z) / sum(exp(z)) of a vector of scores"),
-    NodeClass("NLLNode", (A("y_hat", "k"), A("y_true", kind="index")), "-log(sum(y_hat * y_onehot))",
+    NodeClass("NLLNode", (A("y_hat", "k", positive=True), A("y_true", kind="index")), "-log(sum(y_hat * y_onehot))",
               "-log(y_hat[y_true]), y_true a 0-d integer class index",
-              (Derived("y_onehot", ("k",), "np.eye(np.size(self.y_hat.out))[self.y_true.out]"),)),
+              (Derived("y_onehot", ("k",), "np.eye(np.size(self.y_hat.out))[self.y_true.out]", _one_hot),)),
 )
 
 

@@ -2,10 +2,27 @@
 
 Executed as a script (``python -I _runner.py WORKDIR``), never imported by
 symgrad itself. It reads ``job.json`` and the input ``.npy`` files from
-WORKDIR, applies the resource limits, drops to an unprivileged user when it
-runs as root, imports the submission, and for every call writes
-``out/<id>.started`` before and ``out/<id>[.<key>].npy`` (or ``out/<id>.err``)
-after. The parent trusts none of it beyond reading plain arrays back.
+WORKDIR, loads what the submission may need (numpy, torch for a torch
+interface), applies the resource limits, drops to an unprivileged user when
+it runs as root, imports the submission, and runs every call.
+
+A call is a short script of steps, plain data (no code is ever sent):
+
+* ``["call", dest, obj, name, args, kwargs]``: ``obj.name(*args, **kwargs)``,
+  or the submission's top-level ``name`` when obj is None; the result is kept
+  in the slot ``dest`` (when not None);
+* ``["leaf", dest, arg]``: a plain leaf node (``out``, ``d_out``,
+  ``node_name``) holding a value, for node-class interfaces;
+* ``["setattr", obj, attr, arg]`` and ``["setitem", obj, attr, key, arg]``;
+* ``["save", key, what]``: write a value as ``out/<id>[.<key>].npy``, where
+  what is ``["slot", s]``, ``["attr", s, attr]``, ``["item", s, attr, key]``
+  (``s.attr[key]``), ``["index", s, i]`` (``s[i]`` of a tuple) or
+  ``["members", s, [slots]]`` (which of those slots the list ``s`` holds).
+
+Arguments are ``["scalar"|"array"|"int"|"tensor", input name]``,
+``["const", value]``, ``["slot", s]`` or ``["dict", {key: arg}]``.
+``out/<id>.started`` is written before a call and ``out/<id>.err`` when a
+step raises. The parent trusts none of it beyond reading plain arrays back.
 """
 
 import json
@@ -16,15 +33,31 @@ import sys
 
 
 _SAVE = None
+_TENSOR = None      # torch.Tensor, kept before the submission can patch torch
+_TO_NUMPY = None
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "typing", "re", "time",
            "warnings", "numbers", "fractions", "decimal", "statistics", "operator", "string", "dataclasses",
            "numpy.linalg", "numpy.random", "subprocess", "signal", "shutil", "tempfile", "socket", "pathlib")
 
 
+def _vm_size():
+    """This process's address space in bytes (0 when /proc is not there)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _limits(job):
     cpu = max(1, int(job["cpu_seconds"]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    mem = int(job["memory_bytes"])
+    # The memory budget is on top of what the harness itself has mapped
+    # (numpy, torch): it is what the submission may allocate.
+    mem = int(job["memory_bytes"]) + _vm_size()
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     size = int(job["file_bytes"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
@@ -58,16 +91,144 @@ def _drop_privileges(job):
         raise SystemExit("could not drop root")
 
 
-def _save(out, name, value, np):
+def _preload(job):
+    """Import what the submission may use while the installation is readable."""
+    import importlib
+    global _SAVE, _TENSOR, _TO_NUMPY
+    import numpy as np
+    _SAVE = np.save  # kept before the submission can patch numpy
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    if job.get("torch"):
+        import torch
+        torch.set_num_threads(1)
+        _TENSOR = torch.Tensor
+        detach, cpu, numpy = torch.Tensor.detach, torch.Tensor.cpu, torch.Tensor.numpy
+        _TO_NUMPY = lambda t: numpy(cpu(detach(t)))  # noqa: E731
+    return np
+
+
+class Leaf:
+    """A value node of a computation graph: ``out`` set from outside."""
+
+    def __init__(self, value, node_name):
+        self.node_name = node_name
+        self.out = value
+        self.d_out = None
+
+    def forward(self):
+        return self.out
+
+    def backward(self):
+        return self.d_out
+
+    def get_predecessors(self):
+        return []
+
+
+def _as_array(value, np):
     if isinstance(value, bool) or value is None:
         raise TypeError(f"returned {type(value).__name__}, not a number or an array")
+    if _TENSOR is not None and type(value) is _TENSOR:
+        value = _TO_NUMPY(value)
     if not isinstance(value, (int, float, np.ndarray, np.generic, list, tuple)):
         raise TypeError(f"returned a {type(value).__name__}, not a number or an array")
-    array = np.array(value, dtype=np.float64)
+    return np.array(value, dtype=np.float64)
+
+
+def _save(out, name, array):
     tmp = os.path.join(out, name + ".npy.part")
     with open(tmp, "wb") as fh:
         _SAVE(fh, array, allow_pickle=False)
     os.replace(tmp, os.path.join(out, name + ".npy"))  # complete files only
+
+
+class Call:
+    """One call's script, run against the submission's module."""
+
+    def __init__(self, module, inputs, np, torch):
+        self.module, self.inputs, self.np, self.torch = module, inputs, np, torch
+        self.slots = {}
+        self.where = None   # the name being called when a step raises
+
+    def arg(self, spec):
+        kind, value = spec[0], spec[1]
+        if kind == "scalar":
+            return float(self.inputs[value])
+        if kind == "array":
+            return self.inputs[value].copy()
+        if kind == "int":
+            return int(self.inputs[value])
+        if kind == "tensor":
+            return self.torch.from_numpy(self.inputs[value].astype(spec[2] if len(spec) > 2 else "float32"))
+        if kind == "const":
+            return value
+        if kind == "slot":
+            return self.slots[value]
+        if kind == "dict":
+            return {k: self.arg(v) for k, v in value.items()}
+        raise ValueError(kind)
+
+    def value(self, what):
+        kind, slot = what[0], what[1]
+        obj = self.slots[slot]
+        if kind == "slot":
+            return _as_array(obj, self.np)
+        if kind == "attr":
+            return _as_array(getattr(obj, what[2]), self.np)
+        if kind == "item":
+            container = getattr(obj, what[2])
+            if not isinstance(container, dict):
+                raise TypeError(f"{what[2]} is a {type(container).__name__}, not a dict")
+            if what[3] not in container:
+                raise KeyError(f"{what[2]} has no key {what[3]!r}")
+            return _as_array(container[what[3]], self.np)
+        if kind == "index":
+            if not isinstance(obj, (tuple, list)) or len(obj) <= what[2]:
+                raise TypeError(f"returned a {type(obj).__name__}, not a tuple of at least {what[2] + 1} values")
+            return _as_array(obj[what[2]], self.np)
+        if kind == "key":
+            if not isinstance(obj, dict):
+                raise TypeError(f"returned a {type(obj).__name__}, not a dict")
+            if what[2] not in obj:
+                raise KeyError(f"the returned dict has no key {what[2]!r}")
+            return _as_array(obj[what[2]], self.np)
+        if kind == "members":
+            if not isinstance(obj, (list, tuple)):
+                raise TypeError(f"returned a {type(obj).__name__}, not a list")
+            leaves = [self.slots[s] for s in what[2]]
+            return self.np.array([next((i for i, leaf in enumerate(leaves) if leaf is item), -1) for item in obj],
+                                 dtype=self.np.float64)
+        raise ValueError(kind)
+
+    def run(self, steps, out, cid):
+        for step in steps:
+            op = step[0]
+            if op == "call":
+                _, dest, obj, name, args, kwargs = step
+                label = name if obj is None else f"{type(self.slots[obj]).__name__}.{name}"
+                self.where = label
+                owner = self.module if obj is None else self.slots[obj]
+                fn = getattr(owner, name, None) if obj is not None else owner.__dict__.get(name)
+                if not callable(fn):
+                    raise LookupError(f"{label} is not defined")
+                result = fn(*[self.arg(a) for a in args], **{k: self.arg(a) for k, a in kwargs.items()})
+                if dest is not None:
+                    self.slots[dest] = result
+            elif op == "leaf":
+                self.slots[step[1]] = Leaf(self.arg(step[2]), step[1])
+            elif op == "setattr":
+                setattr(self.slots[step[1]], step[2], self.arg(step[3]))
+            elif op == "setitem":
+                container = getattr(self.slots[step[1]], step[2])
+                container[step[3]] = self.arg(step[4])
+            elif op == "save":
+                _save(out, cid if not step[1] else f"{cid}.{step[1]}", self.value(step[2]))
+            else:
+                raise ValueError(op)
 
 
 def main(workdir):
@@ -76,34 +237,18 @@ def main(workdir):
     os.chdir(workdir)
     if job.get("hide"):
         _hide(job, workdir)
-    _limits(job)
     # Imported before dropping privileges: the Python installation may not be
     # readable by the unprivileged user (e.g. under /root/.pyenv).
-    import numpy as np
+    np = _preload(job)
+    torch = sys.modules.get("torch")
     import importlib.util
-    global _SAVE
-    _SAVE = np.save  # kept before the submission can patch numpy
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    _limits(job)
     _drop_privileges(job)
 
     out = os.path.join(workdir, "out")
     inputs = {}
     for key, fname in job["arrays"].items():
         inputs[key] = np.load(os.path.join(workdir, fname), allow_pickle=False)
-
-    def arg(spec):
-        kind, value = spec
-        if kind == "scalar":
-            return float(inputs[value])
-        if kind == "array":
-            return inputs[value].copy()
-        if kind == "dict":
-            return {k: arg(v) for k, v in value.items()}
-        raise ValueError(kind)
 
     sys.path.insert(0, os.path.join(workdir, "submission"))
     sys.argv = [job["entry"]]
@@ -137,27 +282,15 @@ def main(workdir):
             continue
         open(os.path.join(out, cid + ".started"), "w").close()
         called.clear()
+        script = Call(module, inputs, np, torch)
         try:
-            fn = getattr(module, call["func"], None)
-            if not callable(fn):
-                raise LookupError(f"{call['func']} is not defined")
-            value = fn(*[arg(a) for a in call["args"]])
-            with open(os.path.join(out, cid + ".calls"), "w") as fh:
-                json.dump(sorted(called - {call["func"]}), fh)
-            if call.get("keys"):
-                if not isinstance(value, dict):
-                    raise TypeError(f"returned a {type(value).__name__}, not a dict")
-                for key in call["keys"]:
-                    if key not in value:
-                        raise KeyError(f"the returned dict has no key {key!r}")
-                    _save(out, f"{cid}.{key}", value[key], np)
-            else:
-                _save(out, cid, value, np)
+            script.run(call["steps"], out, cid)
         except BaseException as exc:  # noqa: B902 - SystemExit and KeyboardInterrupt are results too
-            with open(os.path.join(out, cid + ".calls"), "w") as fh:
-                json.dump(sorted(called - {call["func"]}), fh)
+            where = "" if script.where in (None, call["func"]) else f"in {script.where}: "
             with open(os.path.join(out, cid + ".err"), "w") as fh:
-                fh.write(f"{type(exc).__name__}: {exc}"[:2000])
+                fh.write(f"{where}{type(exc).__name__}: {exc}"[:2000])
+        with open(os.path.join(out, cid + ".calls"), "w") as fh:
+            json.dump(sorted(called - {call["func"]}), fh)
     open(os.path.join(out, "done"), "w").close()
     os._exit(0)
 

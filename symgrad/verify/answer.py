@@ -55,14 +55,14 @@ class Verdict:
                 "diagnosis": self.diagnosis, "message": self.message}
 
 
-def _close(a, b) -> bool:
+def _close(a, b, rtol: float = RTOL) -> bool:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         return False
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return False
     scale = 1.0 + float(np.max(np.abs(b))) if b.size else 1.0
-    return bool(np.all(np.abs(a - b) <= RTOL * scale))
+    return bool(np.all(np.abs(a - b) <= rtol * scale))
 
 
 def _finite(a) -> bool:
@@ -79,7 +79,7 @@ def counterexample(d: Derivation, point: envmod.Point, expected, got) -> dict:
             "expected": _listed(expected), "got": _listed(got)}
 
 
-def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx) -> list[dict]:
+def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx, rtol: float = RTOL) -> list[dict]:
     """Catalogued mistakes whose variant equals the answer at every point."""
     found: list[str] = []
     shape = next(a.shape for a in answer_values if a is not None)
@@ -88,7 +88,7 @@ def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx) -
             continue
         if tuple(ctx.shape(v.expr.shape)) != tuple(shape):
             continue
-        if all(a is None or _close(a, envmod.value_of(v.expr, p, ctx)) for a, p in zip(answer_values, points)):
+        if all(a is None or _close(a, envmod.value_of(v.expr, p, ctx), rtol) for a, p in zip(answer_values, points)):
             found += [m for m in v.mistake.split("+") if m not in found]
     if not found:
         found = ["unknown"]

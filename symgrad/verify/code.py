@@ -15,73 +15,34 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import names as naming
 from ..errors import SymgradError
-from ..ir import Var
-from ..rules import RULES, apply
-from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
-from ..evaluate import evaluate
+from ..evaluate import EvalContext
 from . import env as envmod
+from . import interfaces
 from .answer import _close, diagnose
+from .interfaces import Plan
 from .mistakes import MESSAGES
 from .sandbox import Limits, run_calls
 
 POINTS = 12
-SCALAR_PROBES = (-1.5, -0.25, 0.0, 0.5, 2.0)
+PROFILES = ("pset3", "mlp", "nodes")
 
 
-@dataclass(frozen=True)
-class ProfileFunction:
-    """One function of a course interface.
-
-    kind: ``gradient`` (returns dL/d<wrt>), ``forward`` (returns a dict of node
-    values), ``loss`` (the loss from y_predicted and y_observed), ``activation``
-    or ``activation_derivative`` (element-wise, of the function named by wrt).
-    """
-
-    name: str
-    kind: str
-    wrt: str
-    args: tuple
-
-
-def _pset3_functions(d) -> list[ProfileFunction]:
-    """The pset3 interface, read from :mod:`symgrad.profiles.pset3` (the one
-    mapping of a derivation onto the course's names and signatures)."""
-    from ..profiles import pset3
-    out = []
-    for node in d.graph.nodes:
-        op = node.expr.op
-        if RULES[op].family == "elementwise" and op not in [f.wrt for f in out]:
-            out.append(ProfileFunction(op, "activation", op, ("x",)))
-    out.append(ProfileFunction("loss", "loss", "loss", ("y_predicted", pset3.OBSERVED)))
-    out.append(ProfileFunction("mlp", "forward", "", tuple(a for a in d.graph.inputs if a != pset3.observed_input(d))
-                               + tuple(d.graph.params)))
-    derivative_of = {f: naming.course_derivative(f) for f in [p.wrt for p in out if p.kind == "activation"]}
-    for op, name in derivative_of.items():
-        out.append(ProfileFunction(name, "activation_derivative", op, ("x",)))
-    for fn in pset3.partial_functions(d):
-        out.append(ProfileFunction(fn.name, "gradient", fn.wrt, tuple(fn.args)))
-    return out
-
-
-PROFILES = {"pset3": _pset3_functions}
-
-
-def _variable_dict_keys(d) -> list[str]:
-    from ..profiles.pset3 import dict_keys
-    return dict_keys(d)
-
-
-def _observed(d) -> str:
-    from ..profiles.pset3 import observed_input
-    return observed_input(d)
-
-
-def profile_functions(d, profile: str) -> list[ProfileFunction]:
+def make_plan(d, profile: str, points: int = POINTS, seed: int = 0) -> Plan:
+    """The calls and expectations of ``profile`` for the spec's derivation ``d``."""
     if profile not in PROFILES:
         raise SymgradError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    return PROFILES[profile](d)
+    if profile == "mlp":
+        return interfaces.mlp_plan(d, points, seed)
+    if profile == "nodes":
+        return interfaces.nodes_plan(max(4, points // 3), seed)
+    pts, ctx = envmod.random_points(d, points, seed)
+    return interfaces.pset3_plan(d, pts + envmod.kink_points(d, ctx))
+
+
+def profile_functions(d, profile: str) -> list[str]:
+    """The interface functions a report covers, in order."""
+    return make_plan(d, profile, points=1).functions
 
 
 @dataclass
@@ -120,56 +81,6 @@ class CodeReport:
                 "functions": [f.as_json() for f in self.functions]}
 
 
-def _arg_spec(name: str, k: int, d):
-    if name == "y_observed":
-        name = _observed(d)
-    if name == "variable_dict":
-        return ["dict", {key: _arg_spec(key, k, d) for key in _variable_dict_keys(d)}]
-    var = d.graph.variables()[name]
-    return ["scalar" if var.ndim == 0 else "array", f"p{k}.{name}"]
-
-
-def _scalar_truth(kind: str, fname: str, value: float) -> float:
-    x = Var("x", (), "input")
-    out = apply(fname, x)
-    if kind == "activation_derivative":
-        out = from_sympy(FUNCTIONS[fname].derivative, {X: x, R: out})
-    from ..evaluate import EvalContext
-    return float(evaluate(out, {"x": np.asarray(value)}, EvalContext({})))
-
-
-
-
-def _plan(d, functions, points):
-    """calls, arrays, and for each call what to compare it with."""
-    calls, arrays, expect = [], {}, {}
-    for k, p in enumerate(points):
-        for name in list(d.graph.inputs) + list(d.graph.params) + [n.name for n in d.graph.nodes]:
-            arrays[f"p{k}.{name}"] = p.values[name]
-    for j, v in enumerate(SCALAR_PROBES):
-        arrays[f"s{j}"] = np.asarray(v)
-    for f in functions:
-        if f.kind in ("activation", "activation_derivative"):
-            for j, v in enumerate(SCALAR_PROBES):
-                cid = f"{f.name}.s{j}"
-                calls.append({"id": cid, "func": f.name, "args": [["scalar", f"s{j}"]]})
-                expect[cid] = (f, None, np.asarray(_scalar_truth(f.kind, f.wrt, v)), {"x": v})
-            continue
-        for k, p in enumerate(points):
-            cid = f"{f.name}.p{k}"
-            call = {"id": cid, "func": f.name, "args": [_arg_spec(a, k, d) for a in f.args]}
-            if f.kind == "forward":
-                call["keys"] = _variable_dict_keys(d)
-                want = {key: p.values[key] for key in call["keys"]}
-            elif f.kind == "loss":
-                want = p.values["loss"]
-            else:
-                want = p.values[f"d_{f.wrt}"]
-            calls.append(call)
-            expect[cid] = (f, k, want, p.leaves(d))
-    return calls, arrays, expect
-
-
 def check_file(spec, path, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024, points: int = POINTS,
                seed: int = 0, limits: Limits | None = None, hide: tuple = ()) -> CodeReport:
     """Run a submission (a .py file or a folder) and judge every function of the profile."""
@@ -177,25 +88,30 @@ def check_file(spec, path, profile: str, *, time_limit: float = 10.0, memory_mb:
     if not path.exists():
         raise SymgradError(f"{path}: no such file or folder")
     d = envmod.load_derivation(spec)
-    functions = profile_functions(d, profile)
-    pts, ctx = envmod.random_points(d, points, seed)
-    kinks = envmod.kink_points(d, ctx)
-    all_points = pts + kinks
-    calls, arrays, expect = _plan(d, functions, all_points)
+    plan = make_plan(d, profile, points, seed)
+    if plan.torch:
+        _need_torch(profile)
     limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
                               memory_bytes=int(memory_mb) << 20)
-    trace = tuple(f.name for f in functions)
     if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             extracted = Path(tmp) / "solution.py"
             extracted.write_text(notebook_functions(path.read_text(errors="replace")))
-            run = run_calls(extracted, calls, arrays, limits, trace, hide + (path.parent,))
+            run = run_calls(extracted, plan.calls, plan.arrays, limits, plan.trace, hide + (path.parent,), plan.torch)
     else:
-        run = run_calls(path, calls, arrays, limits, trace, hide + (path.parent,))
-    results = [_judge(d, f, calls, expect, run, all_points, ctx) for f in functions]
+        run = run_calls(path, plan.calls, plan.arrays, limits, plan.trace, hide + (path.parent,), plan.torch)
+    results = [_judge(name, [c for c in plan.cases if c.function == name], run, plan.rtol)
+               for name in plan.functions]
     _blame_callees(results, run)
     return CodeReport(str(path), profile, results)
+
+
+def _need_torch(profile: str) -> None:
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        raise SymgradError(f"the {profile} profile hands torch tensors to the submission, and torch is not "
+                           "installed here (pip install torch)")
 
 
 def _blame_callees(results, run) -> None:
@@ -215,69 +131,117 @@ def _fmt(v):
     return a.tolist() if a.ndim else float(a)
 
 
-def _judge(d, f, calls, expect, run, points, ctx) -> FunctionResult:
-    ids = [c["id"] for c in calls if c["func"] == f.name]
-    errors = [run.errors[c] for c in ids if c in run.errors]
-    missing = [e for e in errors if e.startswith("LookupError") and "is not defined" in e]
-    if missing and len(missing) == len(ids):
-        return FunctionResult(f.name, "missing", f"{f.name} is not defined in the submission")
+def _missing(name: str, error: str) -> bool:
+    """The error says that this function (or its class) is not defined."""
+    if "LookupError" not in error or "is not defined" not in error:
+        return False
+    undefined = error.split("LookupError: ", 1)[1].split(" is not defined")[0]
+    return name == undefined or name.startswith(undefined + ".")
+
+
+def _got(run, case, key):
+    got = run.values[f"{case.cid}.{key}" if key else case.cid]
+    want = case.want[key]
+    if got.shape != np.shape(want) and got.size == np.size(want) and np.ndim(want) <= 1:
+        got = got.reshape(np.shape(want))  # a column vector for a vector is not a mistake here
+    if case.as_set:
+        got = np.sort(got)
+    return got
+
+
+def _judge(name: str, cases: list, run, rtol: float) -> FunctionResult:
+    if not cases:
+        return FunctionResult(name, "missing", "no test input exercises it")
+    errors = []
+    for c in cases:
+        if not all((f"{c.cid}.{k}" if k else c.cid) in run.values for k in c.want):
+            errors.append((c, run.errors.get(c.cid, "it returned nothing")))
+    if errors and len(errors) == len(cases) and all(_missing(name, e) for _, e in errors):
+        return FunctionResult(name, "missing", f"{name} is not defined in the submission")
     if errors:
-        first = next(c for c in ids if c in run.errors)
-        return FunctionResult(f.name, "crashed", f"{run.errors[first]} (in {len(errors)} of {len(ids)} calls; "
-                                                 f"first at {first})")
-    got_all, wrong = {}, []
-    for cid in ids:
-        fn, k, want, shown = expect[cid]
-        if f.kind == "forward":
-            bad = [key for key in want if not _close(run.values[f"{cid}.{key}"], want[key])]
-            if bad:
-                key = bad[0]
-                wrong.append((cid, {"inputs": {n: _fmt(v) for n, v in shown.items()}, "key": key,
-                                    "expected": _fmt(want[key]), "got": _fmt(run.values[f'{cid}.{key}'])}))
-            continue
-        got = run.values[cid]
-        if got.shape != np.shape(want) and got.size == np.size(want) and np.ndim(want) <= 1:
-            got = got.reshape(np.shape(want))  # a column vector for a vector is not a mistake here
-        got_all[cid] = got
-        if not _close(got, want):
-            wrong.append((cid, {"inputs": {n: _fmt(v) for n, v in shown.items()},
-                                "expected": _fmt(want), "got": _fmt(got)}))
+        first, text = errors[0]
+        return FunctionResult(name, "crashed", f"{text} (in {len(errors)} of {len(cases)} calls; first at {first.cid})")
+    wrong = []
+    for c in cases:
+        for key in c.want:
+            if not _close(_got(run, c, key), c.want[key], rtol):
+                wrong.append((c, key))
+                break
     if not wrong:
-        return FunctionResult(f.name, "correct", f"matches at all {len(ids)} test inputs")
-    cid, ce = wrong[0]
-    result = FunctionResult(f.name, "wrong", f"differs at {len(wrong)} of {len(ids)} test inputs", ce)
-    if f.kind == "activation_derivative" or f.kind == "activation":
-        kink_only = all(expect[c][3]["x"] in RULES[f.wrt].kinks for c, _ in wrong)
-        if kink_only and RULES[f.wrt].kinks:
-            result.diagnosis = [{"mistake": "kink_convention", "message": MESSAGES["kink_convention"]}]
-            result.message += f" (only at the kink x = {ce['inputs']['x']:g})"
-        return result
-    if f.kind == "gradient":
-        kink_ids = {c for c in ids if points[expect[c][1]].kink}
-        if all(c in kink_ids for c, _ in wrong):
-            result.diagnosis = [{"mistake": "kink_convention", "message": MESSAGES["kink_convention"]}]
-            result.message += " (only at inputs that put a ReLU exactly on its kink)"
-            return result
-        values = [got_all.get(c) if c not in kink_ids else None for c in ids]
-        pts = [points[expect[c][1]] for c in ids]
-        try:
-            result.diagnosis = diagnose(d, f.wrt, values, pts, ctx)
-        except StopIteration:
-            pass
+        return FunctionResult(name, "correct", f"matches at all {len(cases)} test inputs")
+    case, key = wrong[0]
+    ce = {"inputs": {n: _fmt(v) for n, v in case.shown.items()}, "expected": _fmt(case.want[key]),
+          "got": _fmt(_got(run, case, key))}
+    if key:
+        ce["key"] = key
+    if case.setting:
+        ce["setting"] = case.setting
+    result = FunctionResult(name, "wrong", f"differs at {len(wrong)} of {len(cases)} test inputs", ce)
+    result.diagnosis = _diagnosis(cases, wrong, run, rtol)
+    if all(c.on_kink for c, _ in wrong) and result.diagnosis and result.diagnosis[0]["mistake"] == "kink_convention":
+        where = f"the kink x = {ce['inputs']['x']:g}" if case.kind == "activation" else \
+            "inputs that put a ReLU exactly on its kink"
+        result.message += f" (only at {where})"
     return result
+
+
+def _assigned(run, case, rtol) -> bool:
+    """Every wrong value of the case is what it should add, as if assigned over what was there."""
+    outcomes = []
+    for key, want in case.want.items():
+        got = _got(run, case, key)
+        if _close(got, want, rtol):
+            continue
+        outcomes.append(key in case.baseline and _close(got, want - case.baseline[key], rtol))
+    return bool(outcomes) and all(outcomes)
+
+
+def _mistake(mid: str) -> list:
+    return [{"mistake": mid, "message": MESSAGES[mid]}]
+
+
+def _diagnosis(cases, wrong, run, rtol) -> list:
+    """Why: a kink convention, gradients assigned instead of added, or a catalogued mistake."""
+    if all(c.on_kink for c, _ in wrong) and cases[0].kind in ("activation", "gradient") and \
+            any(c.on_kink for c in cases):
+        return _mistake("kink_convention")
+    if all(c.baseline for c, _ in wrong) and all(_assigned(run, c, rtol) for c, _ in wrong):
+        return _mistake("not_accumulated")
+    if cases[0].kind != "gradient":
+        return []
+    case, key = next((c, k) for c, k in wrong if not c.baseline and not c.on_kink) if any(
+        not c.baseline and not c.on_kink for c, _ in wrong) else (None, None)
+    if case is None or case.derivation is None:
+        return []
+    usable = [c for c in cases if not c.baseline and not c.on_kink and c.derivation is not None]
+    values = [_got(run, c, key) for c in usable]
+    try:
+        return diagnose(case.derivation, case.wrt[key], values, [c.point for c in usable],
+                        EvalContext(envmod.test_sizes(case.derivation)), rtol=rtol)
+    except StopIteration:
+        return []
+
+
+def _short(value) -> str:
+    """A value for the terminal: 6 significant digits, long arrays elided (JSON keeps them whole)."""
+    text = np.array2string(np.asarray(value, dtype=float), precision=6, separator=", ", threshold=12,
+                           edgeitems=2, floatmode="maxprec")
+    return " ".join(text.split())
 
 
 def print_report(report: CodeReport) -> None:
     print(f"{report.submission} ({report.profile}): " + ", ".join(f"{v} {k}" for k, v in report.counts().items()))
+    width = max([22] + [len(f.name) for f in report.functions])
     for f in report.functions:
-        print(f"  {f.name:<22} {f.status:<8} {f.message}")
+        print(f"  {f.name:<{width}} {f.status:<8} {f.message}")
         if f.counterexample:
             ce = f.counterexample
-            shown = ", ".join(f"{k}={v}" for k, v in ce["inputs"].items())
-            print(f"      at {shown}")
+            print("      at " + ", ".join(f"{k} = {_short(v)}" for k, v in ce["inputs"].items()))
+            if ce.get("setting"):
+                print(f"      ({ce['setting']})")
             key = f" [{ce['key']}]" if "key" in ce else ""
-            print(f"      expected{key} {ce['expected']}")
-            print(f"      got{key}      {ce['got']}")
+            print(f"      expected{key} {_short(ce['expected'])}")
+            print(f"      got{key}      {_short(ce['got'])}")
         for item in f.diagnosis:
             print(f"      diagnosis [{item['mistake']}]: {item['message']}")
 

@@ -65,7 +65,7 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
         raise SymgradError(f"{folder}: not a folder")
     out = Path(output) if output else folder
     d = load_derivation(spec)
-    functions = [f.name for f in profile_functions(d, profile)]
+    functions = profile_functions(d, profile)
     report = {"spec": d.spec.name, "profile": profile, "submissions": {}}
     existing = out / REPORT_JSON
     if existing.exists() and not regrade:

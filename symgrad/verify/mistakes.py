@@ -33,8 +33,9 @@ MESSAGES = {
     "missing_mean_factor": "The 1/n factor of the mean is missing: the mean divides the sum by the number "
                            "of terms, and so does its derivative.",
     "sign_error": "The sign is wrong: the answer is the negative of the correct one.",
-    "derivative_at_output": "The activation's derivative is evaluated at the activation's output instead of "
-                            "at its input (pre-activation).",
+    "derivative_at_output": "The activation's derivative is evaluated at the wrong value: at the activation's "
+                            "output instead of its input (pre-activation), or a formula written in terms of "
+                            "the output (1 - tanh^2, sigma (1 - sigma)) is applied to the input.",
     "sigma_for_sigma_prime": "The activation itself is used where its derivative belongs "
                              "(sigma instead of sigma').",
     "bias_not_summed": "The bias gradient is not summed over the batch: a bias is shared by every row, "
@@ -47,10 +48,13 @@ MESSAGES = {
                        "is ReLU'(0) = 0.",
     "layout_transposed": "The answer is the transpose of the gradient: the numerator-layout Jacobian. The "
                          "gradient has the shape of the variable (denominator layout).",
+    "not_accumulated": "The gradient is assigned instead of added: a node (or parameter) used more than once "
+                       "must collect every contribution (+=), so a second backward pass adds to the first.",
     "unknown": "The answer differs from the correct one in a way none of the catalogued mistakes explains.",
 }
 
-MISTAKES = tuple(MESSAGES)
+CODE_ONLY = ("not_accumulated",)   # seen only in students' code, never in a formula
+MISTAKES = tuple(m for m in MESSAGES if m not in CODE_ONLY)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,9 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
         params = {sp.Symbol(k, real=True): Const(v) for k, v in op_expr.kw.items()}
         at_output = from_sympy(fn.derivative, {X: r, R: apply(c.op, r, **op_expr.kw), **params})
         out.append(("derivative_at_output", apply("mul", g, at_output)))
+        if R in fn.derivative.free_symbols:
+            # the mirror image: a formula written in the output (1 - tanh^2, sigma (1 - sigma)) fed the input
+            out.append(("derivative_at_output", apply("mul", g, from_sympy(fn.derivative, {X: x, R: x, **params}))))
         out.append(("sigma_for_sigma_prime", apply("mul", g, r)))
         if fn.kinks:
             true_d = from_sympy(fn.derivative, {X: x, R: r, **params})

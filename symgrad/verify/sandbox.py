@@ -37,6 +37,7 @@ import numpy as np
 
 RUNNER = Path(__file__).with_name("_runner.py")
 STARTUP = 5.0  # seconds for the interpreter, numpy and the submission to load
+TORCH_STARTUP = 20.0  # more when the interface needs torch
 
 
 @dataclass
@@ -139,23 +140,43 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def function_call(cid: str, func: str, args: list, keys=None) -> dict:
+    """A call of the submission's top-level function ``func``; its result is
+    saved whole, or by ``keys`` when it returns a dict."""
+    steps = [["call", "result", None, func, args, {}]]
+    if keys:
+        steps += [["save", key, ["key", "result", key]] for key in keys]
+    else:
+        steps.append(["save", "", ["slot", "result"]])
+    return {"id": cid, "func": func, "steps": steps}
+
+
+def saved_keys(call: dict) -> list:
+    """The keys a call saves ("" for its one unnamed value)."""
+    return [step[1] for step in call["steps"] if step[0] == "save"]
+
+
 def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None = None,
-              trace: tuple = (), hide: tuple = ()) -> RunResult:
+              trace: tuple = (), hide: tuple = (), torch: bool = False) -> RunResult:
     """Run ``calls`` against a submission (a .py file, or a folder with one entry file).
 
-    ``calls``: [{"id", "func", "args": [[kind, value]...], "keys": [...]?}];
-    ``arrays``: name -> numpy array, handed over as .npy files; ``hide``:
+    ``calls``: [{"id", "func", "steps": [...]}] (see ``_runner.py`` for the
+    steps; :func:`function_call` builds the common one), or the short form
+    {"id", "func", "args": [[kind, value]...], "keys": [...]?};
+    ``arrays``: name -> numpy array, handed over as .npy files; ``torch``: the
+    interface passes torch tensors (torch is loaded before the limits);  ``hide``:
     folders covered with an empty tmpfs inside the sandbox (the submissions
     folder, the reports), where a mount namespace is available. A call that
     hangs or kills the process is recorded as an error and the run resumes
     with the calls after it in a fresh sandbox.
     """
     limits = limits or Limits()
+    calls = [c if "steps" in c else function_call(c["id"], c["func"], c["args"], c.get("keys")) for c in calls]
     result = RunResult()
     pending = [c["id"] for c in calls]
     while pending:
         done, crashed = _one_run(submission, calls, arrays, limits, set(c["id"] for c in calls) - set(pending),
-                                 result, trace, hide)
+                                 result, trace, hide, torch)
         if result.import_error is not None:
             for cid in pending:
                 result.errors.setdefault(cid, f"the file could not be loaded: {result.import_error}")
@@ -176,7 +197,7 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     return result
 
 
-def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=()):
+def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=(), torch=False):
     work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
     try:
         sub = work / "submission"
@@ -197,7 +218,7 @@ def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=())
         user = _user()
         job = {"entry": entry, "calls": calls, "arrays": names, "skip": sorted(skip),
                # the CPU limit is a backstop: calls are timed one by one by the parent
-               "cpu_seconds": limits.cpu_seconds * 4 + STARTUP, "memory_bytes": limits.memory_bytes,
+               "cpu_seconds": limits.cpu_seconds * 4 + _startup(torch), "torch": torch, "memory_bytes": limits.memory_bytes,
                "file_bytes": limits.file_bytes, "processes": limits.processes, "user": user,
                "trace": list(trace), "hide": [str(Path(h).resolve()) for h in hide] if _mount_namespace() else []}
         (work / "job.json").write_text(json.dumps(job))
@@ -207,7 +228,7 @@ def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=())
         proc = subprocess.Popen(_command(work), cwd=work, env=_env(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            status = _watch(proc, work / "out", limits)
+            status = _watch(proc, work / "out", limits, _startup(torch))
         finally:
             _kill(proc)
         return _collect(work, calls, skip, status, limits, result)
@@ -215,14 +236,18 @@ def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=())
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _watch(proc, out: Path, limits: Limits):
+def _startup(torch: bool) -> float:
+    return STARTUP + (TORCH_STARTUP if torch else 0.0)
+
+
+def _watch(proc, out: Path, limits: Limits, startup: float = STARTUP):
     """Wait for the run; None when one call (or loading) exceeded the wall-clock limit.
 
     The limit is per call: the clock restarts whenever the runner writes a
     file (a call started or finished), so a slow machine does not blame a
     call for the time the calls before it took. Loading gets STARTUP extra.
     """
-    seen, deadline = -1, time.monotonic() + limits.wall_seconds + STARTUP
+    seen, deadline = -1, time.monotonic() + limits.wall_seconds + startup
     while True:
         status = proc.poll()
         if status is not None:
@@ -282,20 +307,26 @@ def _collect(work: Path, calls, skip, status, limits, result):
                     result.calls.setdefault(call["func"], set()).update(str(n) for n in names)
             except ValueError:
                 pass
-        if (out / f"{cid}.err").exists():
-            result.errors[cid] = (out / f"{cid}.err").read_text(errors="replace")[:500]
-            done.add(cid)
-            continue
-        keys = call.get("keys")
-        files = [out / f"{cid}.{k}.npy" for k in keys] if keys else [out / f"{cid}.npy"]
-        if all(f.exists() for f in files):
-            for f, key in zip(files, keys or [None]):
+        failed = (out / f"{cid}.err").exists()
+        for key in saved_keys(call):
+            f = out / (f"{cid}.{key}.npy" if key else f"{cid}.npy")
+            if f.exists():
                 array, err = _load(f)
                 if err:
                     result.errors[cid] = err
+                    failed = True
                     break
-                result.values[cid if key is None else f"{cid}.{key}"] = array
+                result.values[f"{cid}.{key}" if key else cid] = array
+            elif not failed:
+                break
+        else:
             done.add(cid)
+        if failed:
+            if cid not in result.errors:
+                result.errors[cid] = (out / f"{cid}.err").read_text(errors="replace")[:500]
+            done.add(cid)
+            continue
+        if cid in done:
             continue
         if (out / f"{cid}.started").exists() and crashed is None:
             crashed = cid
