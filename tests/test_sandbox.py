@@ -59,3 +59,28 @@ def test_grader_folders_hidden(tmp_path):
         assert seen == 0.0
     else:
         assert seen == 1.0  # exposed: the README says this layer needs root and unshare --mount
+
+
+@pytest.mark.parametrize("value", [3.5, [1.0, -2.0], [[1.0, 2.0, 3.0]], np.zeros((2, 0)), np.ones((2, 1, 3)),
+                                   np.asfortranarray(np.arange(6.0).reshape(2, 3))])
+def test_log_values_read_back_exactly(value):
+    import io
+    buf = io.BytesIO()
+    np.save(buf, np.array(value, dtype=np.float64), allow_pickle=False)
+    array, error = sandbox._load(buf.getvalue())
+    assert error is None and array.dtype == np.float64
+    np.testing.assert_array_equal(array, np.asarray(value, dtype=np.float64))
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x93NUMPY\x01\x00", b"garbage",
+                                     b"\x93NUMPY\x01\x00\x46\x00{'descr': '<f8', 'fortran_order': False, "
+                                     b"'shape': (3,), }          \n" + b"\x00" * 16])
+def test_truncated_or_foreign_log_values_refused(payload):
+    array, error = sandbox._load(payload)
+    assert array is None and error
+
+
+def test_log_records_stop_at_a_truncated_one(tmp_path):
+    log = tmp_path / "log"
+    log.write_bytes(b"S f.p0 0\nE f.p0 5\nboom!V f.p1 100\nshort")
+    assert sandbox.read_log(log) == [("S", "f.p0", b""), ("E", "f.p0", b"boom!")]

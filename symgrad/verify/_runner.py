@@ -1,10 +1,18 @@
-"""Runs inside the sandbox: containment first, then the submission, then the calls.
+"""Runs inside the sandbox: a fork server that runs submissions one at a time.
 
-Executed as a script (``python -I _runner.py WORKDIR``), never imported by
-symgrad itself. It reads ``job.json`` and the input ``.npy`` files from
-WORKDIR, loads what the submission may need (numpy, torch for a torch
-interface), applies the resource limits, drops to an unprivileged user when
-it runs as root, imports the submission, and runs every call.
+Executed as a script (``python -I _runner.py SERVERDIR``), never imported by
+symgrad itself. Once, at start: it reads ``server.json`` and the input
+``.npy`` files from SERVERDIR, covers the grader's folders (own mount
+namespace), and loads what submissions may need (numpy, torch for a torch
+interface). Then, for every request line on stdin (a working directory, the
+submission's entry file, calls to skip) it forks a child that applies the
+resource limits, drops to an unprivileged user when it runs as root, imports
+the submission and runs the calls, writing ``out/log`` in the working
+directory. The server times each call by watching the log grow (a wall-clock
+limit per call), kills the child -- and, as PID 1 of its own PID namespace,
+every process the child left behind -- and answers one status line on stdout.
+Each submission starts from the same clean, pre-loaded process image, so none
+sees another's state, and no Python start-up is paid per submission.
 
 A call is a short script of steps, plain data (no code is ever sent):
 
@@ -21,15 +29,22 @@ A call is a short script of steps, plain data (no code is ever sent):
 
 Arguments are ``["scalar"|"array"|"int"|"tensor", input name]``,
 ``["const", value]``, ``["slot", s]`` or ``["dict", {key: arg}]``.
-``out/<id>.started`` is written before a call and ``out/<id>.err`` when a
-step raises. The parent trusts none of it beyond reading plain arrays back.
+The log is a sequence of records ``TAG NAME NBYTES\n`` + NBYTES bytes: ``S``
+(a call started), ``V`` (a saved value, as .npy bytes), ``E`` (a call's
+error), ``C`` (other interface functions a call used), ``I`` (the file could
+not be imported), ``D`` (done). The parent trusts none of it beyond reading
+plain arrays back.
 """
 
+import io
 import json
 import os
 import resource
+import select
+import signal
 import subprocess
 import sys
+import time
 
 
 _SAVE = None
@@ -66,18 +81,13 @@ def _limits(job):
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
-def _hide(job, workdir):
+def _hide(job, serverdir):
     """Cover the grader's folders with empty read-only tmpfs mounts (own mount namespace only)."""
-    hidden = []
     for path in job.get("hide", []):
-        if not os.path.isdir(path) or os.path.commonpath([path, workdir]) in (path, workdir):
+        if not os.path.isdir(path) or os.path.commonpath([path, serverdir]) in (path, serverdir):
             continue
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0555,ro", "tmpfs", path],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if done.returncode == 0:
-            hidden.append(path)
-    with open(os.path.join(workdir, "out", "hidden.json"), "w") as fh:
-        json.dump(hidden, fh)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0555,ro", "tmpfs", path],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _drop_privileges(job):
@@ -139,11 +149,19 @@ def _as_array(value, np):
     return np.array(value, dtype=np.float64)
 
 
-def _save(out, name, array):
-    tmp = os.path.join(out, name + ".npy.part")
-    with open(tmp, "wb") as fh:
-        _SAVE(fh, array, allow_pickle=False)
-    os.replace(tmp, os.path.join(out, name + ".npy"))  # complete files only
+class Log:
+    """The child's results, appended record by record (each one write)."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def record(self, tag, name, payload=b""):
+        os.write(self.fd, f"{tag} {name} {len(payload)}\n".encode() + payload)
+
+    def value(self, name, array):
+        buf = io.BytesIO()
+        _SAVE(buf, array, allow_pickle=False)
+        self.record("V", name, buf.getvalue())
 
 
 class Call:
@@ -204,7 +222,7 @@ class Call:
                                  dtype=self.np.float64)
         raise ValueError(kind)
 
-    def run(self, steps, out, cid):
+    def run(self, steps, log, cid):
         for step in steps:
             op = step[0]
             if op == "call":
@@ -226,40 +244,29 @@ class Call:
                 container = getattr(self.slots[step[1]], step[2])
                 container[step[3]] = self.arg(step[4])
             elif op == "save":
-                _save(out, cid if not step[1] else f"{cid}.{step[1]}", self.value(step[2]))
+                log.value(cid if not step[1] else f"{cid}.{step[1]}", self.value(step[2]))
             else:
                 raise ValueError(op)
 
 
-def main(workdir):
-    with open(os.path.join(workdir, "job.json")) as fh:
-        job = json.load(fh)
-    os.chdir(workdir)
-    if job.get("hide"):
-        _hide(job, workdir)
-    # Imported before dropping privileges: the Python installation may not be
-    # readable by the unprivileged user (e.g. under /root/.pyenv).
-    np = _preload(job)
-    torch = sys.modules.get("torch")
+def run_submission(job, request, inputs, np, torch):
+    """In the child: limits, unprivileged user, import, every call; never returns."""
     import importlib.util
+    workdir = request["workdir"]
+    os.chdir(workdir)
     _limits(job)
     _drop_privileges(job)
-
-    out = os.path.join(workdir, "out")
-    inputs = {}
-    for key, fname in job["arrays"].items():
-        inputs[key] = np.load(os.path.join(workdir, fname), allow_pickle=False)
-
+    log = Log(os.path.join(workdir, "out", "log"))
     sys.path.insert(0, os.path.join(workdir, "submission"))
-    sys.argv = [job["entry"]]
+    sys.argv = [request["entry"]]
     try:
-        spec = importlib.util.spec_from_file_location("submission", os.path.join(workdir, "submission", job["entry"]))
+        spec = importlib.util.spec_from_file_location(
+            "submission", os.path.join(workdir, "submission", request["entry"]))
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
         spec.loader.exec_module(module)
     except BaseException as exc:  # noqa: B902 - anything the submission raises at import
-        with open(os.path.join(out, "import.err"), "w") as fh:
-            fh.write(f"{type(exc).__name__}: {exc}"[:2000])
+        log.record("I", "-", f"{type(exc).__name__}: {exc}"[:2000].encode())
         os._exit(0)
     called = set()
 
@@ -275,25 +282,119 @@ def main(workdir):
         fn = module.__dict__.get(name)
         if callable(fn) and not isinstance(fn, type):
             module.__dict__[name] = traced(name, fn)
-    skip = set(job.get("skip", []))
+    skip = set(request.get("skip", []))
     for call in job["calls"]:
         cid = call["id"]
         if cid in skip:
             continue
-        open(os.path.join(out, cid + ".started"), "w").close()
+        log.record("S", cid)
         called.clear()
         script = Call(module, inputs, np, torch)
         try:
-            script.run(call["steps"], out, cid)
+            script.run(call["steps"], log, cid)
         except BaseException as exc:  # noqa: B902 - SystemExit and KeyboardInterrupt are results too
             where = "" if script.where in (None, call["func"]) else f"in {script.where}: "
-            with open(os.path.join(out, cid + ".err"), "w") as fh:
-                fh.write(f"{where}{type(exc).__name__}: {exc}"[:2000])
-        with open(os.path.join(out, cid + ".calls"), "w") as fh:
-            json.dump(sorted(called - {call["func"]}), fh)
-    open(os.path.join(out, "done"), "w").close()
+            log.record("E", cid, f"{where}{type(exc).__name__}: {exc}"[:2000].encode())
+        log.record("C", cid, json.dumps(sorted(called - {call["func"]})).encode())
+    log.record("D", "-")
     os._exit(0)
 
 
+def _child(job, request, inputs, np, torch):
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)   # the protocol pipes are the server's, never the submission's
+        os.closerange(3, 4096)
+        run_submission(job, request, inputs, np, torch)
+    finally:
+        os._exit(70)
+
+
+def _log_size(path):
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
+def _wait(pid, log_path, wall, startup):
+    """The child's status: exit code, -signal, or None when a call ran past the wall-clock limit."""
+    deadline, seen = time.monotonic() + wall + startup, -1
+    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            now = time.monotonic()
+            size = _log_size(log_path)
+            if size != seen:
+                if seen >= 0 or size > 0:
+                    deadline = max(deadline if size <= 0 else 0, now + wall)
+                seen = size
+            if now > deadline:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], 0.02)
+            else:
+                time.sleep(0.005)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _clean_up(pid):
+    """Kill the child and everything it started; reap them."""
+    if os.getpid() == 1:
+        try:
+            os.kill(-1, signal.SIGKILL)   # every other process of this PID namespace
+        except ProcessLookupError:
+            pass
+    else:
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+    while True:
+        try:
+            done, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not done:
+            if os.getpid() != 1:
+                return
+            time.sleep(0.001)
+
+
+def serve(serverdir):
+    with open(os.path.join(serverdir, "server.json")) as fh:
+        job = json.load(fh)
+    if job.get("hide"):
+        _hide(job, serverdir)
+    # Loaded before any child drops privileges: the Python installation may
+    # not be readable by the unprivileged user (e.g. under /root/.pyenv).
+    np = _preload(job)
+    torch = sys.modules.get("torch")
+    inputs = {key: np.load(os.path.join(serverdir, fname), allow_pickle=False)
+              for key, fname in job["arrays"].items()}
+    import importlib.util  # noqa: F401 - loaded for the children
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(job, request, inputs, np, torch)
+        status = _wait(pid, os.path.join(request["workdir"], "out", "log"), float(job["wall_seconds"]),
+                       float(job["startup"]))
+        _clean_up(pid)
+        out.write(json.dumps({"status": status}) + "\n")
+        out.flush()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    serve(sys.argv[1])

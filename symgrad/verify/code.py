@@ -22,7 +22,7 @@ from . import interfaces
 from .answer import _close, diagnose
 from .interfaces import Plan
 from .mistakes import MESSAGES
-from .sandbox import Limits, run_calls
+from .sandbox import Limits, Sandbox
 
 POINTS = 12
 PROFILES = ("pset3", "mlp", "nodes")
@@ -81,30 +81,64 @@ class CodeReport:
                 "functions": [f.as_json() for f in self.functions]}
 
 
-def check_file(spec, path, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024, points: int = POINTS,
-               seed: int = 0, limits: Limits | None = None, hide: tuple = ()) -> CodeReport:
-    """Run a submission (a .py file or a folder) and judge every function of the profile."""
-    path = Path(path)
-    if not path.exists():
+class Checker:
+    """One profile's plan for one spec, and the sandbox that runs submissions against it.
+
+    Built once and used for any number of submissions (``symgrad grade``
+    keeps one per worker); a context manager, closing the sandbox.
+    """
+
+    def __init__(self, spec, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024,
+                 points: int = POINTS, seed: int = 0, limits: Limits | None = None, hide: tuple = (), plan=None):
+        self.profile = profile
+        self.plan = plan or make_plan(envmod.load_derivation(spec), profile, points, seed)
+        if self.plan.torch:
+            _need_torch(profile)
+        self.limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
+                                       memory_bytes=int(memory_mb) << 20)
+        self.hide = tuple(hide)
+        self.sandbox = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+    def check(self, path) -> CodeReport:
+        """Run a submission (a .py file, a folder, or a notebook as text) and judge every function."""
+        path = Path(path)
+        if not path.exists():
+            raise SymgradError(f"{path}: no such file or folder")
+        if self.sandbox is None:
+            plan = self.plan
+            self.sandbox = Sandbox(plan.calls, plan.arrays, self.limits, plan.trace,
+                                   self.hide + (path.resolve().parent,), plan.torch)
+        if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
+            import tempfile
+            with tempfile.TemporaryDirectory() as tmp:
+                extracted = Path(tmp) / "solution.py"
+                extracted.write_text(notebook_functions(path.read_text(errors="replace")))
+                run = self.sandbox.run(extracted)
+        else:
+            run = self.sandbox.run(path)
+        results = [_judge(name, [c for c in self.plan.cases if c.function == name], run, self.plan.rtol)
+                   for name in self.plan.functions]
+        _blame_callees(results, run)
+        return CodeReport(str(path), self.profile, results)
+
+
+def check_file(spec, path, profile: str, **options) -> CodeReport:
+    """Run one submission and judge every function of the profile (options: see :class:`Checker`)."""
+    if not Path(path).exists():
         raise SymgradError(f"{path}: no such file or folder")
-    d = envmod.load_derivation(spec)
-    plan = make_plan(d, profile, points, seed)
-    if plan.torch:
-        _need_torch(profile)
-    limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
-                              memory_bytes=int(memory_mb) << 20)
-    if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
-        import tempfile
-        with tempfile.TemporaryDirectory() as tmp:
-            extracted = Path(tmp) / "solution.py"
-            extracted.write_text(notebook_functions(path.read_text(errors="replace")))
-            run = run_calls(extracted, plan.calls, plan.arrays, limits, plan.trace, hide + (path.parent,), plan.torch)
-    else:
-        run = run_calls(path, plan.calls, plan.arrays, limits, plan.trace, hide + (path.parent,), plan.torch)
-    results = [_judge(name, [c for c in plan.cases if c.function == name], run, plan.rtol)
-               for name in plan.functions]
-    _blame_callees(results, run)
-    return CodeReport(str(path), profile, results)
+    with Checker(spec, profile, **options) as checker:
+        return checker.check(path)
 
 
 def _need_torch(profile: str) -> None:

@@ -1,11 +1,12 @@
 """Grade a folder of submissions: one file or folder each, in parallel.
 
-Each submission is checked with :func:`symgrad.verify.code.check_file`
-(itself sandboxed). Results go to ``grades.json`` (per submission, per
-function: verdict, counterexample, diagnosis) and ``grades.csv`` (one row per
-submission and function), rewritten atomically after every submission so an
-interrupted run loses nothing; a re-run skips submissions already in
-``grades.json`` unless ``regrade`` is set. A failure while grading one
+Each worker thread keeps one :class:`symgrad.verify.code.Checker` (the
+profile's plan, computed once, and a sandbox fork server) for the whole run.
+Results go to ``grades.json`` (per submission, per function: verdict,
+counterexample, diagnosis) and ``grades.csv`` (one row per submission and
+function), rewritten atomically every second and at the end (also when
+interrupted), so an interrupted run loses at most a second's work; a re-run
+skips submissions already in ``grades.json`` unless ``regrade`` is set. A failure while grading one
 submission is recorded as that submission's error and the others go on.
 """
 
@@ -15,16 +16,19 @@ import csv
 import io
 import json
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..errors import SymgradError
 from ..io import write_atomic
-from .code import check_file, profile_functions
+from .code import Checker, make_plan
 from .env import load_derivation
 
 REPORT_JSON = "grades.json"
 REPORT_CSV = "grades.csv"
+SAVE_EVERY = 1.0   # seconds between rewrites of the reports during a run (and once at the end)
 
 
 def submissions(folder: Path) -> list[Path]:
@@ -65,7 +69,8 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
         raise SymgradError(f"{folder}: not a folder")
     out = Path(output) if output else folder
     d = load_derivation(spec)
-    functions = profile_functions(d, profile)
+    plan = make_plan(d, profile)
+    functions = plan.functions
     report = {"spec": d.spec.name, "profile": profile, "submissions": {}}
     existing = out / REPORT_JSON
     if existing.exists() and not regrade:
@@ -77,33 +82,49 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
             pass
     todo = [p for p in submissions(folder) if p.name not in report["submissions"]]
     skipped = len(submissions(folder)) - len(todo)
-    total, done = len(todo), 0
     if skipped:
         print(f"skipping {skipped} submission(s) already graded (use --regrade to grade them again)", file=stream)
 
+    local, checkers = threading.local(), []
+
     def one(path: Path):
         try:
-            return path.name, check_file(d, path, profile, time_limit=time_limit, memory_mb=memory_mb,
-                                             hide=(folder, out)).as_json()
+            checker = getattr(local, "checker", None)
+            if checker is None:   # one sandbox (a fork server) per worker thread, for the whole run
+                checker = local.checker = Checker(d, profile, time_limit=time_limit, memory_mb=memory_mb,
+                                                  hide=(folder, out), plan=plan)
+                checkers.append(checker)
+            return path.name, checker.check(path).as_json()
         except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
             return path.name, {"error": f"{type(exc).__name__}: {exc}"}
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    try:
+        _grade_all(todo, one, max(1, jobs), report, out, stream)
+    finally:
+        for checker in checkers:
+            checker.close()
+        _save(out, report)
+    _summary(report, functions)
+    print(f"wrote {out / REPORT_CSV} and {out / REPORT_JSON}")
+    return 1 if any("error" in s for s in report["submissions"].values()) else 0
+
+
+def _grade_all(todo, one, jobs, report, out, stream) -> None:
+    total, done, saved = len(todo), 0, time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(one, p) for p in todo]
         for fut in as_completed(futures):
             name, result = fut.result()
             report["submissions"][name] = result
-            _save(out, report)
+            if time.monotonic() - saved > SAVE_EVERY:   # the reports are rewritten whole: not after each one
+                _save(out, report)
+                saved = time.monotonic()
             done += 1
             width = 30
             bar = "#" * (width * done // max(total, 1))
             print(f"\r[{bar:<{width}}] {done}/{total} {name[:40]:<40}", end="", file=stream, flush=True)
     if total:
         print(file=stream)
-    _save(out, report)
-    _summary(report, functions)
-    print(f"wrote {out / REPORT_CSV} and {out / REPORT_JSON}")
-    return 1 if any("error" in s for s in report["submissions"].values()) else 0
 
 
 def _summary(report: dict, functions: list) -> None:

@@ -2,34 +2,41 @@
 
 Layers, each closing an escape the others leave open:
 
-* a wall-clock limit (the parent kills the run; ``sleep`` never trips a CPU
-  limit) and a CPU limit (RLIMIT_CPU);
+* a wall-clock limit per call (the server kills the child; ``sleep`` never
+  trips a CPU limit) and a CPU limit (RLIMIT_CPU);
 * memory (RLIMIT_AS), file size (RLIMIT_FSIZE) and process count (RLIMIT_NPROC);
 * its own network and PID namespaces (``unshare --net --pid --fork
   --kill-child``) where the machine allows it: no network, and every process
   the submission starts, an orphan that called setsid included, dies with it;
 * an unprivileged user (``nobody``) when the grader runs as root;
-* a throw-away working directory holding only the submission and its inputs;
-  the reference values never leave the parent;
+* a throw-away working directory holding only the submission; the
+  reference values never leave the parent;
 * results come back as plain ``.npy`` arrays read with ``allow_pickle=False``
   and are compared in the parent; what the submission prints, its exit status
   and its own opinion of its results are ignored.
 
 :func:`layers` reports which of these are active on this machine.
+
+Submissions run as children forked from one server per worker
+(:class:`Sandbox`, ``_runner.py``), which has loaded Python, numpy (and
+torch) once: every child starts from the same clean image, and the server,
+PID 1 of its namespace, kills whatever a child left behind before the next.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import select
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,8 +103,8 @@ class RunResult:
     calls: dict = field(default_factory=dict)    # function -> other traced functions it called
 
 
-def _command(workdir: Path) -> list[str]:
-    base = [sys.executable, "-I", str(workdir / "_runner.py"), str(workdir)]
+def _command(serverdir: Path) -> list[str]:
+    base = [sys.executable, "-I", str(serverdir / "_runner.py"), str(serverdir)]
     if _namespaces():
         mount = ["--mount"] if _mount_namespace() else []
         return [shutil.which("unshare"), "--net", "--pid", *mount, "--fork", "--kill-child"] + base
@@ -163,107 +170,155 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     ``calls``: [{"id", "func", "steps": [...]}] (see ``_runner.py`` for the
     steps; :func:`function_call` builds the common one), or the short form
     {"id", "func", "args": [[kind, value]...], "keys": [...]?};
-    ``arrays``: name -> numpy array, handed over as .npy files; ``torch``: the
-    interface passes torch tensors (torch is loaded before the limits);  ``hide``:
-    folders covered with an empty tmpfs inside the sandbox (the submissions
-    folder, the reports), where a mount namespace is available. A call that
-    hangs or kills the process is recorded as an error and the run resumes
-    with the calls after it in a fresh sandbox.
+    ``arrays``: name -> numpy array; ``torch``: the interface passes torch
+    tensors (torch is loaded before the limits); ``hide``: folders covered
+    with an empty tmpfs inside the sandbox (the submissions folder, the
+    reports), where a mount namespace is available. A call that hangs or
+    kills the process is recorded as an error and the run resumes with the
+    calls after it in a fresh child. For many submissions, keep one
+    :class:`Sandbox` open instead.
     """
-    limits = limits or Limits()
-    calls = [c if "steps" in c else function_call(c["id"], c["func"], c["args"], c.get("keys")) for c in calls]
-    result = RunResult()
-    pending = [c["id"] for c in calls]
-    while pending:
-        done, crashed = _one_run(submission, calls, arrays, limits, set(c["id"] for c in calls) - set(pending),
-                                 result, trace, hide, torch)
-        if result.import_error is not None:
-            for cid in pending:
-                result.errors.setdefault(cid, f"the file could not be loaded: {result.import_error}")
-            break
-        progressed = [cid for cid in pending if cid in done]
-        pending = [cid for cid in pending if cid not in done]
-        if crashed and crashed in pending:
-            # the function that took the process down is not called again
-            func = next(c["func"] for c in calls if c["id"] == crashed)
-            for c in calls:
-                if c["func"] == func and c["id"] in pending:
-                    pending.remove(c["id"])
-                    result.errors.setdefault(c["id"], result.errors[crashed])
-        elif not progressed:
-            for cid in pending:
-                result.errors.setdefault(cid, "the submission stopped before this call ran")
-            break
-    return result
+    with Sandbox(calls, arrays, limits, trace, hide, torch) as box:
+        return box.run(submission)
 
 
-def _one_run(submission, calls, arrays, limits, skip, result, trace=(), hide=(), torch=False):
-    work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
-    try:
-        sub = work / "submission"
-        if Path(submission).is_dir():
-            shutil.copytree(submission, sub, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
-            entry = _entry(Path(submission))
-        else:
-            sub.mkdir()
-            entry = Path(submission).name
-            shutil.copyfile(submission, sub / entry)
-        (work / "out").mkdir()
-        names = {}
-        for i, (key, value) in enumerate(arrays.items()):
-            fname = f"in{i}.npy"
-            np.save(work / fname, np.asarray(value, dtype=np.float64), allow_pickle=False)
-            names[key] = fname
-        shutil.copyfile(RUNNER, work / "_runner.py")
-        user = _user()
-        job = {"entry": entry, "calls": calls, "arrays": names, "skip": sorted(skip),
-               # the CPU limit is a backstop: calls are timed one by one by the parent
-               "cpu_seconds": limits.cpu_seconds * 4 + _startup(torch), "torch": torch, "memory_bytes": limits.memory_bytes,
-               "file_bytes": limits.file_bytes, "processes": limits.processes, "user": user,
-               "trace": list(trace), "hide": [str(Path(h).resolve()) for h in hide] if _mount_namespace() else []}
-        (work / "job.json").write_text(json.dumps(job))
-        if user:
-            for path in [work, *work.rglob("*")]:
-                os.chown(path, *user)
-        proc = subprocess.Popen(_command(work), cwd=work, env=_env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+class Sandbox:
+    """A fork server (``_runner.py``) in its own namespaces, ready to run submissions.
+
+    Started once with the calls and their inputs; :meth:`run` hands it one
+    submission at a time. Not thread-safe: one per worker.
+    """
+
+    def __init__(self, calls: list, arrays: dict, limits: Limits | None = None, trace: tuple = (),
+                 hide: tuple = (), torch: bool = False):
+        self.limits = limits or Limits()
+        self.calls = [c if "steps" in c else function_call(c["id"], c["func"], c["args"], c.get("keys"))
+                      for c in calls]
+        self.arrays, self.trace, self.torch = arrays, tuple(trace), torch
+        self.hide = [str(Path(h).resolve()) for h in hide] if _mount_namespace() else []
+        self.user = _user()
+        self.dir = Path(tempfile.mkdtemp(prefix="symgrad-server-"))
+        self.proc = None
         try:
-            status = _watch(proc, work / "out", limits, _startup(torch))
+            self._write_job()
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def _write_job(self) -> None:
+        names = {}
+        for i, (key, value) in enumerate(self.arrays.items()):
+            names[key] = f"in{i}.npy"
+            np.save(self.dir / names[key], np.asarray(value, dtype=np.float64), allow_pickle=False)
+        shutil.copyfile(RUNNER, self.dir / "_runner.py")
+        startup = _startup(self.torch)
+        job = {"calls": self.calls, "arrays": names, "trace": list(self.trace), "torch": self.torch,
+               "hide": self.hide, "user": self.user, "wall_seconds": self.limits.wall_seconds, "startup": STARTUP,
+               # the CPU limit is a backstop: calls are timed one by one by the server
+               "cpu_seconds": self.limits.cpu_seconds * 4 + startup, "memory_bytes": self.limits.memory_bytes,
+               "file_bytes": self.limits.file_bytes, "processes": self.limits.processes}
+        (self.dir / "server.json").write_text(json.dumps(job))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(_command(self.dir), cwd=self.dir, env=_env(), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        if self._reply(_startup(self.torch) + 30.0) != "ready":
+            self._stop()
+            from ..errors import SymgradError
+            raise SymgradError("the sandbox could not start (python, numpy"
+                               + (", torch" if self.torch else "") + " must load within its limits)")
+
+    def _reply(self, timeout: float) -> str | None:
+        """One line from the server, or None when it died or said nothing in time."""
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.proc.stdout.readline()
+        return line.decode(errors="replace").strip() if line else None
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            _kill(self.proc)
+            self.proc = None
+
+    def close(self) -> None:
+        self._stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def run(self, submission) -> RunResult:
+        result = RunResult()
+        calls = self.calls
+        pending = [c["id"] for c in calls]
+        while pending:
+            skip = set(c["id"] for c in calls) - set(pending)
+            done, crashed = self._one(Path(submission), skip, result)
+            if result.import_error is not None:
+                for cid in pending:
+                    result.errors.setdefault(cid, f"the file could not be loaded: {result.import_error}")
+                break
+            progressed = [cid for cid in pending if cid in done]
+            pending = [cid for cid in pending if cid not in done]
+            if crashed and crashed in pending:
+                # the function that took the process down is not called again
+                func = next(c["func"] for c in calls if c["id"] == crashed)
+                for c in calls:
+                    if c["func"] == func and c["id"] in pending:
+                        pending.remove(c["id"])
+                        result.errors.setdefault(c["id"], result.errors[crashed])
+            elif not progressed:
+                for cid in pending:
+                    result.errors.setdefault(cid, "the submission stopped before this call ran")
+                break
+        return result
+
+    def _one(self, submission: Path, skip: set, result: RunResult):
+        work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
+        try:
+            sub = work / "submission"
+            if submission.is_dir():
+                shutil.copytree(submission, sub, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
+                entry = _entry(submission)
+            else:
+                sub.mkdir()
+                entry = submission.name
+                shutil.copyfile(submission, sub / entry)
+            (work / "out").mkdir()
+            if self.user:
+                for path in [work, *work.rglob("*")]:
+                    os.chown(path, *self.user)
+            if self.proc is None or self.proc.poll() is not None:
+                self._stop()
+                self._start()
+            request = json.dumps({"workdir": str(work), "entry": entry, "skip": sorted(skip)}) + "\n"
+            try:
+                self.proc.stdin.write(request.encode())
+                self.proc.stdin.flush()
+                reply = self._reply(self.limits.wall_seconds * (len(self.calls) + 1) + STARTUP + 30.0)
+            except OSError:
+                reply = None
+            if reply is None:   # the server itself died or stalled: start a fresh one next time
+                self._stop()
+                status = None
+            else:
+                status = json.loads(reply)["status"]
+            return _collect(work / "out" / "log", self.calls, skip, status, self.limits, result)
         finally:
-            _kill(proc)
-        return _collect(work, calls, skip, status, limits, result)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _startup(torch: bool) -> float:
     return STARTUP + (TORCH_STARTUP if torch else 0.0)
-
-
-def _watch(proc, out: Path, limits: Limits, startup: float = STARTUP):
-    """Wait for the run; None when one call (or loading) exceeded the wall-clock limit.
-
-    The limit is per call: the clock restarts whenever the runner writes a
-    file (a call started or finished), so a slow machine does not blame a
-    call for the time the calls before it took. Loading gets STARTUP extra.
-    """
-    seen, deadline = -1, time.monotonic() + limits.wall_seconds + startup
-    while True:
-        status = proc.poll()
-        if status is not None:
-            return status
-        try:
-            count = sum(1 for _ in os.scandir(out))
-        except OSError:
-            count = seen
-        now = time.monotonic()
-        if count != seen:
-            if seen >= 0 or count > 0:
-                deadline = max(deadline if count == 0 else 0, now + limits.wall_seconds)
-            seen = count
-        if now > deadline:
-            return None
-        time.sleep(0.02)
 
 
 def _entry(folder: Path) -> str:
@@ -278,57 +333,117 @@ def _entry(folder: Path) -> str:
                        f"(found {', '.join(files) or 'none'}; name it solution.py)")
 
 
-def _load(path: Path):
+_NPY_FLOAT64 = re.compile(r"\{'descr': '<f8', 'fortran_order': False, 'shape': \(((?:\d+, ?)*\d*)\), \} *\n")
+
+
+def _fast_float64(data: bytes):
+    """The array of a version-1 .npy of little-endian float64 in C order, the only kind the
+    runner writes (its header read by a pattern, not evaluated); None for anything else."""
+    if data[:8] != b"\x93NUMPY\x01\x00" or len(data) < 10:
+        return None
+    end = 10 + int.from_bytes(data[8:10], "little")
+    match = _NPY_FLOAT64.fullmatch(data[10:end].decode("latin-1"))
+    if not match:
+        return None
+    shape = tuple(int(n) for n in match.group(1).replace(" ", "").split(",") if n)
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if len(data) != end + 8 * count:
+        return None
+    return np.frombuffer(data, dtype="<f8", count=count, offset=end).reshape(shape).copy()
+
+
+def _load(source):
+    """A plain float64 array from .npy bytes (or a file), never unpickled; else (None, why)."""
+    if isinstance(source, (bytes, bytearray)):
+        array = _fast_float64(bytes(source))
+        if array is not None:
+            return array, None
     try:
-        with open(path, "rb") as fh:
-            array = np.load(fh, allow_pickle=False)
+        if isinstance(source, (bytes, bytearray)):
+            array = np.load(io.BytesIO(source), allow_pickle=False)
+        else:
+            with open(source, "rb") as fh:
+                array = np.load(fh, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         return None, f"its result could not be read as a plain array ({exc})"
+    if not isinstance(array, np.ndarray):
+        return None, "its result is not a plain array"
     if array.dtype != np.float64:
         return None, f"its result has dtype {array.dtype}, not float64"
     return array, None
 
 
-def _collect(work: Path, calls, skip, status, limits, result):
-    out = work / "out"
-    imp = out / "import.err"
-    if imp.exists():
-        result.import_error = imp.read_text(errors="replace")[:500]
+def read_log(path: Path) -> list:
+    """(tag, name, payload) records of a child's log; a truncated last record is dropped."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    records, pos = [], 0
+    while pos < len(data):
+        end = data.find(b"\n", pos, pos + 400)
+        if end < 0:
+            break
+        parts = data[pos:end].decode(errors="replace").split(" ")
+        if len(parts) != 3 or not parts[2].isdigit():
+            break
+        size = int(parts[2])
+        payload = data[end + 1:end + 1 + size]
+        if len(payload) < size:
+            break
+        records.append((parts[0], parts[1], payload))
+        pos = end + 1 + size
+    return records
+
+
+def _collect(log: Path, calls, skip, status, limits, result):
+    return _collect_records(read_log(log), calls, skip, status, limits, result)
+
+
+def _collect_records(records, calls, skip, status, limits, result):
+    """Values and errors of a run into ``result``; (calls done, the call that took the child down)."""
+    values, errors, started = {}, {}, set()
+    for tag, name, payload in records:
+        if tag == "I":
+            result.import_error = payload.decode(errors="replace")[:500]
+        elif tag == "S":
+            started.add(name)
+        elif tag == "V":
+            values[name] = payload
+        elif tag == "E":
+            errors[name] = payload.decode(errors="replace")[:500]
+        elif tag == "C":
+            func = next((c["func"] for c in calls if c["id"] == name), None)
+            try:
+                names = json.loads(payload.decode(errors="replace")[:10000])
+            except ValueError:
+                names = None
+            if func and isinstance(names, list):
+                result.calls.setdefault(func, set()).update(str(n) for n in names)
     done, crashed = set(), None
     for call in calls:
         cid = call["id"]
         if cid in skip:
             continue
-        calls_file = out / f"{cid}.calls"
-        if calls_file.exists():
-            try:
-                names = json.loads(calls_file.read_text()[:10000])
-                if isinstance(names, list):
-                    result.calls.setdefault(call["func"], set()).update(str(n) for n in names)
-            except ValueError:
-                pass
-        failed = (out / f"{cid}.err").exists()
+        failed = cid in errors
+        complete = True
         for key in saved_keys(call):
-            f = out / (f"{cid}.{key}.npy" if key else f"{cid}.npy")
-            if f.exists():
-                array, err = _load(f)
+            name = f"{cid}.{key}" if key else cid
+            if name in values:
+                array, err = _load(values[name])
                 if err:
                     result.errors[cid] = err
                     failed = True
                     break
-                result.values[f"{cid}.{key}" if key else cid] = array
-            elif not failed:
-                break
-        else:
-            done.add(cid)
+                result.values[name] = array
+            else:
+                complete = False
         if failed:
-            if cid not in result.errors:
-                result.errors[cid] = (out / f"{cid}.err").read_text(errors="replace")[:500]
+            result.errors.setdefault(cid, errors.get(cid, ""))
             done.add(cid)
-            continue
-        if cid in done:
-            continue
-        if (out / f"{cid}.started").exists() and crashed is None:
+        elif complete:
+            done.add(cid)
+        elif cid in started and crashed is None:
             crashed = cid
             if status is None:
                 why = f"did not finish within the wall-clock limit of {limits.wall_seconds:g} s"

@@ -1,0 +1,165 @@
+"""`symgrad grade` throughput on pset3-sized submissions, with the sandbox on.
+
+    python benchmarks/grade_throughput.py              # writes benchmarks/RESULTS_grade.md
+    python benchmarks/grade_throughput.py --count 400 --jobs 2
+
+Submissions: copies of symgrad's own pset3 interface file (generated/api/pset3.py,
+correct) and, one in five, the same file with ReLU'(0) = 1 (wrong at the kink
+points, diagnosed), so judging and diagnosis are part of the cost.
+
+Measured, in this process:
+* the whole run (`grade_folder`, start-up of the sandbox servers included) for
+  a small and a large folder; the steady rate is the difference of the counts
+  over the difference of the times;
+* a baseline without any sandbox: every submission imported into this
+  process and the same calls run through the runner's own call interpreter,
+  then judged the same way; the ratio says what containment costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import io
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from symgrad.verify import sandbox  # noqa: E402
+from symgrad.verify.code import _blame_callees, _judge, make_plan  # noqa: E402
+from symgrad.verify.env import load_derivation  # noqa: E402
+from symgrad.verify.grade import grade_folder  # noqa: E402
+
+REFERENCE = ROOT / "generated" / "api" / "pset3.py"
+KINK_MISTAKE = ("(x > 0).astype", "(x >= 0).astype")
+
+
+def make_folder(count: int) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="symgrad-grade-bench-"))
+    folder.chmod(0o755)
+    source = REFERENCE.read_text()
+    assert KINK_MISTAKE[0] in source
+    for i in range(count):
+        text = source.replace(*KINK_MISTAKE) if i % 5 == 4 else source
+        (folder / f"student_{i:04d}.py").write_text(text)
+    return folder
+
+
+def sandboxed(count: int, jobs: int) -> float:
+    folder = make_folder(count)
+    try:
+        start = time.perf_counter()
+        with open(os.devnull, "w") as sink:
+            saved, sys.stdout = sys.stdout, sink
+            try:
+                grade_folder(folder, "pset3", "pset3", jobs=jobs, stream=sink)
+            finally:
+                sys.stdout = saved
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def unsandboxed(count: int) -> float:
+    """The same calls and judging with the submission imported here: no containment at all."""
+    spec = importlib.util.spec_from_file_location("symgrad_runner", ROOT / "symgrad" / "verify" / "_runner.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    runner._SAVE = np.save
+    d = load_derivation("pset3")
+    plan = make_plan(d, "pset3")
+    folder = make_folder(count)
+    try:
+        start = time.perf_counter()
+        for path in sorted(folder.glob("*.py")):
+            s = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(s)
+            s.loader.exec_module(module)
+            log = _MemoryLog()
+            for call in plan.calls:
+                try:
+                    runner.Call(module, plan.arrays, np, None).run(call["steps"], log, call["id"])
+                except Exception as exc:  # noqa: BLE001
+                    log.record("E", call["id"], str(exc).encode())
+            result = sandbox.RunResult()
+            sandbox._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
+            judged = [_judge(n, [c for c in plan.cases if c.function == n], result, plan.rtol) for n in plan.functions]
+            _blame_callees(judged, result)
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _MemoryLog:
+    def __init__(self):
+        self.records = []
+
+    def record(self, tag, name, payload=b""):
+        self.records.append((tag, name, payload))
+
+    def value(self, name, array):
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        self.record("V", name, buf.getvalue())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--output", default=str(HERE / "RESULTS_grade.md"))
+    args = ap.parse_args()
+    small = max(10, args.count // 10)
+    rows = []
+    for _ in range(3):   # interleaved rounds; medians below
+        rows.append((sandboxed(small, args.jobs), sandboxed(args.count, args.jobs), unsandboxed(small)))
+    t_small = float(np.median([r[0] for r in rows]))
+    t_large = float(np.median([r[1] for r in rows]))
+    t_base = float(np.median([r[2] for r in rows]))
+    whole = args.count / t_large
+    steady = (args.count - small) / (t_large - t_small)
+    base_rate = small / t_base
+    layers = sandbox.layers()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    text = f"""# `symgrad grade` throughput
+
+Produced by `python benchmarks/grade_throughput.py --count {args.count} --jobs {args.jobs}` on \
+{datetime.date.today().isoformat()}.
+
+Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; Python \
+{platform.python_version()}; load average at the end {load}.
+
+Sandbox layers active: {", ".join(k for k, v in layers.items() if v)}; \
+inactive: {", ".join(k for k, v in layers.items() if not v) or "none"}.
+
+Submissions: copies of generated/api/pset3.py (correct), every fifth with ReLU'(0) = 1 (wrong at the kink
+points, diagnosed). Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} calls. Medians of 3 rounds.
+
+| measure | value |
+|---|---|
+| {args.count} submissions, whole run incl. start-up, --jobs {args.jobs} | {t_large:.2f} s = {whole:.1f} submissions/s |
+| {small} submissions, whole run | {t_small:.2f} s |
+| steady rate ({args.count} - {small}) / (time difference) | {steady:.1f} submissions/s |
+| baseline: no sandbox, one thread, imported into the grader | {base_rate:.1f} submissions/s |
+| containment cost: baseline rate / sandboxed steady rate per job | {base_rate / (steady / args.jobs):.2f}x |
+
+Target (issue 7): >= 20 pset3-sized submissions per second on 2 cores with the sandbox on: \
+{"holds" if whole >= 20 else "missed"} for the whole run ({whole:.1f}/s).
+"""
+    Path(args.output).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
