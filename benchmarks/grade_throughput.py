@@ -95,7 +95,7 @@ def unsandboxed(count: int) -> float:
             result = sandbox.RunResult()
             sandbox._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
             judged = [_judge(n, [c for c in plan.cases if c.function == n], result, plan.rtol) for n in plan.functions]
-            _blame_callees(judged, result)
+            _blame_callees(judged, result, plan.uses)
         return time.perf_counter() - start
     finally:
         shutil.rmtree(folder, ignore_errors=True)

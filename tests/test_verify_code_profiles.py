@@ -106,7 +106,7 @@ def test_nodes_report_covers_every_method_of_every_class():
     from symgrad.profiles.nodes import NODE_CLASSES
     from symgrad.verify.code import profile_functions
     from symgrad.verify.env import load_derivation
-    names = profile_functions(load_derivation("ridge_regression"), "nodes")
+    names = profile_functions(load_derivation("pset3"), "nodes")
     assert names == [f"{c.name}.{m}" for c in NODE_CLASSES for m in ("forward", "get_predecessors", "backward")]
 
 
@@ -156,3 +156,25 @@ def test_grade_a_folder_of_node_submissions(tmp_path, capsys):
         expected = {k: v for k, (v, _) in NODE_CASES[name][1].items()}
         assert {k: v for k, v in verdicts.items() if v != "correct"} == expected
     assert "AffineNode.backward,wrong" in (folder / "grades.csv").read_text()
+
+
+@pytest.mark.parametrize("spec", ["ridge_regression", "mlp_regression", "multiclass"])
+def test_whole_graph_of_the_spec_from_the_node_classes(tmp_path, spec):
+    report = {f.name: f for f in _run(tmp_path, NODES, spec, "nodes").functions}
+    assert report[f"{spec} graph"].status == "correct", report[f"{spec} graph"].message
+
+
+def test_tied_weight_overwritten_breaks_the_ridge_graph(tmp_path):
+    # w feeds the prediction and the penalty: assigning its d_out keeps only one contribution
+    source = mutate(NODES, "self.w.d_out += d_w", "self.w.d_out = d_w")
+    report = {f.name: f for f in _run(tmp_path, source, "ridge_regression", "nodes").functions}
+    graph = report["ridge_regression graph"]
+    assert graph.status == "wrong" and graph.counterexample["key"] == "d_w"
+    assert graph.calls_not_correct == ["L2NormPenaltyNode.backward", "VectorScalarAffineNode.backward"]
+    for cls in ("L2NormPenaltyNode", "VectorScalarAffineNode"):
+        assert [m["mistake"] for m in report[f"{cls}.backward"].diagnosis] == ["not_accumulated"]
+
+
+def test_specs_not_built_from_nodes_get_no_graph_check(tmp_path):
+    names = [f.name for f in _run(tmp_path, NODES, "pset3", "nodes").functions]
+    assert not any(n.endswith(" graph") for n in names)

@@ -90,6 +90,33 @@ NODE_CLASSES = (
 )
 
 
+#: Bundled specs built from the node classes, as the homework wires them: (spec
+#: node name, class, {constructor argument: spec name}) in order; the last one
+#: is the loss. ``verify --profile nodes`` runs the whole graph for these.
+GRAPHS = {
+    "ridge_regression": (
+        ("prediction", "VectorScalarAffineNode", {"x": "x", "w": "w", "b": "b"}),
+        ("square_loss", "SquaredL2DistanceNode", {"a": "prediction", "b": "y"}),
+        ("reg_loss", "L2NormPenaltyNode", {"l2_reg": "l2_reg", "w": "w"}),
+        ("loss", "SumNode", {"a": "square_loss", "b": "reg_loss"})),
+    "mlp_regression": (
+        ("L", "AffineNode", {"W": "W1", "x": "x", "b": "b1"}),
+        ("h", "TanhNode", {"a": "L"}),
+        ("prediction", "VectorScalarAffineNode", {"x": "h", "w": "w2", "b": "b2"}),
+        ("loss", "SquaredL2DistanceNode", {"a": "prediction", "b": "y"})),
+    "multiclass": (
+        ("z1", "AffineNode", {"W": "W1", "x": "x", "b": "b1"}),
+        ("h", "TanhNode", {"a": "z1"}),
+        ("z", "AffineNode", {"W": "W2", "x": "h", "b": "b2"}),
+        ("p", "SoftmaxNode", {"z": "z"}),
+        ("loss", "NLLNode", {"y_hat": "p", "y_true": "y"})),   # y one-hot in the spec, its index here
+}
+
+
+def node_class(name: str) -> NodeClass:
+    return next(c for c in NODE_CLASSES if c.name == name)
+
+
 def node_spec(node: NodeClass) -> Spec:
     """The node's expression as a spec: node inputs are parameters, the
     upstream gradient an input shaped like out."""

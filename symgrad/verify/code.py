@@ -35,7 +35,7 @@ def make_plan(d, profile: str, points: int = POINTS, seed: int = 0) -> Plan:
     if profile == "mlp":
         return interfaces.mlp_plan(d, points, seed)
     if profile == "nodes":
-        return interfaces.nodes_plan(max(4, points // 3), seed)
+        return interfaces.nodes_plan(d, max(4, points // 3), seed)
     pts, ctx = envmod.random_points(d, points, seed)
     return interfaces.pset3_plan(d, pts + envmod.kink_points(d, ctx))
 
@@ -129,7 +129,7 @@ class Checker:
             run = self.sandbox.run(path)
         results = [_judge(name, [c for c in self.plan.cases if c.function == name], run, self.plan.rtol)
                    for name in self.plan.functions]
-        _blame_callees(results, run)
+        _blame_callees(results, run, self.plan.uses)
         return CodeReport(str(path), self.profile, results)
 
 
@@ -148,13 +148,15 @@ def _need_torch(profile: str) -> None:
                            "installed here (pip install torch)")
 
 
-def _blame_callees(results, run) -> None:
-    """Say which of the other interface functions a wrong one calls that are wrong themselves."""
+def _blame_callees(results, run, uses=None) -> None:
+    """Say which of the other interface functions a wrong one calls (traced in the
+    sandbox, or built on by the plan: a graph's node classes) that are wrong themselves."""
     status = {r.name: r.status for r in results}
     for r in results:
         if r.status == "correct":
             continue
-        bad = sorted(c for c in run.calls.get(r.name, ()) if status.get(c, "correct") != "correct")
+        called = set(run.calls.get(r.name, ())) | set((uses or {}).get(r.name, ()))
+        bad = sorted(c for c in called if status.get(c, "correct") != "correct")
         r.calls_not_correct = bad
         if bad:
             r.message += f"; it calls {', '.join(bad)}, which {'is' if len(bad) == 1 else 'are'} not correct"

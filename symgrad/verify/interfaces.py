@@ -79,6 +79,7 @@ class Plan:
     trace: tuple = ()        # top-level functions whose calls of each other are recorded
     torch: bool = False
     rtol: float = RTOL
+    uses: dict = field(default_factory=dict)   # function -> interface functions it is built on
 
 
 def _point_arrays(arrays: dict, k: int, values: dict, names) -> None:
@@ -292,19 +293,20 @@ def _classes(node, leaves) -> int:
     return max(sized) if sized else 1
 
 
-def nodes_plan(count: int, seed: int) -> Plan:
-    """Every node class of homework 3, method by method."""
+def nodes_plan(d, count: int, seed: int) -> Plan:
+    """Every node class of homework 3, method by method; then, when the spec is
+    one the homework builds from them, its whole graph wired from the classes."""
     from ..profiles import nodes
     calls, arrays, cases, functions = [], {}, [], []
+    uses = {}
     rng = np.random.default_rng(seed)
     for node in nodes.NODE_CLASSES:
-        d = envmod.load_derivation(nodes.node_spec(node))
-        ctx = EvalContext(envmod.test_sizes(d))
-        pts = _node_points(node, d, count, rng, ctx)
-        for kp in envmod.kink_points(d, ctx):
+        dn = envmod.load_derivation(nodes.node_spec(node))
+        ctx = EvalContext(envmod.test_sizes(dn))
+        pts = _node_points(node, dn, count, rng, ctx)
+        for kp in envmod.kink_points(dn, ctx):
             pts.append(envmod.Point({**kp.values}, kink=True))
-        names = [m for m in ("forward", "get_predecessors", "backward")]
-        functions += [f"{node.name}.{m}" for m in names]
+        functions += [f"{node.name}.{m}" for m in ("forward", "get_predecessors", "backward")]
         graph_args = [a for a in node.args if a.kind != "number"]
         for k, p in enumerate(pts):
             prefix = f"{node.name}.p{k}"
@@ -346,8 +348,68 @@ def nodes_plan(count: int, seed: int) -> Plan:
             cases.append(Case(f"{node.name}.forward", prefix, {"out": p.values["out"]}, shown))
             want = {f"d_{a.name}": p.values[naming.adjoint(a.name)] + baseline[f"d_{a.name}"] for a in grads}
             cases.append(Case(f"{node.name}.backward", prefix, want, shown, kind="gradient", on_kink=p.kink,
-                              derivation=d, point=p, wrt={f"d_{a.name}": a.name for a in grads},
+                              derivation=dn, point=p, wrt={f"d_{a.name}": a.name for a in grads},
                               baseline={k2: v for k2, v in baseline.items() if k2 in want and np.any(v)},
                               setting="the predecessors' d_out already held values; backward adds to them"
                               if accumulate else ""))
-    return Plan(functions, calls, arrays, cases)
+    if d.spec.name in nodes.GRAPHS:
+        name = f"{d.spec.name} graph"
+        functions.append(name)
+        recipe = nodes.GRAPHS[d.spec.name]
+        uses[name] = sorted({f"{cls}.{m}" for _, cls, _ in recipe for m in ("forward", "backward")})
+        _graph_cases(d, recipe, name, count, rng, calls, arrays, cases)
+    return Plan(functions, calls, arrays, cases, uses=uses)
+
+
+def _graph_cases(d, recipe, name, count, rng, calls, arrays, cases):
+    """The spec's graph built from the submission's node classes: forward in
+    order, d_out of the loss set to 1, backward in reverse order, as the
+    homework's graph code does; the parameters' d_out against the derivation."""
+    from ..profiles import nodes
+    kinds = {}
+    for _, cls, wiring in recipe:
+        for a in nodes.node_class(cls).args:
+            kinds.setdefault(wiring[a.name], a.kind)
+    ctx = EvalContext(envmod.test_sizes(d))
+    arrays["graph.one"] = np.asarray(1.0)
+    for k in range(count):
+        leaves = {}
+        for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
+            shape = ctx.shape(var.shape)
+            if kinds.get(var.name) == "index":     # a one-hot row in the spec, its index for the node
+                leaves[var.name] = np.eye(shape[0])[rng.integers(shape[0])]
+            else:
+                leaves[var.name] = np.round(rng.normal(0, 1, shape), 3) + 0.0
+        with np.errstate(all="ignore"):
+            point = envmod.Point(envmod.fill(d, leaves, ctx))
+        prefix = f"graph.p{k}"
+        steps = []
+        for leaf, value in leaves.items():
+            key = f"{prefix}.{leaf}"
+            if kinds.get(leaf) == "index":
+                arrays[key] = np.asarray(float(np.argmax(value)))
+                steps.append(["leaf", leaf, ["int", key]])
+            else:
+                arrays[key] = value
+                if kinds.get(leaf) != "number":
+                    steps.append(["leaf", leaf, ["array", key]])
+        for node_name, cls, wiring in recipe:
+            kwargs = {arg: (["scalar", f"{prefix}.{src}"] if kinds.get(src) == "number" and src in leaves
+                            else ["slot", src]) for arg, src in wiring.items()}
+            kwargs["node_name"] = ["const", node_name]
+            steps.append(["call", node_name, None, cls, [], kwargs])
+        steps += [["call", None, n, "forward", [], {}] for n, _, _ in recipe]
+        for leaf in leaves:
+            if kinds.get(leaf) != "number":
+                arrays[f"{prefix}.zero.{leaf}"] = np.zeros(np.shape(leaves[leaf]) if kinds.get(leaf) != "index" else ())
+                steps.append(["setattr", leaf, "d_out", ["array", f"{prefix}.zero.{leaf}"]])
+        last = recipe[-1][0]
+        steps.append(["setattr", last, "d_out", ["array", "graph.one"]])
+        steps += [["call", None, n, "backward", [], {}] for n, _, _ in reversed(recipe)]
+        steps.append(["save", "loss", ["attr", last, "out"]])
+        steps += [["save", f"d_{p}", ["attr", p, "d_out"]] for p in d.graph.params]
+        calls.append({"id": prefix, "func": name, "steps": steps})
+        want = {"loss": point.values["loss"]}
+        want.update({f"d_{p}": point.values[naming.adjoint(p)] for p in d.graph.params})
+        cases.append(Case(name, prefix, want, point.leaves(d), kind="gradient", derivation=d, point=point,
+                          wrt={f"d_{p}": p for p in d.graph.params}))
