@@ -19,7 +19,8 @@ def add_verify(sub):
     group.add_argument("--code", metavar="FILE", help="a Python file written to a course interface")
     p.add_argument("--profile", choices=PROFILES,
                    help="the course interface of --code: pset3 (problem-set functions), mlp (homework 1's class "
-                        "MLP and losses; the spec gives f and g), nodes (homework 3's node classes, all of them)")
+                        "MLP and losses; the spec gives f and g), nodes (homework 3's node classes, all of them, and "
+                        "the spec's whole graph when it is built from them)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     _memory_arg(p)
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
