@@ -178,3 +178,13 @@ def test_tied_weight_overwritten_breaks_the_ridge_graph(tmp_path):
 def test_specs_not_built_from_nodes_get_no_graph_check(tmp_path):
     names = [f.name for f in _run(tmp_path, NODES, "pset3", "nodes").functions]
     assert not any(n.endswith(" graph") for n in names)
+
+
+def test_hanging_method_is_contained_and_the_rest_judged(tmp_path):
+    source = mutate(MLP, '        forward, _ = NETWORKS[(self.f_function, self.g_function)]',
+                    '        while True:\n            pass')
+    path = tmp_path / "mlp.py"
+    path.write_text(source)
+    report = {f.name: f for f in check_file(MLP_SPEC, path, "mlp", time_limit=1).functions}
+    assert report["MLP.forward"].status == "crashed" and "wall-clock" in report["MLP.forward"].message
+    assert report["mse_loss"].status == "correct" and report["bce_loss"].status == "correct"
