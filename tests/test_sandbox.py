@@ -1,5 +1,6 @@
 """The sandbox on its own: layers reported, results read back as plain arrays only."""
 
+import os
 import pickle
 
 import numpy as np
@@ -11,7 +12,7 @@ from symgrad.verify import sandbox
 def test_layers_reported():
     active = sandbox.layers()
     assert active["wall-clock limit"] and active["CPU limit"]
-    assert set(active) >= {"network and PID namespaces (unshare)", "unprivileged user (nobody)"}
+    assert set(active) >= {"network and PID namespaces (unshare)", sandbox.USER_LAYER}
 
 
 @pytest.mark.parametrize("payload", ["object array", "pickle", "empty", "int array"])
@@ -84,3 +85,15 @@ def test_log_records_stop_at_a_truncated_one(tmp_path):
     log = tmp_path / "log"
     log.write_bytes(b"S f.p0 0\nE f.p0 5\nboom!V f.p1 100\nshort")
     assert sandbox.read_log(log) == [("S", "f.p0", b""), ("E", "f.p0", b"boom!")]
+
+
+def test_each_run_gets_its_own_unprivileged_user(tmp_path):
+    sub = tmp_path / "s.py"
+    sub.write_text("import os\ndef who(x):\n    return float(os.getuid())\n")
+    calls = [{"id": "who.0", "func": "who", "args": [["scalar", "a"]]}]
+    with sandbox.Sandbox(calls, {"a": 1.0}, sandbox.Limits(wall_seconds=5)) as box:
+        uids = [float(box.run(sub).values["who.0"]) for _ in range(2)]
+    if sandbox.layers()[sandbox.USER_LAYER]:
+        assert uids[0] != uids[1] and min(uids) >= sandbox.UID_BASE
+    else:
+        assert uids[0] == uids[1] == os.getuid()

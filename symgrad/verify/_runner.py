@@ -90,10 +90,12 @@ def _hide(job, serverdir):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _drop_privileges(job):
-    if os.geteuid() != 0 or not job.get("user"):
+def _drop_privileges(request):
+    if os.geteuid() != 0 or not request.get("user"):
         return
-    uid, gid = int(job["user"][0]), int(job["user"][1])
+    uid, gid = int(request["user"][0]), int(request["user"][1])
+    if uid <= 0 or gid <= 0:
+        raise SystemExit("refusing to run a submission as root")
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
@@ -255,7 +257,8 @@ def run_submission(job, request, inputs, np, torch):
     workdir = request["workdir"]
     os.chdir(workdir)
     _limits(job)
-    _drop_privileges(job)
+    os.umask(0o077)
+    _drop_privileges(request)
     log = Log(os.path.join(workdir, "out", "log"))
     sys.path.insert(0, os.path.join(workdir, "submission"))
     sys.argv = [request["entry"]]

@@ -8,7 +8,9 @@ Layers, each closing an escape the others leave open:
 * its own network and PID namespaces (``unshare --net --pid --fork
   --kill-child``) where the machine allows it: no network, and every process
   the submission starts, an orphan that called setsid included, dies with it;
-* an unprivileged user (``nobody``) when the grader runs as root;
+* an unprivileged user when the grader runs as root: a fresh uid for every
+  run (no passwd entry, no files anywhere), so one submission can neither
+  read another's working directory nor share its process-count limit;
 * a throw-away working directory holding only the submission; the
   reference values never leave the parent;
 * results come back as plain ``.npy`` arrays read with ``allow_pickle=False``
@@ -29,7 +31,7 @@ import functools
 import io
 import json
 import os
-import pwd
+import itertools
 import re
 import shutil
 import signal
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import select
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,14 +72,23 @@ def _namespaces() -> bool:
     return done.returncode == 0
 
 
-def _user():
-    if os.geteuid() != 0:
+USER_LAYER = "unprivileged user (a fresh uid per run)"
+UID_BASE, UID_SPAN = 620_000, 30_000     # far above the uids of real accounts
+_uids = itertools.count()
+_uid_lock = threading.Lock()
+
+
+def _can_switch_user() -> bool:
+    return os.geteuid() == 0
+
+
+def _next_user():
+    """(uid, gid) for the next run, or None when this process cannot switch users."""
+    if not _can_switch_user():
         return None
-    try:
-        entry = pwd.getpwnam("nobody")
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid
+    with _uid_lock:
+        uid = UID_BASE + next(_uids) % UID_SPAN
+    return uid, uid
 
 
 def layers() -> dict:
@@ -86,7 +98,7 @@ def layers() -> dict:
         "CPU limit": True,
         "memory, file-size and process-count limits": True,
         "network and PID namespaces (unshare)": _namespaces(),
-        "unprivileged user (nobody)": _user() is not None,
+        USER_LAYER: _can_switch_user(),
         "grader's folders hidden (mount namespace)": _namespaces() and _mount_namespace(),
         "throw-away working directory": True,
         "results as .npy without pickle, compared in the parent": True,
@@ -196,7 +208,6 @@ class Sandbox:
                       for c in calls]
         self.arrays, self.trace, self.torch = arrays, tuple(trace), torch
         self.hide = [str(Path(h).resolve()) for h in hide] if _mount_namespace() else []
-        self.user = _user()
         self.dir = Path(tempfile.mkdtemp(prefix="symgrad-server-"))
         self.proc = None
         try:
@@ -213,7 +224,7 @@ class Sandbox:
         shutil.copyfile(RUNNER, self.dir / "_runner.py")
         startup = _startup(self.torch)
         job = {"calls": self.calls, "arrays": names, "trace": list(self.trace), "torch": self.torch,
-               "hide": self.hide, "user": self.user, "wall_seconds": self.limits.wall_seconds, "startup": STARTUP,
+               "hide": self.hide, "wall_seconds": self.limits.wall_seconds, "startup": STARTUP,
                # the CPU limit is a backstop: calls are timed one by one by the server
                "cpu_seconds": self.limits.cpu_seconds * 4 + startup, "memory_bytes": self.limits.memory_bytes,
                "file_bytes": self.limits.file_bytes, "processes": self.limits.processes}
@@ -294,13 +305,15 @@ class Sandbox:
                 entry = submission.name
                 shutil.copyfile(submission, sub / entry)
             (work / "out").mkdir()
-            if self.user:
+            user = _next_user()
+            if user:
                 for path in [work, *work.rglob("*")]:
-                    os.chown(path, *self.user)
+                    os.chown(path, *user)
+                work.chmod(0o700)
             if self.proc is None or self.proc.poll() is not None:
                 self._stop()
                 self._start()
-            request = json.dumps({"workdir": str(work), "entry": entry, "skip": sorted(skip)}) + "\n"
+            request = json.dumps({"workdir": str(work), "entry": entry, "skip": sorted(skip), "user": user}) + "\n"
             try:
                 self.proc.stdin.write(request.encode())
                 self.proc.stdin.flush()
