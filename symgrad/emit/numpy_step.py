@@ -17,8 +17,8 @@ happens here, in Python, and the template only places the result:
    that value's array (in place). Arrays whose last reader has run go back
    to a pool and are reused by later values of the same shape, so the
    workspace holds about the largest set of values alive at one time.
-3. *Forms*: each operation is printed with its ``out=`` form from
-   :data:`OUT_FORMS`; an operation without one is printed with its ordinary
+3. *Forms*: each operation is printed with its ``out=`` form, the
+   ``numpy_out`` of its rule (:func:`out_form`); an operation without one is printed with its ordinary
    numpy form and allocates (correct, only slower). The ReLU derivative is a
    0/1 mask written with ``np.greater(x, 0, out=mask)`` and multiplied in,
    not an index or ``np.where``. Constants are Python numbers, so a float32
@@ -33,105 +33,28 @@ from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, as_sympy, dim, walk
 from ..rules import RULES
+from ..rules.core import FLOAT, OutForm
+from ..rules.reduce import reduce_kw
 from ..spec import LOSS
 from .printers import NumpyPrinter
-
-FLOAT, MASK = "float", "bool"
 
 # Operations printed inside their consumer (numpy views or scalars, no work).
 _VIEWS = {"transpose", "expand_dims"}
 
-
-@dataclass(frozen=True)
-class OutForm:
-    """How one operation writes its result into a given array.
-
-    code: (args: list[str], node: Apply, out: str, scratch: list[str]) -> list of lines.
-    kind: FLOAT, or MASK for a boolean result.
-    scratch: how many extra float arrays of the result's shape it needs.
-    elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
-    """
-
-    code: object
-    kind: str = FLOAT
-    scratch: int = 0
-    elementwise: bool = True
-    returns: bool = True     # False when the last line does not evaluate to ``out``
-
-
-def _ufunc(name: str, *extra: str) -> OutForm:
-    tail = "".join(f", {e}" for e in extra)
-    return OutForm(lambda a, node, out, s: [f"np.{name}({', '.join(a)}{tail}, out={out})"])
-
-
-def _reduce_kw(node) -> str:
-    kw = node.kw
-    parts = [f"axis={kw.get('axis')}"]   # always: a ufunc's reduce defaults to axis 0, np.sum to None
-    if kw.get("keepdims"):
-        parts.append("keepdims=True")
-    return "".join(", " + p for p in parts)
-
-
-def _pow(a, node, out, s):
-    e = node.kw["exponent"]
-    if e == 2:
-        return [f"np.multiply({a[0]}, {a[0]}, out={out})"]
-    return [f"np.power({a[0]}, {NumpyPrinter().scalar(e)}, out={out})"]
-
-
-def _sigmoid(a, node, out, s):
-    # 1 / (1 + exp(-x)) is exact to rounding everywhere; exp(-x) = inf for very
-    # negative x gives 0, the limit, so that overflow is not worth a warning.
-    return ['with np.errstate(over="ignore"):',
-            f"    np.exp(np.negative({a[0]}, out={out}), out={out})",
-            f"np.add({out}, 1, out={out})",
-            f"np.divide(1, {out}, out={out})"]
-
-
-def _log_softmax(a, node, out, s):
-    axis = node.kw["axis"]
-    x = a[0]
-    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
-            f"np.exp({out}, out={s[0]})",
-            f"np.subtract({out}, np.log(np.sum({s[0]}, axis={axis}, keepdims=True)), out={out})"]
-
-
-def _softmax(a, node, out, s):
-    axis = node.kw["axis"]
-    x = a[0]
-    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
-            f"np.exp({out}, out={out})",
-            f"np.divide({out}, np.sum({out}, axis={axis}, keepdims=True), out={out})"]
-
-
-#: out= forms by operation; see :class:`OutForm`. A test checks each against the
-#: operation's ordinary numpy form on random arrays, so the two cannot drift.
-OUT_FORMS: dict[str, OutForm] = {
-    "add": _ufunc("add"),
-    "sub": _ufunc("subtract"),
-    "mul": _ufunc("multiply"),
-    "div": _ufunc("divide"),
-    "neg": _ufunc("negative"),
-    "pow": OutForm(_pow),
-    "exp": _ufunc("exp"),
-    "expm1": _ufunc("expm1"),
-    "softplus": OutForm(lambda a, node, out, s: [f"np.logaddexp(0, {a[0]}, out={out})"]),
-    "log": _ufunc("log"),
-    "tanh": _ufunc("tanh"),
-    "relu": _ufunc("maximum", "0"),
-    "step": OutForm(lambda a, node, out, s: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK),
-    "sigmoid": OutForm(_sigmoid, returns=False),
-    "matmul": OutForm(lambda a, node, out, s: [f"np.matmul({a[0]}, {a[1]}, out={out})"],
-                      elementwise=False),
-    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
-    "sum": OutForm(lambda a, node, out, s: [f"np.add.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
+#: out= forms of the step's own operations, which are no operation of the rule
+#: table (log_softmax's parts): the row maximum. Every other form is the
+#: ``numpy_out`` of the operation's rule.
+STEP_FORMS: dict[str, OutForm] = {
+    "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
-    "log_softmax": OutForm(_log_softmax, scratch=1, elementwise=False),
-    "softmax": OutForm(_softmax, elementwise=False),
-    "max": OutForm(lambda a, node, out, s: [f"np.maximum.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
-                   elementwise=False),
-    "broadcast_to": OutForm(lambda a, node, out, s: [f"{out}.fill({a[0]})"], returns=False),
 }
+
+
+def out_form(op: str) -> OutForm | None:
+    """The out= form of an operation (see :class:`~symgrad.rules.core.OutForm`), or None."""
+    if op in STEP_FORMS:
+        return STEP_FORMS[op]
+    return RULES[op].numpy_out if op in RULES else None
 
 
 def _full_reduction(node: Apply) -> bool:
@@ -468,7 +391,7 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
     pool: dict[tuple, list[int]] = {}
     held: dict[str, int] = {}        # value name -> buffer index
     for i, op in enumerate(ops):
-        form = OUT_FORMS.get(op.node.op)
+        form = out_form(op.node.op)
         if form is None or not op.node.shape:
             continue
         key = (tuple(op.node.shape), form.kind)
@@ -509,13 +432,13 @@ def render_ops(ops: list[Op], printer: NumpyPrinter) -> list:
     """Statement lines (comment, [code lines]) for the template."""
     out = []
     for op in ops:
-        form = OUT_FORMS.get(op.node.op)
+        form = out_form(op.node.op)
         args = [printer.doprint(a) for a in op.node.args]
         if op.buffer is None or form is None:
             text = _scalar_form(op.node, args, printer) or printer.doprint(op.node)
             out.append((op.comment, [f"{op.target} = {text}"]))
             continue
-        lines = form.code(args, op.node, op.buffer, op.scratch)
+        lines = form.code(args, op.node, op.buffer, op.scratch, printer)
         if len(lines) == 1 and form.returns:
             lines[0] = f"{op.target} = {lines[0]}"
         else:
