@@ -178,3 +178,47 @@ def test_step_keeps_the_stable_fused_backward_at_saturated_logits(logit, tmp_pat
         np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-9, atol=0, err_msg=p)
 
 
+
+
+LOG_SOFTMAX_LOSSES = {   # the log_softmax VJP reached with different adjoints g
+    "cross_entropy_rows": ("cross_entropy(Z, Y)", 1),
+    "weighted_sum": ("-sum(log_softmax(Z, axis=1) * Y)", 1),            # g = -Y, no 1/n
+    "columns": ("-mean(sum(Y * log_softmax(Z, axis=0), axis=0))", 0),   # along the batch axis
+    "plus_a_penalty": ("cross_entropy(Z, Y) + mean(Z * Z)", 1),         # dL/dZ sums two terms
+}
+
+
+def _log_softmax_module(loss, name):
+    spec = Spec(name=name, inputs={"X": ["n", 5], "Y": ["n", 4]}, params={"W": [5, 4], "b": [4]},
+                nodes={"Z": "X @ W + b"}, loss=loss)
+    return load_module(render_module(derive(spec)), f"ls_{name}")
+
+
+@pytest.mark.parametrize("name", list(LOG_SOFTMAX_LOSSES))
+@pytest.mark.parametrize("logit", [0.0, 40.0, 700.0])
+def test_step_log_softmax_backward_matches_the_plain_one(name, logit):
+    """The step's cheap log_softmax backward (g - e sum(g) / t from the forward's exp and row
+    sums) equals the plain backward, with overflow and invalid raised, up to saturated logits."""
+    loss, _axis = LOG_SOFTMAX_LOSSES[name]
+    module = _log_softmax_module(loss, name)
+    rng = np.random.default_rng(1)
+    params = {"W": rng.standard_normal((5, 4)), "b": np.array([logit, -logit, 0.5, 0.0])}
+    inputs = {"X": rng.standard_normal((7, 5)), "Y": rng.uniform(0.0, 1.0, (7, 4))}
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        ref_loss, ref = module.loss_and_grads(params, inputs)
+        step_loss, grads = module.make_step()(params, inputs)
+    assert step_loss == pytest.approx(ref_loss, rel=1e-12)
+    scale = max(np.max(np.abs(g)) for g in ref.values())   # a column softmax's db is 0 up to rounding
+    for p in ref:
+        np.testing.assert_allclose(grads[p], ref[p], rtol=0, atol=1e-12 * scale, err_msg=p)
+
+
+def test_step_cross_entropy_takes_one_exp_and_no_full_size_temporary(tmp_path):
+    """Cross-entropy's step: exp once (forward), no expm1, no (n, w) array of log_softmax."""
+    text = render_module(derive(batch_spec("softmax_ce")))
+    step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
+    step = "\n".join(line for line in step.splitlines() if not line.strip().startswith("#"))
+    assert step.count("np.exp(") == 1 and "expm1" not in step
+    module = load_module(text, "ce_passes")
+    full = [s for s in module._allocate(9, np.float64) if s.shape == (9, 4)]
+    assert len(full) <= 2, f"{len(full)} arrays of the logits' shape"

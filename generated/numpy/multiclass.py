@@ -123,11 +123,9 @@ def _allocate(dtype):
     return (
         np.empty((5,), dtype),
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
-        np.empty((1,), dtype),
         np.empty((1,), dtype),
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
+        np.empty((1,), dtype),
         np.empty((5,), dtype),
         np.empty((5,), dtype),
     )
@@ -151,7 +149,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     h_1 = np.matmul(W1, x, out=_b0)
     h_2 = np.add(h_1, b1, out=_b0)
     # h = tanh(W1 @ x + b1)
@@ -159,37 +157,28 @@ def loss_and_grads_into(params, inputs, workspace):
     z_1 = np.matmul(W2, h, out=_b1)
     # z = W2 @ h + b2
     z = np.add(z_1, b2, out=_b1)
-    # p = softmax(z)
-    np.subtract(z, np.max(z, axis=0, keepdims=True), out=_b2)
-    np.exp(_b2, out=_b2)
-    np.divide(_b2, np.sum(_b2, axis=0, keepdims=True), out=_b2)
-    p = _b2
-    _t1 = np.maximum.reduce(z, axis=0, keepdims=True, out=_b3)
+    _t1 = np.maximum.reduce(z, axis=0, keepdims=True, out=_b2)
     _t2 = np.subtract(z, _t1, out=_b1)
-    _t3 = np.exp(_t2, out=_b2)
-    _t4 = np.add.reduce(_t3, axis=0, keepdims=True, out=_b3)
+    _t3 = np.exp(_t2, out=_b3)
+    _t4 = np.add.reduce(_t3, axis=0, keepdims=True, out=_b2)
     _t5 = np.log(_t4, out=_b4)
     loss_1 = np.subtract(_t2, _t5, out=_b1)
-    loss_2 = np.multiply(y, loss_1, out=_b5)
+    loss_2 = np.multiply(y, loss_1, out=_b1)
     loss_3 = np.sum(loss_2, axis=0)
     # loss = nll(p, y)
     loss = -loss_3
     # dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
-    d_loss_1 = np.negative(y, out=_b6)
-    _t8 = np.expm1(loss_1, out=_b1)
-    _t7 = np.negative(_t8, out=_b1)
-    _t6 = np.multiply(_t7, d_loss_1, out=_b1)
-    _t10 = np.divide(_t3, _t4, out=_b2)
-    _t12 = np.add.reduce(d_loss_1, axis=0, keepdims=True, out=_b4)
-    _t11 = np.subtract(_t12, d_loss_1, out=_b6)
-    _t9 = np.multiply(_t10, _t11, out=_b2)
+    d_loss_1 = np.negative(y, out=_b1)
+    _t8 = np.add.reduce(d_loss_1, axis=0, keepdims=True, out=_b4)
+    _t7 = np.divide(_t8, _t4, out=_b4)
+    _t6 = np.multiply(_t3, _t7, out=_b3)
     # dL/dz = -np.expm1(loss_1) * dL/dloss_1 - np.exp(loss_1) * (np.sum(dL/dloss_1, axis=0, keepdims=True) - dL/dloss_1)
-    d_z = np.subtract(_t6, _t9, out=_b1)
-    _t13 = np.matmul(W2.T, d_z, out=_b7)
-    _t15 = np.multiply(h, h, out=_b8)
-    _t14 = np.subtract(1, _t15, out=_b8)
+    d_z = np.subtract(d_loss_1, _t6, out=_b1)
+    _t9 = np.matmul(W2.T, d_z, out=_b5)
+    _t11 = np.multiply(h, h, out=_b6)
+    _t10 = np.subtract(1, _t11, out=_b6)
     # dL/dh_2 = dL/dh * (1 - h ** 2)
-    d_h_2 = np.multiply(_t13, _t14, out=_b7)
+    d_h_2 = np.multiply(_t9, _t10, out=_b5)
     # dL/dW1 = np.outer(dL/dh_1, x); dL/dh_1 = dL/dh_2
     d_W1 = np.outer(d_h_2, x)
     # dL/dW2 = np.outer(dL/dz_1, h); dL/dz_1 = dL/dz

@@ -150,6 +150,7 @@ class _Lowering:
         self.memo: dict[Expr, Expr] = {}
         self.count = 0
         self.exp_of: dict[Var, Apply] = {}   # value -> how to get exp(value) without an exp
+        self.softmax_parts: dict[Var, tuple] = {}   # log_softmax value -> (exps, total, axis, kept shape)
 
     def fresh(self) -> str:
         self.count += 1
@@ -203,17 +204,76 @@ class _Lowering:
         z = self.operand(e.args[0])
         axis = e.kw["axis"]
         kept = tuple(d if i != axis else dim(1) for i, d in enumerate(e.shape))
-        reduce_kw = (("axis", axis), ("keepdims", True))
-        m = self.emit(Apply("max", (z,), reduce_kw, kept))
+        kept_kw = (("axis", axis), ("keepdims", True))
+        m = self.emit(Apply("max", (z,), kept_kw, kept))
         shifted = self.emit(Apply("sub", (z, m), (), e.shape))
         exps = self.emit(Apply("exp", (shifted,), (), e.shape))
-        total = self.emit(Apply("sum", (exps,), reduce_kw, kept))
+        total = self.emit(Apply("sum", (exps,), kept_kw, kept))
         log_total = self.emit(Apply("log", (total,), (), kept))
         var = Var(target, e.shape, "temp")
         self.ops.append(Op(target, Apply("sub", (shifted, log_total), (), e.shape), comment))
         self.memo[e] = var
         self.exp_of[var] = Apply("div", (exps, total), (), e.shape)
+        self.softmax_parts[var] = (exps, total, axis, kept)
         return var
+
+    def softmax_backward(self, e: Expr, memo: dict | None = None) -> Expr:
+        """e with every log_softmax VJP at a lowered log_softmax r rewritten to its cheap form.
+
+        The rule's VJP, (1 - p) g - p (sum(g) - g) with 1 - p = -expm1(r), keeps
+        full relative precision where p rounds to 1 (the plain backward, whose
+        log_softmax sums with log1p). The step's log_softmax sums with log,
+        so there that precision is already gone, and the same value is
+        g - e (sum(g) / t) with e, t the forward pass's exp(z - max) and its
+        sum: no expm1, no exp, no divide over the whole array. When g is c * V
+        (cross-entropy: -Y / n), c (V - e (sum(V) / t)) saves the pass for g.
+        A match is the rule's own VJP rebuilt from the candidate g and r and
+        compared (hash-consed IR), so a look-alike is never rewritten.
+        """
+        memo = {} if memo is None else memo
+        if not isinstance(e, Apply):
+            return e
+        if e in memo:
+            return memo[e]
+        args = tuple(self.softmax_backward(a, memo) for a in e.args)
+        out = e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+        cheap = self._cheap_log_softmax_vjp(out)
+        memo[e] = out if cheap is None else cheap
+        return memo[e]
+
+    def _cheap_log_softmax_vjp(self, e: Apply) -> Expr | None:
+        # the rule's form: sub(mul(neg(expm1(r)), g), ...)
+        keep = e.args[0] if e.op == "sub" else None
+        if not (isinstance(keep, Apply) and keep.op == "mul"):
+            return None
+        factor, g = keep.args
+        if not (isinstance(factor, Apply) and factor.op == "neg" and isinstance(factor.args[0], Apply)
+                and factor.args[0].op == "expm1"):
+            return None
+        r = factor.args[0].args[0]
+        if r not in self.softmax_parts:
+            return None
+        exps, total, axis, kept = self.softmax_parts[r]
+        if RULES["log_softmax"].vjp(0)(g, r, r, axis=axis) != e:
+            return None
+        scale, base = None, g
+        definition = self.definition(g)
+        if (definition is not None and definition.op == "mul" and isinstance(definition.args[0], Const)
+                and tuple(definition.args[1].shape) == tuple(g.shape)):
+            scale, base = definition.args
+        shape = tuple(e.shape)
+        row_sum = Apply("sum", (base,), (("axis", axis), ("keepdims", True)), kept)
+        out = Apply("sub", (base, Apply("mul", (exps, Apply("div", (row_sum, total), (), kept)), (), shape)), (), shape)
+        return out if scale is None else Apply("mul", (scale, out), (), shape)
+
+    def definition(self, v: Expr) -> Apply | None:
+        """The operation that computed the lowered value v, if any."""
+        if not isinstance(v, Var):
+            return None
+        for op in reversed(self.ops):
+            if op.target == v.name:
+                return op.node
+        return None
 
     def _scalar_operands(self, e: Apply) -> tuple:
         """A broadcast constant next to a full-size operand is passed as a Python number."""
@@ -352,7 +412,7 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
     regions = _Regions({rename[n.var]: by_target[n.name] for n in graph.nodes
                         if isinstance(n.expr, Apply) and n.expr.op in _ARITH and n.name in by_target})
     for target, _named, expr in plan:
-        expr = regions(_rename(expr, rename))
+        expr = low.softmax_backward(regions(_rename(expr, rename)))
         adj = naming.adjoint(target)
         if isinstance(expr, Apply) and expr not in low.memo and expr.op not in _VIEWS:
             value = low.bind(expr, adj, (comments or {}).get(target, f"dL/d{target}"))
@@ -360,7 +420,75 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
             value = low.operand(expr)
         rename[Var(adj, expr.shape, "adjoint")] = value
         results[target] = value
-    return _fuse_dots(low.ops), results
+    ops = _split_dots(_fuse_dots(low.ops), low.fresh)
+    return _prune(ops, [results[LOSS]] + [results[p] for p in graph.params]), results
+
+
+def _split_dots(ops: list, fresh) -> list:
+    """vdot(a, s - b), b broadcast along some axes and s - b read by nothing else,
+    -> vdot(a, s) - vdot(sum of a along those axes, b): no full array s - b.
+
+    Cross-entropy's loss, sum(Y * (z - max - log(t))), then costs one pass over
+    Y and z instead of a subtraction pass; the row sums of Y are shared with
+    the backward pass when it computes them too.
+    """
+    uses: dict[str, int] = {}
+    for op in ops:
+        for name in _vars(op.node):
+            uses[name] = uses.get(name, 0) + 1
+    for op in list(ops):
+        if op.node.op != "dot":
+            continue
+        by_target = {o.target: o for o in ops}
+        for a, b in (op.node.args, op.node.args[::-1]):
+            inner = by_target.get(b.name) if isinstance(b, Var) else None
+            if inner is None or uses.get(b.name) != 1 or inner.node.op != "sub":
+                continue
+            full, small = inner.node.args
+            shape, kept = tuple(b.shape), tuple(small.shape)
+            if not (isinstance(full, Var) and isinstance(small, Var) and tuple(full.shape) == shape
+                    and tuple(a.shape) == shape and len(kept) == len(shape)
+                    and all(k == d or k == 1 for k, d in zip(kept, shape))):
+                continue
+            axes = tuple(i for i, (k, d) in enumerate(zip(kept, shape)) if k != d)
+            if not axes:
+                continue
+            row_sum = Apply("sum", (a,), (("axis", axes[0] if len(axes) == 1 else axes), ("keepdims", True)), kept)
+            i = ops.index(op)
+            existing = next((o for o in ops if o.node == row_sum), None)
+            if existing is not None and ops.index(existing) > i:
+                between = {o.target for o in ops[i:ops.index(existing)]}
+                if _vars(existing.node) & between:
+                    existing = None
+                else:
+                    ops.remove(existing)
+                    ops.insert(i, existing)
+                    i += 1
+            if existing is None:
+                existing = Op(fresh(), row_sum)
+                ops.insert(i, existing)
+                i += 1
+            count = op.node.kw["count"]
+            first, second = Op(fresh(), Apply("dot", (a, full), (("count", count),), ())), \
+                Op(fresh(), Apply("dot", (Var(existing.target, kept, "temp"), small), (("count", count),), ()))
+            op.node = Apply("sub", (Var(first.target, (), "temp"), Var(second.target, (), "temp")), (), ())
+            ops[i:i] = [first, second]
+            break
+    return ops
+
+
+def _prune(ops: list, results: list) -> list:
+    """Drop operations whose value neither a result nor a kept operation reads (a rewrite
+    left them behind)."""
+    live = set()
+    for v in results:
+        live |= _vars(v)
+    kept = []
+    for op in reversed(ops):
+        if op.target in live:
+            kept.append(op)
+            live |= _vars(op.node)
+    return kept[::-1]
 
 
 def _rename(e: Expr, mapping: dict) -> Expr:
@@ -392,7 +520,14 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
     held: dict[str, int] = {}        # value name -> buffer index
     for i, op in enumerate(ops):
         form = out_form(op.node.op)
-        if form is None or not op.node.shape:
+        if not op.node.shape:
+            # a scalar result (a dot product, a full sum) holds no array: what it read last is free
+            for name in sorted(_vars(op.node)):
+                if last.get(name) == i and name in held:
+                    b = held.pop(name)
+                    pool.setdefault(buffers[b], []).append(b)
+            continue
+        if form is None:
             continue
         key = (tuple(op.node.shape), form.kind)
         dying = [n for n in sorted(_vars(op.node)) if last.get(n) == i and n in held]
