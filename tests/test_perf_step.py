@@ -67,9 +67,9 @@ def test_step_equals_loss_and_grads(name, tmp_path):
 
 
 @pytest.mark.parametrize("name, expected", [("pset3", True), ("hw1_relu_sigmoid_bce", True),
-                                            ("multiclass", False), ("titanic", False)])
+                                            ("multiclass", True), ("titanic", False)])
 def test_scalar_code_only_for_fixed_small_nets(name, expected, tmp_path):
-    """multiclass has a softmax (no overflow-safe scalar form); titanic a symbolic batch size."""
+    """multiclass has a softmax (its scalar form subtracts the maximum); titanic a symbolic batch size."""
     module, _, _ = module_and_data(name, tmp_path)
     assert hasattr(module, "loss_and_grads_scalar") == expected
 
@@ -222,3 +222,19 @@ def test_step_cross_entropy_takes_one_exp_and_no_full_size_temporary(tmp_path):
     module = load_module(text, "ce_passes")
     full = [s for s in module._allocate(9, np.float64) if s.shape == (9, 4)]
     assert len(full) <= 2, f"{len(full)} arrays of the logits' shape"
+
+
+@pytest.mark.parametrize("logit", [0.0, 30.0, 800.0, -800.0])
+def test_scalar_softmax_is_overflow_safe(logit, tmp_path):
+    """multiclass (softmax + nll) in straight-line scalar code: the maximum is subtracted
+    before exp, so saturated logits give the finite loss and gradients of the array code."""
+    module, params, inputs = module_and_data("multiclass", tmp_path)
+    assert hasattr(module, "loss_and_grads_scalar")
+    params["b2"] = np.array([logit, -logit, 0.0])
+    inputs["y"] = np.array([0.0, 1.0, 0.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        loss, grads = module.loss_and_grads(params, inputs)
+    scalar_loss, scalar_grads = module.loss_and_grads_scalar(params, inputs)
+    assert np.isfinite(scalar_loss) and scalar_loss == pytest.approx(loss, rel=1e-12)
+    for p in grads:
+        np.testing.assert_allclose(scalar_grads[p], grads[p], rtol=1e-10, atol=1e-14, err_msg=p)

@@ -22,8 +22,8 @@ import numpy as np
 import sympy as sp
 
 from ..derive import Derivation
-from ..evaluate import EvalContext, evaluate
-from ..ir import Apply, as_sympy, walk
+from ..evaluate import EvalContext
+from ..ir import Apply, Const, Var, as_sympy, walk
 from ..rules import RULES
 from ..spec import LOSS
 from .printers import _ScalarCode
@@ -95,6 +95,24 @@ def _supported(d: Derivation) -> bool:
     return True
 
 
+def _evaluate(e, values: dict, ctx: EvalContext, memo: dict):
+    """Entries of e as sympy expressions, each operation by its rule's scalar form
+    (the rule's own evaluation unless the scalar form has its own, as softmax does)."""
+    if e in memo:
+        return memo[e]
+    if isinstance(e, Var):
+        out = values[e.name]
+    elif isinstance(e, Const):
+        out = ctx.number(e.value)
+    else:
+        args = [_evaluate(a, values, ctx, memo) for a in e.args]
+        rule = RULES[e.op]
+        form = rule.scalar_code
+        out = (form.evaluate if form is not None and form.evaluate is not None else rule.evaluate)(args, e, ctx)
+    memo[e] = out
+    return out
+
+
 def _entry_names(name: str, shape: tuple) -> list[str]:
     if not shape:
         return [name]
@@ -128,9 +146,9 @@ def scalar_data(d: Derivation) -> dict | None:
         return None   # two arrays' entry names collide
     memo: dict = {}
     for node in graph.nodes:
-        values[node.name] = evaluate(node.expr, values, ctx, memo)
+        values[node.name] = _evaluate(node.expr, values, ctx, memo)
     for target in d.order:
-        values[f"d_{target}"] = evaluate(d.adjoint(target), values, ctx, memo)
+        values[f"d_{target}"] = _evaluate(d.adjoint(target), values, ctx, memo)
     outputs = [as_sympy(np.asarray(values[LOSS]).item())]
     layout = []
     for p in graph.params:

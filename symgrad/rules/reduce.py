@@ -231,6 +231,23 @@ def _softmax_out(a, node, out, s, ctx):
             f"np.divide({out}, np.sum({out}, axis={axis}, keepdims=True), out={out})"]
 
 
+def _scalar_softmax(log):
+    """Straight-line code's (log_)softmax: the row maximum m subtracted first, so exp never
+    overflows: e = exp(x - m), log_softmax = (x - m) - log(sum e), softmax = e / sum e.
+    (The proofs' evaluation keeps the plain formula, which sympy differentiates.)"""
+    def evaluate(args, node, ctx):
+        xs = np.moveaxis(np.asarray(args[0], dtype=object), node.kw["axis"], -1)
+        m = np.empty(xs.shape[:-1], dtype=object)
+        for idx in np.ndindex(*m.shape):
+            m[idx] = sp.Max(*xs[idx])
+        shifted = xs - m[..., None]
+        e = np.frompyfunc(sp.exp, 1, 1)(shifted)
+        total = np.sum(e, axis=-1, keepdims=True)
+        out = shifted - np.frompyfunc(sp.log, 1, 1)(total) if log else e / total
+        return np.moveaxis(out, -1, node.kw["axis"])
+    return ScalarForm(evaluate=evaluate)
+
+
 def _softmax_rule(op, vjp, impl, latex_name, log):
     def numpy_form(args, node, ctx):
         ctx.helper(impl)
@@ -247,7 +264,8 @@ def _softmax_rule(op, vjp, impl, latex_name, log):
         evaluate=evaluate, simplify=_softmax_simplify(op),
         doc=f"{op}(a, axis=-1), normalised along one axis",
         numpy_out=OutForm(_log_softmax_out, scratch=1, elementwise=False) if log
-        else OutForm(_softmax_out, elementwise=False)))
+        else OutForm(_softmax_out, elementwise=False),
+        scalar_code=_scalar_softmax(log)))
 
 
 def _register_softmax():
