@@ -295,6 +295,19 @@ def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), n
         numpy_out=numpy_out, scalar_code=None if scalar is None else ScalarForm(scalar)))
 
 
+def _softplus_out(a, node, out, s, ctx):
+    # max(x, 0) + log1p(exp(-|x|)): exact everywhere like np.logaddexp(0, x), which numpy
+    # computes element by element, 15-30x slower than these six vectorised passes.
+    # ``out`` may be x itself: x is read before out is written.
+    x = a[0]
+    return [f"np.maximum({x}, 0, out={s[0]})",
+            f"np.abs({x}, out={out})",
+            f"np.negative({out}, out={out})",
+            f"np.exp({out}, out={out})",
+            f"np.log1p({out}, out={out})",
+            f"np.add({out}, {s[0]}, out={out})"]
+
+
 def _sigmoid_out(a, node, out, s, ctx):
     # 1 / (1 + exp(-x)) is exact to rounding everywhere; exp(-x) = inf for very
     # negative x gives 0, the limit, so that overflow is not worth a warning.
@@ -356,7 +369,6 @@ elementwise("leaky_relu", sp.Piecewise((_x, _x > 0), (sp.Symbol("slope", real=Tr
             doc="x for x > 0, slope * x otherwise; derivative at 0 is slope")
 elementwise("softplus", sp.log(1 + sp.exp(_x)), latex=r"\operatorname{softplus}", impl=runtime.softplus,
             doc="log(1 + e^x)",
-            numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.logaddexp(0, {a[0]}, out={out})"]),
-            scalar=sc._softplus)
+            numpy_out=OutForm(_softplus_out, scratch=1), scalar=sc._softplus)
 elementwise("gelu", _x * (1 + sp.erf(_x / sp.sqrt(2))) / 2, latex=r"\operatorname{GELU}", impl=runtime.gelu,
             doc="x Phi(x), Phi the standard normal CDF (exact, erf form)")
