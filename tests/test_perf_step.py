@@ -128,6 +128,8 @@ def _ops():
             node = apply("sum", b, axis=0)
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)
+        elif op == "softplus_tail":   # internal to the step (softplus's even part)
+            node = Apply("softplus_tail", (b,), (), b.shape)
         elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
             node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
         elif op == "broadcast_to":
@@ -145,6 +147,8 @@ def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
     names = {**vars(runtime), "np": np, "n": 4, **values}
     if op == "max":
         expected = np.max(values["b"], axis=1, keepdims=True)
+    elif op == "softplus_tail":   # log(1 + e^x) - max(x, 0), independently
+        expected = np.log(1 + np.exp(values["b"])) - np.maximum(values["b"], 0)
     else:
         expected = eval(printer.doprint(node), names)   # noqa: S307 -- code symgrad printed itself
     form = out_form(node.op)
@@ -238,3 +242,15 @@ def test_scalar_softmax_is_overflow_safe(logit, tmp_path):
     assert np.isfinite(scalar_loss) and scalar_loss == pytest.approx(loss, rel=1e-12)
     for p in grads:
         np.testing.assert_allclose(scalar_grads[p], grads[p], rtol=1e-10, atol=1e-14, err_msg=p)
+
+
+def test_step_bce_loss_shares_one_softplus_tail_and_sums_by_dot_products():
+    """Fused BCE's loss holds softplus(z) and softplus(-z): the step computes their even part
+    log1p(exp(-|z|)) once (no element-by-element np.logaddexp) and the whole-array mean as
+    dot products, writing no product or sum array."""
+    text = render_module(derive(batch_spec("sigmoid_bce")))
+    step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
+    step = "\n".join(line for line in step.splitlines() if not line.strip().startswith("#"))
+    assert "logaddexp" not in step and step.count("np.log1p(") == 1
+    loss_lines = step[:step.index("loss = ")].splitlines()
+    assert not any("np.multiply(" in line or "np.add(loss" in line for line in loss_lines[-8:])

@@ -184,32 +184,36 @@ def loss_and_grads_into(params, inputs, workspace):
     np.divide(1, _b3, out=_b3)
     yhat = _b3
     _t2 = np.negative(z3, out=_b4)
-    _t1 = np.logaddexp(0, _t2, out=_b5)
-    loss_1 = np.negative(_t1, out=_b5)
-    loss_2 = np.multiply(y, loss_1, out=_b5)
+    np.abs(z3, out=_b5)
+    np.negative(_b5, out=_b5)
+    np.exp(_b5, out=_b5)
+    np.log1p(_b5, out=_b5)
+    _t3 = _b5
+    _t15 = np.vdot(y, _t3) / 2
+    _t4 = np.maximum(_t2, 0, out=_b6)
+    _t14 = np.vdot(y, _t4) / 2
     loss_3 = np.subtract(1, y, out=_b6)
-    _t3 = np.logaddexp(0, z3, out=_b2)
-    loss_5 = np.negative(_t3, out=_b2)
-    loss_6 = np.multiply(loss_3, loss_5, out=_b2)
-    loss_7 = np.add(loss_2, loss_6, out=_b5)
-    loss_8 = np.add.reduce(loss_7, axis=None) / 2
+    _t17 = np.vdot(loss_3, _t3) / 2
+    _t6 = np.maximum(z3, 0, out=_b2)
+    _t16 = np.vdot(loss_3, _t6) / 2
+    loss_8 = -_t14 - _t15 - _t16 - _t17
     # loss = bce(yhat, y)
     loss = -loss_8
-    _t5 = np.multiply(0.5, loss_3, out=_b6)
-    _t4 = np.multiply(_t5, yhat, out=_b6)
-    _t7 = np.multiply(0.5, y, out=_b2)
+    _t8 = np.multiply(0.5, loss_3, out=_b6)
+    _t7 = np.multiply(_t8, yhat, out=_b6)
+    _t10 = np.multiply(0.5, y, out=_b5)
     with np.errstate(over="ignore"):
         np.exp(np.negative(_t2, out=_b4), out=_b4)
     np.add(_b4, 1, out=_b4)
     np.divide(1, _b4, out=_b4)
-    _t8 = _b4
-    _t6 = np.multiply(_t7, _t8, out=_b2)
+    _t11 = _b4
+    _t9 = np.multiply(_t10, _t11, out=_b5)
     # dL/dz3 = -dL/dloss_5 * yhat - -dL/dloss_1 * sigmoid(-z3); dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_6 = dL/dloss_7
-    d_z3 = np.subtract(_t4, _t6, out=_b6)
-    _t9 = np.matmul(W2.T, d_z3, out=_b7)
-    _t10 = np.greater(z1, 0, out=_b8)
+    d_z3 = np.subtract(_t7, _t9, out=_b6)
+    _t12 = np.matmul(W2.T, d_z3, out=_b7)
+    _t13 = np.greater(z1, 0, out=_b8)
     # dL/dz1 = dL/dz2 * step(z1)
-    d_z1 = np.multiply(_t9, _t10, out=_b7)
+    d_z1 = np.multiply(_t12, _t13, out=_b7)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
     d_W1 = np.outer(d_z1, x)
     # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3

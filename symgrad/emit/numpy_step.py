@@ -42,11 +42,14 @@ from .printers import NumpyPrinter
 _VIEWS = {"transpose", "expand_dims"}
 
 #: out= forms of the step's own operations, which are no operation of the rule
-#: table (log_softmax's parts): the row maximum. Every other form is the
-#: ``numpy_out`` of the operation's rule.
+#: table: the row maximum (a part of log_softmax) and softplus's even part
+#: log1p(exp(-|x|)). Every other form is the ``numpy_out`` of the operation's rule.
 STEP_FORMS: dict[str, OutForm] = {
     "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
+    "softplus_tail": OutForm(lambda a, node, out, s, ctx: [
+        f"np.abs({a[0]}, out={out})", f"np.negative({out}, out={out})",
+        f"np.exp({out}, out={out})", f"np.log1p({out}, out={out})"]),
 }
 
 
@@ -183,6 +186,8 @@ class _Lowering:
     def bind(self, e: Expr, target: str, comment: str = "") -> Var:
         if isinstance(e, Apply) and e.op == "log_softmax":
             return self._log_softmax(e, target, comment)
+        if isinstance(e, Apply) and e.op == "softplus":
+            return self._softplus(e, target, comment)
         if isinstance(e, Apply) and e.op == "exp" and self.operand(e.args[0]) in self.exp_of:
             # exp(log_softmax(z)) = e / t with e, t from the forward pass: no second exp
             node = self.exp_of[self.operand(e.args[0])]
@@ -215,6 +220,28 @@ class _Lowering:
         self.memo[e] = var
         self.exp_of[var] = Apply("div", (exps, total), (), e.shape)
         self.softmax_parts[var] = (exps, total, axis, kept)
+        return var
+
+    def _softplus(self, e: Apply, target: str, comment: str) -> Var:
+        """softplus(x) = relu(x) + log1p(exp(-|x|)), exact everywhere. The second part is even
+        in x, so softplus(x) and softplus(-x), the two logs of a fused binary cross-entropy,
+        share its one exp and one log1p."""
+        x = self.operand(e.args[0])
+        base = x
+        definition = self.definition(x)
+        if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
+            base = definition.args[0]
+        tail_node = Apply("softplus_tail", (base,), (), e.shape)
+        tail = self.memo.get(tail_node)
+        if tail is None:
+            tail = self.memo[tail_node] = self.emit(tail_node)
+        relu_node = Apply("relu", (x,), (), e.shape)
+        positive = self.memo.get(relu_node)
+        if positive is None:
+            positive = self.memo[relu_node] = self.emit(relu_node)
+        var = Var(target, e.shape, "temp")
+        self.ops.append(Op(target, Apply("add", (positive, tail), (), e.shape), comment))
+        self.memo[e] = var
         return var
 
     def softmax_backward(self, e: Expr, memo: dict | None = None) -> Expr:
@@ -425,56 +452,114 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
 
 
 def _split_dots(ops: list, fresh) -> list:
-    """vdot(a, s - b), b broadcast along some axes and s - b read by nothing else,
-    -> vdot(a, s) - vdot(sum of a along those axes, b): no full array s - b.
+    """Distribute whole-array sums over the element-wise operations that feed them.
 
-    Cross-entropy's loss, sum(Y * (z - max - log(t))), then costs one pass over
-    Y and z instead of a subtraction pass; the row sums of Y are shared with
-    the backward pass when it computes them too.
+    A loss is a sum over all entries of an element-wise expression; each
+    addition, subtraction, negation or product inside it would be a pass that
+    writes a whole array. With linearity, sum(a + b) = sum(a) + sum(b),
+    sum(-a) = -sum(a), sum(a * b) = vdot(a, b), vdot(a, b + c) = vdot(a, b) +
+    vdot(a, c), and, for c broadcast along some axes, vdot(a, b - c) =
+    vdot(a, b) - vdot(sum of a along those axes, c): the loss becomes a few
+    read-only dot products and sums of Python numbers. Only values read by
+    nothing else are taken apart (their operations are pruned afterwards).
+    Cross-entropy's loss then needs no log_softmax array, and binary
+    cross-entropy's none of its five element-wise temporaries.
     """
     uses: dict[str, int] = {}
     for op in ops:
         for name in _vars(op.node):
             uses[name] = uses.get(name, 0) + 1
-    for op in list(ops):
-        if op.node.op != "dot":
+    by_target = {op.target: op for op in ops}
+
+    def single(v):
+        """The defining node of v when v is an array read only once, else None."""
+        if isinstance(v, Var) and v.shape and uses.get(v.name) == 1 and v.name in by_target:
+            return by_target[v.name].node
+        return None
+
+    def full(v, shape):
+        return isinstance(v, Var) and tuple(v.shape) == shape
+
+    def terms(kind, args, sign):
+        """[(sign, kind, args)]: kind "total" (args (x,)) or "dot" (args (a, b))."""
+        if kind == "total":
+            (x,) = args
+            d = single(x)
+            shape = tuple(x.shape)
+            if d is not None and d.op in ("add", "sub") and all(full(a, shape) for a in d.args):
+                return terms("total", (d.args[0],), sign) + terms("total", (d.args[1],), sign * (1 if d.op == "add" else -1))
+            if d is not None and d.op == "neg" and full(d.args[0], shape):
+                return terms("total", d.args, -sign)
+            if d is not None and d.op == "mul" and all(full(a, shape) for a in d.args):
+                return terms("dot", d.args, sign)
+            return [(sign, kind, args)]
+        for a, b in (args, args[::-1]):
+            d = single(b)
+            shape = tuple(b.shape)
+            if d is None or not full(a, shape):
+                continue
+            if d.op == "neg" and full(d.args[0], shape):
+                return terms("dot", (a, d.args[0]), -sign)
+            if d.op in ("add", "sub") and all(full(x, shape) for x in d.args):
+                return terms("dot", (a, d.args[0]), sign) + terms("dot", (a, d.args[1]), sign * (1 if d.op == "add" else -1))
+            if d.op == "sub" and full(d.args[0], shape) and isinstance(d.args[1], Var):
+                small = tuple(d.args[1].shape)
+                if len(small) == len(shape) and all(k == n or k == 1 for k, n in zip(small, shape)) and small != shape:
+                    return terms("dot", (a, d.args[0]), sign) + [(-sign, "rowdot", (a, d.args[1]))]
+        return [(sign, kind, args)]
+
+    out_ops = list(ops)
+    for op in ops:
+        node = op.node
+        if node.op == "dot":
+            found, count = terms("dot", node.args, 1), node.kw["count"]
+        elif _full_reduction(node) and isinstance(node.args[0], Var) and node.args[0].shape:
+            found = terms("total", node.args, 1)
+            count = 1
+            if node.op == "mean":
+                for d in node.args[0].shape:
+                    count = count * d
+        else:
             continue
-        by_target = {o.target: o for o in ops}
-        for a, b in (op.node.args, op.node.args[::-1]):
-            inner = by_target.get(b.name) if isinstance(b, Var) else None
-            if inner is None or uses.get(b.name) != 1 or inner.node.op != "sub":
-                continue
-            full, small = inner.node.args
-            shape, kept = tuple(b.shape), tuple(small.shape)
-            if not (isinstance(full, Var) and isinstance(small, Var) and tuple(full.shape) == shape
-                    and tuple(a.shape) == shape and len(kept) == len(shape)
-                    and all(k == d or k == 1 for k, d in zip(kept, shape))):
-                continue
-            axes = tuple(i for i, (k, d) in enumerate(zip(kept, shape)) if k != d)
-            if not axes:
-                continue
-            row_sum = Apply("sum", (a,), (("axis", axes[0] if len(axes) == 1 else axes), ("keepdims", True)), kept)
-            i = ops.index(op)
-            existing = next((o for o in ops if o.node == row_sum), None)
-            if existing is not None and ops.index(existing) > i:
-                between = {o.target for o in ops[i:ops.index(existing)]}
-                if _vars(existing.node) & between:
-                    existing = None
-                else:
-                    ops.remove(existing)
-                    ops.insert(i, existing)
-                    i += 1
-            if existing is None:
-                existing = Op(fresh(), row_sum)
-                ops.insert(i, existing)
-                i += 1
-            count = op.node.kw["count"]
-            first, second = Op(fresh(), Apply("dot", (a, full), (("count", count),), ())), \
-                Op(fresh(), Apply("dot", (Var(existing.target, kept, "temp"), small), (("count", count),), ()))
-            op.node = Apply("sub", (Var(first.target, (), "temp"), Var(second.target, (), "temp")), (), ())
-            ops[i:i] = [first, second]
-            break
-    return ops
+        if found == [(1, "dot" if node.op == "dot" else "total", node.args)]:
+            continue   # nothing to take apart
+        new_ops, names = [], []
+        for sign, kind, args in found:
+            if kind == "rowdot":
+                a, small = args
+                axes = tuple(i for i, (k, n) in enumerate(zip(small.shape, a.shape)) if k != n)
+                row_sum = Apply("sum", (a,), (("axis", axes[0] if len(axes) == 1 else axes), ("keepdims", True)),
+                                tuple(small.shape))
+                existing = next((o for o in out_ops + new_ops if o.node == row_sum), None)
+                if existing is not None and existing in out_ops and out_ops.index(existing) > out_ops.index(op):
+                    between = {o.target for o in out_ops[out_ops.index(op):out_ops.index(existing)]}
+                    if _vars(existing.node) & between:
+                        existing = None
+                    else:
+                        out_ops.remove(existing)
+                        new_ops.append(existing)
+                if existing is None:
+                    existing = Op(fresh(), row_sum)
+                    new_ops.append(existing)
+                args, kind = (Var(existing.target, tuple(small.shape), "temp"), small), "dot"
+            if kind == "dot":
+                term = Apply("dot", tuple(args), (("count", count),), ())
+            else:   # a whole-array sum; a mean divides by the size of its argument, which is count
+                term = Apply("sum" if count == 1 else "mean", tuple(args), (("axis", None),), ())
+            new_ops.append(Op(fresh(), term))
+            names.append((sign, Var(new_ops[-1].target, (), "temp")))
+        if len(names) == 1 and names[0][0] > 0:
+            op.node = new_ops.pop().node
+        else:
+            total = names[0][1] if names[0][0] > 0 else Apply("neg", (names[0][1],), (), ())
+            for sign, v in names[1:]:
+                total = Apply("add" if sign > 0 else "sub", (total, v), (), ())
+            op.node = total
+        for new in new_ops:   # each as early as its arguments allow, so they die (and free arrays) sooner
+            needs = _vars(new.node)
+            deps = [k for k, o in enumerate(out_ops) if o.target in needs]
+            out_ops.insert(max(deps) + 1 if deps else out_ops.index(op), new)
+    return out_ops
 
 
 def _prune(ops: list, results: list) -> list:
