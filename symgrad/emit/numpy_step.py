@@ -462,6 +462,9 @@ def _split_dots(ops: list, fresh) -> list:
     vdot(a, b) - vdot(sum of a along those axes, c): the loss becomes a few
     read-only dot products and sums of Python numbers. Only values read by
     nothing else are taken apart (their operations are pruned afterwards).
+    A difference of two whole arrays is left alone: sum(a) - sum(b) could
+    cancel where the entries of a - b do not (the losses' terms, log-probabilities
+    and their shifts, share one sign, so their sums do not cancel).
     Cross-entropy's loss then needs no log_softmax array, and binary
     cross-entropy's none of its five element-wise temporaries.
     """
@@ -486,8 +489,8 @@ def _split_dots(ops: list, fresh) -> list:
             (x,) = args
             d = single(x)
             shape = tuple(x.shape)
-            if d is not None and d.op in ("add", "sub") and all(full(a, shape) for a in d.args):
-                return terms("total", (d.args[0],), sign) + terms("total", (d.args[1],), sign * (1 if d.op == "add" else -1))
+            if d is not None and d.op == "add" and all(full(a, shape) for a in d.args):
+                return terms("total", (d.args[0],), sign) + terms("total", (d.args[1],), sign)
             if d is not None and d.op == "neg" and full(d.args[0], shape):
                 return terms("total", d.args, -sign)
             if d is not None and d.op == "mul" and all(full(a, shape) for a in d.args):
@@ -500,8 +503,8 @@ def _split_dots(ops: list, fresh) -> list:
                 continue
             if d.op == "neg" and full(d.args[0], shape):
                 return terms("dot", (a, d.args[0]), -sign)
-            if d.op in ("add", "sub") and all(full(x, shape) for x in d.args):
-                return terms("dot", (a, d.args[0]), sign) + terms("dot", (a, d.args[1]), sign * (1 if d.op == "add" else -1))
+            if d.op == "add" and all(full(x, shape) for x in d.args):
+                return terms("dot", (a, d.args[0]), sign) + terms("dot", (a, d.args[1]), sign)
             if d.op == "sub" and full(d.args[0], shape) and isinstance(d.args[1], Var):
                 small = tuple(d.args[1].shape)
                 if len(small) == len(shape) and all(k == n or k == 1 for k, n in zip(small, shape)) and small != shape:
