@@ -128,8 +128,8 @@ def _ops():
             node = apply("sum", b, axis=0)
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)
-        elif op == "softplus_tail":   # internal to the step (softplus's even part)
-            node = Apply("softplus_tail", (b,), (), b.shape)
+        elif op in ("softplus_tail", "min0", "sigmoid_neg"):   # internal to the step
+            node = Apply(op, (b,), (), b.shape)
         elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
             node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
         elif op == "broadcast_to":
@@ -149,6 +149,10 @@ def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
         expected = np.max(values["b"], axis=1, keepdims=True)
     elif op == "softplus_tail":   # log(1 + e^x) - max(x, 0), independently
         expected = np.log(1 + np.exp(values["b"])) - np.maximum(values["b"], 0)
+    elif op == "min0":
+        expected = np.where(values["b"] < 0, values["b"], 0.0)
+    elif op == "sigmoid_neg":     # sigmoid(-x) = e^-x / (1 + e^-x)
+        expected = np.exp(-values["b"]) / (1 + np.exp(-values["b"]))
     else:
         expected = eval(printer.doprint(node), names)   # noqa: S307 -- code symgrad printed itself
     form = out_form(node.op)

@@ -42,11 +42,15 @@ from .printers import NumpyPrinter
 _VIEWS = {"transpose", "expand_dims"}
 
 #: out= forms of the step's own operations, which are no operation of the rule
-#: table: the row maximum (a part of log_softmax) and softplus's even part
-#: log1p(exp(-|x|)). Every other form is the ``numpy_out`` of the operation's rule.
+#: table: the row maximum (a part of log_softmax), min(x, 0) (relu(-x) = -min(x, 0)),
+#: sigmoid(-x) from x, and softplus's even part log1p(exp(-|x|)). Every other form is the ``numpy_out`` of the operation's rule.
 STEP_FORMS: dict[str, OutForm] = {
     "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
+    "min0": OutForm(lambda a, node, out, s, ctx: [f"np.minimum({a[0]}, 0, out={out})"]),
+    "sigmoid_neg": OutForm(lambda a, node, out, s, ctx: [
+        'with np.errstate(over="ignore"):', f"    np.exp({a[0]}, out={out})",
+        f"np.add({out}, 1, out={out})", f"np.divide(1, {out}, out={out})"], returns=False),
     "softplus_tail": OutForm(lambda a, node, out, s, ctx: [
         f"np.abs({a[0]}, out={out})", f"np.negative({out}, out={out})",
         f"np.exp({out}, out={out})", f"np.log1p({out}, out={out})"]),
@@ -188,6 +192,14 @@ class _Lowering:
             return self._log_softmax(e, target, comment)
         if isinstance(e, Apply) and e.op == "softplus":
             return self._softplus(e, target, comment)
+        if isinstance(e, Apply) and e.op == "sigmoid":
+            definition = self.definition(self.operand(e.args[0]))
+            if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
+                # sigmoid(-v) = 1 / (1 + exp(v)): no array of -v
+                var = Var(target, e.shape, "temp")
+                self.ops.append(Op(target, Apply("sigmoid_neg", definition.args, (), e.shape), comment))
+                self.memo[e] = var
+                return var
         if isinstance(e, Apply) and e.op == "exp" and self.operand(e.args[0]) in self.exp_of:
             # exp(log_softmax(z)) = e / t with e, t from the forward pass: no second exp
             node = self.exp_of[self.operand(e.args[0])]
@@ -238,7 +250,11 @@ class _Lowering:
         relu_node = Apply("relu", (x,), (), e.shape)
         positive = self.memo.get(relu_node)
         if positive is None:
-            positive = self.memo[relu_node] = self.emit(relu_node)
+            if base is not x:   # relu(-v) = -min(v, 0): no array of -v; a sum takes the sign out
+                positive = self.emit(Apply("neg", (self.emit(Apply("min0", (base,), (), e.shape)),), (), e.shape))
+            else:
+                positive = self.emit(relu_node)
+            self.memo[relu_node] = positive
         var = Var(target, e.shape, "temp")
         self.ops.append(Op(target, Apply("add", (positive, tail), (), e.shape), comment))
         self.memo[e] = var
