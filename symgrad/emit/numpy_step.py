@@ -11,15 +11,19 @@ happens here, in Python, and the template only places the result:
    :func:`~symgrad.emit.numpy_module.plan_backward` is cut into single
    operations (three-address code). Identical sub-expressions are computed once
    (the IR is hash-consed, so equal sub-trees are equal keys), and a forward
-   value the backward pass needs is read, never recomputed.
+   value the backward pass needs is read, never recomputed. log_softmax,
+   softplus, sigmoid(-v) and relu(-v) are lowered into parts that later
+   operations share (the log_softmax VJP reuses the forward's exp and row
+   sums); whole-array sums are distributed into dot products; operations
+   nothing reads are pruned.
 2. *Buffers*: a value gets an array of the workspace; when an element-wise
    operation consumes a value for the last time, its result is written over
    that value's array (in place). Arrays whose last reader has run go back
    to a pool and are reused by later values of the same shape, so the
    workspace holds about the largest set of values alive at one time.
 3. *Forms*: each operation is printed with its ``out=`` form, the
-   ``numpy_out`` of its rule (:func:`out_form`); an operation without one is printed with its ordinary
-   numpy form and allocates (correct, only slower). The ReLU derivative is a
+   ``numpy_out`` of its rule (:func:`out_form`); an operation without one is
+   printed with its ordinary numpy form and allocates (correct, only slower). The ReLU derivative is a
    0/1 mask written with ``np.greater(x, 0, out=mask)`` and multiplied in,
    not an index or ``np.where``. Constants are Python numbers, so a float32
    step stays float32 throughout (numpy's weak-scalar rule).
@@ -463,11 +467,11 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
             value = low.operand(expr)
         rename[Var(adj, expr.shape, "adjoint")] = value
         results[target] = value
-    ops = _split_dots(_fuse_dots(low.ops), low.fresh)
+    ops = _distribute_sums(_fuse_dots(low.ops), low.fresh)
     return _prune(ops, [results[LOSS]] + [results[p] for p in graph.params]), results
 
 
-def _split_dots(ops: list, fresh) -> list:
+def _distribute_sums(ops: list, fresh) -> list:
     """Distribute whole-array sums over the element-wise operations that feed them.
 
     A loss is a sum over all entries of an element-wise expression; each
