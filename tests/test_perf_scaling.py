@@ -4,6 +4,7 @@ Ratios only, checked loosely (CI machines are noisy); benchmarks/RESULTS.md
 has the measured times.
 """
 
+import gc
 import time
 
 from symgrad import Spec, derive
@@ -22,27 +23,33 @@ def mlp(depth, width):
                 nodes=nodes, loss=f"mse({prev}, Y)")
 
 
-def seconds(depth, width, repeats=3):
-    best = float("inf")
-    for _ in range(repeats):
-        spec = mlp(depth, width)
-        t = time.perf_counter()
-        d = derive(spec)
-        printer = LatexIRPrinter()
-        for p in d.graph.params:
-            printer.doprint(d.grad(p))
-        render_module(d)
-        best = min(best, time.perf_counter() - t)
-    return best
+def once(depth, width):
+    spec = mlp(depth, width)
+    gc.collect()     # no case pays for the garbage of another
+    t = time.perf_counter()
+    d = derive(spec)
+    printer = LatexIRPrinter()
+    for p in d.graph.params:
+        printer.doprint(d.grad(p))
+    render_module(d)
+    return time.perf_counter() - t
+
+
+def ratio(a, b, rounds=4):
+    """Best time of case a over best time of case b, the two run alternately."""
+    once(2, 4)   # warm caches
+    best_a = best_b = float("inf")
+    for _ in range(rounds):
+        best_a = min(best_a, once(*a))
+        best_b = min(best_b, once(*b))
+    return best_a / best_b
 
 
 def test_cost_is_about_linear_in_depth():
-    seconds(2, 4)   # warm caches
-    ratio = seconds(40, 8) / seconds(8, 8)
-    assert ratio < 12, f"40 layers cost {ratio:.1f}x 8 layers (linear would be 5x)"
+    r = ratio((40, 8), (8, 8))
+    assert r < 12, f"40 layers cost {r:.1f}x 8 layers (linear would be 5x)"
 
 
 def test_cost_does_not_depend_on_width():
-    seconds(2, 4)
-    ratio = seconds(20, 1024) / seconds(20, 8)
-    assert ratio < 2, f"width 1024 costs {ratio:.2f}x width 8"
+    r = ratio((20, 1024), (20, 8))
+    assert r < 1.5, f"width 1024 costs {r:.2f}x width 8"

@@ -7,10 +7,10 @@ import pytest
 
 from symgrad import Spec, derive, render_module
 from symgrad.check.numeric import load_module
-from symgrad.emit.numpy_step import OUT_FORMS
+from symgrad.emit.numpy_step import STEP_FORMS, out_form
 from symgrad.emit.printers import NumpyPrinter
 from symgrad.ir import Apply, Const, Var, dim
-from symgrad.rules import apply
+from symgrad.rules import RULES, apply
 
 from conftest import BUNDLED, FOREIGN_TOML
 
@@ -67,9 +67,9 @@ def test_step_equals_loss_and_grads(name, tmp_path):
 
 
 @pytest.mark.parametrize("name, expected", [("pset3", True), ("hw1_relu_sigmoid_bce", True),
-                                            ("multiclass", False), ("titanic", False)])
+                                            ("multiclass", True), ("titanic", False)])
 def test_scalar_code_only_for_fixed_small_nets(name, expected, tmp_path):
-    """multiclass has a softmax (no overflow-safe scalar form); titanic a symbolic batch size."""
+    """multiclass has a softmax (its scalar form subtracts the maximum); titanic a symbolic batch size."""
     module, _, _ = module_and_data(name, tmp_path)
     assert hasattr(module, "loss_and_grads_scalar") == expected
 
@@ -103,7 +103,8 @@ def test_step_reuses_its_arrays(name, tmp_path):
 
 
 def _ops():
-    """(op name, Apply node over Vars a, b, random arguments) for every out= form."""
+    """(op name, Apply node over Vars a, b, random arguments) for every out= form: each
+    rule's ``numpy_out`` and the step's own forms."""
     rng = np.random.default_rng(3)
     a = Var("a", (dim(4), dim(5)), "input")
     b = Var("b", (dim(4), dim(5)), "input")
@@ -111,7 +112,9 @@ def _ops():
     values = {"a": rng.uniform(0.2, 2.0, (4, 5)), "b": rng.uniform(0.2, 2.0, (4, 5)) - 1,
               "m": rng.standard_normal((5, 3))}
     cases = []
-    for op in sorted(OUT_FORMS):
+    with_forms = [r.name for r in RULES if r.numpy_out is not None] + list(STEP_FORMS)
+    assert {"add", "matmul", "sum", "relu", "step", "log_softmax"} <= set(with_forms)
+    for op in sorted(with_forms):
         if op in ("add", "sub", "mul", "div"):
             node = apply(op, a, b)
         elif op == "pow":
@@ -125,6 +128,8 @@ def _ops():
             node = apply("sum", b, axis=0)
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)
+        elif op in ("softplus_tail", "min0", "sigmoid_neg"):   # internal to the step
+            node = Apply(op, (b,), (), b.shape)
         elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
             node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
         elif op == "broadcast_to":
@@ -142,12 +147,18 @@ def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
     names = {**vars(runtime), "np": np, "n": 4, **values}
     if op == "max":
         expected = np.max(values["b"], axis=1, keepdims=True)
+    elif op == "softplus_tail":   # log(1 + e^x) - max(x, 0), independently
+        expected = np.log(1 + np.exp(values["b"])) - np.maximum(values["b"], 0)
+    elif op == "min0":
+        expected = np.where(values["b"] < 0, values["b"], 0.0)
+    elif op == "sigmoid_neg":     # sigmoid(-x) = e^-x / (1 + e^-x)
+        expected = np.exp(-values["b"]) / (1 + np.exp(-values["b"]))
     else:
         expected = eval(printer.doprint(node), names)   # noqa: S307 -- code symgrad printed itself
-    form = OUT_FORMS[node.op]
+    form = out_form(node.op)
     out = np.empty(node.shape and tuple(int(d) for d in node.shape), bool if form.kind == "bool" else float)
     scratch = {f"s{i}": np.empty_like(out, dtype=float) for i in range(form.scratch)}
-    lines = form.code([printer.doprint(x) for x in node.args], node, "out", list(scratch))
+    lines = form.code([printer.doprint(x) for x in node.args], node, "out", list(scratch), printer)
     exec("\n".join(lines), {**names, "out": out, **scratch})   # noqa: S102
     np.testing.assert_allclose(out.astype(float), np.asarray(expected, dtype=float), rtol=1e-12, atol=1e-15)
 
@@ -175,3 +186,75 @@ def test_step_keeps_the_stable_fused_backward_at_saturated_logits(logit, tmp_pat
         np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-9, atol=0, err_msg=p)
 
 
+
+
+LOG_SOFTMAX_LOSSES = {   # the log_softmax VJP reached with different adjoints g
+    "cross_entropy_rows": ("cross_entropy(Z, Y)", 1),
+    "weighted_sum": ("-sum(log_softmax(Z, axis=1) * Y)", 1),            # g = -Y, no 1/n
+    "columns": ("-mean(sum(Y * log_softmax(Z, axis=0), axis=0))", 0),   # along the batch axis
+    "plus_a_penalty": ("cross_entropy(Z, Y) + mean(Z * Z)", 1),         # dL/dZ sums two terms
+}
+
+
+def _log_softmax_module(loss, name):
+    spec = Spec(name=name, inputs={"X": ["n", 5], "Y": ["n", 4]}, params={"W": [5, 4], "b": [4]},
+                nodes={"Z": "X @ W + b"}, loss=loss)
+    return load_module(render_module(derive(spec)), f"ls_{name}")
+
+
+@pytest.mark.parametrize("name", list(LOG_SOFTMAX_LOSSES))
+@pytest.mark.parametrize("logit", [0.0, 40.0, 700.0])
+def test_step_log_softmax_backward_matches_the_plain_one(name, logit):
+    """The step's cheap log_softmax backward (g - e sum(g) / t from the forward's exp and row
+    sums) equals the plain backward, with overflow and invalid raised, up to saturated logits."""
+    loss, _axis = LOG_SOFTMAX_LOSSES[name]
+    module = _log_softmax_module(loss, name)
+    rng = np.random.default_rng(1)
+    params = {"W": rng.standard_normal((5, 4)), "b": np.array([logit, -logit, 0.5, 0.0])}
+    inputs = {"X": rng.standard_normal((7, 5)), "Y": rng.uniform(0.0, 1.0, (7, 4))}
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        ref_loss, ref = module.loss_and_grads(params, inputs)
+        step_loss, grads = module.make_step()(params, inputs)
+    assert step_loss == pytest.approx(ref_loss, rel=1e-12)
+    scale = max(np.max(np.abs(g)) for g in ref.values())   # a column softmax's db is 0 up to rounding
+    for p in ref:
+        np.testing.assert_allclose(grads[p], ref[p], rtol=0, atol=1e-12 * scale, err_msg=p)
+
+
+def test_step_cross_entropy_takes_one_exp_and_no_full_size_temporary(tmp_path):
+    """Cross-entropy's step: exp once (forward), no expm1, no (n, w) array of log_softmax."""
+    text = render_module(derive(batch_spec("softmax_ce")))
+    step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
+    step = "\n".join(line for line in step.splitlines() if not line.strip().startswith("#"))
+    assert step.count("np.exp(") == 1 and "expm1" not in step
+    module = load_module(text, "ce_passes")
+    full = [s for s in module._allocate(9, np.float64) if s.shape == (9, 4)]
+    assert len(full) <= 2, f"{len(full)} arrays of the logits' shape"
+
+
+@pytest.mark.parametrize("logit", [0.0, 30.0, 800.0, -800.0])
+def test_scalar_softmax_is_overflow_safe(logit, tmp_path):
+    """multiclass (softmax + nll) in straight-line scalar code: the maximum is subtracted
+    before exp, so saturated logits give the finite loss and gradients of the array code."""
+    module, params, inputs = module_and_data("multiclass", tmp_path)
+    assert hasattr(module, "loss_and_grads_scalar")
+    params["b2"] = np.array([logit, -logit, 0.0])
+    inputs["y"] = np.array([0.0, 1.0, 0.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        loss, grads = module.loss_and_grads(params, inputs)
+    scalar_loss, scalar_grads = module.loss_and_grads_scalar(params, inputs)
+    assert np.isfinite(scalar_loss) and scalar_loss == pytest.approx(loss, rel=1e-12)
+    for p in grads:
+        np.testing.assert_allclose(scalar_grads[p], grads[p], rtol=1e-10, atol=1e-14, err_msg=p)
+
+
+def test_step_bce_loss_shares_one_softplus_tail_and_sums_by_dot_products():
+    """Fused BCE's loss holds softplus(z) and softplus(-z): the step computes their even part
+    log1p(exp(-|z|)) once (no element-by-element np.logaddexp) and the whole-array mean as
+    dot products, writing no product or sum array."""
+    text = render_module(derive(batch_spec("sigmoid_bce")))
+    step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
+    step = "\n".join(line for line in step.splitlines() if not line.strip().startswith("#"))
+    assert "logaddexp" not in step and step.count("np.log1p(") == 1
+    loss_lines = step[:step.index("loss = ")].splitlines()
+    assert not any("np.multiply(" in line or "np.add(loss" in line for line in loss_lines[-8:])

@@ -144,7 +144,6 @@ def _allocate(dtype):
         np.empty((2,), dtype),
         np.empty((2,), dtype),
         np.empty((2,), dtype),
-        np.empty((2,), dtype),
         np.empty((4,), dtype),
         np.empty((4,), bool),
     )
@@ -168,7 +167,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
@@ -183,33 +182,36 @@ def loss_and_grads_into(params, inputs, workspace):
     np.add(_b3, 1, out=_b3)
     np.divide(1, _b3, out=_b3)
     yhat = _b3
-    _t2 = np.negative(z3, out=_b4)
-    _t1 = np.logaddexp(0, _t2, out=_b5)
-    loss_1 = np.negative(_t1, out=_b5)
-    loss_2 = np.multiply(y, loss_1, out=_b5)
-    loss_3 = np.subtract(1, y, out=_b6)
-    _t3 = np.logaddexp(0, z3, out=_b2)
-    loss_5 = np.negative(_t3, out=_b2)
-    loss_6 = np.multiply(loss_3, loss_5, out=_b2)
-    loss_7 = np.add(loss_2, loss_6, out=_b5)
-    loss_8 = np.add.reduce(loss_7, axis=None) / 2
+    np.abs(z3, out=_b4)
+    np.negative(_b4, out=_b4)
+    np.exp(_b4, out=_b4)
+    np.log1p(_b4, out=_b4)
+    _t3 = _b4
+    _t16 = np.vdot(y, _t3) / 2
+    _t4 = np.minimum(z3, 0, out=_b5)
+    _t15 = np.vdot(y, _t4) / 2
+    loss_3 = np.subtract(1, y, out=_b5)
+    _t18 = np.vdot(loss_3, _t3) / 2
+    _t7 = np.maximum(z3, 0, out=_b4)
+    _t17 = np.vdot(loss_3, _t7) / 2
+    loss_8 = _t15 - _t16 - _t17 - _t18
     # loss = bce(yhat, y)
     loss = -loss_8
-    _t5 = np.multiply(0.5, loss_3, out=_b6)
-    _t4 = np.multiply(_t5, yhat, out=_b6)
-    _t7 = np.multiply(0.5, y, out=_b2)
+    _t9 = np.multiply(0.5, loss_3, out=_b5)
+    _t8 = np.multiply(_t9, yhat, out=_b5)
+    _t11 = np.multiply(0.5, y, out=_b4)
     with np.errstate(over="ignore"):
-        np.exp(np.negative(_t2, out=_b4), out=_b4)
-    np.add(_b4, 1, out=_b4)
-    np.divide(1, _b4, out=_b4)
-    _t8 = _b4
-    _t6 = np.multiply(_t7, _t8, out=_b2)
+        np.exp(z3, out=_b2)
+    np.add(_b2, 1, out=_b2)
+    np.divide(1, _b2, out=_b2)
+    _t12 = _b2
+    _t10 = np.multiply(_t11, _t12, out=_b4)
     # dL/dz3 = -dL/dloss_5 * yhat - -dL/dloss_1 * sigmoid(-z3); dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_6 = dL/dloss_7
-    d_z3 = np.subtract(_t4, _t6, out=_b6)
-    _t9 = np.matmul(W2.T, d_z3, out=_b7)
-    _t10 = np.greater(z1, 0, out=_b8)
+    d_z3 = np.subtract(_t8, _t10, out=_b5)
+    _t13 = np.matmul(W2.T, d_z3, out=_b6)
+    _t14 = np.greater(z1, 0, out=_b7)
     # dL/dz1 = dL/dz2 * step(z1)
-    d_z1 = np.multiply(_t9, _t10, out=_b7)
+    d_z1 = np.multiply(_t13, _t14, out=_b6)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
     d_W1 = np.outer(d_z1, x)
     # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3

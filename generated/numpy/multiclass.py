@@ -10,6 +10,8 @@ loss_and_grads that computes the same values in arrays it reuses from call to
 call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
+import math
+
 import numpy as np
 
 PARAMS = {
@@ -123,11 +125,9 @@ def _allocate(dtype):
     return (
         np.empty((5,), dtype),
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
-        np.empty((1,), dtype),
         np.empty((1,), dtype),
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
+        np.empty((1,), dtype),
         np.empty((5,), dtype),
         np.empty((5,), dtype),
     )
@@ -151,7 +151,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     h_1 = np.matmul(W1, x, out=_b0)
     h_2 = np.add(h_1, b1, out=_b0)
     # h = tanh(W1 @ x + b1)
@@ -159,37 +159,28 @@ def loss_and_grads_into(params, inputs, workspace):
     z_1 = np.matmul(W2, h, out=_b1)
     # z = W2 @ h + b2
     z = np.add(z_1, b2, out=_b1)
-    # p = softmax(z)
-    np.subtract(z, np.max(z, axis=0, keepdims=True), out=_b2)
-    np.exp(_b2, out=_b2)
-    np.divide(_b2, np.sum(_b2, axis=0, keepdims=True), out=_b2)
-    p = _b2
-    _t1 = np.maximum.reduce(z, axis=0, keepdims=True, out=_b3)
+    _t1 = np.maximum.reduce(z, axis=0, keepdims=True, out=_b2)
     _t2 = np.subtract(z, _t1, out=_b1)
-    _t3 = np.exp(_t2, out=_b2)
-    _t4 = np.add.reduce(_t3, axis=0, keepdims=True, out=_b3)
+    _t3 = np.exp(_t2, out=_b3)
+    _t4 = np.add.reduce(_t3, axis=0, keepdims=True, out=_b2)
     _t5 = np.log(_t4, out=_b4)
     loss_1 = np.subtract(_t2, _t5, out=_b1)
-    loss_2 = np.multiply(y, loss_1, out=_b5)
+    loss_2 = np.multiply(y, loss_1, out=_b1)
     loss_3 = np.sum(loss_2, axis=0)
     # loss = nll(p, y)
     loss = -loss_3
     # dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
-    d_loss_1 = np.negative(y, out=_b6)
-    _t8 = np.expm1(loss_1, out=_b1)
-    _t7 = np.negative(_t8, out=_b1)
-    _t6 = np.multiply(_t7, d_loss_1, out=_b1)
-    _t10 = np.divide(_t3, _t4, out=_b2)
-    _t12 = np.add.reduce(d_loss_1, axis=0, keepdims=True, out=_b4)
-    _t11 = np.subtract(_t12, d_loss_1, out=_b6)
-    _t9 = np.multiply(_t10, _t11, out=_b2)
+    d_loss_1 = np.negative(y, out=_b1)
+    _t8 = np.add.reduce(d_loss_1, axis=0, keepdims=True, out=_b4)
+    _t7 = np.divide(_t8, _t4, out=_b4)
+    _t6 = np.multiply(_t3, _t7, out=_b3)
     # dL/dz = -np.expm1(loss_1) * dL/dloss_1 - np.exp(loss_1) * (np.sum(dL/dloss_1, axis=0, keepdims=True) - dL/dloss_1)
-    d_z = np.subtract(_t6, _t9, out=_b1)
-    _t13 = np.matmul(W2.T, d_z, out=_b7)
-    _t15 = np.multiply(h, h, out=_b8)
-    _t14 = np.subtract(1, _t15, out=_b8)
+    d_z = np.subtract(d_loss_1, _t6, out=_b1)
+    _t9 = np.matmul(W2.T, d_z, out=_b5)
+    _t11 = np.multiply(h, h, out=_b6)
+    _t10 = np.subtract(1, _t11, out=_b6)
     # dL/dh_2 = dL/dh * (1 - h ** 2)
-    d_h_2 = np.multiply(_t13, _t14, out=_b7)
+    d_h_2 = np.multiply(_t9, _t10, out=_b5)
     # dL/dW1 = np.outer(dL/dh_1, x); dL/dh_1 = dL/dh_2
     d_W1 = np.outer(d_h_2, x)
     # dL/dW2 = np.outer(dL/dz_1, h); dL/dz_1 = dL/dz
@@ -202,11 +193,80 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _exp(x):
+    # math.exp raises past 709; numpy's exp gives inf there
+    return math.exp(x) if x < 709.0 else math.inf
+
+
+def _log(x):
+    # math.log raises at 0 and below; numpy's log gives -inf and nan
+    return math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
+
+
+def loss_and_grads_scalar(params, inputs, dtype=np.float64):
+    """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
+
+    This net is small and of fixed size, so each entry is a variable and every
+    common sub-expression of the loss and the gradients is computed once (in
+    double precision, rounded to ``dtype`` at the end).
+    """
+    x_0, x_1 = inputs["x"].ravel().tolist()
+    y_0, y_1, y_2 = inputs["y"].ravel().tolist()
+    W1_0_0, W1_0_1, W1_1_0, W1_1_1, W1_2_0, W1_2_1, W1_3_0, W1_3_1, W1_4_0, W1_4_1 = params["W1"].ravel().tolist()
+    b1_0, b1_1, b1_2, b1_3, b1_4 = params["b1"].ravel().tolist()
+    W2_0_0, W2_0_1, W2_0_2, W2_0_3, W2_0_4, W2_1_0, W2_1_1, W2_1_2, W2_1_3, W2_1_4, W2_2_0, W2_2_1, W2_2_2, W2_2_3, W2_2_4 = params["W2"].ravel().tolist()
+    b2_0, b2_1, b2_2 = params["b2"].ravel().tolist()
+    _s0 = math.tanh(W1_0_0*x_0 + W1_0_1*x_1 + b1_0)
+    _s1 = math.tanh(W1_1_0*x_0 + W1_1_1*x_1 + b1_1)
+    _s2 = math.tanh(W1_2_0*x_0 + W1_2_1*x_1 + b1_2)
+    _s3 = math.tanh(W1_3_0*x_0 + W1_3_1*x_1 + b1_3)
+    _s4 = math.tanh(W1_4_0*x_0 + W1_4_1*x_1 + b1_4)
+    _s5 = W2_0_0*_s0 + W2_0_1*_s1 + W2_0_2*_s2 + W2_0_3*_s3 + W2_0_4*_s4 + b2_0
+    _s6 = W2_1_0*_s0 + W2_1_1*_s1 + W2_1_2*_s2 + W2_1_3*_s3 + W2_1_4*_s4 + b2_1
+    _s7 = W2_2_0*_s0 + W2_2_1*_s1 + W2_2_2*_s2 + W2_2_3*_s3 + W2_2_4*_s4 + b2_2
+    _s8 = -max(_s5, _s6, _s7)
+    _s9 = _s5 + _s8
+    _s10 = _exp(_s9)
+    _s11 = _s6 + _s8
+    _s12 = _exp(_s11)
+    _s13 = _s7 + _s8
+    _s14 = _exp(_s13)
+    _s15 = _s10 + _s12 + _s14
+    _s16 = -_log(_s15)
+    _s17 = 1.0 / (_s15)
+    _s18 = _s10*_s17
+    _s19 = -_s18*(-y_1 - y_2) - y_0*(1.0 - _s18)
+    _s20 = _s12*_s17
+    _s21 = -_s20*(-y_0 - y_2) - y_1*(1.0 - _s20)
+    _s22 = _s14*_s17
+    _s23 = -_s22*(-y_0 - y_1) - y_2*(1.0 - _s22)
+    _s24 = (1.0 - (_s0) * (_s0))*(W2_0_0*_s19 + W2_1_0*_s21 + W2_2_0*_s23)
+    _s25 = (1.0 - (_s1) * (_s1))*(W2_0_1*_s19 + W2_1_1*_s21 + W2_2_1*_s23)
+    _s26 = (1.0 - (_s2) * (_s2))*(W2_0_2*_s19 + W2_1_2*_s21 + W2_2_2*_s23)
+    _s27 = (1.0 - (_s3) * (_s3))*(W2_0_3*_s19 + W2_1_3*_s21 + W2_2_3*_s23)
+    _s28 = (1.0 - (_s4) * (_s4))*(W2_0_4*_s19 + W2_1_4*_s21 + W2_2_4*_s23)
+    return -y_0*(_s16 + _s9) - y_1*(_s11 + _s16) - y_2*(_s13 + _s16), {
+        "W1": np.array([[_s24*x_0, _s24*x_1], [_s25*x_0, _s25*x_1], [_s26*x_0, _s26*x_1], [_s27*x_0, _s27*x_1], [_s28*x_0, _s28*x_1]], dtype),
+        "b1": np.array([_s24, _s25, _s26, _s27, _s28], dtype),
+        "W2": np.array([[_s0*_s19, _s1*_s19, _s19*_s2, _s19*_s3, _s19*_s4], [_s0*_s21, _s1*_s21, _s2*_s21, _s21*_s3, _s21*_s4], [_s0*_s23, _s1*_s23, _s2*_s23, _s23*_s3, _s23*_s4]], dtype),
+        "b2": np.array([_s19, _s21, _s23], dtype),
+    }
+
+
+def _common_dtype(*tables):
+    """The one dtype of every array, or None when they differ."""
+    dtypes = {a.dtype for table in tables for a in table.values()}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
 def make_step():
     """A function (params, inputs) -> (loss, grads) with its own Workspace."""
     workspace = Workspace()
 
     def run(params, inputs):
+        dtype = _common_dtype(params, inputs)
+        if dtype is not None and dtype.kind == "f":
+            return loss_and_grads_scalar(params, inputs, dtype)
         return loss_and_grads_into(params, inputs, workspace)
 
     return run

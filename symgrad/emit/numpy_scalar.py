@@ -7,7 +7,8 @@ values and every gradient entry are evaluated symbolically with the rule
 table's own evaluators (as the proof does), ``sympy.cse`` names each common
 sub-expression once, and the result is printed as one assignment per line.
 It is generated only when every size is a number, the net is small
-(:data:`LIMIT` entries) and every operation has a scalar form here. The
+(:data:`LIMIT` entries) and every operation has a scalar form (its rule's
+``scalar_code``; arithmetic always has one). The
 compiled step uses it whenever all arrays share one float dtype; it computes
 in double precision (Python floats) and returns gradients in that dtype, so a
 float32 caller gets float32 arrays, rounded once at the end.
@@ -21,8 +22,8 @@ import numpy as np
 import sympy as sp
 
 from ..derive import Derivation
-from ..evaluate import EvalContext, evaluate
-from ..ir import Apply, as_sympy, walk
+from ..evaluate import EvalContext
+from ..ir import Apply, Const, Var, as_sympy, walk
 from ..rules import RULES
 from ..spec import LOSS
 from .printers import _ScalarCode
@@ -30,40 +31,7 @@ from .printers import _ScalarCode
 #: Largest number of entries (inputs, parameters and every node) for scalar code.
 LIMIT = 200
 
-#: Element-wise functions with a scalar form, and the helper each needs (or None).
-SCALAR_FUNCTIONS = {"relu": None, "step": None, "tanh": None, "sigmoid": "_sigmoid",
-                    "exp": "_exp", "log": "_log", "softplus": "_softplus", "expm1": "_expm1"}
-
-_STRUCTURAL = {"reduce": {"sum", "mean", "expand_dims"}, "arith": None, "linalg": None}
-
-
-def _exp(x):
-    # math.exp raises past 709; numpy's exp gives inf there
-    return math.exp(x) if x < 709.0 else math.inf
-
-
-def _log(x):
-    # math.log raises at 0 and below; numpy's log gives -inf and nan
-    return math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
-
-
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-def _softplus(x):
-    # log(1 + e^x) without overflow; the fused form of log(sigmoid) needs it
-    return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
-
-
-def _expm1(x):
-    return math.expm1(x) if x < 709.0 else math.inf
-
-
-HELPERS = {"_exp": _exp, "_log": _log, "_sigmoid": _sigmoid, "_softplus": _softplus, "_expm1": _expm1}
+_STRUCTURAL = ("arith", "linalg", "structure")   # plain arithmetic on entries, always supported
 
 
 class _StraightLine(_ScalarCode):
@@ -72,34 +40,35 @@ class _StraightLine(_ScalarCode):
     def __init__(self):
         super().__init__({"fully_qualified_modules": False})
         self.used: set[str] = set()
+        self.helpers: dict = {}     # name -> float function whose source the module gets
 
     def _print_Integer(self, expr):
         return f"{int(expr)}.0" if abs(int(expr)) < 10 ** 15 else str(float(expr))
 
     def _print_Function(self, expr):
-        name = type(expr).__name__
-        arg = self._print(expr.args[0])
-        if name == "relu":
-            return f"({arg} if {arg} > 0.0 else 0.0)"
-        if name == "step":
-            return f"(1.0 if {arg} > 0.0 else 0.0)"
-        helper = SCALAR_FUNCTIONS.get(name)
-        if helper:
-            self.used.add(helper)
-            return f"{helper}({arg})"
-        raise NotImplementedError(name)
+        return self._call(type(expr).__name__, expr)
 
     def _print_exp(self, expr):
-        self.used.add("_exp")
-        return f"_exp({self._print(expr.args[0])})"
+        return self._call("exp", expr)
 
     def _print_log(self, expr):
-        self.used.add("_log")
-        return f"_log({self._print(expr.args[0])})"
+        return self._call("log", expr)
 
     def _print_tanh(self, expr):
-        self.used.add("math")
-        return f"math.tanh({self._print(expr.args[0])})"
+        return self._call("tanh", expr)
+
+    def _call(self, name, expr):
+        """The rule's scalar form of function ``name`` applied to expr's argument."""
+        form = RULES[name].scalar_code if name in RULES else None
+        if form is None or form.code is None:
+            raise NotImplementedError(name)
+        arg = self._print(expr.args[0])
+        if isinstance(form.code, str):
+            if "math." in form.code:
+                self.used.add("math")
+            return form.code.format(arg)
+        self.helpers[form.code.__name__] = form.code
+        return f"{form.code.__name__}({arg})"
 
     def _print_Pow(self, expr, rational=False):
         base, e = expr.args
@@ -114,25 +83,34 @@ class _StraightLine(_ScalarCode):
 
 
 def _supported(d: Derivation) -> bool:
+    """True when every operation has a scalar form (arithmetic always has one)."""
     graph = d.graph
     exprs = [n.expr for n in graph.nodes] + [d.adjoint(t) for t in d.order]
     for e in exprs:
         for node in walk(e):
-            if not isinstance(node, Apply):
-                continue
-            rule = RULES[node.op]
-            if rule.family == "elementwise":
-                if node.op not in SCALAR_FUNCTIONS:
+            if isinstance(node, Apply):
+                rule = RULES[node.op]
+                if rule.family not in _STRUCTURAL and rule.scalar_code is None:
                     return False
-            elif rule.family in ("arith", "linalg"):
-                continue
-            elif rule.family == "reduce" and node.op in ("sum", "mean", "expand_dims"):
-                continue
-            elif rule.family == "structure":
-                continue
-            else:
-                return False
     return True
+
+
+def _evaluate(e, values: dict, ctx: EvalContext, memo: dict):
+    """Entries of e as sympy expressions, each operation by its rule's scalar form
+    (the rule's own evaluation unless the scalar form has its own, as softmax does)."""
+    if e in memo:
+        return memo[e]
+    if isinstance(e, Var):
+        out = values[e.name]
+    elif isinstance(e, Const):
+        out = ctx.number(e.value)
+    else:
+        args = [_evaluate(a, values, ctx, memo) for a in e.args]
+        rule = RULES[e.op]
+        form = rule.scalar_code
+        out = (form.evaluate if form is not None and form.evaluate is not None else rule.evaluate)(args, e, ctx)
+    memo[e] = out
+    return out
 
 
 def _entry_names(name: str, shape: tuple) -> list[str]:
@@ -168,9 +146,9 @@ def scalar_data(d: Derivation) -> dict | None:
         return None   # two arrays' entry names collide
     memo: dict = {}
     for node in graph.nodes:
-        values[node.name] = evaluate(node.expr, values, ctx, memo)
+        values[node.name] = _evaluate(node.expr, values, ctx, memo)
     for target in d.order:
-        values[f"d_{target}"] = evaluate(d.adjoint(target), values, ctx, memo)
+        values[f"d_{target}"] = _evaluate(d.adjoint(target), values, ctx, memo)
     outputs = [as_sympy(np.asarray(values[LOSS]).item())]
     layout = []
     for p in graph.params:
@@ -194,9 +172,8 @@ def scalar_data(d: Derivation) -> dict | None:
         else:
             nested = _nest(items, shape)
             grads[p] = f"np.array({nested}, dtype)"
-    helpers = sorted(h for h in printer.used if h in HELPERS)
     return {"reads": reads, "lines": lines, "loss": results[0], "grads": grads,
-            "helpers": [HELPERS[h] for h in helpers], "math": True}
+            "helpers": [fn for _, fn in sorted(printer.helpers.items())], "math": True}
 
 
 def _nest(items: list[str], shape: tuple) -> str:

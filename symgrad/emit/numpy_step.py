@@ -11,15 +11,19 @@ happens here, in Python, and the template only places the result:
    :func:`~symgrad.emit.numpy_module.plan_backward` is cut into single
    operations (three-address code). Identical sub-expressions are computed once
    (the IR is hash-consed, so equal sub-trees are equal keys), and a forward
-   value the backward pass needs is read, never recomputed.
+   value the backward pass needs is read, never recomputed. log_softmax,
+   softplus, sigmoid(-v) and relu(-v) are lowered into parts that later
+   operations share (the log_softmax VJP reuses the forward's exp and row
+   sums); whole-array sums are distributed into dot products; operations
+   nothing reads are pruned.
 2. *Buffers*: a value gets an array of the workspace; when an element-wise
    operation consumes a value for the last time, its result is written over
    that value's array (in place). Arrays whose last reader has run go back
    to a pool and are reused by later values of the same shape, so the
    workspace holds about the largest set of values alive at one time.
-3. *Forms*: each operation is printed with its ``out=`` form from
-   :data:`OUT_FORMS`; an operation without one is printed with its ordinary
-   numpy form and allocates (correct, only slower). The ReLU derivative is a
+3. *Forms*: each operation is printed with its ``out=`` form, the
+   ``numpy_out`` of its rule (:func:`out_form`); an operation without one is
+   printed with its ordinary numpy form and allocates (correct, only slower). The ReLU derivative is a
    0/1 mask written with ``np.greater(x, 0, out=mask)`` and multiplied in,
    not an index or ``np.where``. Constants are Python numbers, so a float32
    step stays float32 throughout (numpy's weak-scalar rule).
@@ -33,105 +37,35 @@ from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, as_sympy, dim, walk
 from ..rules import RULES
+from ..rules.core import FLOAT, OutForm
+from ..rules.reduce import reduce_kw
 from ..spec import LOSS
 from .printers import NumpyPrinter
-
-FLOAT, MASK = "float", "bool"
 
 # Operations printed inside their consumer (numpy views or scalars, no work).
 _VIEWS = {"transpose", "expand_dims"}
 
-
-@dataclass(frozen=True)
-class OutForm:
-    """How one operation writes its result into a given array.
-
-    code: (args: list[str], node: Apply, out: str, scratch: list[str]) -> list of lines.
-    kind: FLOAT, or MASK for a boolean result.
-    scratch: how many extra float arrays of the result's shape it needs.
-    elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
-    """
-
-    code: object
-    kind: str = FLOAT
-    scratch: int = 0
-    elementwise: bool = True
-    returns: bool = True     # False when the last line does not evaluate to ``out``
-
-
-def _ufunc(name: str, *extra: str) -> OutForm:
-    tail = "".join(f", {e}" for e in extra)
-    return OutForm(lambda a, node, out, s: [f"np.{name}({', '.join(a)}{tail}, out={out})"])
-
-
-def _reduce_kw(node) -> str:
-    kw = node.kw
-    parts = [f"axis={kw.get('axis')}"]   # always: a ufunc's reduce defaults to axis 0, np.sum to None
-    if kw.get("keepdims"):
-        parts.append("keepdims=True")
-    return "".join(", " + p for p in parts)
-
-
-def _pow(a, node, out, s):
-    e = node.kw["exponent"]
-    if e == 2:
-        return [f"np.multiply({a[0]}, {a[0]}, out={out})"]
-    return [f"np.power({a[0]}, {NumpyPrinter().scalar(e)}, out={out})"]
-
-
-def _sigmoid(a, node, out, s):
-    # 1 / (1 + exp(-x)) is exact to rounding everywhere; exp(-x) = inf for very
-    # negative x gives 0, the limit, so that overflow is not worth a warning.
-    return ['with np.errstate(over="ignore"):',
-            f"    np.exp(np.negative({a[0]}, out={out}), out={out})",
-            f"np.add({out}, 1, out={out})",
-            f"np.divide(1, {out}, out={out})"]
-
-
-def _log_softmax(a, node, out, s):
-    axis = node.kw["axis"]
-    x = a[0]
-    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
-            f"np.exp({out}, out={s[0]})",
-            f"np.subtract({out}, np.log(np.sum({s[0]}, axis={axis}, keepdims=True)), out={out})"]
-
-
-def _softmax(a, node, out, s):
-    axis = node.kw["axis"]
-    x = a[0]
-    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
-            f"np.exp({out}, out={out})",
-            f"np.divide({out}, np.sum({out}, axis={axis}, keepdims=True), out={out})"]
-
-
-#: out= forms by operation; see :class:`OutForm`. A test checks each against the
-#: operation's ordinary numpy form on random arrays, so the two cannot drift.
-OUT_FORMS: dict[str, OutForm] = {
-    "add": _ufunc("add"),
-    "sub": _ufunc("subtract"),
-    "mul": _ufunc("multiply"),
-    "div": _ufunc("divide"),
-    "neg": _ufunc("negative"),
-    "pow": OutForm(_pow),
-    "exp": _ufunc("exp"),
-    "expm1": _ufunc("expm1"),
-    "softplus": OutForm(lambda a, node, out, s: [f"np.logaddexp(0, {a[0]}, out={out})"]),
-    "log": _ufunc("log"),
-    "tanh": _ufunc("tanh"),
-    "relu": _ufunc("maximum", "0"),
-    "step": OutForm(lambda a, node, out, s: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK),
-    "sigmoid": OutForm(_sigmoid, returns=False),
-    "matmul": OutForm(lambda a, node, out, s: [f"np.matmul({a[0]}, {a[1]}, out={out})"],
-                      elementwise=False),
-    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
-    "sum": OutForm(lambda a, node, out, s: [f"np.add.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
+#: out= forms of the step's own operations, which are no operation of the rule
+#: table: the row maximum (a part of log_softmax), min(x, 0) (relu(-x) = -min(x, 0)),
+#: sigmoid(-x) from x, and softplus's even part log1p(exp(-|x|)). Every other form is the ``numpy_out`` of the operation's rule.
+STEP_FORMS: dict[str, OutForm] = {
+    "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
-    "log_softmax": OutForm(_log_softmax, scratch=1, elementwise=False),
-    "softmax": OutForm(_softmax, elementwise=False),
-    "max": OutForm(lambda a, node, out, s: [f"np.maximum.reduce({a[0]}{_reduce_kw(node)}, out={out})"],
-                   elementwise=False),
-    "broadcast_to": OutForm(lambda a, node, out, s: [f"{out}.fill({a[0]})"], returns=False),
+    "min0": OutForm(lambda a, node, out, s, ctx: [f"np.minimum({a[0]}, 0, out={out})"]),
+    "sigmoid_neg": OutForm(lambda a, node, out, s, ctx: [
+        'with np.errstate(over="ignore"):', f"    np.exp({a[0]}, out={out})",
+        f"np.add({out}, 1, out={out})", f"np.divide(1, {out}, out={out})"], returns=False),
+    "softplus_tail": OutForm(lambda a, node, out, s, ctx: [
+        f"np.abs({a[0]}, out={out})", f"np.negative({out}, out={out})",
+        f"np.exp({out}, out={out})", f"np.log1p({out}, out={out})"]),
 }
+
+
+def out_form(op: str) -> OutForm | None:
+    """The out= form of an operation (see :class:`~symgrad.rules.core.OutForm`), or None."""
+    if op in STEP_FORMS:
+        return STEP_FORMS[op]
+    return RULES[op].numpy_out if op in RULES else None
 
 
 def _full_reduction(node: Apply) -> bool:
@@ -227,6 +161,7 @@ class _Lowering:
         self.memo: dict[Expr, Expr] = {}
         self.count = 0
         self.exp_of: dict[Var, Apply] = {}   # value -> how to get exp(value) without an exp
+        self.softmax_parts: dict[Var, tuple] = {}   # log_softmax value -> (exps, total, axis, kept shape)
 
     def fresh(self) -> str:
         self.count += 1
@@ -259,6 +194,16 @@ class _Lowering:
     def bind(self, e: Expr, target: str, comment: str = "") -> Var:
         if isinstance(e, Apply) and e.op == "log_softmax":
             return self._log_softmax(e, target, comment)
+        if isinstance(e, Apply) and e.op == "softplus":
+            return self._softplus(e, target, comment)
+        if isinstance(e, Apply) and e.op == "sigmoid":
+            definition = self.definition(self.operand(e.args[0]))
+            if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
+                # sigmoid(-v) = 1 / (1 + exp(v)): no array of -v
+                var = Var(target, e.shape, "temp")
+                self.ops.append(Op(target, Apply("sigmoid_neg", definition.args, (), e.shape), comment))
+                self.memo[e] = var
+                return var
         if isinstance(e, Apply) and e.op == "exp" and self.operand(e.args[0]) in self.exp_of:
             # exp(log_softmax(z)) = e / t with e, t from the forward pass: no second exp
             node = self.exp_of[self.operand(e.args[0])]
@@ -280,17 +225,102 @@ class _Lowering:
         z = self.operand(e.args[0])
         axis = e.kw["axis"]
         kept = tuple(d if i != axis else dim(1) for i, d in enumerate(e.shape))
-        reduce_kw = (("axis", axis), ("keepdims", True))
-        m = self.emit(Apply("max", (z,), reduce_kw, kept))
+        kept_kw = (("axis", axis), ("keepdims", True))
+        m = self.emit(Apply("max", (z,), kept_kw, kept))
         shifted = self.emit(Apply("sub", (z, m), (), e.shape))
         exps = self.emit(Apply("exp", (shifted,), (), e.shape))
-        total = self.emit(Apply("sum", (exps,), reduce_kw, kept))
+        total = self.emit(Apply("sum", (exps,), kept_kw, kept))
         log_total = self.emit(Apply("log", (total,), (), kept))
         var = Var(target, e.shape, "temp")
         self.ops.append(Op(target, Apply("sub", (shifted, log_total), (), e.shape), comment))
         self.memo[e] = var
         self.exp_of[var] = Apply("div", (exps, total), (), e.shape)
+        self.softmax_parts[var] = (exps, total, axis, kept)
         return var
+
+    def _softplus(self, e: Apply, target: str, comment: str) -> Var:
+        """softplus(x) = relu(x) + log1p(exp(-|x|)), exact everywhere. The second part is even
+        in x, so softplus(x) and softplus(-x), the two logs of a fused binary cross-entropy,
+        share its one exp and one log1p."""
+        x = self.operand(e.args[0])
+        base = x
+        definition = self.definition(x)
+        if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
+            base = definition.args[0]
+        tail_node = Apply("softplus_tail", (base,), (), e.shape)
+        tail = self.memo.get(tail_node)
+        if tail is None:
+            tail = self.memo[tail_node] = self.emit(tail_node)
+        relu_node = Apply("relu", (x,), (), e.shape)
+        positive = self.memo.get(relu_node)
+        if positive is None:
+            if base is not x:   # relu(-v) = -min(v, 0): no array of -v; a sum takes the sign out
+                positive = self.emit(Apply("neg", (self.emit(Apply("min0", (base,), (), e.shape)),), (), e.shape))
+            else:
+                positive = self.emit(relu_node)
+            self.memo[relu_node] = positive
+        var = Var(target, e.shape, "temp")
+        self.ops.append(Op(target, Apply("add", (positive, tail), (), e.shape), comment))
+        self.memo[e] = var
+        return var
+
+    def softmax_backward(self, e: Expr, memo: dict | None = None) -> Expr:
+        """e with every log_softmax VJP at a lowered log_softmax r rewritten to its cheap form.
+
+        The rule's VJP, (1 - p) g - p (sum(g) - g) with 1 - p = -expm1(r), keeps
+        full relative precision where p rounds to 1 (the plain backward, whose
+        log_softmax sums with log1p). The step's log_softmax sums with log,
+        so there that precision is already gone, and the same value is
+        g - e (sum(g) / t) with e, t the forward pass's exp(z - max) and its
+        sum: no expm1, no exp, no divide over the whole array. When g is c * V
+        (cross-entropy: -Y / n), c (V - e (sum(V) / t)) saves the pass for g.
+        A match is the rule's own VJP rebuilt from the candidate g and r and
+        compared (hash-consed IR), so a look-alike is never rewritten.
+        """
+        memo = {} if memo is None else memo
+        if not isinstance(e, Apply):
+            return e
+        if e in memo:
+            return memo[e]
+        args = tuple(self.softmax_backward(a, memo) for a in e.args)
+        out = e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+        cheap = self._cheap_log_softmax_vjp(out)
+        memo[e] = out if cheap is None else cheap
+        return memo[e]
+
+    def _cheap_log_softmax_vjp(self, e: Apply) -> Expr | None:
+        # the rule's form: sub(mul(neg(expm1(r)), g), ...)
+        keep = e.args[0] if e.op == "sub" else None
+        if not (isinstance(keep, Apply) and keep.op == "mul"):
+            return None
+        factor, g = keep.args
+        if not (isinstance(factor, Apply) and factor.op == "neg" and isinstance(factor.args[0], Apply)
+                and factor.args[0].op == "expm1"):
+            return None
+        r = factor.args[0].args[0]
+        if r not in self.softmax_parts:
+            return None
+        exps, total, axis, kept = self.softmax_parts[r]
+        if RULES["log_softmax"].vjp(0)(g, r, r, axis=axis) != e:
+            return None
+        scale, base = None, g
+        definition = self.definition(g)
+        if (definition is not None and definition.op == "mul" and isinstance(definition.args[0], Const)
+                and tuple(definition.args[1].shape) == tuple(g.shape)):
+            scale, base = definition.args
+        shape = tuple(e.shape)
+        row_sum = Apply("sum", (base,), (("axis", axis), ("keepdims", True)), kept)
+        out = Apply("sub", (base, Apply("mul", (exps, Apply("div", (row_sum, total), (), kept)), (), shape)), (), shape)
+        return out if scale is None else Apply("mul", (scale, out), (), shape)
+
+    def definition(self, v: Expr) -> Apply | None:
+        """The operation that computed the lowered value v, if any."""
+        if not isinstance(v, Var):
+            return None
+        for op in reversed(self.ops):
+            if op.target == v.name:
+                return op.node
+        return None
 
     def _scalar_operands(self, e: Apply) -> tuple:
         """A broadcast constant next to a full-size operand is passed as a Python number."""
@@ -429,7 +459,7 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
     regions = _Regions({rename[n.var]: by_target[n.name] for n in graph.nodes
                         if isinstance(n.expr, Apply) and n.expr.op in _ARITH and n.name in by_target})
     for target, _named, expr in plan:
-        expr = regions(_rename(expr, rename))
+        expr = low.softmax_backward(regions(_rename(expr, rename)))
         adj = naming.adjoint(target)
         if isinstance(expr, Apply) and expr not in low.memo and expr.op not in _VIEWS:
             value = low.bind(expr, adj, (comments or {}).get(target, f"dL/d{target}"))
@@ -437,7 +467,136 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
             value = low.operand(expr)
         rename[Var(adj, expr.shape, "adjoint")] = value
         results[target] = value
-    return _fuse_dots(low.ops), results
+    ops = _distribute_sums(_fuse_dots(low.ops), low.fresh)
+    return _prune(ops, [results[LOSS]] + [results[p] for p in graph.params]), results
+
+
+def _distribute_sums(ops: list, fresh) -> list:
+    """Distribute whole-array sums over the element-wise operations that feed them.
+
+    A loss is a sum over all entries of an element-wise expression; each
+    addition, subtraction, negation or product inside it would be a pass that
+    writes a whole array. With linearity, sum(a + b) = sum(a) + sum(b),
+    sum(-a) = -sum(a), sum(a * b) = vdot(a, b), vdot(a, b + c) = vdot(a, b) +
+    vdot(a, c), and, for c broadcast along some axes, vdot(a, b - c) =
+    vdot(a, b) - vdot(sum of a along those axes, c): the loss becomes a few
+    read-only dot products and sums of Python numbers. Only values read by
+    nothing else are taken apart (their operations are pruned afterwards).
+    A difference of two whole arrays is left alone: sum(a) - sum(b) could
+    cancel where the entries of a - b do not (the losses' terms, log-probabilities
+    and their shifts, share one sign, so their sums do not cancel).
+    Cross-entropy's loss then needs no log_softmax array, and binary
+    cross-entropy's none of its five element-wise temporaries.
+    """
+    uses: dict[str, int] = {}
+    for op in ops:
+        for name in _vars(op.node):
+            uses[name] = uses.get(name, 0) + 1
+    by_target = {op.target: op for op in ops}
+
+    def single(v):
+        """The defining node of v when v is an array read only once, else None."""
+        if isinstance(v, Var) and v.shape and uses.get(v.name) == 1 and v.name in by_target:
+            return by_target[v.name].node
+        return None
+
+    def full(v, shape):
+        return isinstance(v, Var) and tuple(v.shape) == shape
+
+    def terms(kind, args, sign):
+        """[(sign, kind, args)]: kind "total" (args (x,)) or "dot" (args (a, b))."""
+        if kind == "total":
+            (x,) = args
+            d = single(x)
+            shape = tuple(x.shape)
+            if d is not None and d.op == "add" and all(full(a, shape) for a in d.args):
+                return terms("total", (d.args[0],), sign) + terms("total", (d.args[1],), sign)
+            if d is not None and d.op == "neg" and full(d.args[0], shape):
+                return terms("total", d.args, -sign)
+            if d is not None and d.op == "mul" and all(full(a, shape) for a in d.args):
+                return terms("dot", d.args, sign)
+            return [(sign, kind, args)]
+        for a, b in (args, args[::-1]):
+            d = single(b)
+            shape = tuple(b.shape)
+            if d is None or not full(a, shape):
+                continue
+            if d.op == "neg" and full(d.args[0], shape):
+                return terms("dot", (a, d.args[0]), -sign)
+            if d.op == "add" and all(full(x, shape) for x in d.args):
+                return terms("dot", (a, d.args[0]), sign) + terms("dot", (a, d.args[1]), sign)
+            if d.op == "sub" and full(d.args[0], shape) and isinstance(d.args[1], Var):
+                small = tuple(d.args[1].shape)
+                if len(small) == len(shape) and all(k == n or k == 1 for k, n in zip(small, shape)) and small != shape:
+                    return terms("dot", (a, d.args[0]), sign) + [(-sign, "rowdot", (a, d.args[1]))]
+        return [(sign, kind, args)]
+
+    out_ops = list(ops)
+    for op in ops:
+        node = op.node
+        if node.op == "dot":
+            found, count = terms("dot", node.args, 1), node.kw["count"]
+        elif _full_reduction(node) and isinstance(node.args[0], Var) and node.args[0].shape:
+            found = terms("total", node.args, 1)
+            count = 1
+            if node.op == "mean":
+                for d in node.args[0].shape:
+                    count = count * d
+        else:
+            continue
+        if found == [(1, "dot" if node.op == "dot" else "total", node.args)]:
+            continue   # nothing to take apart
+        new_ops, names = [], []
+        for sign, kind, args in found:
+            if kind == "rowdot":
+                a, small = args
+                axes = tuple(i for i, (k, n) in enumerate(zip(small.shape, a.shape)) if k != n)
+                row_sum = Apply("sum", (a,), (("axis", axes[0] if len(axes) == 1 else axes), ("keepdims", True)),
+                                tuple(small.shape))
+                existing = next((o for o in out_ops + new_ops if o.node == row_sum), None)
+                if existing is not None and existing in out_ops and out_ops.index(existing) > out_ops.index(op):
+                    between = {o.target for o in out_ops[out_ops.index(op):out_ops.index(existing)]}
+                    if _vars(existing.node) & between:
+                        existing = None
+                    else:
+                        out_ops.remove(existing)
+                        new_ops.append(existing)
+                if existing is None:
+                    existing = Op(fresh(), row_sum)
+                    new_ops.append(existing)
+                args, kind = (Var(existing.target, tuple(small.shape), "temp"), small), "dot"
+            if kind == "dot":
+                term = Apply("dot", tuple(args), (("count", count),), ())
+            else:   # a whole-array sum; a mean divides by the size of its argument, which is count
+                term = Apply("sum" if count == 1 else "mean", tuple(args), (("axis", None),), ())
+            new_ops.append(Op(fresh(), term))
+            names.append((sign, Var(new_ops[-1].target, (), "temp")))
+        if len(names) == 1 and names[0][0] > 0:
+            op.node = new_ops.pop().node
+        else:
+            total = names[0][1] if names[0][0] > 0 else Apply("neg", (names[0][1],), (), ())
+            for sign, v in names[1:]:
+                total = Apply("add" if sign > 0 else "sub", (total, v), (), ())
+            op.node = total
+        for new in new_ops:   # each as early as its arguments allow, so they die (and free arrays) sooner
+            needs = _vars(new.node)
+            deps = [k for k, o in enumerate(out_ops) if o.target in needs]
+            out_ops.insert(max(deps) + 1 if deps else out_ops.index(op), new)
+    return out_ops
+
+
+def _prune(ops: list, results: list) -> list:
+    """Drop operations whose value neither a result nor a kept operation reads (a rewrite
+    left them behind)."""
+    live = set()
+    for v in results:
+        live |= _vars(v)
+    kept = []
+    for op in reversed(ops):
+        if op.target in live:
+            kept.append(op)
+            live |= _vars(op.node)
+    return kept[::-1]
 
 
 def _rename(e: Expr, mapping: dict) -> Expr:
@@ -468,8 +627,15 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
     pool: dict[tuple, list[int]] = {}
     held: dict[str, int] = {}        # value name -> buffer index
     for i, op in enumerate(ops):
-        form = OUT_FORMS.get(op.node.op)
-        if form is None or not op.node.shape:
+        form = out_form(op.node.op)
+        if not op.node.shape:
+            # a scalar result (a dot product, a full sum) holds no array: what it read last is free
+            for name in sorted(_vars(op.node)):
+                if last.get(name) == i and name in held:
+                    b = held.pop(name)
+                    pool.setdefault(buffers[b], []).append(b)
+            continue
+        if form is None:
             continue
         key = (tuple(op.node.shape), form.kind)
         dying = [n for n in sorted(_vars(op.node)) if last.get(n) == i and n in held]
@@ -509,13 +675,13 @@ def render_ops(ops: list[Op], printer: NumpyPrinter) -> list:
     """Statement lines (comment, [code lines]) for the template."""
     out = []
     for op in ops:
-        form = OUT_FORMS.get(op.node.op)
+        form = out_form(op.node.op)
         args = [printer.doprint(a) for a in op.node.args]
         if op.buffer is None or form is None:
             text = _scalar_form(op.node, args, printer) or printer.doprint(op.node)
             out.append((op.comment, [f"{op.target} = {text}"]))
             continue
-        lines = form.code(args, op.node, op.buffer, op.scratch)
+        lines = form.code(args, op.node, op.buffer, op.scratch, printer)
         if len(lines) == 1 and form.returns:
             lines[0] = f"{op.target} = {lines[0]}"
         else:

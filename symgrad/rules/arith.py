@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Expr, is_const, show_shape
-from .core import ADD, ATOM, MUL, POW, RULES, UNARY, Printed, Rule, apply, infix, wrap
+from .core import ADD, ATOM, MUL, POW, RULES, UNARY, OutForm, Printed, Rule, apply, infix, ufunc_out, wrap
 
 
 def broadcast_shapes(s1, s2):
@@ -56,7 +56,7 @@ def _drop_broadcast(args, shape):
     return out if changed else None
 
 
-def broadcasting(name, *, numpy, latex, evaluate, vjps, simplify=None, doc=""):
+def broadcasting(name, *, numpy, latex, evaluate, vjps, simplify=None, doc="", numpy_out=None):
     """An element-wise binary operation with numpy broadcasting."""
 
     def shape(shapes, **attrs):
@@ -74,7 +74,7 @@ def broadcasting(name, *, numpy, latex, evaluate, vjps, simplify=None, doc=""):
         return simplify(args, shape) if simplify else None
 
     return RULES.add(Rule(name, "arith", 2, shape, tuple(wrapped(v, i) for i, v in enumerate(vjps)),
-                          numpy, latex, evaluate, simplify_all, doc=doc))
+                          numpy, latex, evaluate, simplify_all, doc=doc, numpy_out=numpy_out))
 
 
 def _fold(op, a: Const, b: Const):
@@ -150,20 +150,20 @@ add = broadcasting(
     "add", numpy=infix(" + ", ADD, strict_right=False), latex=infix(" + ", ADD, strict_right=False),
     evaluate=lambda args, node, ctx: args[0] + args[1],
     vjps=(lambda g, r, a, b: g, lambda g, r, a, b: g), simplify=_simplify_add,
-    doc="a + b, element-wise with broadcasting")
+    doc="a + b, element-wise with broadcasting", numpy_out=ufunc_out("add"))
 
 sub = broadcasting(
     "sub", numpy=infix(" - ", ADD), latex=infix(" - ", ADD),
     evaluate=lambda args, node, ctx: args[0] - args[1],
     vjps=(lambda g, r, a, b: g, lambda g, r, a, b: apply("neg", g)), simplify=_simplify_sub,
-    doc="a - b, element-wise with broadcasting")
+    doc="a - b, element-wise with broadcasting", numpy_out=ufunc_out("subtract"))
 
 mul = broadcasting(
     "mul", numpy=infix(" * ", MUL), latex=_mul_latex,
     evaluate=lambda args, node, ctx: args[0] * args[1],
     vjps=(lambda g, r, a, b: apply("mul", g, b), lambda g, r, a, b: apply("mul", g, a)),
     simplify=_simplify_mul,
-    doc="a * b, element-wise (Hadamard) with broadcasting")
+    doc="a * b, element-wise (Hadamard) with broadcasting", numpy_out=ufunc_out("multiply"))
 
 div = broadcasting(
     "div", numpy=infix(" / ", MUL), latex=_div_latex,
@@ -171,7 +171,7 @@ div = broadcasting(
     vjps=(lambda g, r, a, b: apply("div", g, b),
           lambda g, r, a, b: apply("neg", apply("div", apply("mul", g, r), b))),
     simplify=_simplify_div,
-    doc="a / b, element-wise with broadcasting")
+    doc="a / b, element-wise with broadcasting", numpy_out=ufunc_out("divide"))
 
 
 def _neg_simplify(args, attrs, shape):
@@ -191,7 +191,7 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"-{wrap(args[0], UNARY)}", UNARY),
     latex=lambda args, node, ctx: Printed(f"-{wrap(args[0], UNARY)}", UNARY),
     evaluate=lambda args, node, ctx: -args[0],
-    simplify=_neg_simplify, doc="-a"))
+    simplify=_neg_simplify, doc="-a", numpy_out=ufunc_out("negative")))
 
 
 def _pow_shape(shapes, exponent):
@@ -218,6 +218,13 @@ def _pow_numpy(args, node, ctx):
     return Printed(f"{wrap(args[0], POW + 1)} ** {ctx.scalar(node.kw['exponent'], POW + 1)}", POW)
 
 
+def _pow_out(a, node, out, s, ctx):
+    e = node.kw["exponent"]
+    if e == 2:
+        return [f"np.multiply({a[0]}, {a[0]}, out={out})"]
+    return [f"np.power({a[0]}, {ctx.scalar(e)}, out={out})"]
+
+
 def _pow_latex(args, node, ctx):
     e = node.kw["exponent"]
     exp_text = sp.latex(e)
@@ -233,7 +240,7 @@ RULES.add(Rule(
     "pow", "arith", 1, _pow_shape, (_pow_vjp,),
     numpy=_pow_numpy, latex=_pow_latex,
     evaluate=lambda args, node, ctx: args[0] ** ctx.number(node.kw["exponent"]),
-    simplify=_pow_simplify, doc="a ** c for a constant exponent c"))
+    simplify=_pow_simplify, doc="a ** c for a constant exponent c", numpy_out=OutForm(_pow_out)))
 
 
 def _broadcast_shape(shapes, shape):
@@ -251,4 +258,5 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.broadcast_to({args[0].text}, {ctx.shape(node.kw['shape'])})"),
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: ctx.broadcast(args[0], node.kw["shape"]),
-    simplify=_broadcast_simplify, doc="a repeated to a larger shape (numpy broadcasting)", extra={"internal": True}))
+    simplify=_broadcast_simplify, doc="a repeated to a larger shape (numpy broadcasting)", extra={"internal": True},
+    numpy_out=OutForm(lambda a, node, out, s, ctx: [f"{out}.fill({a[0]})"], returns=False)))

@@ -66,6 +66,12 @@ class Rule:
         domain: Where gradient checks sample this operation's first input:
             real | positive.
         doc: One line for documentation.
+        numpy_out: Optional :class:`OutForm`, how the compiled step writes the
+            result into a reused array (``out=``); without one the step prints
+            ``numpy`` and allocates.
+        scalar_code: Optional :class:`ScalarForm`, how straight-line float code
+            for a tiny fixed-size net computes it; without one (element-wise
+            and reduce families) such a net gets the array step.
     """
 
     name: str
@@ -81,6 +87,8 @@ class Rule:
     domain: str = "real"
     doc: str = ""
     extra: dict = field(default_factory=dict)
+    numpy_out: "OutForm | None" = None
+    scalar_code: "ScalarForm | None" = None
 
     def vjp(self, index: int) -> Callable | None:
         """The VJP for input ``index`` (None when it is not differentiable)."""
@@ -91,6 +99,51 @@ class Rule:
 
     def differentiable(self, index: int) -> bool:
         return callable(self.vjps) or self.vjps[index] is not None
+
+
+FLOAT, MASK = "float", "bool"
+
+
+@dataclass(frozen=True)
+class OutForm:
+    """How the compiled step writes one operation's result into a given array.
+
+    code: (args: list[str], node: Apply, out: str, scratch: list[str], ctx) -> lines,
+        args already printed, ctx the numpy printer.
+    kind: FLOAT, or MASK for a boolean result.
+    scratch: how many extra float arrays of the result's shape it needs.
+    elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
+    returns: False when the last line does not evaluate to ``out``.
+    """
+
+    code: Callable
+    kind: str = FLOAT
+    scratch: int = 0
+    elementwise: bool = True
+    returns: bool = True
+
+
+def ufunc_out(name: str, *extra: str) -> OutForm:
+    """``np.<name>(args..., extra..., out=out)``."""
+    tail = "".join(f", {e}" for e in extra)
+    return OutForm(lambda a, node, out, s, ctx: [f"np.{name}({', '.join(a)}{tail}, out={out})"])
+
+
+@dataclass(frozen=True)
+class ScalarForm:
+    """How straight-line Python float code computes one operation.
+
+    code: for an element-wise function, a Python expression with ``{0}`` for
+        the argument (``"math.tanh({0})"``), or a float function whose source
+        is copied into the generated module and called by its name.
+    evaluate: (args: object arrays, node) -> object array of sympy expressions,
+        when the code must be computed differently from the proofs' symbolic
+        evaluation (softmax subtracts the row maximum); None: the rule's own
+        ``evaluate``.
+    """
+
+    code: Any = None
+    evaluate: Callable | None = None
 
 
 class RuleTable:

@@ -27,7 +27,8 @@ import sympy as sp
 from .. import runtime
 from ..errors import DerivationError
 from ..ir import Const, Expr
-from .core import ATOM, RULES, Printed, Rule, apply
+from . import scalar_code as sc
+from .core import ATOM, MASK, RULES, OutForm, Printed, Rule, ScalarForm, apply, ufunc_out
 
 X = sp.Symbol("x", real=True)
 R = sp.Symbol("r", real=True)
@@ -269,7 +270,8 @@ def _evaluate(fn: ScalarFunction):
 
 
 def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), native=None,
-                kinks=(), domain="real", differentiable=True, internal=False, doc="") -> Rule:
+                kinks=(), domain="real", differentiable=True, internal=False, doc="",
+                numpy_out: OutForm | None = None, scalar=None) -> Rule:
     """Declare an element-wise function from its scalar definition ``body`` (in X).
 
     The forward formula is all that is needed: the derivative comes from
@@ -278,7 +280,10 @@ def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), n
     functions declared before). ``impl`` (a function of :mod:`symgrad.runtime`
     or a numpy ufunc) replaces the formula where a numerically careful version
     exists. ``internal`` functions serve derivatives only and are not part of
-    the spec language.
+    the spec language. Optional, for speed: ``numpy_out`` (the compiled step's
+    in-place form, see :class:`~symgrad.rules.core.OutForm`) and ``scalar``
+    (straight-line float code: an expression in ``{0}`` or a function of
+    :mod:`symgrad.rules.scalar_code`, see :class:`~symgrad.rules.core.ScalarForm`).
     """
     fn = ScalarFunction(name, body, tuple(params), latex, impl, native, tuple(kinks), domain)
     FUNCTIONS[name] = fn
@@ -286,7 +291,30 @@ def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), n
     return RULES.add(Rule(
         name, "elementwise", 1, lambda shapes, **params: shapes[0], (vjp,),
         numpy=_numpy_form(fn), latex=_latex_form(fn), evaluate=_evaluate(fn),
-        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn, "internal": internal}))
+        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn, "internal": internal},
+        numpy_out=numpy_out, scalar_code=None if scalar is None else ScalarForm(scalar)))
+
+
+def _softplus_out(a, node, out, s, ctx):
+    # max(x, 0) + log1p(exp(-|x|)): exact everywhere like np.logaddexp(0, x), which numpy
+    # computes element by element, 15-30x slower than these six vectorised passes.
+    # ``out`` may be x itself: x is read before out is written.
+    x = a[0]
+    return [f"np.maximum({x}, 0, out={s[0]})",
+            f"np.abs({x}, out={out})",
+            f"np.negative({out}, out={out})",
+            f"np.exp({out}, out={out})",
+            f"np.log1p({out}, out={out})",
+            f"np.add({out}, {s[0]}, out={out})"]
+
+
+def _sigmoid_out(a, node, out, s, ctx):
+    # 1 / (1 + exp(-x)) is exact to rounding everywhere; exp(-x) = inf for very
+    # negative x gives 0, the limit, so that overflow is not worth a warning.
+    return ['with np.errstate(over="ignore"):',
+            f"    np.exp(np.negative({a[0]}, out={out}), out={out})",
+            f"np.add({out}, 1, out={out})",
+            f"np.divide(1, {out}, out={out})"]
 
 
 def prove_derivative(name: str) -> bool:
@@ -315,24 +343,32 @@ def source_of(fn) -> str:
 _x = X
 elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathrm{1\!\!1}[{0} > 0]", impl=runtime.step,
             kinks=(0,), differentiable=False,
+            numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK),
+            scalar="(1.0 if {0} > 0.0 else 0.0)",
             doc="1 where x > 0, else 0 (the ReLU derivative; 0 at 0)")
-elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x")
+elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x",
+            numpy_out=ufunc_out("exp"), scalar=sc._exp)
 elementwise("log", sp.log(_x), latex=r"\log", impl=np.log, native=sp.log, domain="positive",
-            doc="natural logarithm")
+            doc="natural logarithm", numpy_out=ufunc_out("log"), scalar=sc._log)
 elementwise("expm1", sp.exp(_x) - 1, latex=r"\operatorname{expm1}", impl=np.expm1,
             native=lambda x: sp.exp(x) - 1, internal=True,
-            doc="e^x - 1, accurate near 0 (1 - softmax = -expm1(log_softmax) without cancellation)")
-elementwise("tanh", sp.tanh(_x), latex=r"\tanh", impl=np.tanh, native=sp.tanh, doc="hyperbolic tangent")
+            doc="e^x - 1, accurate near 0 (1 - softmax = -expm1(log_softmax) without cancellation)",
+            numpy_out=ufunc_out("expm1"), scalar=sc._expm1)
+elementwise("tanh", sp.tanh(_x), latex=r"\tanh", impl=np.tanh, native=sp.tanh, doc="hyperbolic tangent",
+            numpy_out=ufunc_out("tanh"), scalar="math.tanh({0})")
 elementwise("erf", sp.erf(_x), latex=r"\operatorname{erf}", impl=runtime.erf, native=sp.erf,
             doc="the error function")
 elementwise("sigmoid", 1 / (1 + sp.exp(-_x)), latex=r"\sigma", impl=runtime.sigmoid,
-            doc="logistic sigmoid 1 / (1 + e^-x)")
+            doc="logistic sigmoid 1 / (1 + e^-x)",
+            numpy_out=OutForm(_sigmoid_out, returns=False), scalar=sc._sigmoid)
 elementwise("relu", sp.Piecewise((_x, _x > 0), (0, True)), latex=r"\operatorname{ReLU}",
-            impl=runtime.relu, kinks=(0,), doc="max(x, 0); ReLU'(0) = 0")
+            impl=runtime.relu, kinks=(0,), doc="max(x, 0); ReLU'(0) = 0",
+            numpy_out=ufunc_out("maximum", "0"), scalar="({0} if {0} > 0.0 else 0.0)")
 elementwise("leaky_relu", sp.Piecewise((_x, _x > 0), (sp.Symbol("slope", real=True) * _x, True)),
             params=("slope",), latex=r"\operatorname{LeakyReLU}", impl=runtime.leaky_relu, kinks=(0,),
             doc="x for x > 0, slope * x otherwise; derivative at 0 is slope")
 elementwise("softplus", sp.log(1 + sp.exp(_x)), latex=r"\operatorname{softplus}", impl=runtime.softplus,
-            doc="log(1 + e^x)")
+            doc="log(1 + e^x)",
+            numpy_out=OutForm(_softplus_out, scratch=1), scalar=sc._softplus)
 elementwise("gelu", _x * (1 + sp.erf(_x / sp.sqrt(2))) / 2, latex=r"\operatorname{GELU}", impl=runtime.gelu,
             doc="x Phi(x), Phi the standard normal CDF (exact, erf form)")

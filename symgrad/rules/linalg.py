@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Apply, show_shape
-from .core import MUL, POSTFIX, RULES, Printed, Rule, apply, wrap
+from .core import MUL, POSTFIX, RULES, OutForm, Printed, Rule, apply, wrap
 
 
 def _matmul_shape(shapes):
@@ -68,7 +68,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"{wrap(args[0], MUL)} @ {wrap(args[1], MUL + 1)}", MUL),
     latex=_matmul_latex,
     evaluate=lambda args, node, ctx: ctx.matmul(args[0], args[1]),
-    doc="a @ b, the matrix product (1-D operands as in numpy)"))
+    doc="a @ b, the matrix product (1-D operands as in numpy)",
+    numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.matmul({a[0]}, {a[1]}, out={out})"], elementwise=False)))
 
 
 def _transpose_shape(shapes):

@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const
-from .core import ATOM, MUL, RULES, Printed, Rule, apply
+from .core import ATOM, MUL, RULES, OutForm, Printed, Rule, ScalarForm, apply
 
 
 def normalize_axis(axis, ndim: int, op: str):
@@ -85,6 +85,15 @@ def _kw_text(node, ctx):
     return "".join(", " + p for p in parts)
 
 
+def reduce_kw(node) -> str:
+    """``, axis=..[, keepdims=True]`` for a ufunc's reduce method."""
+    kw = node.kw
+    parts = [f"axis={kw.get('axis')}"]   # always: a ufunc's reduce defaults to axis 0, np.sum to None
+    if kw.get("keepdims"):
+        parts.append("keepdims=True")
+    return "".join(", " + p for p in parts)
+
+
 def _sum_latex(args, node, ctx):
     a = node.args[0]
     axis = node.kw.get("axis")
@@ -104,7 +113,11 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.sum({args[0].text}{_kw_text(node, ctx)})"),
     latex=_sum_latex, evaluate=_evaluate_sum,
     simplify=_reduction_simplify("sum"),
-    doc="sum(a, axis=None, keepdims=False)"))
+    doc="sum(a, axis=None, keepdims=False)",
+    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
+    numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.add.reduce({a[0]}{reduce_kw(node)}, out={out})"],
+                      elementwise=False),
+    scalar_code=ScalarForm()))
 
 
 def _mean_vjp(g, r, a, axis=None, keepdims=False):
@@ -130,7 +143,7 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.mean({args[0].text}{_kw_text(node, ctx)})"),
     latex=_mean_latex, evaluate=_evaluate_mean,
     simplify=_reduction_simplify("mean"),
-    doc="mean(a, axis=None, keepdims=False)"))
+    doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm()))
 
 
 def _expand_dims_shape(shapes, axis):
@@ -155,7 +168,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.expand_dims({args[0].text}, {node.kw['axis']})"),
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: np.expand_dims(args[0], node.kw["axis"]),
-    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True}))
+    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True},
+    scalar_code=ScalarForm()))
 
 
 def _softmax_shape(op):
@@ -201,6 +215,39 @@ def _sym_softmax(x, axis, log):
     return e / total
 
 
+def _log_softmax_out(a, node, out, s, ctx):
+    axis = node.kw["axis"]
+    x = a[0]
+    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
+            f"np.exp({out}, out={s[0]})",
+            f"np.subtract({out}, np.log(np.sum({s[0]}, axis={axis}, keepdims=True)), out={out})"]
+
+
+def _softmax_out(a, node, out, s, ctx):
+    axis = node.kw["axis"]
+    x = a[0]
+    return [f"np.subtract({x}, np.max({x}, axis={axis}, keepdims=True), out={out})",
+            f"np.exp({out}, out={out})",
+            f"np.divide({out}, np.sum({out}, axis={axis}, keepdims=True), out={out})"]
+
+
+def _scalar_softmax(log):
+    """Straight-line code's (log_)softmax: the row maximum m subtracted first, so exp never
+    overflows: e = exp(x - m), log_softmax = (x - m) - log(sum e), softmax = e / sum e.
+    (The proofs' evaluation keeps the plain formula, which sympy differentiates.)"""
+    def evaluate(args, node, ctx):
+        xs = np.moveaxis(np.asarray(args[0], dtype=object), node.kw["axis"], -1)
+        m = np.empty(xs.shape[:-1], dtype=object)
+        for idx in np.ndindex(*m.shape):
+            m[idx] = sp.Max(*xs[idx])
+        shifted = xs - m[..., None]
+        e = np.frompyfunc(sp.exp, 1, 1)(shifted)
+        total = np.sum(e, axis=-1, keepdims=True)
+        out = shifted - np.frompyfunc(sp.log, 1, 1)(total) if log else e / total
+        return np.moveaxis(out, -1, node.kw["axis"])
+    return ScalarForm(evaluate=evaluate)
+
+
 def _softmax_rule(op, vjp, impl, latex_name, log):
     def numpy_form(args, node, ctx):
         ctx.helper(impl)
@@ -215,7 +262,10 @@ def _softmax_rule(op, vjp, impl, latex_name, log):
         op, "reduce", 1, _softmax_shape(op), (vjp,), numpy=numpy_form,
         latex=lambda args, node, ctx: Printed(f"{latex_name}\\left({args[0].text}\\right)"),
         evaluate=evaluate, simplify=_softmax_simplify(op),
-        doc=f"{op}(a, axis=-1), normalised along one axis"))
+        doc=f"{op}(a, axis=-1), normalised along one axis",
+        numpy_out=OutForm(_log_softmax_out, scratch=1, elementwise=False) if log
+        else OutForm(_softmax_out, elementwise=False),
+        scalar_code=_scalar_softmax(log)))
 
 
 def _register_softmax():
