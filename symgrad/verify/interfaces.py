@@ -264,7 +264,7 @@ def _mlp_loss_cases(name, count, seed, calls, arrays, cases):
 def _node_points(node, d, count, rng, ctx) -> list:
     """Random leaves in each argument's domain (positive where a log needs it, class indices)."""
     points = []
-    for i in range(count):
+    for _ in range(count):
         leaves, extra = {}, {}
         for a in node.args:
             if a.kind == "index":
@@ -276,7 +276,7 @@ def _node_points(node, d, count, rng, ctx) -> list:
             leaves[a.name] = value
         for a in node.args:
             if a.kind == "index":
-                extra[a.name] = np.asarray(float(rng.integers(0, 2 + i)) % _classes(node, leaves))
+                extra[a.name] = np.asarray(float(rng.integers(0, _classes(node, leaves))))
         for x in node.derived:
             leaves[x.name] = x.value({**leaves, **extra})
         up = d.graph.inputs["upstream"]
@@ -304,8 +304,7 @@ def nodes_plan(d, count: int, seed: int) -> Plan:
         dn = envmod.load_derivation(nodes.node_spec(node))
         ctx = EvalContext(envmod.test_sizes(dn))
         pts = _node_points(node, dn, count, rng, ctx)
-        for kp in envmod.kink_points(dn, ctx):
-            pts.append(envmod.Point({**kp.values}, kink=True))
+        pts += envmod.kink_points(dn, ctx)
         functions += [f"{node.name}.{m}" for m in ("forward", "get_predecessors", "backward")]
         graph_args = [a for a in node.args if a.kind != "number"]
         for k, p in enumerate(pts):
