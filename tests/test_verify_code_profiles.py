@@ -188,3 +188,9 @@ def test_hanging_method_is_contained_and_the_rest_judged(tmp_path):
     report = {f.name: f for f in check_file(MLP_SPEC, path, "mlp", time_limit=1).functions}
     assert report["MLP.forward"].status == "crashed" and "wall-clock" in report["MLP.forward"].message
     assert report["mse_loss"].status == "correct" and report["bce_loss"].status == "correct"
+
+
+def test_every_course_profile_can_check_code():
+    from symgrad.profiles import names
+    from symgrad.verify.code import PLANNERS
+    assert set(PLANNERS) == set(names())

@@ -25,19 +25,26 @@ from .mistakes import MESSAGES
 from .sandbox import Limits, Sandbox
 
 POINTS = 12
-PROFILES = ("pset3", "mlp", "nodes")
+
+
+def _pset3_plan(d, points: int, seed: int) -> Plan:
+    pts, ctx = envmod.random_points(d, points, seed)
+    return interfaces.pset3_plan(d, pts + envmod.kink_points(d, ctx))
+
+
+#: How each course profile's interface is exercised: (derivation, points, seed) -> Plan.
+PLANNERS = {
+    "pset3": _pset3_plan,
+    "mlp": interfaces.mlp_plan,
+    "nodes": lambda d, points, seed: interfaces.nodes_plan(d, max(4, points // 3), seed),
+}
 
 
 def make_plan(d, profile: str, points: int = POINTS, seed: int = 0) -> Plan:
     """The calls and expectations of ``profile`` for the spec's derivation ``d``."""
-    if profile not in PROFILES:
-        raise SymgradError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    if profile == "mlp":
-        return interfaces.mlp_plan(d, points, seed)
-    if profile == "nodes":
-        return interfaces.nodes_plan(d, max(4, points // 3), seed)
-    pts, ctx = envmod.random_points(d, points, seed)
-    return interfaces.pset3_plan(d, pts + envmod.kink_points(d, ctx))
+    if profile not in PLANNERS:
+        raise SymgradError(f"profile {profile!r} cannot check code; these can: {', '.join(PLANNERS)}")
+    return PLANNERS[profile](d, points, seed)
 
 
 def profile_functions(d, profile: str) -> list[str]:
