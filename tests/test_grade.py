@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from symgrad.verify.sandbox import USER_LAYER, layers
+from symgrad.verify.sandbox import NOBODY_LAYER, USER_LAYER, layers
 
 from pset3_submissions import SUBMISSIONS
 
@@ -30,7 +30,7 @@ def _expectations():
     out = {}
     for name, (source, expected) in SUBMISSIONS.items():
         expected = dict(expected)
-        if name == "writes_files.py" and not active[USER_LAYER]:
+        if name == "writes_files.py" and not (active[USER_LAYER] or active[NOBODY_LAYER]):
             expected = {f: "correct" for f in expected}  # it may write its own file; checked below
         if name == "network.py" and not active["network and PID namespaces (unshare)"]:
             expected.pop("d_loss_d_W2")

@@ -93,7 +93,19 @@ def test_each_run_gets_its_own_unprivileged_user(tmp_path):
     calls = [{"id": "who.0", "func": "who", "args": [["scalar", "a"]]}]
     with sandbox.Sandbox(calls, {"a": 1.0}, sandbox.Limits(wall_seconds=5)) as box:
         uids = [float(box.run(sub).values["who.0"]) for _ in range(2)]
-    if sandbox.layers()[sandbox.USER_LAYER]:
+    active = sandbox.layers()
+    if active[sandbox.USER_LAYER]:
         assert uids[0] != uids[1] and min(uids) >= sandbox.UID_BASE
+    elif active[sandbox.NOBODY_LAYER]:
+        assert uids[0] == uids[1] != 0
     else:
         assert uids[0] == uids[1] == os.getuid()
+
+
+def test_without_fresh_uids_runs_fall_back_to_nobody(monkeypatch):
+    monkeypatch.setattr(sandbox, "_fresh_uids", lambda: False)
+    if os.geteuid() == 0 and sandbox._nobody() is not None:
+        assert sandbox._next_user() == sandbox._nobody()
+        assert sandbox.layers()[sandbox.NOBODY_LAYER] and not sandbox.layers()[sandbox.USER_LAYER]
+    else:
+        assert sandbox._next_user() is None

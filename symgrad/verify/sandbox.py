@@ -32,6 +32,7 @@ import io
 import json
 import os
 import itertools
+import pwd
 import re
 import shutil
 import signal
@@ -73,19 +74,48 @@ def _namespaces() -> bool:
 
 
 USER_LAYER = "unprivileged user (a fresh uid per run)"
+NOBODY_LAYER = "unprivileged user (nobody, shared by every run)"   # where fresh uids are not accepted
 UID_BASE, UID_SPAN = 620_000, 30_000     # far above the uids of real accounts
 _uids = itertools.count()
 _uid_lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=None)
+def _fresh_uids() -> bool:
+    """True when this machine accepts uids beyond its accounts (a user namespace may map only 0-65535)."""
+    if os.geteuid() != 0:
+        return False
+    fd, probe = tempfile.mkstemp(prefix="symgrad-uid-probe-")
+    os.close(fd)
+    try:
+        os.chown(probe, UID_BASE, UID_BASE)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.unlink(probe)
+
+
+@functools.lru_cache(maxsize=None)
+def _nobody():
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
 def _can_switch_user() -> bool:
-    return os.geteuid() == 0
+    return os.geteuid() == 0 and (_fresh_uids() or _nobody() is not None)
 
 
 def _next_user():
-    """(uid, gid) for the next run, or None when this process cannot switch users."""
-    if not _can_switch_user():
+    """(uid, gid) for the next run: a fresh one where the machine allows it, else
+    ``nobody``; None when this process cannot switch users."""
+    if os.geteuid() != 0:
         return None
+    if not _fresh_uids():
+        return _nobody()
     with _uid_lock:
         uid = UID_BASE + next(_uids) % UID_SPAN
     return uid, uid
@@ -98,7 +128,8 @@ def layers() -> dict:
         "CPU limit": True,
         "memory, file-size and process-count limits": True,
         "network and PID namespaces (unshare)": _namespaces(),
-        USER_LAYER: _can_switch_user(),
+        USER_LAYER: _can_switch_user() and _fresh_uids(),
+        NOBODY_LAYER: _can_switch_user() and not _fresh_uids(),
         "grader's folders hidden (mount namespace)": _namespaces() and _mount_namespace(),
         "throw-away working directory": True,
         "results as .npy without pickle, compared in the parent": True,
