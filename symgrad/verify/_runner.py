@@ -22,7 +22,7 @@ A call is a short script of steps, plain data (no code is ever sent):
 * ``["leaf", dest, arg]``: a plain leaf node (``out``, ``d_out``,
   ``node_name``) holding a value, for node-class interfaces;
 * ``["setattr", obj, attr, arg]`` and ``["setitem", obj, attr, key, arg]``;
-* ``["save", key, what]``: write a value as ``out/<id>[.<key>].npy``, where
+* ``["save", key, what]``: append a value to the log as ``<id>[.<key>]``, where
   what is ``["slot", s]``, ``["attr", s, attr]``, ``["item", s, attr, key]``
   (``s.attr[key]``), ``["index", s, i]`` (``s[i]`` of a tuple) or
   ``["members", s, [slots]]`` (which of those slots the list ``s`` holds).
@@ -151,6 +151,16 @@ def _as_array(value, np):
     return np.array(value, dtype=np.float64)
 
 
+def _entry(container, key, said):
+    """container[key] of a dict, or a message naming what it was instead (said: "returned", "grads is")."""
+    if not isinstance(container, dict):
+        raise TypeError(f"{said} a {type(container).__name__}, not a dict")
+    if key not in container:
+        owner = "the returned dict" if said == "returned" else said.rsplit(" ", 1)[0]
+        raise KeyError(f"{owner} has no key {key!r}")
+    return container[key]
+
+
 class Log:
     """The child's results, appended record by record (each one write)."""
 
@@ -200,22 +210,13 @@ class Call:
         if kind == "attr":
             return _as_array(getattr(obj, what[2]), self.np)
         if kind == "item":
-            container = getattr(obj, what[2])
-            if not isinstance(container, dict):
-                raise TypeError(f"{what[2]} is a {type(container).__name__}, not a dict")
-            if what[3] not in container:
-                raise KeyError(f"{what[2]} has no key {what[3]!r}")
-            return _as_array(container[what[3]], self.np)
+            return _as_array(_entry(getattr(obj, what[2]), what[3], f"{what[2]} is"), self.np)
         if kind == "index":
             if not isinstance(obj, (tuple, list)) or len(obj) <= what[2]:
                 raise TypeError(f"returned a {type(obj).__name__}, not a tuple of at least {what[2] + 1} values")
             return _as_array(obj[what[2]], self.np)
         if kind == "key":
-            if not isinstance(obj, dict):
-                raise TypeError(f"returned a {type(obj).__name__}, not a dict")
-            if what[2] not in obj:
-                raise KeyError(f"the returned dict has no key {what[2]!r}")
-            return _as_array(obj[what[2]], self.np)
+            return _as_array(_entry(obj, what[2], "returned"), self.np)
         if kind == "members":
             if not isinstance(obj, (list, tuple)):
                 raise TypeError(f"returned a {type(obj).__name__}, not a list")

@@ -245,17 +245,16 @@ def _mistake(mid: str) -> list:
 
 def _diagnosis(cases, wrong, run, rtol) -> list:
     """Why: a kink convention, gradients assigned instead of added, or a catalogued mistake."""
-    if all(c.on_kink for c, _ in wrong) and cases[0].kind in ("activation", "gradient") and \
-            any(c.on_kink for c in cases):
+    if all(c.on_kink for c, _ in wrong) and cases[0].kind in ("activation", "gradient"):
         return _mistake("kink_convention")
     if all(c.baseline for c, _ in wrong) and all(_assigned(run, c, rtol) for c, _ in wrong):
         return _mistake("not_accumulated")
     if cases[0].kind != "gradient":
         return []
-    case, key = next((c, k) for c, k in wrong if not c.baseline and not c.on_kink) if any(
-        not c.baseline and not c.on_kink for c, _ in wrong) else (None, None)
-    if case is None or case.derivation is None:
+    plain = [(c, k) for c, k in wrong if not c.baseline and not c.on_kink]   # a plain call at a smooth point
+    if not plain or plain[0][0].derivation is None:
         return []
+    case, key = plain[0]
     usable = [c for c in cases if not c.baseline and not c.on_kink and c.derivation is not None]
     values = [_got(run, c, key) for c in usable]
     try:

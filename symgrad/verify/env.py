@@ -127,6 +127,12 @@ def _distance_to_kinks(d, values, ctx) -> float:
     return best
 
 
+def draw(rng, shape) -> np.ndarray:
+    """A test value: standard normal entries rounded to 3 decimals (readable in a
+    counterexample), with no negative zeros."""
+    return np.round(rng.normal(0.0, 1.0, shape), 3) + 0.0
+
+
 def random_points(d: Derivation, count: int, seed: int = 0) -> tuple[list[Point], EvalContext]:
     """``count`` random points away from kinks (values rounded to 3 decimals)."""
     ctx = EvalContext(test_sizes(d))
@@ -136,7 +142,7 @@ def random_points(d: Derivation, count: int, seed: int = 0) -> tuple[list[Point]
         tries += 1
         leaves = {}
         for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
-            leaves[var.name] = np.round(rng.normal(0.0, 1.0, ctx.shape(var.shape)), 3) + 0.0
+            leaves[var.name] = draw(rng, ctx.shape(var.shape))
         with np.errstate(all="ignore"):
             values = fill(d, leaves, ctx)
             if _distance_to_kinks(d, values, ctx) < KINK_MARGIN:
@@ -159,7 +165,7 @@ def kink_points(d: Derivation, ctx: EvalContext, seed: int = 1) -> list[Point]:
     for zeroed in names:
         for _ in range(3):
             leaves = {v.name: (np.zeros(ctx.shape(v.shape)) if v.name == zeroed.name
-                               else np.round(rng.normal(0.0, 1.0, ctx.shape(v.shape)), 3) + 0.0) for v in names}
+                               else draw(rng, ctx.shape(v.shape))) for v in names}
             with np.errstate(all="ignore"):
                 values = fill(d, leaves, ctx)
                 on_kink = _distance_to_kinks(d, values, ctx) == 0.0

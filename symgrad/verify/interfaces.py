@@ -153,11 +153,16 @@ def pset3_plan(d, points: list) -> Plan:
 
 # ---------------------------------------------------------------- mlp
 
+def _as_float32(value) -> np.ndarray:
+    """The value a float32 tensor holds, as float64."""
+    return np.asarray(value, dtype=np.float32).astype(np.float64)
+
+
 def _float32(d, points, ctx):
     """The points again, computed from leaves rounded to float32 (what the tensors hold)."""
     out = []
     for p in points:
-        leaves = {k: np.asarray(v, dtype=np.float32).astype(np.float64) for k, v in p.leaves(d).items()}
+        leaves = {k: _as_float32(v) for k, v in p.leaves(d).items()}
         with np.errstate(all="ignore"):
             out.append(envmod.Point(envmod.fill(d, leaves, ctx), p.kink))
     return out
@@ -198,6 +203,7 @@ def mlp_plan(d, points_wanted: int, seed: int) -> Plan:
     for k, p in enumerate(pts):
         _point_arrays(arrays, k, p.values, ["x", mlp.UPSTREAM] + params)
         shown = {n: np.round(p.values[n], 6) for n in ["x"] + params}   # as drawn, before float32
+        shown_up = dict(shown, dJdy_hat=np.round(p.values[mlp.UPSTREAM], 6))
         build = [["call", "net", None, "MLP", [["const", v] for v in (in1, out1, f, out1, out2, g)], {}]]
         build += [["setitem", "net", "parameters", name, tensor(k, name)] for name in params]
         forward = [["call", "y_hat", "net", "forward", [tensor(k, "x")], {}]]
@@ -211,13 +217,13 @@ def mlp_plan(d, points_wanted: int, seed: int) -> Plan:
         cases.append(Case("MLP.forward", cid, {"": p.values[mlp.OUTPUT]}, shown))
         cid = f"backward.p{k}"
         calls.append({"id": cid, "func": "MLP.backward", "steps": build + forward + backward + grads})
-        cases.append(Case("MLP.backward", cid, truth, dict(shown, dJdy_hat=np.round(p.values[mlp.UPSTREAM], 6)),
-                          kind="gradient", on_kink=p.kink, derivation=net, point=p, wrt=wrt))
+        cases.append(Case("MLP.backward", cid, truth, shown_up, kind="gradient", on_kink=p.kink,
+                          derivation=net, point=p, wrt=wrt))
         if k < ACCUMULATION_POINTS:
             cid = f"backward_twice.p{k}"
             calls.append({"id": cid, "func": "MLP.backward", "steps": build + forward + backward + backward + grads})
             cases.append(Case("MLP.backward", cid, {key: 2 * v for key, v in truth.items()},
-                              dict(shown, dJdy_hat=np.round(p.values[mlp.UPSTREAM], 6)), kind="gradient", on_kink=p.kink,
+                              shown_up, kind="gradient", on_kink=p.kink,
                               baseline=truth, setting="forward, then backward called twice: the gradients add up"))
             cid = f"clear.p{k}"
             clear = [["call", None, "net", "clear_grad_and_cache", [], {}]]
@@ -244,8 +250,8 @@ def _mlp_loss_cases(name, count, seed, calls, arrays, cases):
             y_hat = np.clip(np.round(rng.uniform(0.02, 0.98, shape), 3), 0.02, 0.98)
             y = np.round(rng.uniform(0.0, 1.0, shape), 3) if k % 2 else rng.integers(0, 2, shape).astype(float)
         else:
-            y_hat, y = np.round(rng.normal(0, 1, shape), 3), np.round(rng.normal(0, 1, shape), 3)
-        leaves = {mlp.OUTPUT: y_hat.astype(np.float32).astype(float), "y": y.astype(np.float32).astype(float)}
+            y_hat, y = envmod.draw(rng, shape), envmod.draw(rng, shape)
+        leaves = {mlp.OUTPUT: _as_float32(y_hat), "y": _as_float32(y)}
         point = envmod.Point(envmod.fill(ld, leaves, ctx))
         key = f"{name}.p{k}"
         arrays[f"{key}.y"], arrays[f"{key}.y_hat"] = leaves["y"], leaves[mlp.OUTPUT]
@@ -263,6 +269,7 @@ def _mlp_loss_cases(name, count, seed, calls, arrays, cases):
 
 def _node_points(node, d, count, rng, ctx) -> list:
     """Random leaves in each argument's domain (positive where a log needs it, class indices)."""
+    from ..profiles import nodes
     points = []
     for _ in range(count):
         leaves, extra = {}, {}
@@ -270,7 +277,7 @@ def _node_points(node, d, count, rng, ctx) -> list:
             if a.kind == "index":
                 continue
             var = d.graph.variables()[a.name]
-            value = np.round(rng.normal(0, 1, ctx.shape(var.shape)), 3) + 0.0
+            value = envmod.draw(rng, ctx.shape(var.shape))
             if a.positive:
                 value = np.abs(value) + 0.1
             leaves[a.name] = value
@@ -279,8 +286,7 @@ def _node_points(node, d, count, rng, ctx) -> list:
                 extra[a.name] = np.asarray(float(rng.integers(0, _classes(node, leaves))))
         for x in node.derived:
             leaves[x.name] = x.value({**leaves, **extra})
-        up = d.graph.inputs["upstream"]
-        leaves["upstream"] = np.round(rng.normal(0, 1, ctx.shape(up.shape)), 3) + 0.0
+        leaves[nodes.UPSTREAM] = envmod.draw(rng, ctx.shape(d.graph.inputs[nodes.UPSTREAM].shape))
         with np.errstate(all="ignore"):
             values = envmod.fill(d, leaves, ctx)
         values.update(extra)
@@ -332,18 +338,18 @@ def nodes_plan(d, count: int, seed: int) -> Plan:
             baseline = {}
             for a in graph_args:
                 shape = np.shape(p.values[a.name])
-                before = np.round(rng.normal(0, 1, shape), 3) if accumulate and a.kind == "node" else np.zeros(shape)
+                before = envmod.draw(rng, shape) if accumulate and a.kind == "node" else np.zeros(shape)
                 arrays[f"{prefix}.before.{a.name}"] = before
                 baseline[f"d_{a.name}"] = before
                 steps.append(["setattr", a.name, "d_out", ["array", f"{prefix}.before.{a.name}"]])
-            arrays[f"{prefix}.upstream"] = p.values["upstream"]
+            arrays[f"{prefix}.upstream"] = p.values[nodes.UPSTREAM]
             steps.append(["setattr", "node", "d_out", ["array", f"{prefix}.upstream"]])
             steps.append(["call", None, "node", "backward", [], {}])
             grads = [a for a in node.args if a.kind == "node"]
             steps += [["save", f"d_{a.name}", ["attr", a.name, "d_out"]] for a in grads]
             calls.append({"id": prefix, "func": node.name, "steps": steps})
             shown = {a.name: p.values[a.name] for a in node.args}
-            shown["upstream"] = p.values["upstream"]
+            shown[nodes.UPSTREAM] = p.values[nodes.UPSTREAM]
             cases.append(Case(f"{node.name}.forward", prefix, {"out": p.values["out"]}, shown))
             want = {f"d_{a.name}": p.values[naming.adjoint(a.name)] + baseline[f"d_{a.name}"] for a in grads}
             cases.append(Case(f"{node.name}.backward", prefix, want, shown, kind="gradient", on_kink=p.kink,
@@ -378,7 +384,7 @@ def _graph_cases(d, recipe, name, count, rng, calls, arrays, cases):
             if kinds.get(var.name) == "index":     # a one-hot row in the spec, its index for the node
                 leaves[var.name] = np.eye(shape[0])[rng.integers(shape[0])]
             else:
-                leaves[var.name] = np.round(rng.normal(0, 1, shape), 3) + 0.0
+                leaves[var.name] = envmod.draw(rng, shape)
         with np.errstate(all="ignore"):
             point = envmod.Point(envmod.fill(d, leaves, ctx))
         prefix = f"graph.p{k}"

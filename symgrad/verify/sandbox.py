@@ -83,8 +83,6 @@ _uid_lock = threading.Lock()
 @functools.lru_cache(maxsize=None)
 def _fresh_uids() -> bool:
     """True when this machine accepts uids beyond its accounts (a user namespace may map only 0-65535)."""
-    if os.geteuid() != 0:
-        return False
     fd, probe = tempfile.mkstemp(prefix="symgrad-uid-probe-")
     os.close(fd)
     try:
@@ -105,17 +103,20 @@ def _nobody():
     return entry.pw_uid, entry.pw_gid
 
 
-def _can_switch_user() -> bool:
-    return os.geteuid() == 0 and (_fresh_uids() or _nobody() is not None)
+def _user_switch() -> str | None:
+    """How runs leave root: "fresh" (a uid of their own), "nobody", or None (not root, or no way)."""
+    if os.geteuid() != 0:
+        return None
+    if _fresh_uids():
+        return "fresh"
+    return "nobody" if _nobody() is not None else None
 
 
 def _next_user():
-    """(uid, gid) for the next run: a fresh one where the machine allows it, else
-    ``nobody``; None when this process cannot switch users."""
-    if os.geteuid() != 0:
-        return None
-    if not _fresh_uids():
-        return _nobody()
+    """(uid, gid) for the next run, or None when this process cannot switch users."""
+    mode = _user_switch()
+    if mode != "fresh":
+        return _nobody() if mode == "nobody" else None
     with _uid_lock:
         uid = UID_BASE + next(_uids) % UID_SPAN
     return uid, uid
@@ -128,8 +129,8 @@ def layers() -> dict:
         "CPU limit": True,
         "memory, file-size and process-count limits": True,
         "network and PID namespaces (unshare)": _namespaces(),
-        USER_LAYER: _can_switch_user() and _fresh_uids(),
-        NOBODY_LAYER: _can_switch_user() and not _fresh_uids(),
+        USER_LAYER: _user_switch() == "fresh",
+        NOBODY_LAYER: _user_switch() == "nobody",
         "grader's folders hidden (mount namespace)": _namespaces() and _mount_namespace(),
         "throw-away working directory": True,
         "results as .npy without pickle, compared in the parent": True,
@@ -403,11 +404,8 @@ def _load(source):
         if array is not None:
             return array, None
     try:
-        if isinstance(source, (bytes, bytearray)):
-            array = np.load(io.BytesIO(source), allow_pickle=False)
-        else:
-            with open(source, "rb") as fh:
-                array = np.load(fh, allow_pickle=False)
+        with (io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")) as fh:
+            array = np.load(fh, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         return None, f"its result could not be read as a plain array ({exc})"
     if not isinstance(array, np.ndarray):
