@@ -1,5 +1,6 @@
 """The compiled step (make_step / loss_and_grads_into): same values, reused arrays."""
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -128,8 +129,12 @@ def _ops():
             node = apply("sum", b, axis=0)
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)
-        elif op in ("softplus_tail", "min0", "sigmoid_neg"):   # internal to the step
+        elif op in ("min0", "sigmoid_neg", "exp_neg"):   # internal to the step
             node = Apply(op, (b,), (), b.shape)
+        elif op == "log1p":
+            node = Apply(op, (a,), (), a.shape)
+        elif op == "scaled_recip_1p":   # c / (1 + t), the logistic parts' common factor
+            node = Apply(op, (a, Const(dim("n") / 4)), (), a.shape)
         elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
             node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
         elif op == "broadcast_to":
@@ -147,8 +152,12 @@ def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
     names = {**vars(runtime), "np": np, "n": 4, **values}
     if op == "max":
         expected = np.max(values["b"], axis=1, keepdims=True)
-    elif op == "softplus_tail":   # log(1 + e^x) - max(x, 0), independently
-        expected = np.log(1 + np.exp(values["b"])) - np.maximum(values["b"], 0)
+    elif op == "exp_neg":
+        expected = 1 / np.exp(values["b"])
+    elif op == "log1p":
+        expected = np.log(1 + values["a"])
+    elif op == "scaled_recip_1p":  # n = 4 in names: c = 1
+        expected = 1 / (1 + values["a"])
     elif op == "min0":
         expected = np.where(values["b"] < 0, values["b"], 0.0)
     elif op == "sigmoid_neg":     # sigmoid(-x) = e^-x / (1 + e^-x)
@@ -248,13 +257,21 @@ def test_scalar_softmax_is_overflow_safe(logit, tmp_path):
         np.testing.assert_allclose(scalar_grads[p], grads[p], rtol=1e-10, atol=1e-14, err_msg=p)
 
 
-def test_step_bce_loss_shares_one_softplus_tail_and_sums_by_dot_products():
-    """Fused BCE's loss holds softplus(z) and softplus(-z): the step computes their even part
-    log1p(exp(-|z|)) once (no element-by-element np.logaddexp) and the whole-array mean as
-    dot products, writing no product or sum array."""
+def test_step_bce_shares_two_exps_between_loss_and_gradient_and_sums_by_dot_products():
+    """Fused BCE holds softplus(z) and softplus(-z), and its gradient sigmoid(z) and
+    sigmoid(-z): the step gets all four from exp(min(z, 0)) and exp(-max(z, 0)) (no
+    element-by-element np.logaddexp, no exp that could overflow at the output), one
+    log1p, the loss's mean as dot products only, and no more arrays of the logits'
+    shape than the values that must be alive together."""
     text = render_module(derive(batch_spec("sigmoid_bce")))
     step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
     step = "\n".join(line for line in step.splitlines() if not line.strip().startswith("#"))
     assert "logaddexp" not in step and step.count("np.log1p(") == 1
-    loss_lines = step[:step.index("loss = ")].splitlines()
-    assert not any("np.multiply(" in line or "np.add(loss" in line for line in loss_lines[-8:])
+    output_block = step[step.index("np.add(P_1, b2"):]
+    assert output_block.count("np.exp(") == 2 and "errstate" not in output_block
+    mean = re.search(r"^\s*loss_8 = (.*)$", step, re.M).group(1)
+    terms = re.findall(r"_t\d+", mean)
+    assert len(terms) >= 2 and all(re.search(rf"^\s*{t} = np\.vdot\(", step, re.M) for t in terms), mean
+    module = load_module(text, "bce_parts")
+    logits_shaped = [s for s in module._allocate(9, np.float64) if s.shape == (9, 4)]
+    assert len(logits_shaped) <= 5, f"{len(logits_shaped)} arrays of the logits' shape"

@@ -31,7 +31,7 @@ happens here, in Python, and the template only places the result:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import names as naming
 from ..derive import Derivation
@@ -47,7 +47,9 @@ _VIEWS = {"transpose", "expand_dims"}
 
 #: out= forms of the step's own operations, which are no operation of the rule
 #: table: the row maximum (a part of log_softmax), min(x, 0) (relu(-x) = -min(x, 0)),
-#: sigmoid(-x) from x, and softplus's even part log1p(exp(-|x|)). Every other form is the ``numpy_out`` of the operation's rule.
+#: sigmoid(-x) from x, exp(-x) from x, log1p, and c / (1 + t) (the logistic parts'
+#: common factor, see :meth:`_Lowering.logistic_parts`). Every other form is the
+#: ``numpy_out`` of the operation's rule.
 STEP_FORMS: dict[str, OutForm] = {
     "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
@@ -55,9 +57,11 @@ STEP_FORMS: dict[str, OutForm] = {
     "sigmoid_neg": OutForm(lambda a, node, out, s, ctx: [
         'with np.errstate(over="ignore"):', f"    np.exp({a[0]}, out={out})",
         f"np.add({out}, 1, out={out})", f"np.divide(1, {out}, out={out})"], returns=False),
-    "softplus_tail": OutForm(lambda a, node, out, s, ctx: [
-        f"np.abs({a[0]}, out={out})", f"np.negative({out}, out={out})",
-        f"np.exp({out}, out={out})", f"np.log1p({out}, out={out})"]),
+    "exp_neg": OutForm(lambda a, node, out, s, ctx: [
+        f"np.negative({a[0]}, out={out})", f"np.exp({out}, out={out})"]),
+    "log1p": OutForm(lambda a, node, out, s, ctx: [f"np.log1p({a[0]}, out={out})"]),
+    "scaled_recip_1p": OutForm(lambda a, node, out, s, ctx: [
+        f"np.add({a[0]}, 1, out={out})", f"np.divide({a[1]}, {out}, out={out})"]),
 }
 
 
@@ -131,6 +135,22 @@ def _scalar_form(node: Apply, args: list, printer) -> str | None:
     return None
 
 
+def _factors(e: Expr) -> list:
+    """The factors of a product (nested muls flattened), or [e]."""
+    if isinstance(e, Apply) and e.op == "mul":
+        return _factors(e.args[0]) + _factors(e.args[1])
+    return [e]
+
+
+def _product(factors: list, shape: tuple) -> Expr:
+    """factors multiplied left to right; constants first, as the derivation writes them."""
+    factors = sorted(factors, key=lambda f: not isinstance(f, Const))
+    out = factors[0]
+    for f in factors[1:]:
+        out = Apply("mul", (out, f), (), shape if shape else tuple(f.shape))
+    return out
+
+
 def _divisor(size, printer) -> str:
     return str(size) if getattr(size, "is_Symbol", False) else printer.scalar(size, 71)
 
@@ -162,6 +182,7 @@ class _Lowering:
         self.count = 0
         self.exp_of: dict[Var, Apply] = {}   # value -> how to get exp(value) without an exp
         self.softmax_parts: dict[Var, tuple] = {}   # log_softmax value -> (exps, total, axis, kept shape)
+        self.logistic: dict[Var, tuple] = {}   # z -> (exp(min(z, 0)), exp(-max(z, 0)), exp(-|z|))
 
     def fresh(self) -> str:
         self.count += 1
@@ -238,31 +259,121 @@ class _Lowering:
         self.softmax_parts[var] = (exps, total, axis, kept)
         return var
 
+    def logistic_parts(self, z: Var) -> tuple:
+        """(a, b, t) = (exp(min(z, 0)), exp(-max(z, 0)), exp(-|z|)), each computed once.
+
+        With r = 1 / (1 + t): sigmoid(z) = a r, sigmoid(-z) = b r and
+        softplus(+-z) = relu(+-z) + log1p(t), all exact to rounding for every z
+        (no exp of a positive number, so nothing overflows and no errstate is
+        needed), from two exps that sigmoid(z), sigmoid(-z) and both softplus
+        share. relu(z) is z - min(z, 0): exact, and a plain subtraction, which
+        numpy runs faster than np.maximum against a scalar.
+        """
+        if z in self.logistic:
+            return self.logistic[z]
+        shape = z.shape
+        low = self.memo.get(Apply("min0", (z,), (), shape)) or self.emit(Apply("min0", (z,), (), shape))
+        self.memo[Apply("min0", (z,), (), shape)] = low
+        relu_node = Apply("relu", (z,), (), shape)
+        high = self.memo.get(relu_node) or self.emit(Apply("sub", (z, low), (), shape))
+        self.memo[relu_node] = high
+        a = self.emit(Apply("exp", (low,), (), shape))
+        b = self.emit(Apply("exp_neg", (high,), (), shape))
+        t = self.emit(Apply("mul", (a, b), (), shape))
+        self.logistic[z] = (a, b, t)
+        return self.logistic[z]
+
+    def _signed_base(self, x: Expr) -> tuple:
+        """(v, -1) when the lowered x is -v for a Var v, else (x, 1)."""
+        definition = self.definition(x)
+        if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
+            return definition.args[0], -1
+        return x, 1
+
     def _softplus(self, e: Apply, target: str, comment: str) -> Var:
         """softplus(x) = relu(x) + log1p(exp(-|x|)), exact everywhere. The second part is even
         in x, so softplus(x) and softplus(-x), the two logs of a fused binary cross-entropy,
-        share its one exp and one log1p."""
+        share it, and it comes from the logistic parts that the sigmoids of their VJPs use."""
         x = self.operand(e.args[0])
-        base = x
-        definition = self.definition(x)
-        if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
-            base = definition.args[0]
-        tail_node = Apply("softplus_tail", (base,), (), e.shape)
+        base, sign = self._signed_base(x)
+        if not isinstance(base, Var):
+            base, sign = self.operand(base), 1
+        _a, _b, t = self.logistic_parts(base)
+        tail_node = Apply("log1p", (t,), (), e.shape)
         tail = self.memo.get(tail_node)
         if tail is None:
             tail = self.memo[tail_node] = self.emit(tail_node)
-        relu_node = Apply("relu", (x,), (), e.shape)
-        positive = self.memo.get(relu_node)
-        if positive is None:
-            if base is not x:   # relu(-v) = -min(v, 0): no array of -v; a sum takes the sign out
-                positive = self.emit(Apply("neg", (self.emit(Apply("min0", (base,), (), e.shape)),), (), e.shape))
-            else:
-                positive = self.emit(relu_node)
-            self.memo[relu_node] = positive
+        if sign < 0:   # relu(-v) = -min(v, 0): no array of -v; a sum takes the sign out
+            positive = self.emit(Apply("neg", (self.memo[Apply("min0", (base,), (), e.shape)],), (), e.shape))
+        else:
+            positive = self.memo[Apply("relu", (base,), (), e.shape)]
         var = Var(target, e.shape, "temp")
         self.ops.append(Op(target, Apply("add", (positive, tail), (), e.shape), comment))
         self.memo[e] = var
         return var
+
+    def _sigmoid_term(self, e: Expr):
+        """(z, sign, other factors) when e is a product holding one sigmoid(sign * z) whose
+        logistic parts exist, else None."""
+        factors = _factors(e)
+        found = []
+        for k, f in enumerate(factors):
+            node = f
+            if isinstance(f, Var):
+                node = self.definition(f)
+            if isinstance(node, Apply) and node.op == "sigmoid":
+                arg = node.args[0]
+                if isinstance(arg, Apply) and arg.op == "neg" and isinstance(arg.args[0], Var):
+                    z, sign = arg.args[0], -1
+                elif isinstance(arg, Var):
+                    z, sign = self._signed_base(arg)
+                else:
+                    continue
+                if z in self.logistic:
+                    found.append((z, sign, factors[:k] + factors[k + 1:]))
+        return found[0] if len(found) == 1 else None
+
+    def logistic_backward(self, e: Expr, memo: dict | None = None) -> Expr:
+        """e with every A sigmoid(z) +- B sigmoid(-z) rewritten as (A a +- B b) (c r).
+
+        Binary cross-entropy's VJP at the logits z is c ((1 - y) sigmoid(z) - y sigmoid(-z)):
+        both sigmoids are kept so a confident, right prediction keeps its tiny gradient.
+        With the logistic parts (see :meth:`logistic_parts`) that is
+        ((1 - y) a - y b) * c / (1 + t): no exp beyond the two the loss takes, and a
+        constant factor c shared by A and B is applied once, inside the division.
+        """
+        memo = {} if memo is None else memo
+        if not isinstance(e, Apply):
+            return e
+        if e in memo:
+            return memo[e]
+        args = tuple(self.logistic_backward(x, memo) for x in e.args)
+        out = e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+        memo[e] = self._logistic_pair(out) or out
+        return memo[e]
+
+    def _logistic_pair(self, e: Apply) -> Expr | None:
+        if e.op not in ("add", "sub") or not self.logistic:
+            return None
+        terms = [self._sigmoid_term(x) for x in e.args]
+        if None in terms or terms[0][0] != terms[1][0] or terms[0][1] == terms[1][1]:
+            return None
+        z = terms[0][0]
+        shape = tuple(e.shape)
+        if tuple(z.shape) != shape:
+            return None
+        rests = [rest for _z, _sign, rest in terms]
+        scale = Const(1)
+        common = [f for f in rests[0] if isinstance(f, Const) and f in rests[1]]
+        if common:
+            scale = common[0]
+            rests = [[f for k, f in enumerate(r) if k != r.index(scale)] for r in rests]
+        if not all(tuple(f.shape) in (shape, ()) for r in rests for f in r):
+            return None
+        a, b, t = self.logistic[z]
+        parts = [_product(rest + [a if sign > 0 else b], shape) for (_z, sign, _), rest in zip(terms, rests)]
+        ratio = Apply("scaled_recip_1p", (t, scale), (), shape)
+        return Apply("mul", (Apply(e.op, tuple(parts), (), shape), ratio), (), shape)
 
     def softmax_backward(self, e: Expr, memo: dict | None = None) -> Expr:
         """e with every log_softmax VJP at a lowered log_softmax r rewritten to its cheap form.
@@ -459,7 +570,7 @@ def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]
     regions = _Regions({rename[n.var]: by_target[n.name] for n in graph.nodes
                         if isinstance(n.expr, Apply) and n.expr.op in _ARITH and n.name in by_target})
     for target, _named, expr in plan:
-        expr = low.softmax_backward(regions(_rename(expr, rename)))
+        expr = low.logistic_backward(low.softmax_backward(regions(_rename(expr, rename))))
         adj = naming.adjoint(target)
         if isinstance(expr, Apply) and expr not in low.memo and expr.op not in _VIEWS:
             value = low.bind(expr, adj, (comments or {}).get(target, f"dL/d{target}"))
@@ -581,8 +692,27 @@ def _distribute_sums(ops: list, fresh) -> list:
         for new in new_ops:   # each as early as its arguments allow, so they die (and free arrays) sooner
             needs = _vars(new.node)
             deps = [k for k, o in enumerate(out_ops) if o.target in needs]
+            _hoist_free(out_ops, deps)
+            deps = [k for k, o in enumerate(out_ops) if o.target in needs]
             out_ops.insert(max(deps) + 1 if deps else out_ops.index(op), new)
     return out_ops
+
+
+def _hoist_free(ops: list, deps: list) -> None:
+    """Move the last of deps up to just after the others when it reads no computed value.
+
+    A dot product of the loss, vdot((1 - y), relu(z)), can only run once both
+    arrays exist; 1 - y reads inputs alone, so computing it there, not at its
+    place in the forward order, lets relu(z) die (and its array be reused) early.
+    """
+    if len(deps) < 2:
+        return
+    deps = sorted(deps)
+    last = ops[deps[-1]]
+    computed = {o.target for o in ops}
+    if _vars(last.node) & computed:
+        return
+    ops.insert(deps[-2] + 1, ops.pop(deps[-1]))
 
 
 def _prune(ops: list, results: list) -> list:
@@ -663,6 +793,63 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
     return buffers
 
 
+def _fewest_buffers(schedules: list, keep: set) -> tuple:
+    """(ops, buffers) of the schedule whose workspace holds the fewest arrays (the first on a tie)."""
+    best = None
+    for ops in schedules:
+        ops = [replace(op, scratch=[]) for op in ops]
+        buffers = assign_buffers(ops, keep)
+        if best is None or len(buffers) < len(best[1]):
+            best = ops, buffers
+    return best
+
+
+def _sink_reductions(ops: list) -> list:
+    """The schedule with every array that only whole-array reductions read computed late.
+
+    Such an array (a loss term like log1p(exp(-|z|)), read by dot products) is
+    computed, by default, where the forward pass reaches it, while the arrays
+    it is made from often stay alive for the backward pass anyway. Moved to
+    just before the last other reader of those arrays (with the reductions and
+    the scalar arithmetic after them), it may find an array the backward pass
+    has freed instead of a new one. Values do not change, only the order; the
+    caller keeps this schedule only when it needs fewer arrays.
+    """
+    ops = list(ops)
+    readers: dict[str, list[int]] = {}
+    for k, op in enumerate(ops):
+        for name in _vars(op.node):
+            readers.setdefault(name, []).append(k)
+    for op in list(ops):
+        k = ops.index(op)
+        mine = readers.get(op.target, [])
+        if not op.node.shape or not mine or any(ops[j].node.shape for j in mine):
+            continue
+        inputs = [v for v in _vars(op.node) if v in readers]
+        later = [j for v in inputs for j in readers[v] if j > k and j not in mine]
+        if not later:
+            continue
+        to = max(later)
+        moved = [op] + [ops[j] for j in sorted(mine)]
+        names = {m.target for m in moved}
+        for j in range(k + 1, len(ops)):   # the scalar arithmetic reading what moves, moves too
+            if not ops[j].node.shape and _vars(ops[j].node) & names and ops[j] not in moved:
+                moved.append(ops[j])
+                names.add(ops[j].target)
+        if any(ops.index(m) > to for m in moved[1:] if m.node.shape):
+            continue
+        rest = [o for o in ops if o not in moved]
+        at = rest.index(ops[to])
+        scalars_after = [m for m in moved if not m.node.shape and ops.index(m) > to]
+        head = [m for m in moved if m not in scalars_after]
+        ops = rest[:at] + head + rest[at:at + 1] + scalars_after + rest[at + 1:]
+        readers = {}
+        for j, o in enumerate(ops):
+            for name in _vars(o.node):
+                readers.setdefault(name, []).append(j)
+    return ops
+
+
 def _take(pool, buffers, key) -> int:
     free = pool.setdefault(key, [])
     if free:
@@ -695,7 +882,7 @@ def step_data(d: Derivation, plan, comments: dict) -> dict:
     ops, results = lower(d, plan, comments)
     grads = {p: results[p] for p in d.graph.params}
     keep = {v.name for v in grads.values() if isinstance(v, Var)}
-    buffers = assign_buffers(ops, keep)
+    ops, buffers = _fewest_buffers([ops, _sink_reductions(ops)], keep)
     printer = NumpyPrinter()
     lines = render_ops(ops, printer)
     grad_code = {}
