@@ -131,6 +131,7 @@ def _allocate(dtype):
         np.empty((4,), dtype),
         np.empty((2,), dtype),
         np.empty((2,), dtype),
+        np.zeros((2,), dtype),
         np.empty((2,), dtype),
         np.empty((2,), dtype),
         np.empty((4,), dtype),
@@ -156,7 +157,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
@@ -169,35 +170,32 @@ def loss_and_grads_into(params, inputs, workspace):
     z3_1 = np.matmul(W2, z2, out=_b1)
     # z3 = W2 @ z2 + b2
     z3 = np.add(z3_1, b2, out=_b1)
-    _t3 = np.minimum(z3, 0, out=_b2)
-    _t18 = np.vdot(y, _t3) / 2
-    _t4 = np.subtract(z3, _t3, out=_b1)
-    loss_3 = np.subtract(1, y, out=_b3)
-    _t20 = np.vdot(loss_3, _t4) / 2
+    _t3 = np.minimum(z3, _b3, out=_b2)
+    _t19 = np.vdot(y, _t3) / 2
+    _t4 = np.subtract(_t3, z3, out=_b1)
+    loss_3 = np.subtract(1, y, out=_b4)
+    _t21 = np.vdot(loss_3, _t4) / 2
     _t5 = np.exp(_t3, out=_b2)
-    np.negative(_t4, out=_b1)
-    np.exp(_b1, out=_b1)
-    _t6 = _b1
-    _t7 = np.multiply(_t5, _t6, out=_b4)
-    _t12 = np.multiply(loss_3, _t5, out=_b2)
-    _t13 = np.multiply(y, _t6, out=_b1)
-    _t11 = np.subtract(_t12, _t13, out=_b2)
+    _t6 = np.exp(_t4, out=_b1)
+    _t7 = np.multiply(_t5, _t6, out=_b5)
+    _t13 = np.multiply(loss_3, _t5, out=_b4)
+    _t14 = np.multiply(y, _t6, out=_b1)
+    _t12 = np.subtract(_t13, _t14, out=_b4)
     _t8 = np.log1p(_t7, out=_b1)
-    _t21 = np.vdot(loss_3, _t8) / 2
-    _t19 = np.vdot(y, _t8) / 2
-    loss_8 = _t18 - _t19 - _t20 - _t21
+    _t20 = np.add.reduce(_t8, axis=None) / 2
+    loss_8 = _t19 - _t20 + _t21
     # loss = bce(yhat, y)
     loss = -loss_8
-    np.add(_t7, 1, out=_b4)
-    np.divide(0.5, _b4, out=_b4)
-    _t14 = _b4
+    np.add(_t7, 1, out=_b5)
+    np.divide(0.5, _b5, out=_b5)
+    _t15 = _b5
     # dL/dz3 = -dL/dloss_5 * yhat - -dL/dloss_1 * sigmoid(-z3); dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_6 = dL/dloss_7
-    d_z3 = np.multiply(_t11, _t14, out=_b2)
-    _t15 = np.matmul(W2.T, d_z3, out=_b5)
-    _t17 = np.subtract(1, z2, out=_b6)
-    _t16 = np.multiply(z2, _t17, out=_b6)
+    d_z3 = np.multiply(_t12, _t15, out=_b4)
+    _t16 = np.matmul(W2.T, d_z3, out=_b6)
+    _t18 = np.subtract(1, z2, out=_b7)
+    _t17 = np.multiply(z2, _t18, out=_b7)
     # dL/dz1 = dL/dz2 * (z2 * (1 - z2))
-    d_z1 = np.multiply(_t15, _t16, out=_b5)
+    d_z1 = np.multiply(_t16, _t17, out=_b6)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
     d_W1 = np.outer(d_z1, x)
     # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3

@@ -109,6 +109,7 @@ def _allocate(n, dtype):
     return (
         np.empty((n, 4), dtype),
         np.empty((n, 4), dtype),
+        np.zeros((4,), dtype),
         np.empty((n, 1), dtype),
         np.empty((n, 5), dtype),
         np.empty((n, 4), bool),
@@ -134,31 +135,31 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(n, dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, = workspace.arrays
     _t1 = np.ones((n, 1), dtype=dtype)
     # A = concat(X, ones(n, 1), axis=1)
     A = np.concatenate([X, _t1], axis=1)
     # B = A @ W1
     B = np.matmul(A, W1, out=_b0)
     # C = relu(B)
-    C = np.maximum(B, 0, out=_b1)
+    C = np.maximum(B, _b2, out=_b1)
     # D = concat(C, ones(n, 1), axis=1)
     D = np.concatenate([C, _t1], axis=1)
     # yhat = D @ W2
-    yhat = np.matmul(D, W2, out=_b2)
-    loss_1 = np.subtract(yhat, y, out=_b2)
+    yhat = np.matmul(D, W2, out=_b3)
+    loss_1 = np.subtract(yhat, y, out=_b3)
     # loss = mean((yhat - y)**2)
     loss = np.vdot(loss_1, loss_1) / n
     # dL/dyhat = dL/dloss_1; dL/dloss_1 = 2 * loss_1 * dL/dloss_2; dL/dloss_2 = np.broadcast_to(1/n, (n, 1))
-    d_yhat = np.multiply(2/n, loss_1, out=_b2)
-    _t4 = np.matmul(d_yhat, W2.T, out=_b3)
+    d_yhat = np.multiply(2/n, loss_1, out=_b3)
+    _t4 = np.matmul(d_yhat, W2.T, out=_b4)
     _t3 = _t4[:, :4]
-    _t5 = np.greater(B, 0, out=_b4)
+    _t5 = np.greater(B, 0, out=_b5)
     _t2 = np.multiply(_t3, _t5, out=_b0)
     # dL/dW1 = A.T @ dL/dB
-    d_W1 = np.matmul(A.T, _t2, out=_b5)
+    d_W1 = np.matmul(A.T, _t2, out=_b6)
     # dL/dW2 = D.T @ dL/dyhat
-    d_W2 = np.matmul(D.T, d_yhat, out=_b6)
+    d_W2 = np.matmul(D.T, d_yhat, out=_b7)
     return float(loss), {
         "W1": d_W1,
         "W2": d_W2,

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field, replace
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, as_sympy, dim, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, dim, is_const, walk
 from ..rules import RULES
-from ..rules.core import FLOAT, OutForm
+from ..rules.core import FLOAT, MASK, ZEROS, OutForm, against_zero
 from ..rules.reduce import reduce_kw
 from ..spec import LOSS
 from .printers import NumpyPrinter
@@ -47,18 +47,16 @@ _VIEWS = {"transpose", "expand_dims"}
 
 #: out= forms of the step's own operations, which are no operation of the rule
 #: table: the row maximum (a part of log_softmax), min(x, 0) (relu(-x) = -min(x, 0)),
-#: sigmoid(-x) from x, exp(-x) from x, log1p, and c / (1 + t) (the logistic parts'
+#: sigmoid(-x) from x, log1p, and c / (1 + t) (the logistic parts'
 #: common factor, see :meth:`_Lowering.logistic_parts`). Every other form is the
 #: ``numpy_out`` of the operation's rule.
 STEP_FORMS: dict[str, OutForm] = {
     "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
-    "min0": OutForm(lambda a, node, out, s, ctx: [f"np.minimum({a[0]}, 0, out={out})"]),
+    "min0": against_zero("minimum"),
     "sigmoid_neg": OutForm(lambda a, node, out, s, ctx: [
         'with np.errstate(over="ignore"):', f"    np.exp({a[0]}, out={out})",
         f"np.add({out}, 1, out={out})", f"np.divide(1, {out}, out={out})"], returns=False),
-    "exp_neg": OutForm(lambda a, node, out, s, ctx: [
-        f"np.negative({a[0]}, out={out})", f"np.exp({out}, out={out})"]),
     "log1p": OutForm(lambda a, node, out, s, ctx: [f"np.log1p({a[0]}, out={out})"]),
     "scaled_recip_1p": OutForm(lambda a, node, out, s, ctx: [
         f"np.add({a[0]}, 1, out={out})", f"np.divide({a[1]}, {out}, out={out})"]),
@@ -266,19 +264,19 @@ class _Lowering:
         softplus(+-z) = relu(+-z) + log1p(t), all exact to rounding for every z
         (no exp of a positive number, so nothing overflows and no errstate is
         needed), from two exps that sigmoid(z), sigmoid(-z) and both softplus
-        share. relu(z) is z - min(z, 0): exact, and a plain subtraction, which
-        numpy runs faster than np.maximum against a scalar.
+        share. -max(z, 0) is min(z, 0) - z: exact, a plain subtraction (numpy
+        runs np.maximum against a scalar slower), and b's exp needs no negation.
         """
         if z in self.logistic:
             return self.logistic[z]
         shape = z.shape
-        low = self.memo.get(Apply("min0", (z,), (), shape)) or self.emit(Apply("min0", (z,), (), shape))
-        self.memo[Apply("min0", (z,), (), shape)] = low
-        relu_node = Apply("relu", (z,), (), shape)
-        high = self.memo.get(relu_node) or self.emit(Apply("sub", (z, low), (), shape))
-        self.memo[relu_node] = high
+        low_node = Apply("min0", (z,), (), shape)
+        low = self.memo.get(low_node) or self.emit(low_node)
+        self.memo[low_node] = low
+        minus_high = self.emit(Apply("sub", (low, z), (), shape))
+        self.memo[Apply("neg", (Apply("relu", (z,), (), shape),), (), shape)] = minus_high
         a = self.emit(Apply("exp", (low,), (), shape))
-        b = self.emit(Apply("exp_neg", (high,), (), shape))
+        b = self.emit(Apply("exp", (minus_high,), (), shape))
         t = self.emit(Apply("mul", (a, b), (), shape))
         self.logistic[z] = (a, b, t)
         return self.logistic[z]
@@ -303,10 +301,11 @@ class _Lowering:
         tail = self.memo.get(tail_node)
         if tail is None:
             tail = self.memo[tail_node] = self.emit(tail_node)
-        if sign < 0:   # relu(-v) = -min(v, 0): no array of -v; a sum takes the sign out
-            positive = self.emit(Apply("neg", (self.memo[Apply("min0", (base,), (), e.shape)],), (), e.shape))
-        else:
-            positive = self.memo[Apply("relu", (base,), (), e.shape)]
+        # relu(-v) = -min(v, 0) and relu(v) = -(min(v, 0) - v): no array of -v, and a sum takes the sign out
+        shape = e.shape
+        minus = (self.memo[Apply("min0", (base,), (), shape)] if sign < 0
+                 else self.memo[Apply("neg", (Apply("relu", (base,), (), shape),), (), shape)])
+        positive = self.emit(Apply("neg", (minus,), (), shape))
         var = Var(target, e.shape, "temp")
         self.ops.append(Op(target, Apply("add", (positive, tail), (), e.shape), comment))
         self.memo[e] = var
@@ -655,6 +654,7 @@ def _distribute_sums(ops: list, fresh) -> list:
                     count = count * d
         else:
             continue
+        found = _merge_complements(found, by_target)
         if found == [(1, "dot" if node.op == "dot" else "total", node.args)]:
             continue   # nothing to take apart
         new_ops, names = [], []
@@ -696,6 +696,32 @@ def _distribute_sums(ops: list, fresh) -> list:
             deps = [k for k, o in enumerate(out_ops) if o.target in needs]
             out_ops.insert(max(deps) + 1 if deps else out_ops.index(op), new)
     return out_ops
+
+
+def _merge_complements(found: list, by_target: dict) -> list:
+    """vdot(y, x) + vdot(1 - y, x) -> sum(x): one pass instead of two.
+
+    Binary cross-entropy's two log terms share the tail log1p(exp(-|z|)),
+    weighted by y and by 1 - y. Both dot products have the sign of x where y
+    lies in [0, 1], so the sum of x agrees with them to rounding.
+    """
+    def complement(p, q):
+        d = by_target.get(q.name) if isinstance(q, Var) else None
+        return d is not None and d.node.op == "sub" and is_const(d.node.args[0], 1) and d.node.args[1] == p
+
+    out = list(found)
+    for i, (sign, kind, args) in enumerate(found):
+        for j in range(i + 1, len(found)):
+            sign2, kind2, args2 = found[j]
+            if kind != "dot" or kind2 != "dot" or sign != sign2 or out[i] is None or out[j] is None:
+                continue
+            for x in set(args) & set(args2):
+                p = args[1] if args[0] == x else args[0]
+                q = args2[1] if args2[0] == x else args2[0]
+                if complement(p, q) or complement(q, p):
+                    out[i], out[j] = (sign, "total", (x,)), None
+                    break
+    return [t for t in out if t is not None]
 
 
 def _hoist_free(ops: list, deps: list) -> None:
@@ -783,6 +809,11 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
         op.scratch = [naming.step_buffer(s) for s in scratch]
         for s in scratch:
             pool[(key[0], FLOAT)].append(s)
+        if form.zero_row and key[0]:
+            row = ((key[0][-1],), ZEROS)   # shared, never written: one per row length
+            if row not in buffers:
+                buffers.append(row)
+            op.scratch.append(naming.step_buffer(buffers.index(row)))
         for name in dying:
             b = held.pop(name)
             pool.setdefault(buffers[b], []).append(b)
@@ -853,7 +884,7 @@ def _sink_reductions(ops: list) -> list:
 def _take(pool, buffers, key) -> int:
     free = pool.setdefault(key, [])
     if free:
-        return free.pop(0)
+        return free.pop()
     buffers.append(key)
     return len(buffers) - 1
 
@@ -892,8 +923,8 @@ def step_data(d: Derivation, plan, comments: dict) -> dict:
         if not isinstance(v, Var) or v.name not in keep:
             text = f"np.array({text}, dtype=dtype)" if isinstance(v, Const) else f"np.ascontiguousarray({text})"
         grad_code[p] = text
-    allocations = [f"np.empty({printer.shape(shape)}, {'dtype' if kind == FLOAT else 'bool'})"
-                   for shape, kind in buffers]
+    allocations = [f"np.{'zeros' if kind == ZEROS else 'empty'}({printer.shape(shape)}, "
+                   f"{'bool' if kind == MASK else 'dtype'})" for shape, kind in buffers]
     return {
         "lines": lines,
         "buffers": [naming.step_buffer(i) for i in range(len(buffers))],

@@ -101,7 +101,7 @@ class Rule:
         return callable(self.vjps) or self.vjps[index] is not None
 
 
-FLOAT, MASK = "float", "bool"
+FLOAT, MASK, ZEROS = "float", "bool", "zeros"
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,9 @@ class OutForm:
         args already printed, ctx the numpy printer.
     kind: FLOAT, or MASK for a boolean result.
     scratch: how many extra float arrays of the result's shape it needs.
+    zero_row: True when it compares against a read-only array of zeros shaped like
+        the result's last axis, passed after the scratch arrays (numpy runs
+        np.maximum(x, row) with its vector loop, np.maximum(x, 0) element by element).
     elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
     returns: False when the last line does not evaluate to ``out``.
     """
@@ -119,6 +122,7 @@ class OutForm:
     code: Callable
     kind: str = FLOAT
     scratch: int = 0
+    zero_row: bool = False
     elementwise: bool = True
     returns: bool = True
 
@@ -127,6 +131,12 @@ def ufunc_out(name: str, *extra: str) -> OutForm:
     """``np.<name>(args..., extra..., out=out)``."""
     tail = "".join(f", {e}" for e in extra)
     return OutForm(lambda a, node, out, s, ctx: [f"np.{name}({', '.join(a)}{tail}, out={out})"])
+
+
+def against_zero(name: str) -> OutForm:
+    """``np.<name>(x, zeros, out=out)``: x against a zero row (0 when the result is a scalar)."""
+    return OutForm(lambda a, node, out, s, ctx: [f"np.{name}({a[0]}, {s[-1] if s else 0}, out={out})"],
+                   zero_row=True)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .. import runtime
 from ..errors import DerivationError
 from ..ir import Const, Expr
 from . import scalar_code as sc
-from .core import ATOM, MASK, RULES, OutForm, Printed, Rule, ScalarForm, apply, ufunc_out
+from .core import ATOM, MASK, RULES, OutForm, Printed, Rule, ScalarForm, against_zero, apply, ufunc_out
 
 X = sp.Symbol("x", real=True)
 R = sp.Symbol("r", real=True)
@@ -363,7 +363,7 @@ elementwise("sigmoid", 1 / (1 + sp.exp(-_x)), latex=r"\sigma", impl=runtime.sigm
             numpy_out=OutForm(_sigmoid_out, returns=False), scalar=sc._sigmoid)
 elementwise("relu", sp.Piecewise((_x, _x > 0), (0, True)), latex=r"\operatorname{ReLU}",
             impl=runtime.relu, kinks=(0,), doc="max(x, 0); ReLU'(0) = 0",
-            numpy_out=ufunc_out("maximum", "0"), scalar="({0} if {0} > 0.0 else 0.0)")
+            numpy_out=against_zero("maximum"), scalar="({0} if {0} > 0.0 else 0.0)")
 elementwise("leaky_relu", sp.Piecewise((_x, _x > 0), (sp.Symbol("slope", real=True) * _x, True)),
             params=("slope",), latex=r"\operatorname{LeakyReLU}", impl=runtime.leaky_relu, kinks=(0,),
             doc="x for x > 0, slope * x otherwise; derivative at 0 is slope")
