@@ -12,6 +12,7 @@ processes hits both sides of a pair alike.
 from __future__ import annotations
 
 import os
+import random
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS"):
@@ -111,19 +112,25 @@ def batch_seconds(fn, k: int) -> float:
 
 
 def interleaved(fns: dict, budget: float, min_rounds: int = 7) -> dict:
-    """Per-call seconds of every function, one batch each per round, order rotated.
+    """Per-call seconds of every function, one batch each per round, in a shuffled order.
 
     Returns name -> list of per-round seconds; round i of two functions ran
-    back to back, so their ratio is a paired sample.
+    close together, so their ratio is a paired sample. Each batch follows one
+    untimed call, so it times the steady state a training loop runs in, not the
+    cache the previous framework's batch left behind, and the order is drawn
+    afresh every round, so no framework always follows the same other one
+    (a fixed rotation puts every framework after the same neighbour each round).
     """
     ks = {name: calibrate(fn) for name, fn in fns.items()}
     names = list(fns)
     out = {name: [] for name in names}
+    order_rng = random.Random(0)
     end = time.perf_counter() + budget
     r = 0
     while r < min_rounds or (time.perf_counter() < end and r < 200):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = order_rng.sample(names, len(names))
         for name in order:
+            fns[name]()
             out[name].append(batch_seconds(fns[name], ks[name]))
         r += 1
     return out
