@@ -84,9 +84,9 @@ def mib(b):
 
 
 def step_tables(rows) -> list[str]:
-    out = ["| net | dtype | batch x width | generated (ms) | gen / hand | gen / torch | gen / jax "
-           "| % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| net | dtype | batch x width | generated (ms) | gen / hand | gen / torch | products / torch "
+           "| gen / jax | % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["seconds"]
         gen = s["generated"]
@@ -100,7 +100,7 @@ def step_tables(rows) -> list[str]:
         out.append(
             f"| {r['net']} | {r['dtype']} | {r['n']} x {r['w']} | {median(gen) * 1e3:.4g} "
             f"| {fmt_ratio(paired('generated', 'hand'))} | {fmt_ratio(paired('generated', 'torch'))} "
-            f"| {fmt_ratio(paired('generated', 'jax'))} "
+            f"| {fmt_ratio(paired('matmul', 'torch'))} | {fmt_ratio(paired('generated', 'jax'))} "
             f"| {100 * paired('matmul', 'generated'):.0f}%, {100 * paired('matmul', 'hand'):.0f}% "
             f"| {mib(mem['generated'])} / {mib(mem['hand'])} | {mem['generated'] / mem['hand']:.2f} |")
     return out
@@ -139,11 +139,15 @@ def main() -> int:
         "",
         "Every process is pinned to one thread (OPENBLAS/OMP/MKL_NUM_THREADS=1, XLA single-threaded, "
         "torch.set_num_threads(1)) and bound to one CPU. Frameworks run in interleaved rounds inside "
-        "one process (one timed batch of each per round, order rotated); a ratio is the median over "
-        "rounds of the paired per-round ratio. % of matmul peak: the step's five matrix products "
+        "one process (per round, in an order shuffled afresh, each framework makes one untimed call "
+        "and then one timed batch, so every batch times the steady state of a training loop); "
+        "a ratio is the median over rounds of the paired per-round ratio. "
+        "% of matmul peak: the step's five matrix products "
         "(10 n w^2 flops) run alone with np.matmul(out=), timed in the same rounds, over the step's "
         "time (median of paired ratios), so it is the share of the step that is matrix products at "
         "this machine's measured matmul speed. "
+        "products / torch: those five products alone over torch's whole step, the floor of "
+        "gen / torch for any numpy step that computes them with numpy's BLAS. "
         "Peak memory: tracemalloc peak of a first step from nothing, the generated step's workspace "
         "included (inputs and parameters excluded).",
         "",
