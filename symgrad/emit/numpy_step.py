@@ -709,18 +709,22 @@ def _merge_complements(found: list, by_target: dict) -> list:
         d = by_target.get(q.name) if isinstance(q, Var) else None
         return d is not None and d.node.op == "sub" and is_const(d.node.args[0], 1) and d.node.args[1] == p
 
+    def merged(first, second):
+        (sign, kind, args), (sign2, kind2, args2) = first, second
+        if kind != "dot" or kind2 != "dot" or sign != sign2:
+            return None
+        for x in set(args) & set(args2):
+            p = args[1] if args[0] == x else args[0]
+            q = args2[1] if args2[0] == x else args2[0]
+            if complement(p, q) or complement(q, p):
+                return sign, "total", (x,)
+        return None
+
     out = list(found)
-    for i, (sign, kind, args) in enumerate(found):
-        for j in range(i + 1, len(found)):
-            sign2, kind2, args2 = found[j]
-            if kind != "dot" or kind2 != "dot" or sign != sign2 or out[i] is None or out[j] is None:
-                continue
-            for x in set(args) & set(args2):
-                p = args[1] if args[0] == x else args[0]
-                q = args2[1] if args2[0] == x else args2[0]
-                if complement(p, q) or complement(q, p):
-                    out[i], out[j] = (sign, "total", (x,)), None
-                    break
+    for i in range(len(out)):
+        for j in range(i + 1, len(out)):
+            if out[i] is not None and out[j] is not None and merged(out[i], out[j]):
+                out[i], out[j] = merged(out[i], out[j]), None
     return [t for t in out if t is not None]
 
 
@@ -847,38 +851,42 @@ def _sink_reductions(ops: list) -> list:
     caller keeps this schedule only when it needs fewer arrays.
     """
     ops = list(ops)
-    readers: dict[str, list[int]] = {}
-    for k, op in enumerate(ops):
-        for name in _vars(op.node):
-            readers.setdefault(name, []).append(k)
-    for op in list(ops):
+    readers = _readers(ops)
+    candidates = [op for op in ops if op.node.shape and readers.get(op.target)
+                  and not any(ops[j].node.shape for j in readers[op.target])]
+    for op in candidates:
+        readers = _readers(ops)
         k = ops.index(op)
-        mine = readers.get(op.target, [])
-        if not op.node.shape or not mine or any(ops[j].node.shape for j in mine):
-            continue
-        inputs = [v for v in _vars(op.node) if v in readers]
-        later = [j for v in inputs for j in readers[v] if j > k and j not in mine]
+        mine = readers[op.target]
+        later = [j for v in _vars(op.node) for j in readers.get(v, []) if j > k and j not in mine]
         if not later:
             continue
         to = max(later)
-        moved = [op] + [ops[j] for j in sorted(mine)]
+        moved = [op] + [ops[j] for j in mine]
         names = {m.target for m in moved}
         for j in range(k + 1, len(ops)):   # the scalar arithmetic reading what moves, moves too
             if not ops[j].node.shape and _vars(ops[j].node) & names and ops[j] not in moved:
                 moved.append(ops[j])
                 names.add(ops[j].target)
-        if any(ops.index(m) > to for m in moved[1:] if m.node.shape):
+        position = {id(o): j for j, o in enumerate(ops)}
+        if any(position[id(m)] > to for m in moved[1:] if m.node.shape):
             continue
-        rest = [o for o in ops if o not in moved]
+        after = [m for m in moved if not m.node.shape and position[id(m)] > to]
+        head = [m for m in moved if m not in after]
+        skip = {id(m) for m in moved}
+        rest = [o for o in ops if id(o) not in skip]
         at = rest.index(ops[to])
-        scalars_after = [m for m in moved if not m.node.shape and ops.index(m) > to]
-        head = [m for m in moved if m not in scalars_after]
-        ops = rest[:at] + head + rest[at:at + 1] + scalars_after + rest[at + 1:]
-        readers = {}
-        for j, o in enumerate(ops):
-            for name in _vars(o.node):
-                readers.setdefault(name, []).append(j)
+        ops = rest[:at] + head + rest[at:at + 1] + after + rest[at + 1:]
     return ops
+
+
+def _readers(ops: list) -> dict[str, list[int]]:
+    """Value name -> the positions of the operations that read it, in order."""
+    out: dict[str, list[int]] = {}
+    for k, op in enumerate(ops):
+        for name in _vars(op.node):
+            out.setdefault(name, []).append(k)
+    return out
 
 
 def _take(pool, buffers, key) -> int:
