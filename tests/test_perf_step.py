@@ -278,3 +278,40 @@ def test_step_bce_shares_two_exps_between_loss_and_gradient_and_sums_by_dot_prod
     module = load_module(text, "bce_parts")
     logits_shaped = [s for s in module._allocate(9, np.float64) if s.shape == (9, 4)]
     assert len(logits_shaped) <= 5, f"{len(logits_shaped)} arrays of the logits' shape"
+
+
+LOGISTIC_LOSSES = {   # sigmoid / softplus losses whose step shares the logistic parts, or must not
+    "bce": ({"P": "sigmoid(X @ W + b)"}, "bce(P, Y)"),
+    "bce_inline": ({"Z": "X @ W + b"}, "-mean(Y * log(sigmoid(Z)) + (1 - Y) * log(1 - sigmoid(Z)))"),
+    "weighted": ({"P": "sigmoid(X @ W + b)"}, "-mean(3 * Y * log(P) + (1 - Y) * log(1 - P))"),
+    "one_term": ({"P": "sigmoid(X @ W + b)"}, "-mean(Y * log(P))"),
+    "softplus": ({"Z": "X @ W + b"}, "mean(softplus(Z) * Y)"),
+    "plus_a_penalty": ({"P": "sigmoid(X @ W + b)"}, "bce(P, Y) + mean(P * P)"),
+}
+
+
+@pytest.mark.parametrize("name", list(LOGISTIC_LOSSES))
+@pytest.mark.parametrize("logit", [0.0, 40.0, -40.0, 700.0, -700.0])
+def test_step_logistic_losses_match_the_plain_backward(name, logit):
+    """Soft targets in [0, 1], a weight that only one term carries, one sigmoid term alone,
+    softplus alone, and a sigmoid read by something else too: the step, which rewrites
+    pairs of sigmoid(z) and sigmoid(-z) over shared exps, keeps the plain backward's values
+    (tiny gradients of saturated logits included) with overflow and invalid raised."""
+    nodes, loss = LOGISTIC_LOSSES[name]
+    spec = Spec(name=f"logistic_{name}", inputs={"X": ["n", 5], "Y": ["n", 4]}, params={"W": [5, 4], "b": [4]},
+                nodes=dict(nodes), loss=loss)
+    text = render_module(derive(spec))
+    if name in ("bce", "bce_inline", "weighted"):   # the pair sigmoid(z), sigmoid(-z) is rewritten
+        step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
+        assert step.count("np.exp(") == 2 and "errstate" not in step
+    module = load_module(text, f"lg_{name}")
+    rng = np.random.default_rng(2)
+    params = {"W": rng.standard_normal((5, 4)), "b": np.array([logit, -logit, 0.5, logit / 2])}
+    inputs = {"X": rng.standard_normal((7, 5)), "Y": rng.uniform(0.0, 1.0, (7, 4))}
+    inputs["Y"][:3] = np.round(inputs["Y"][:3])        # some hard 0/1 targets too
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        ref_loss, ref = module.loss_and_grads(params, inputs)
+        step_loss, grads = module.make_step()(params, inputs)
+    assert np.isfinite(ref_loss) and step_loss == pytest.approx(ref_loss, rel=1e-12)
+    for p in ref:
+        np.testing.assert_allclose(grads[p], ref[p], rtol=1e-9, atol=1e-300, err_msg=p)
