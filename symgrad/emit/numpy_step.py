@@ -14,18 +14,23 @@ happens here, in Python, and the template only places the result:
    value the backward pass needs is read, never recomputed. log_softmax,
    softplus, sigmoid(-v) and relu(-v) are lowered into parts that later
    operations share (the log_softmax VJP reuses the forward's exp and row
-   sums); whole-array sums are distributed into dot products; operations
-   nothing reads are pruned.
+   sums; softplus(+-z) and a pair sigmoid(z), sigmoid(-z) in a VJP share
+   exp(min(z, 0)) and exp(-max(z, 0))); whole-array sums are distributed into
+   dot products; operations nothing reads are pruned.
 2. *Buffers*: a value gets an array of the workspace; when an element-wise
    operation consumes a value for the last time, its result is written over
    that value's array (in place). Arrays whose last reader has run go back
-   to a pool and are reused by later values of the same shape, so the
-   workspace holds about the largest set of values alive at one time.
+   to a pool (most recently freed first out, while still in cache) and are
+   reused by later values of the same shape, so the workspace holds about the
+   largest set of values alive at one time. A second schedule, with arrays
+   that only reductions read computed as late as they can be, is kept when it
+   needs fewer arrays.
 3. *Forms*: each operation is printed with its ``out=`` form, the
    ``numpy_out`` of its rule (:func:`out_form`); an operation without one is
    printed with its ordinary numpy form and allocates (correct, only slower). The ReLU derivative is a
    0/1 mask written with ``np.greater(x, 0, out=mask)`` and multiplied in,
-   not an index or ``np.where``. Constants are Python numbers, so a float32
+   not an index or ``np.where``; ReLU itself compares against a read-only
+   zero row (numpy's vector loop; against the scalar 0 it goes element by element). Constants are Python numbers, so a float32
    step stays float32 throughout (numpy's weak-scalar rule).
 """
 
