@@ -146,6 +146,28 @@ def matmul_gflops(dtype: str, size: int = 1024, budget: float = 1.0) -> float:
     return 2 * size ** 3 / min(times) / 1e9
 
 
+def blas_core() -> str | None:
+    """The kernel family OpenBLAS picked for this CPU (or OPENBLAS_CORETYPE forced), if it says."""
+    import ctypes
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return None
+    libs = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
+    for lib in libs:
+        try:
+            handle = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                       "openblas_get_corename64_", "openblas_get_corename"):
+            function = getattr(handle, symbol, None)
+            if function is not None:
+                function.restype = ctypes.c_char_p
+                return function().decode()
+    return None
+
+
 def available(framework: str) -> bool:
     try:
         __import__(framework)
@@ -161,7 +183,14 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timing per shape")
     parser.add_argument("--shapes", default="all", help="'all' or e.g. 1x3,32x64")
     parser.add_argument("--frameworks", default="generated,hand,matmul,torch,jax")
+    parser.add_argument("--probe", action="store_true",
+                        help="only measure np.matmul's throughput and name OpenBLAS's kernel")
     args = parser.parse_args()
+    if args.probe:
+        np.ones((2, 2), args.dtype) @ np.ones((2, 2), args.dtype)   # OpenBLAS picks its kernel on first use
+        print(json.dumps({"matmul_gflops": matmul_gflops(args.dtype, budget=2.0), "dtype": args.dtype,
+                          "blas_core": blas_core()}), flush=True)
+        return 0
     shapes = nets.SHAPES if args.shapes == "all" else [
         tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     frameworks = [f for f in args.frameworks.split(",")
