@@ -1,11 +1,13 @@
 """Run every benchmark and write benchmarks/RESULTS.md.
 
-    python benchmarks/run.py                 # everything (about 10 minutes on 2 cores)
+    python benchmarks/run.py                 # everything (about 15 minutes on 2 cores)
     python benchmarks/run.py --budget 10     # longer timing per shape: steadier medians on a busy machine
-    python benchmarks/run.py --quick         # small shapes, short budgets (a smoke run)
+    python benchmarks/run.py --quick         # small shapes, short budgets, one process (a smoke run)
 
 Steps, each in fresh processes with threads pinned (see worker.py):
-1. training steps: for each net and dtype, one worker process times the
+0. numpy's BLAS kernel per dtype: OpenBLAS's own pick, or another kernel family
+   the CPU runs when a probe finds it faster (blas_choice);
+1. training steps: for each net and dtype, three worker processes (--processes) each time the
    generated step (make_step), the hand-written numpy step (hand.py), PyTorch
    eager and JAX jit (when installed) on every shape, in interleaved rounds,
    and measures np.matmul's throughput and the peak memory of one step;
@@ -117,24 +119,42 @@ def mib(b):
 
 
 def step_tables(rows) -> list[str]:
+    """One table row per (net, dtype, shape); ``rows`` holds one entry per worker process.
+
+    A ratio is the median, over processes, of each process's median paired ratio;
+    where processes disagree by 0.02 or more the range across them follows in brackets.
+    """
     out = ["| net | dtype | batch x width | generated (ms) | gen / hand | gen / torch | products / torch "
            "| gen / jax | % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list] = {}
     for r in rows:
-        s = r["seconds"]
-        gen = s["generated"]
+        groups.setdefault((r["net"], r["dtype"], r["n"], r["w"]), []).append(r)
+    for (net, dtype, n, w), runs in groups.items():
+        def per_process(a, b):
+            found = [median([x / y for x, y in zip(r["seconds"][a], r["seconds"][b])])
+                     for r in runs if a in r["seconds"] and b in r["seconds"]]
+            return found or None
 
-        def paired(a, b):
-            if a not in s or b not in s:
-                return None
-            return median([x / y for x, y in zip(s[a], s[b])])
+        def ratio(a, b):
+            found = per_process(a, b)
+            if found is None:
+                return "-"
+            text = f"{median(found):.2f}"
+            if max(found) - min(found) >= 0.02:
+                text += f" ({min(found):.2f}-{max(found):.2f})"
+            return text
 
-        mem = r["peak_bytes"]
+        def share(a, b):
+            return f"{100 * median(per_process(a, b)):.0f}%"
+
+        gen = median([median(r["seconds"]["generated"]) for r in runs])
+        mem = runs[0]["peak_bytes"]
         out.append(
-            f"| {r['net']} | {r['dtype']} | {r['n']} x {r['w']} | {median(gen) * 1e3:.4g} "
-            f"| {fmt_ratio(paired('generated', 'hand'))} | {fmt_ratio(paired('generated', 'torch'))} "
-            f"| {fmt_ratio(paired('matmul', 'torch'))} | {fmt_ratio(paired('generated', 'jax'))} "
-            f"| {100 * paired('matmul', 'generated'):.0f}%, {100 * paired('matmul', 'hand'):.0f}% "
+            f"| {net} | {dtype} | {n} x {w} | {gen * 1e3:.4g} "
+            f"| {ratio('generated', 'hand')} | {ratio('generated', 'torch')} "
+            f"| {ratio('matmul', 'torch')} | {ratio('generated', 'jax')} "
+            f"| {share('matmul', 'generated')}, {share('matmul', 'hand')} "
             f"| {mib(mem['generated'])} / {mib(mem['hand'])} | {mem['generated'] / mem['hand']:.2f} |")
     return out
 
@@ -142,25 +162,30 @@ def step_tables(rows) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small shapes and short budgets")
-    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per shape")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per shape and process")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="worker processes per net and dtype (ratios: median over processes)")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
     budget = args.budget or (0.5 if args.quick else 4.0)
     shapes = "1x3,32x64,256x256" if args.quick else "all"
+    processes = args.processes or (1 if args.quick else 3)
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
-        f" --budget {args.budget}" if args.budget else "")
+        f" --budget {args.budget}" if args.budget else "") + (
+        f" --processes {args.processes}" if args.processes else "")
 
     rows, peaks, blas = [], {}, {}
     for dtype in nets.DTYPES:
         print(f"choosing numpy's BLAS kernel for {dtype} ...", file=sys.stderr, flush=True)
         blas[dtype] = blas_choice(dtype)
         found = []
-        for net in nets.NETS:
-            print(f"timing {net} {dtype} ...", file=sys.stderr, flush=True)
-            out = run_json([str(HERE / "worker.py"), "--net", net, "--dtype", dtype,
-                            "--budget", str(budget), "--shapes", shapes], blas[dtype]["env"])
-            found.append(out[0]["matmul_gflops"])
-            rows.extend(out[1:])
+        for k in range(processes):   # whole passes over the nets, so a slow spell hits every net alike
+            for net in nets.NETS:
+                print(f"timing {net} {dtype} (process {k + 1} of {processes}) ...", file=sys.stderr, flush=True)
+                out = run_json([str(HERE / "worker.py"), "--net", net, "--dtype", dtype,
+                                "--budget", str(budget), "--shapes", shapes], blas[dtype]["env"])
+                found.append(out[0]["matmul_gflops"])
+                rows.extend(out[1:])
         peaks[dtype] = max(found)
     print("derivation scaling and proofs ...", file=sys.stderr, flush=True)
     scaling = run_json([str(HERE / "scaling.py")] + (["--quick"] if args.quick else []))
@@ -176,7 +201,10 @@ def main() -> int:
         "torch.set_num_threads(1)) and bound to one CPU. Frameworks run in interleaved rounds inside "
         "one process (per round, in an order shuffled afresh, each framework makes one untimed call "
         "and then one timed batch, so every batch times the steady state of a training loop); "
-        "a ratio is the median over rounds of the paired per-round ratio. "
+        "a process's ratio is the median over rounds of the paired per-round ratio, and a ratio "
+        f"below is the median over {processes} such processes per net and dtype (a process's "
+        "memory layout moves a framework's time by a few per cent, which rounds within one "
+        "process do not show), with the range across them in brackets where it spans 0.02 or more. "
         "% of matmul peak: the step's five matrix products "
         "(10 n w^2 flops) run alone with np.matmul(out=), timed in the same rounds, over the step's "
         "time (median of paired ratios), so it is the share of the step that is matrix products at "
