@@ -118,6 +118,71 @@ def mib(b):
     return f"{b / 2**20:.2f}" if b >= 2**16 else f"{b / 1024:.1f} KiB"
 
 
+PAIRS = (("generated", "hand"), ("generated", "torch"), ("matmul", "torch"), ("generated", "jax"),
+         ("matmul", "generated"), ("matmul", "hand"))
+
+
+def process_ratios(runs: list, a: str, b: str) -> list[float] | None:
+    """Each process's median over rounds of the paired ratio a / b (None without both)."""
+    found = [median([x / y for x, y in zip(r["seconds"][a], r["seconds"][b])])
+             for r in runs if a in r["seconds"] and b in r["seconds"]]
+    return found or None
+
+
+def grouped(rows) -> dict[tuple, list]:
+    """(net, dtype, n, w) -> the rows of every worker process."""
+    out: dict[tuple, list] = {}
+    for r in rows:
+        out.setdefault((r["net"], r["dtype"], r["n"], r["w"]), []).append(r)
+    return out
+
+
+def ratio_summary(rows) -> list[dict]:
+    """The unrounded ratios behind the table (RESULTS.json): per row, each process's ratio."""
+    out = []
+    for (net, dtype, n, w), runs in grouped(rows).items():
+        entry = {"net": net, "dtype": dtype, "batch": n, "width": w}
+        for a, b in PAIRS:
+            found = process_ratios(runs, a, b)
+            if found is not None:
+                entry[f"{a}/{b}"] = {"median": median(found), "per_process": found}
+        peak = [r["peak_bytes"]["generated"] / r["peak_bytes"]["hand"] for r in runs]
+        entry["peak generated/hand"] = {"median": median(peak), "per_process": peak}
+        out.append(entry)
+    return out
+
+
+#: issue 7's targets for the training step: (text, ratio key, which rows, bound, "max" or "min")
+TARGETS = (
+    ("generated / hand <= 1.05 from 256 x 256 up", "generated/hand", lambda n, w: w >= 256, 1.05, "max"),
+    ("generated / hand <= 1.2 at 32 x 64", "generated/hand", lambda n, w: (n, w) == (32, 64), 1.2, "max"),
+    (">= 90% of matmul peak at 1024 x 1024", "matmul/generated", lambda n, w: (n, w) == (1024, 1024), 0.9, "min"),
+    ("generated / torch <= 0.9 at width >= 256", "generated/torch", lambda n, w: w >= 256, 0.9, "max"),
+    ("generated / torch <= 0.5 at 32 x 64", "generated/torch", lambda n, w: (n, w) == (32, 64), 0.5, "max"),
+    ("generated / torch <= 0.1 at 1 x 3", "generated/torch", lambda n, w: (n, w) == (1, 3), 0.1, "max"),
+    ("peak memory generated <= 1.2x hand", "peak generated/hand", lambda n, w: True, 1.2, "max"),
+)
+
+
+def targets_section(summary: list[dict]) -> list[str]:
+    """Each step target against the unrounded medians of RESULTS.json: how many rows hold, the worst."""
+    out = ["## Against the training-step targets of issue 7", "",
+           "Computed by run.py from the unrounded ratios (RESULTS.json), median over processes; "
+           "the worst single process is shown beside it.", "",
+           "| target | rows holding | worst row | its median | its worst process |", "|---|---|---|---|---|"]
+    for text, key, which, bound, kind in TARGETS:
+        found = [(e, e[key]) for e in summary if key in e and which(e["batch"], e["width"])]
+        if not found:
+            continue
+        ok = [v["median"] <= bound if kind == "max" else v["median"] >= bound for _, v in found]
+        pick = max if kind == "max" else min
+        entry, value = pick(found, key=lambda f: f[1]["median"])
+        worst = pick(value["per_process"])
+        out.append(f"| {text} | {sum(ok)} of {len(ok)} | {entry['net']} {entry['dtype']} "
+                   f"{entry['batch']} x {entry['width']} | {value['median']:.3f} | {worst:.3f} |")
+    return out
+
+
 def step_tables(rows) -> list[str]:
     """One table row per (net, dtype, shape); ``rows`` holds one entry per worker process.
 
@@ -127,14 +192,9 @@ def step_tables(rows) -> list[str]:
     out = ["| net | dtype | batch x width | generated (ms) | gen / hand | gen / torch | products / torch "
            "| gen / jax | % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    groups: dict[tuple, list] = {}
-    for r in rows:
-        groups.setdefault((r["net"], r["dtype"], r["n"], r["w"]), []).append(r)
-    for (net, dtype, n, w), runs in groups.items():
+    for (net, dtype, n, w), runs in grouped(rows).items():
         def per_process(a, b):
-            found = [median([x / y for x, y in zip(r["seconds"][a], r["seconds"][b])])
-                     for r in runs if a in r["seconds"] and b in r["seconds"]]
-            return found or None
+            return process_ratios(runs, a, b)
 
         def ratio(a, b):
             found = per_process(a, b)
@@ -233,9 +293,11 @@ def main() -> int:
         "",
     ]
     lines += step_tables(rows)
+    lines += [""] + targets_section(ratio_summary(rows))
     lines += ["", "## Derivation, LaTeX and code generation; proofs", ""]
     lines += [r["markdown"] for r in scaling if "markdown" in r]
     Path(args.output).write_text("\n".join(lines) + "\n")
+    Path(args.output).with_suffix(".json").write_text(json.dumps(ratio_summary(rows), indent=1) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
