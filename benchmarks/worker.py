@@ -4,9 +4,10 @@ Started by run.py. Threads are pinned before numpy (or torch, or jax) is
 imported: every BLAS/OpenMP pool gets one thread, XLA's too, torch is told
 set_num_threads(1), and the process is bound to one CPU, so no library's
 thread pool can steal another's core. The frameworks then run in interleaved
-rounds (one timed batch of each per round, order rotated), so a ratio of two
-frameworks is a median of per-round paired ratios and load from other
-processes hits both sides of a pair alike.
+rounds (per round, in a shuffled order, one untimed call and one timed batch
+of each), so a ratio of two frameworks is a median of per-round paired ratios
+and load from other processes hits both sides of a pair alike. run.py starts
+several such processes per net and dtype and takes the median across them.
 """
 
 from __future__ import annotations
