@@ -315,3 +315,33 @@ def test_step_logistic_losses_match_the_plain_backward(name, logit):
     assert np.isfinite(ref_loss) and step_loss == pytest.approx(ref_loss, rel=1e-12)
     for p in ref:
         np.testing.assert_allclose(grads[p], ref[p], rtol=1e-9, atol=1e-300, err_msg=p)
+
+
+def _schedule_ops(with_reader_of_the_loss):
+    """t = exp(z); x = log1p(t), read only by a dot product d; s = z * z; [g = d * t]; r = t + 1."""
+    from symgrad.emit.numpy_step import Op
+    shape = (dim(4), dim(5))
+    z, y = Var("z", shape, "input"), Var("y", shape, "input")
+    t, x = Var("t", shape, "temp"), Var("x", shape, "temp")
+    d = Var("d", (), "temp")
+    ops = [Op("t", Apply("exp", (z,), (), shape)), Op("x", Apply("log1p", (t,), (), shape)),
+           Op("d", Apply("dot", (x, y), (("count", 1),), ())), Op("s", Apply("mul", (z, z), (), shape))]
+    if with_reader_of_the_loss:
+        ops.append(Op("g", Apply("mul", (d, t), (), shape)))
+    ops.append(Op("r", Apply("add", (t, Const(1)), (), shape)))
+    return ops
+
+
+@pytest.mark.parametrize("with_reader_of_the_loss", [False, True])
+def test_late_reduction_schedule_moves_only_when_every_reader_still_follows(with_reader_of_the_loss):
+    """log1p(t), read only by a dot product, moves with the dot product to just before t's
+    last reader (where it can take t's array), unless something staying put reads the dot."""
+    from symgrad.emit.numpy_step import _sink_reductions
+    from symgrad.ir import walk
+    scheduled = _sink_reductions(_schedule_ops(with_reader_of_the_loss))
+    order = [op.target for op in scheduled]
+    assert order == (["t", "x", "d", "s", "g", "r"] if with_reader_of_the_loss else ["t", "s", "x", "d", "r"])
+    defined = {"z", "y"}
+    for op in scheduled:
+        assert {v.name for v in walk(op.node) if isinstance(v, Var)} <= defined, op.target
+        defined.add(op.target)

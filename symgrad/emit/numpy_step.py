@@ -851,9 +851,10 @@ def _sink_reductions(ops: list) -> list:
     computed, by default, where the forward pass reaches it, while the arrays
     it is made from often stay alive for the backward pass anyway. Moved to
     just before the last other reader of those arrays (with the reductions and
-    the scalar arithmetic after them), it may find an array the backward pass
-    has freed instead of a new one. Values do not change, only the order; the
-    caller keeps this schedule only when it needs fewer arrays.
+    scalar arithmetic that read it and came before that reader), it may find an
+    array the backward pass has freed instead of a new one. A move that would
+    put anything after a value it reads is not made. Values do not change, only
+    the order; the caller keeps this schedule only when it needs fewer arrays.
     """
     ops = list(ops)
     readers = _readers(ops)
@@ -862,26 +863,23 @@ def _sink_reductions(ops: list) -> list:
     for op in candidates:
         readers = _readers(ops)
         k = ops.index(op)
-        mine = readers[op.target]
-        later = [j for v in _vars(op.node) for j in readers.get(v, []) if j > k and j not in mine]
+        later = [j for v in _vars(op.node) for j in readers.get(v, []) if j > k and j not in readers[op.target]]
         if not later:
             continue
         to = max(later)
-        moved = [op] + [ops[j] for j in mine]
-        names = {m.target for m in moved}
-        for j in range(k + 1, len(ops)):   # the scalar arithmetic reading what moves, moves too
-            if not ops[j].node.shape and _vars(ops[j].node) & names and ops[j] not in moved:
+        # op, and the scalar arithmetic before `to` that reads it (directly or not), move to just before `to`
+        moved, names = [op], {op.target}
+        for j in range(k + 1, to):
+            if not ops[j].node.shape and _vars(ops[j].node) & names:
                 moved.append(ops[j])
                 names.add(ops[j].target)
-        position = {id(o): j for j, o in enumerate(ops)}
-        if any(position[id(m)] > to for m in moved[1:] if m.node.shape):
+        # anything else reading what moves must run after its new place
+        staying = {id(o) for o in ops} - {id(m) for m in moved}
+        if any(_vars(o.node) & names for o in ops[k:to] if id(o) in staying):
             continue
-        after = [m for m in moved if not m.node.shape and position[id(m)] > to]
-        head = [m for m in moved if m not in after]
-        skip = {id(m) for m in moved}
-        rest = [o for o in ops if id(o) not in skip]
-        at = rest.index(ops[to])
-        ops = rest[:at] + head + rest[at:at + 1] + after + rest[at + 1:]
+        rest = [o for o in ops if id(o) in staying]
+        at = next(j for j, o in enumerate(rest) if o is ops[to])
+        ops = rest[:at] + moved + rest[at:]
     return ops
 
 
