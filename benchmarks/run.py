@@ -110,10 +110,6 @@ def _blas_text(dtype: str, b: dict) -> str:
     return chosen + ", OpenBLAS's own pick)"
 
 
-def fmt_ratio(x):
-    return "-" if x is None else f"{x:.2f}"
-
-
 def mib(b):
     return f"{b / 2**20:.2f}" if b >= 2**16 else f"{b / 1024:.1f} KiB"
 
@@ -193,11 +189,8 @@ def step_tables(rows) -> list[str]:
            "| gen / jax | % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (net, dtype, n, w), runs in grouped(rows).items():
-        def per_process(a, b):
-            return process_ratios(runs, a, b)
-
         def ratio(a, b):
-            found = per_process(a, b)
+            found = process_ratios(runs, a, b)
             if found is None:
                 return "-"
             text = f"{median(found):.2f}"
@@ -206,7 +199,7 @@ def step_tables(rows) -> list[str]:
             return text
 
         def share(a, b):
-            return f"{100 * median(per_process(a, b)):.0f}%"
+            return f"{100 * median(process_ratios(runs, a, b)):.0f}%"
 
         gen = median([median(r["seconds"]["generated"]) for r in runs])
         mem = runs[0]["peak_bytes"]

@@ -138,6 +138,18 @@ def _scalar_form(node: Apply, args: list, printer) -> str | None:
     return None
 
 
+def _bottom_up(e: Expr, rewrite, memo: dict) -> Expr:
+    """e with rewrite(x) in place of every sub-expression x it rewrites (None: kept), children
+    first, so a rewrite sees its arguments already rewritten."""
+    if not isinstance(e, Apply):
+        return e
+    if e not in memo:
+        args = tuple(_bottom_up(a, rewrite, memo) for a in e.args)
+        out = e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
+        memo[e] = rewrite(out) or out
+    return memo[e]
+
+
 def _factors(e: Expr) -> list:
     """The factors of a product (nested muls flattened), or [e]."""
     if isinstance(e, Apply) and e.op == "mul":
@@ -299,8 +311,6 @@ class _Lowering:
         share it, and it comes from the logistic parts that the sigmoids of their VJPs use."""
         x = self.operand(e.args[0])
         base, sign = self._signed_base(x)
-        if not isinstance(base, Var):
-            base, sign = self.operand(base), 1
         _a, _b, t = self.logistic_parts(base)
         tail_node = Apply("log1p", (t,), (), e.shape)
         tail = self.memo.get(tail_node)
@@ -337,7 +347,7 @@ class _Lowering:
                     found.append((z, sign, factors[:k] + factors[k + 1:]))
         return found[0] if len(found) == 1 else None
 
-    def logistic_backward(self, e: Expr, memo: dict | None = None) -> Expr:
+    def logistic_backward(self, e: Expr) -> Expr:
         """e with every A sigmoid(z) +- B sigmoid(-z) rewritten as (A a +- B b) (c r).
 
         Binary cross-entropy's VJP at the logits z is c ((1 - y) sigmoid(z) - y sigmoid(-z)):
@@ -346,15 +356,7 @@ class _Lowering:
         ((1 - y) a - y b) * c / (1 + t): no exp beyond the two the loss takes, and a
         constant factor c shared by A and B is applied once, inside the division.
         """
-        memo = {} if memo is None else memo
-        if not isinstance(e, Apply):
-            return e
-        if e in memo:
-            return memo[e]
-        args = tuple(self.logistic_backward(x, memo) for x in e.args)
-        out = e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
-        memo[e] = self._logistic_pair(out) or out
-        return memo[e]
+        return _bottom_up(e, self._logistic_pair, {})
 
     def _logistic_pair(self, e: Apply) -> Expr | None:
         if e.op not in ("add", "sub") or not self.logistic:
@@ -379,7 +381,7 @@ class _Lowering:
         ratio = Apply("scaled_recip_1p", (t, scale), (), shape)
         return Apply("mul", (Apply(e.op, tuple(parts), (), shape), ratio), (), shape)
 
-    def softmax_backward(self, e: Expr, memo: dict | None = None) -> Expr:
+    def softmax_backward(self, e: Expr) -> Expr:
         """e with every log_softmax VJP at a lowered log_softmax r rewritten to its cheap form.
 
         The rule's VJP, (1 - p) g - p (sum(g) - g) with 1 - p = -expm1(r), keeps
@@ -392,16 +394,7 @@ class _Lowering:
         A match is the rule's own VJP rebuilt from the candidate g and r and
         compared (hash-consed IR), so a look-alike is never rewritten.
         """
-        memo = {} if memo is None else memo
-        if not isinstance(e, Apply):
-            return e
-        if e in memo:
-            return memo[e]
-        args = tuple(self.softmax_backward(a, memo) for a in e.args)
-        out = e if args == e.args else Apply(e.op, args, e.attrs, e.shape)
-        cheap = self._cheap_log_softmax_vjp(out)
-        memo[e] = out if cheap is None else cheap
-        return memo[e]
+        return _bottom_up(e, self._cheap_log_softmax_vjp, {})
 
     def _cheap_log_softmax_vjp(self, e: Apply) -> Expr | None:
         # the rule's form: sub(mul(neg(expm1(r)), g), ...)
