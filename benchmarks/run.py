@@ -1,6 +1,6 @@
 """Run every benchmark and write benchmarks/RESULTS.md.
 
-    python benchmarks/run.py                 # everything (about 15 minutes on 2 cores)
+    python benchmarks/run.py                 # everything (about 20 minutes on 2 cores)
     python benchmarks/run.py --budget 10     # longer timing per shape: steadier medians on a busy machine
     python benchmarks/run.py --quick         # small shapes, short budgets, one process (a smoke run)
 
