@@ -81,10 +81,7 @@ def _full_reduction(node: Apply) -> bool:
 
 def _fuse_dots(ops: list) -> list:
     """sum/mean(a * b) over all entries, a and b of one shape, -> one np.vdot (no product array)."""
-    uses: dict[str, int] = {}
-    for op in ops:
-        for name in _vars(op.node):
-            uses[name] = uses.get(name, 0) + 1
+    uses = {name: len(at) for name, at in _readers(ops).items()}
     by_target = {op.target: op for op in ops}
     dropped = set()
     for op in ops:
@@ -233,11 +230,11 @@ class _Lowering:
         if isinstance(e, Apply) and e.op == "softplus":
             return self._softplus(e, target, comment)
         if isinstance(e, Apply) and e.op == "sigmoid":
-            definition = self.definition(self.operand(e.args[0]))
-            if definition is not None and definition.op == "neg" and isinstance(definition.args[0], Var):
+            base, sign = self._signed_base(self.operand(e.args[0]))
+            if sign < 0:
                 # sigmoid(-v) = 1 / (1 + exp(v)): no array of -v
                 var = Var(target, e.shape, "temp")
-                self.ops.append(Op(target, Apply("sigmoid_neg", definition.args, (), e.shape), comment))
+                self.ops.append(Op(target, Apply("sigmoid_neg", (base,), (), e.shape), comment))
                 self.memo[e] = var
                 return var
         if isinstance(e, Apply) and e.op == "exp" and self.operand(e.args[0]) in self.exp_of:
@@ -596,10 +593,7 @@ def _distribute_sums(ops: list, fresh) -> list:
     Cross-entropy's loss then needs no log_softmax array, and binary
     cross-entropy's none of its five element-wise temporaries.
     """
-    uses: dict[str, int] = {}
-    for op in ops:
-        for name in _vars(op.node):
-            uses[name] = uses.get(name, 0) + 1
+    uses = {name: len(at) for name, at in _readers(ops).items()}
     by_target = {op.target: op for op in ops}
 
     def single(v):
