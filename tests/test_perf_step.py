@@ -123,10 +123,14 @@ def _ops():
             node = Apply("pow", (b,), (("exponent", 2),), b.shape)
         elif op == "matmul":
             node = apply("matmul", b, m)
-        elif op == "sum":
-            cases.append(("sum_keepdims", apply("sum", b, axis=1, keepdims=True), values))
-            cases.append(("sum_all_keepdims", apply("sum", b, keepdims=True), values))
-            node = apply("sum", b, axis=0)
+        elif op == "sum":    # of a value the step computes: BLAS products with a ones vector
+            computed = Var("b", b.shape)
+            cases.append(("sum_keepdims", apply("sum", computed, axis=1, keepdims=True), values))
+            cases.append(("sum_all_keepdims", apply("sum", computed, keepdims=True), values))
+            cases.append(("sum_rows", apply("sum", computed, axis=1), values))
+            cases.append(("sum_columns_keepdims", apply("sum", computed, axis=0, keepdims=True), values))
+            cases.append(("sum_columns", apply("sum", computed, axis=0), values))
+            node = apply("sum", b, axis=0)    # of an input: np.add.reduce
         elif op in ("softmax", "log_softmax"):
             node = apply(op, b, axis=1)
         elif op in ("min0", "sigmoid_neg"):   # internal to the step
@@ -165,8 +169,10 @@ def test_out_form_agrees_with_the_rule_numpy_form(op, node, values):
     form = out_form(node.op)
     out = np.empty(node.shape and tuple(int(d) for d in node.shape), bool if form.kind == "bool" else float)
     scratch = {f"s{i}": np.empty_like(out, dtype=float) for i in range(form.scratch)}
-    if form.zero_row and out.shape:
-        scratch["zeros"] = np.zeros(out.shape[-1])
+    constant = form.constant(node) if form.constant else None
+    if constant:
+        shape, fill = constant
+        scratch["constant"] = (np.ones if fill == "ones" else np.zeros)(tuple(int(d) for d in shape))
     lines = form.code([printer.doprint(x) for x in node.args], node, "out", list(scratch), printer)
     exec("\n".join(lines), {**names, "out": out, **scratch})   # noqa: S102
     np.testing.assert_allclose(out.astype(float), np.asarray(expected, dtype=float), rtol=1e-12, atol=1e-15)
@@ -239,6 +245,52 @@ def test_step_cross_entropy_takes_one_exp_and_no_full_size_temporary(tmp_path):
     module = load_module(text, "ce_passes")
     full = [s for s in module._allocate(9, np.float64) if s.shape == (9, 4)]
     assert len(full) <= 2, f"{len(full)} arrays of the logits' shape"
+
+
+def _step_lines(text):
+    step = text[text.index("def loss_and_grads_into"):text.index("def make_step")]
+    return [line.strip() for line in step.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _defining(lines, name):
+    """(index, line) of the statement that assigns name."""
+    return next((k, line) for k, line in enumerate(lines) if line.startswith(f"{name} = "))
+
+
+def test_step_makes_the_relu_mask_in_the_forward_pass_and_runs_relu_in_place():
+    """The mask comes from the pre-activation right after it is made, so the pre-activation
+    is dead after ReLU and ReLU overwrites it: the step keeps two arrays of the hidden
+    shape (H for dW2, and dL/dH), not three."""
+    text = render_module(derive(batch_spec("relu_mse")))
+    lines = _step_lines(text)
+    k_pre, pre = _defining(lines, "H_2")
+    k_mask, mask = _defining(lines, "_t" + re.search(r"_t(\d+) = np\.greater\(H_2, 0", text).group(1))
+    k_relu, relu = _defining(lines, "H")
+    assert k_pre < k_mask < k_relu, lines
+    assert relu.split("out=")[1] == pre.split("out=")[1], (pre, relu)     # in place
+    module = load_module(text, "relu_in_place")
+    hidden = [a for a in module._allocate(9, np.float64) if a.shape == (9, 7)]
+    assert [a.dtype for a in hidden].count(np.float64) == 2 and len(hidden) == 3, hidden
+
+
+@pytest.mark.parametrize("net", list(BODIES))
+def test_step_sums_computed_arrays_by_blas_right_after_making_them(net):
+    """Bias gradients (column sums over the batch) and the softmax's row sums are products
+    with a ones vector, placed right after the array they sum (still in cache); sums of an
+    input (the targets' row sums) stay np.add.reduce."""
+    text = render_module(derive(batch_spec(net)))
+    lines = _step_lines(text)
+    for bias in ("b1", "b2"):
+        k, line = _defining(lines, f"d_{bias}")
+        summed = re.fullmatch(r"d_\w+ = np\.matmul\(_b\d+, (\w+), out=_b\d+\)", line)
+        assert summed, line
+        assert lines[k - 1].startswith(f"{summed.group(1)} = "), (lines[k - 1], line)
+    assert not re.search(r"np\.add\.reduce\((?!Y\b)\w+, axis=[01]", text)
+    module = load_module(text, f"sums_{net}")
+    ones = [a for a in module._allocate(9, np.float64) if a.shape == (9,)]
+    assert len(ones) == 1 and np.all(ones[0] == 1)
+    if net == "softmax_ce":
+        assert re.search(r"np\.add\.reduce\(Y, axis=1, keepdims=True", text)
 
 
 @pytest.mark.parametrize("logit", [0.0, 30.0, 800.0, -800.0])

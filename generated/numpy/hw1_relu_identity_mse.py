@@ -116,12 +116,11 @@ class Workspace:
 def _allocate(dtype):
     return (
         np.empty((4,), dtype),
-        np.empty((4,), dtype),
+        np.empty((4,), bool),
         np.zeros((4,), dtype),
         np.empty((2,), dtype),
         np.empty((2,), dtype),
         np.empty((4,), dtype),
-        np.empty((4,), bool),
     )
 
 
@@ -143,12 +142,13 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
+    _t2 = np.greater(z1, 0, out=_b1)
     # z2 = relu(z1)
-    z2 = np.maximum(z1, _b2, out=_b1)
+    z2 = np.maximum(z1, _b2, out=_b0)
     z3_1 = np.matmul(W2, z2, out=_b3)
     # z3 = W2 @ z2 + b2
     z3 = np.add(z3_1, b2, out=_b3)
@@ -160,7 +160,6 @@ def loss_and_grads_into(params, inputs, workspace):
     # dL/dz3
     d_z3 = np.multiply(2, loss_1, out=_b4)
     _t1 = np.matmul(W2.T, d_z3, out=_b5)
-    _t2 = np.greater(z1, 0, out=_b6)
     # dL/dz1 = dL/dz2 * step(z1)
     d_z1 = np.multiply(_t1, _t2, out=_b5)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1

@@ -119,14 +119,12 @@ class Workspace:
 def _allocate(dtype):
     return (
         np.empty((4,), dtype),
-        np.empty((4,), dtype),
+        np.empty((4,), bool),
         np.zeros((4,), dtype),
         np.empty((2,), dtype),
-        np.empty((2,), dtype),
-        np.zeros((2,), dtype),
         np.empty((2,), bool),
+        np.zeros((2,), dtype),
         np.empty((4,), dtype),
-        np.empty((4,), bool),
     )
 
 
@@ -148,28 +146,28 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
+    _t4 = np.greater(z1, 0, out=_b1)
     # z2 = relu(z1)
-    z2 = np.maximum(z1, _b2, out=_b1)
+    z2 = np.maximum(z1, _b2, out=_b0)
     z3_1 = np.matmul(W2, z2, out=_b3)
     # z3 = W2 @ z2 + b2
     z3 = np.add(z3_1, b2, out=_b3)
+    _t2 = np.greater(z3, 0, out=_b4)
     # yhat = relu(z3)
-    yhat = np.maximum(z3, _b5, out=_b4)
-    loss_1 = np.subtract(yhat, y, out=_b4)
+    yhat = np.maximum(z3, _b5, out=_b3)
+    loss_1 = np.subtract(yhat, y, out=_b3)
     # loss = sq_norm(yhat - y)
     loss = np.vdot(loss_1, loss_1)
-    _t1 = np.multiply(2, loss_1, out=_b4)
-    _t2 = np.greater(z3, 0, out=_b6)
+    _t1 = np.multiply(2, loss_1, out=_b3)
     # dL/dz3 = dL/dyhat * step(z3)
-    d_z3 = np.multiply(_t1, _t2, out=_b4)
-    _t3 = np.matmul(W2.T, d_z3, out=_b7)
-    _t4 = np.greater(z1, 0, out=_b8)
+    d_z3 = np.multiply(_t1, _t2, out=_b3)
+    _t3 = np.matmul(W2.T, d_z3, out=_b6)
     # dL/dz1 = dL/dz2 * step(z1)
-    d_z1 = np.multiply(_t3, _t4, out=_b7)
+    d_z1 = np.multiply(_t3, _t4, out=_b6)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1
     d_W1 = np.outer(d_z1, x)
     # dL/dW2 = np.outer(dL/dz3_1, z2); dL/dz3_1 = dL/dz3

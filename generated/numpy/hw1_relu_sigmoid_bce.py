@@ -139,7 +139,7 @@ class Workspace:
 def _allocate(dtype):
     return (
         np.empty((4,), dtype),
-        np.empty((4,), dtype),
+        np.empty((4,), bool),
         np.zeros((4,), dtype),
         np.empty((2,), dtype),
         np.empty((2,), dtype),
@@ -147,7 +147,6 @@ def _allocate(dtype):
         np.empty((2,), dtype),
         np.empty((2,), dtype),
         np.empty((4,), dtype),
-        np.empty((4,), bool),
     )
 
 
@@ -169,12 +168,13 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, _b9, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, = workspace.arrays
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
+    _t17 = np.greater(z1, 0, out=_b1)
     # z2 = relu(z1)
-    z2 = np.maximum(z1, _b2, out=_b1)
+    z2 = np.maximum(z1, _b2, out=_b0)
     z3_1 = np.matmul(W2, z2, out=_b3)
     # z3 = W2 @ z2 + b2
     z3 = np.add(z3_1, b2, out=_b3)
@@ -200,7 +200,6 @@ def loss_and_grads_into(params, inputs, workspace):
     # dL/dz3 = -dL/dloss_5 * yhat - -dL/dloss_1 * sigmoid(-z3); dL/dloss_5 = dL/dloss_6 * loss_3; dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = dL/dloss_7; dL/dloss_7 = np.broadcast_to(0.5 * dL/dloss_8, (2,)); dL/dloss_8 = -1; dL/dloss_6 = dL/dloss_7
     d_z3 = np.multiply(_t12, _t15, out=_b6)
     _t16 = np.matmul(W2.T, d_z3, out=_b8)
-    _t17 = np.greater(z1, 0, out=_b9)
     # dL/dz1 = dL/dz2 * step(z1)
     d_z1 = np.multiply(_t16, _t17, out=_b8)
     # dL/dW1 = np.outer(dL/dz1_1, x); dL/dz1_1 = dL/dz1

@@ -115,12 +115,12 @@ class Workspace:
 def _allocate(dtype):
     return (
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
+        np.empty((3,), bool),
         np.zeros((3,), dtype),
         np.empty((3,), dtype),
-        np.empty((3,), dtype),
-        np.empty((3,), dtype),
         np.empty((3,), bool),
+        np.empty((3,), dtype),
+        np.empty((3,), dtype),
     )
 
 
@@ -144,12 +144,14 @@ def loss_and_grads_into(params, inputs, workspace):
     _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     # r0 = W0 * x
     r0 = np.multiply(W0, x, out=_b0)
+    _t5 = np.greater(r0, 0, out=_b1)
     # h0 = relu(r0)
-    h0 = np.maximum(r0, _b2, out=_b1)
+    h0 = np.maximum(r0, _b2, out=_b0)
     # r1 = W1 @ h0
     r1 = np.matmul(W1, h0, out=_b3)
+    _t2 = np.greater(r1, 0, out=_b4)
     # h1 = relu(r1)
-    h1 = np.maximum(r1, _b2, out=_b4)
+    h1 = np.maximum(r1, _b2, out=_b3)
     # y_predicted = W2 @ h1
     y_predicted = W2 @ h1
     loss_1 = y_predicted - y
@@ -158,18 +160,16 @@ def loss_and_grads_into(params, inputs, workspace):
     # dL/dy_predicted = dL/dloss_1; dL/dloss_1 = 2 * loss_1
     d_y_predicted = 2 * loss_1
     _t1 = np.multiply(d_y_predicted, W2, out=_b5)
-    _t2 = np.greater(r1, 0, out=_b6)
     # dL/dr1 = dL/dh1 * step(r1)
     d_r1 = np.multiply(_t1, _t2, out=_b5)
-    _t4 = np.matmul(W1.T, d_r1, out=_b3)
-    _t5 = np.greater(r0, 0, out=_b6)
-    _t3 = np.multiply(_t4, _t5, out=_b3)
+    _t4 = np.matmul(W1.T, d_r1, out=_b6)
+    _t3 = np.multiply(_t4, _t5, out=_b6)
     # dL/dW0 = dL/dr0 * x
-    d_W0 = np.multiply(_t3, x, out=_b3)
+    d_W0 = np.multiply(_t3, x, out=_b6)
     # dL/dW1 = np.outer(dL/dr1, h0)
     d_W1 = np.outer(d_r1, h0)
     # dL/dW2 = dL/dy_predicted * h1
-    d_W2 = np.multiply(d_y_predicted, h1, out=_b4)
+    d_W2 = np.multiply(d_y_predicted, h1, out=_b3)
     return float(loss), {
         "W0": d_W0,
         "W1": d_W1,

@@ -108,11 +108,11 @@ class Workspace:
 def _allocate(n, dtype):
     return (
         np.empty((n, 4), dtype),
-        np.empty((n, 4), dtype),
+        np.empty((n, 4), bool),
         np.zeros((4,), dtype),
         np.empty((n, 1), dtype),
         np.empty((n, 5), dtype),
-        np.empty((n, 4), bool),
+        np.empty((n, 4), dtype),
         np.empty((4, 4), dtype),
         np.empty((5, 1), dtype),
     )
@@ -141,8 +141,9 @@ def loss_and_grads_into(params, inputs, workspace):
     A = np.concatenate([X, _t1], axis=1)
     # B = A @ W1
     B = np.matmul(A, W1, out=_b0)
+    _t5 = np.greater(B, 0, out=_b1)
     # C = relu(B)
-    C = np.maximum(B, _b2, out=_b1)
+    C = np.maximum(B, _b2, out=_b0)
     # D = concat(C, ones(n, 1), axis=1)
     D = np.concatenate([C, _t1], axis=1)
     # yhat = D @ W2
@@ -154,8 +155,7 @@ def loss_and_grads_into(params, inputs, workspace):
     d_yhat = np.multiply(2/n, loss_1, out=_b3)
     _t4 = np.matmul(d_yhat, W2.T, out=_b4)
     _t3 = _t4[:, :4]
-    _t5 = np.greater(B, 0, out=_b5)
-    _t2 = np.multiply(_t3, _t5, out=_b0)
+    _t2 = np.multiply(_t3, _t5, out=_b5)
     # dL/dW1 = A.T @ dL/dB
     d_W1 = np.matmul(A.T, _t2, out=_b6)
     # dL/dW2 = D.T @ dL/dyhat

@@ -24,13 +24,18 @@ happens here, in Python, and the template only places the result:
    reused by later values of the same shape, so the workspace holds about the
    largest set of values alive at one time. A second schedule, with arrays
    that only reductions read computed as late as they can be, is kept when it
-   needs fewer arrays.
+   needs fewer arrays. Sums along an axis and ReLU masks run right after the
+   array they read is made (:func:`_early`): the array is still in cache, and
+   a pre-activation read only by ReLU and its mask dies at ReLU, which then
+   runs in place.
 3. *Forms*: each operation is printed with its ``out=`` form, the
    ``numpy_out`` of its rule (:func:`out_form`); an operation without one is
    printed with its ordinary numpy form and allocates (correct, only slower). The ReLU derivative is a
    0/1 mask written with ``np.greater(x, 0, out=mask)`` and multiplied in,
    not an index or ``np.where``; ReLU itself compares against a read-only
-   zero row (numpy's vector loop; against the scalar 0 it goes element by element). Constants are Python numbers, so a float32
+   zero row (numpy's vector loop; against the scalar 0 it goes element by element),
+   and a row or column sum of a computed matrix is its product with a ones
+   vector (BLAS). Constants are Python numbers, so a float32
    step stays float32 throughout (numpy's weak-scalar rule).
 """
 
@@ -42,7 +47,7 @@ from .. import names as naming
 from ..derive import Derivation
 from ..ir import Apply, Const, Expr, Var, as_sympy, dim, is_const, walk
 from ..rules import RULES
-from ..rules.core import FLOAT, MASK, ZEROS, OutForm, against_zero
+from ..rules.core import FLOAT, MASK, ONES, ZEROS, OutForm, against_zero
 from ..rules.reduce import reduce_kw
 from ..spec import LOSS
 from .printers import NumpyPrinter
@@ -805,11 +810,11 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
         op.scratch = [naming.step_buffer(s) for s in scratch]
         for s in scratch:
             pool[(key[0], FLOAT)].append(s)
-        if form.zero_row and key[0]:
-            row = ((key[0][-1],), ZEROS)   # shared, never written: one per row length
-            if row not in buffers:
-                buffers.append(row)
-            op.scratch.append(naming.step_buffer(buffers.index(row)))
+        constant = form.constant(op.node) if form.constant else None
+        if constant:    # shared and never written: one per shape and fill
+            if constant not in buffers:
+                buffers.append(constant)
+            op.scratch.append(naming.step_buffer(buffers.index(constant)))
         for name in dying:
             b = held.pop(name)
             pool.setdefault(buffers[b], []).append(b)
@@ -870,6 +875,31 @@ def _sink_reductions(ops: list) -> list:
     return ops
 
 
+def _early(ops: list) -> list:
+    """The schedule with sums along an axis and ReLU masks moved to just after their argument.
+
+    Both read one array the step has computed. The bias gradients (column sums)
+    would otherwise run after the matrix product that also reads their
+    argument, by when that array has left the cache; right after it is
+    written, it is still there, which is what the sum's BLAS form
+    (``rules.reduce._sum_ones``) needs to be fast. A ReLU mask made in the
+    forward pass, from the pre-activation the ReLU has just read, leaves that
+    array dead after the ReLU, which can then run in place: one array fewer,
+    and one pass less over a cold one in the backward pass. Only the order
+    changes; each moved operation reads nothing but its argument.
+    """
+    ops = list(ops)
+    made = {op.target for op in ops}
+    for op in [o for o in ops if (o.node.op == "sum" and o.node.shape) or o.node.op == "step"]:
+        arg = op.node.args[0]
+        if not isinstance(arg, Var) or arg.name not in made:
+            continue
+        ops.remove(op)
+        at = next(k for k, o in enumerate(ops) if o.target == arg.name)
+        ops.insert(at + 1, op)
+    return ops
+
+
 def _readers(ops: list) -> dict[str, list[int]]:
     """Value name -> the positions of the operations that read it, in order."""
     out: dict[str, list[int]] = {}
@@ -911,7 +941,7 @@ def step_data(d: Derivation, plan, comments: dict) -> dict:
     ops, results = lower(d, plan, comments)
     grads = {p: results[p] for p in d.graph.params}
     keep = {v.name for v in grads.values() if isinstance(v, Var)}
-    ops, buffers = _fewest_buffers([ops, _sink_reductions(ops)], keep)
+    ops, buffers = _fewest_buffers([_early(o) for o in (ops, _sink_reductions(ops))], keep)
     printer = NumpyPrinter()
     lines = render_ops(ops, printer)
     grad_code = {}
@@ -921,7 +951,8 @@ def step_data(d: Derivation, plan, comments: dict) -> dict:
         if not isinstance(v, Var) or v.name not in keep:
             text = f"np.array({text}, dtype=dtype)" if isinstance(v, Const) else f"np.ascontiguousarray({text})"
         grad_code[p] = text
-    allocations = [f"np.{'zeros' if kind == ZEROS else 'empty'}({printer.shape(shape)}, "
+    fill = {ZEROS: "zeros", ONES: "ones"}
+    allocations = [f"np.{fill.get(kind, 'empty')}({printer.shape(shape)}, "
                    f"{'bool' if kind == MASK else 'dtype'})" for shape, kind in buffers]
     return {
         "lines": lines,

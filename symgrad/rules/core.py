@@ -101,7 +101,7 @@ class Rule:
         return callable(self.vjps) or self.vjps[index] is not None
 
 
-FLOAT, MASK, ZEROS = "float", "bool", "zeros"
+FLOAT, MASK, ZEROS, ONES = "float", "bool", "zeros", "ones"
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,12 @@ class OutForm:
         args already printed, ctx the numpy printer.
     kind: FLOAT, or MASK for a boolean result.
     scratch: how many extra float arrays of the result's shape it needs.
-    zero_row: True when it compares against a read-only array of zeros shaped like
-        the result's last axis, passed after the scratch arrays (numpy runs
-        np.maximum(x, row) with its vector loop, np.maximum(x, 0) element by element).
+    constant: (node) -> (shape, ZEROS or ONES) or None: a read-only array of the
+        workspace the form reads, passed after the scratch arrays; one per shape and
+        fill, shared by every operation that asks for it. A zero row, because numpy
+        runs np.maximum(x, row) with its vector loop and np.maximum(x, 0) element by
+        element; a ones vector, because a row or column sum as a matrix-vector
+        product runs in BLAS 2-4x faster than np.add.reduce.
     elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
     returns: False when the last line does not evaluate to ``out``.
     """
@@ -122,7 +125,7 @@ class OutForm:
     code: Callable
     kind: str = FLOAT
     scratch: int = 0
-    zero_row: bool = False
+    constant: Callable | None = None
     elementwise: bool = True
     returns: bool = True
 
@@ -136,7 +139,12 @@ def ufunc_out(name: str, *extra: str) -> OutForm:
 def against_zero(name: str) -> OutForm:
     """``np.<name>(x, zeros, out=out)``: x against a zero row (0 when the result is a scalar)."""
     return OutForm(lambda a, node, out, s, ctx: [f"np.{name}({a[0]}, {s[-1] if s else 0}, out={out})"],
-                   zero_row=True)
+                   constant=zero_row)
+
+
+def zero_row(node) -> tuple | None:
+    """The zeros a comparison with 0 reads: one row of the result (None for a scalar)."""
+    return ((node.shape[-1],), ZEROS) if node.shape else None
 
 
 @dataclass(frozen=True)

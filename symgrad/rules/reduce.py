@@ -10,8 +10,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ShapeError
-from ..ir import Apply, Const
-from .core import ATOM, MUL, RULES, OutForm, Printed, Rule, ScalarForm, apply
+from ..ir import Apply, Const, Var
+from .core import ATOM, MUL, ONES, RULES, OutForm, Printed, Rule, ScalarForm, apply
 
 
 def normalize_axis(axis, ndim: int, op: str):
@@ -107,6 +107,35 @@ def _evaluate_sum(args, node, ctx):
     return np.sum(args[0], axis=kw.get("axis"), keepdims=bool(kw.get("keepdims")))
 
 
+def _sum_ones(node):
+    """The ones vector whose product with a matrix is its row or column sums; None otherwise.
+
+    A row (column) sum of an (n, w) array is that array times a ones vector of
+    length w (n): one BLAS matrix-vector product. While the array is in cache it
+    is 1.5-4x faster than np.add.reduce (a row sum of a 4096 x 512 float32 array:
+    130 us against 480 us; numpy pays its inner-loop overhead once per row), but
+    reading from memory it is 1.4x slower than numpy's loop. So only a value the
+    step computes is summed this way (the step sums it right after computing it,
+    see ``numpy_step._early``), never an input or a parameter, whose arrays
+    arrive from wherever the caller left them.
+    """
+    a, axis, keep = node.args[0], node.kw.get("axis"), node.kw.get("keepdims")
+    if a.ndim != 2 or axis not in (0, 1) or not isinstance(a, Var) or a.role in ("input", "param"):
+        return None
+    n, w = a.shape
+    if axis == 1:
+        return ((w, 1) if keep else (w,)), ONES
+    return ((1, n) if keep else (n,)), ONES
+
+
+def _sum_out(a, node, out, s, ctx):
+    if s:    # the ones vector from _sum_ones
+        operands = f"{a[0]}, {s[-1]}" if node.kw.get("axis") == 1 else f"{s[-1]}, {a[0]}"
+        return [f"np.matmul({operands}, out={out})"]
+    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
+    return [f"np.add.reduce({a[0]}{reduce_kw(node)}, out={out})"]
+
+
 RULES.add(Rule(
     "sum", "reduce", 1, _reduction_shape("sum"),
     (lambda g, r, a, axis=None, keepdims=False: _expand_back(g, a, axis, keepdims),),
@@ -114,9 +143,7 @@ RULES.add(Rule(
     latex=_sum_latex, evaluate=_evaluate_sum,
     simplify=_reduction_simplify("sum"),
     doc="sum(a, axis=None, keepdims=False)",
-    # ufunc reduce methods directly: the same sums as np.sum, without its Python-level wrapper
-    numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.add.reduce({a[0]}{reduce_kw(node)}, out={out})"],
-                      elementwise=False),
+    numpy_out=OutForm(_sum_out, constant=_sum_ones, elementwise=False),
     scalar_code=ScalarForm()))
 
 
