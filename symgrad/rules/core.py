@@ -116,8 +116,8 @@ class OutForm:
         workspace the form reads, passed after the scratch arrays; one per shape and
         fill, shared by every operation that asks for it. A zero row, because numpy
         runs np.maximum(x, row) with its vector loop and np.maximum(x, 0) element by
-        element; a ones vector, because a row or column sum as a matrix-vector
-        product runs in BLAS 2-4x faster than np.add.reduce.
+        element; a ones vector, because a row or column sum of an array still in
+        cache runs as a BLAS matrix-vector product 1.5-4x faster than np.add.reduce.
     elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
     returns: False when the last line does not evaluate to ``out``.
     """
