@@ -886,18 +886,29 @@ def _early(ops: list) -> list:
     forward pass, from the pre-activation the ReLU has just read, leaves that
     array dead after the ReLU, which can then run in place: one array fewer,
     and one pass less over a cold one in the backward pass. Only the order
-    changes; each moved operation reads nothing but its argument.
+    changes; each moved operation reads nothing but its argument. One pass:
+    linear in the number of operations.
     """
-    ops = list(ops)
     made = {op.target for op in ops}
-    for op in [o for o in ops if (o.node.op == "sum" and o.node.shape) or o.node.op == "step"]:
-        arg = op.node.args[0]
-        if not isinstance(arg, Var) or arg.name not in made:
-            continue
-        ops.remove(op)
-        at = next(k for k, o in enumerate(ops) if o.target == arg.name)
-        ops.insert(at + 1, op)
-    return ops
+    after: dict[str, list] = {}     # value name -> the operations to run right after it is made
+    moved = set()
+    for op in ops:
+        arg = op.node.args[0] if op.node.args else None
+        if ((op.node.op == "sum" and op.node.shape) or op.node.op == "step") \
+                and isinstance(arg, Var) and arg.name in made:
+            after.setdefault(arg.name, []).append(op)
+            moved.add(id(op))
+    out: list = []
+
+    def place(op):
+        out.append(op)
+        for follower in after.get(op.target, ()):
+            place(follower)
+
+    for op in ops:
+        if id(op) not in moved:
+            place(op)
+    return out
 
 
 def _readers(ops: list) -> dict[str, list[int]]:
