@@ -876,26 +876,26 @@ def _sink_reductions(ops: list) -> list:
 
 
 def _early(ops: list) -> list:
-    """The schedule with sums along an axis and ReLU masks moved to just after their argument.
+    """The schedule with every array-valued operation of an ``early`` out= form
+    (sums along an axis, the ReLU mask) moved to just after its one argument is made.
 
-    Both read one array the step has computed. The bias gradients (column sums)
-    would otherwise run after the matrix product that also reads their
-    argument, by when that array has left the cache; right after it is
-    written, it is still there, which is what the sum's BLAS form
-    (``rules.reduce._sum_ones``) needs to be fast. A ReLU mask made in the
-    forward pass, from the pre-activation the ReLU has just read, leaves that
-    array dead after the ReLU, which can then run in place: one array fewer,
-    and one pass less over a cold one in the backward pass. Only the order
-    changes; each moved operation reads nothing but its argument. One pass:
-    linear in the number of operations.
+    The bias gradients (column sums) would otherwise run after the matrix
+    product that also reads their argument, by when that array has left the
+    cache; right after it is written, it is still there, which is what the
+    sum's BLAS form (``rules.reduce._sum_ones``) needs to be fast. A ReLU mask
+    made in the forward pass, from the pre-activation the ReLU has just read,
+    leaves that array dead after the ReLU, which can then run in place: one
+    array fewer, and one pass less over a cold one in the backward pass. Only
+    the order changes; each moved operation reads nothing but its argument.
+    One pass: linear in the number of operations.
     """
     made = {op.target for op in ops}
     after: dict[str, list] = {}     # value name -> the operations to run right after it is made
     moved = set()
     for op in ops:
-        arg = op.node.args[0] if op.node.args else None
-        if ((op.node.op == "sum" and op.node.shape) or op.node.op == "step") \
-                and isinstance(arg, Var) and arg.name in made:
+        form = out_form(op.node.op)
+        arg = op.node.args[0] if len(op.node.args) == 1 else None
+        if form and form.early and op.node.shape and isinstance(arg, Var) and arg.name in made:
             after.setdefault(arg.name, []).append(op)
             moved.add(id(op))
     out: list = []

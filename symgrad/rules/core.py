@@ -120,6 +120,10 @@ class OutForm:
         cache runs as a BLAS matrix-vector product 1.5-4x faster than np.add.reduce.
     elementwise: True when ``out`` may be one of the inputs (numpy ufuncs allow it).
     returns: False when the last line does not evaluate to ``out``.
+    early: True when the step should run it right after its one argument is
+        computed, while that array is in cache: a sum along an axis (its BLAS form
+        is fast only then) and the ReLU mask (made in the forward pass, it leaves
+        the pre-activation dead after ReLU, which then runs in place).
     """
 
     code: Callable
@@ -128,6 +132,7 @@ class OutForm:
     constant: Callable | None = None
     elementwise: bool = True
     returns: bool = True
+    early: bool = False
 
 
 def ufunc_out(name: str, *extra: str) -> OutForm:

@@ -343,7 +343,8 @@ def source_of(fn) -> str:
 _x = X
 elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathrm{1\!\!1}[{0} > 0]", impl=runtime.step,
             kinks=(0,), differentiable=False,
-            numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK),
+            numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.greater({a[0]}, 0, out={out})"], kind=MASK,
+                              early=True),
             scalar="(1.0 if {0} > 0.0 else 0.0)",
             doc="1 where x > 0, else 0 (the ReLU derivative; 0 at 0)")
 elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x",

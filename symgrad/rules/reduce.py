@@ -143,7 +143,7 @@ RULES.add(Rule(
     latex=_sum_latex, evaluate=_evaluate_sum,
     simplify=_reduction_simplify("sum"),
     doc="sum(a, axis=None, keepdims=False)",
-    numpy_out=OutForm(_sum_out, constant=_sum_ones, elementwise=False),
+    numpy_out=OutForm(_sum_out, constant=_sum_ones, elementwise=False, early=True),
     scalar_code=ScalarForm()))
 
 
