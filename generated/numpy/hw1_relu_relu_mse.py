@@ -150,12 +150,14 @@ def loss_and_grads_into(params, inputs, workspace):
     z1_1 = np.matmul(W1, x, out=_b0)
     # z1 = W1 @ x + b1
     z1 = np.add(z1_1, b1, out=_b0)
+    # step(z1), made here while z1 is in cache
     _t4 = np.greater(z1, 0, out=_b1)
     # z2 = relu(z1)
     z2 = np.maximum(z1, _b2, out=_b0)
     z3_1 = np.matmul(W2, z2, out=_b3)
     # z3 = W2 @ z2 + b2
     z3 = np.add(z3_1, b2, out=_b3)
+    # step(z3), made here while z3 is in cache
     _t2 = np.greater(z3, 0, out=_b4)
     # yhat = relu(z3)
     yhat = np.maximum(z3, _b5, out=_b3)

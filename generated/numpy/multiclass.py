@@ -162,6 +162,7 @@ def loss_and_grads_into(params, inputs, workspace):
     _t1 = np.maximum.reduce(z, axis=0, keepdims=True, out=_b2)
     _t2 = np.subtract(z, _t1, out=_b1)
     _t3 = np.exp(_t2, out=_b3)
+    # sum(_t3), made here while _t3 is in cache
     _t4 = np.add.reduce(_t3, axis=0, keepdims=True, out=_b2)
     _t5 = np.log(_t4, out=_b4)
     loss_1 = np.subtract(_t2, _t5, out=_b1)
@@ -171,6 +172,7 @@ def loss_and_grads_into(params, inputs, workspace):
     loss = -loss_3
     # dL/dloss_1 = dL/dloss_2 * y; dL/dloss_2 = np.broadcast_to(dL/dloss_3, (3,)); dL/dloss_3 = -1
     d_loss_1 = np.negative(y, out=_b1)
+    # sum(d_loss_1), made here while d_loss_1 is in cache
     _t8 = np.add.reduce(d_loss_1, axis=0, keepdims=True, out=_b4)
     _t7 = np.divide(_t8, _t4, out=_b4)
     _t6 = np.multiply(_t3, _t7, out=_b3)

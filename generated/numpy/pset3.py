@@ -144,11 +144,13 @@ def loss_and_grads_into(params, inputs, workspace):
     _b0, _b1, _b2, _b3, _b4, _b5, _b6, = workspace.arrays
     # r0 = W0 * x
     r0 = np.multiply(W0, x, out=_b0)
+    # step(r0), made here while r0 is in cache
     _t5 = np.greater(r0, 0, out=_b1)
     # h0 = relu(r0)
     h0 = np.maximum(r0, _b2, out=_b0)
     # r1 = W1 @ h0
     r1 = np.matmul(W1, h0, out=_b3)
+    # step(r1), made here while r1 is in cache
     _t2 = np.greater(r1, 0, out=_b4)
     # h1 = relu(r1)
     h1 = np.maximum(r1, _b2, out=_b3)

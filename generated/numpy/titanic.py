@@ -141,6 +141,7 @@ def loss_and_grads_into(params, inputs, workspace):
     A = np.concatenate([X, _t1], axis=1)
     # B = A @ W1
     B = np.matmul(A, W1, out=_b0)
+    # step(B), made here while B is in cache
     _t5 = np.greater(B, 0, out=_b1)
     # C = relu(B)
     C = np.maximum(B, _b2, out=_b0)

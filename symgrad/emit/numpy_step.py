@@ -896,8 +896,10 @@ def _early(ops: list) -> list:
         form = out_form(op.node.op)
         arg = op.node.args[0] if len(op.node.args) == 1 else None
         if form and form.early and op.node.shape and isinstance(arg, Var) and arg.name in made:
-            after.setdefault(arg.name, []).append(op)
             moved.add(id(op))
+            if not op.comment:    # a reader should not wonder why a backward-pass value is made here
+                op = replace(op, comment=f"{op.node.op}({arg.name}), made here while {arg.name} is in cache")
+            after.setdefault(arg.name, []).append(op)
     out: list = []
 
     def place(op):
