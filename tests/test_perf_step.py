@@ -141,7 +141,10 @@ def _ops():
             node = Apply(op, (a, Const(dim("n") / 4)), (), a.shape)
         elif op == "max":    # internal to the step (log_softmax's parts), checked against np.max
             node = Apply("max", (b,), (("axis", 1), ("keepdims", True)), (dim(4), dim(1)))
-        elif op == "broadcast_to":
+        elif op == "broadcast_to":    # a scalar, and a column (a row sum's gradient)
+            column = Var("c", (dim(4), dim(1)), "input")
+            cases.append(("broadcast_to_column", Apply("broadcast_to", (column,), (("shape", a.shape),), a.shape),
+                          {**values, "c": rng.standard_normal((4, 1))}))
             node = Apply("broadcast_to", (Const(dim("n") / 4),), (("shape", a.shape),), a.shape)
         else:
             node = apply(op, a if op == "log" else b)
@@ -291,6 +294,35 @@ def test_step_sums_computed_arrays_by_blas_right_after_making_them(net):
     assert len(ones) == 1 and np.all(ones[0] == 1)
     if net == "softmax_ce":
         assert re.search(r"np\.add\.reduce\(Y, axis=1, keepdims=True", text)
+
+
+AXIS_SUMS = {   # sums along an axis of computed arrays, of inputs, of masks; every keepdims
+    "rows": "mean(sum(H * H, axis=1) * sum(Y, axis=1))",
+    "rows_kept": "mean(sum(H, axis=1, keepdims=True) * Y)",
+    "columns": "mean(sum(H, axis=0) * sum(H * Y, axis=0))",
+    "columns_kept": "mean(sum(tanh(H), axis=0, keepdims=True) * H)",
+    "mask_counts": "mean(sum(step(H), axis=0) * sum(H, axis=0))",
+}
+
+
+@pytest.mark.parametrize("name", list(AXIS_SUMS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_sums_along_an_axis_equal_the_plain_ones(name, dtype):
+    """Row and column sums the step computes as products with a ones vector (and those of
+    inputs, which stay np.add.reduce) give the loss and gradients of the plain np.sum code."""
+    spec = Spec(name=f"sums_{name}", inputs={"X": ["n", 5], "Y": ["n", 4]},
+                params={"W": [5, 4], "b": [4]}, nodes={"H": "X @ W + b"}, loss=AXIS_SUMS[name])
+    module = load_module(render_module(derive(spec)), f"sums_{name}")
+    rng = np.random.default_rng(2)
+    params = {"W": rng.standard_normal((5, 4)).astype(dtype), "b": rng.standard_normal(4).astype(dtype)}
+    inputs = {"X": rng.standard_normal((9, 5)).astype(dtype), "Y": rng.standard_normal((9, 4)).astype(dtype)}
+    ref_loss, ref = module.loss_and_grads(params, inputs)
+    step_loss, grads = module.make_step()(params, inputs)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    assert step_loss == pytest.approx(ref_loss, rel=rtol)
+    for p in ref:
+        assert grads[p].dtype == dtype, p
+        np.testing.assert_allclose(grads[p], ref[p], rtol=rtol, atol=rtol * np.max(np.abs(ref[p])), err_msg=p)
 
 
 @pytest.mark.parametrize("logit", [0.0, 30.0, 800.0, -800.0])

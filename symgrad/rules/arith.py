@@ -259,4 +259,5 @@ RULES.add(Rule(
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: ctx.broadcast(args[0], node.kw["shape"]),
     simplify=_broadcast_simplify, doc="a repeated to a larger shape (numpy broadcasting)", extra={"internal": True},
-    numpy_out=OutForm(lambda a, node, out, s, ctx: [f"{out}.fill({a[0]})"], returns=False)))
+    # np.copyto broadcasts an array (a row sum's gradient, (n, 1) -> (n, w)) as well as a scalar
+    numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.copyto({out}, {a[0]})"], returns=False)))
