@@ -340,17 +340,24 @@ CATALOG = {   # one loss per feature of the spec language, each reaching the ste
 }
 
 
+@pytest.mark.parametrize("batch", ["n", 3], ids=["array_step", "fixed_size"])
 @pytest.mark.parametrize("name", list(CATALOG))
-def test_step_equals_the_plain_code_across_the_spec_language(name):
+def test_step_equals_the_plain_code_across_the_spec_language(name, batch):
     """The compiled step gives the plain code's loss and gradients for every function and
-    reduction of the spec language, in float64 and float32 (float32 results stay float32)."""
-    spec = Spec(name=f"cat_{name}", inputs={"X": ["n", 5], "Y": ["n", 4]},
-                params={"W": [5, 4], "b": [4]}, nodes={"H": "X @ W + b"}, loss=CATALOG[name])
+    reduction of the spec language, in float64 and float32 (float32 results stay float32):
+    the array step for a symbolic batch, the straight-line scalar step at a fixed size
+    (where every function has a scalar form; x / s**2 there once printed as x / s * s)."""
+    spec = Spec(name=f"cat_{name}", inputs={"X": [batch, 5], "Y": [batch, 4]},
+                params={"W": [5, 4], "b": [4]}, nodes={"H": "X @ W + b"},
+                loss=CATALOG[name].replace("ones(n, 1)", f"ones({batch}, 1)"))
     module = load_module(render_module(derive(spec)), f"cat_{name}")
+    if batch != "n":
+        assert hasattr(module, "loss_and_grads_scalar") == (name not in ("gelu", "leaky_relu", "erf"))
     rng = np.random.default_rng(4)
     for dtype, rtol in ((np.float64, 1e-11), (np.float32, 3e-5)):
         params = {"W": rng.standard_normal((5, 4)).astype(dtype), "b": rng.standard_normal(4).astype(dtype)}
-        inputs = {"X": rng.standard_normal((9, 5)).astype(dtype), "Y": rng.standard_normal((9, 4)).astype(dtype)}
+        rows = 9 if batch == "n" else batch
+        inputs = {"X": rng.standard_normal((rows, 5)).astype(dtype), "Y": rng.standard_normal((rows, 4)).astype(dtype)}
         ref_loss, ref = module.loss_and_grads(params, inputs)
         step = module.make_step()
         for _ in range(2):    # the second call reuses the workspace

@@ -71,14 +71,17 @@ class _StraightLine(_ScalarCode):
         return f"{form.code.__name__}({arg})"
 
     def _print_Pow(self, expr, rational=False):
+        # The caller places the result by a power's precedence (tighter than * and /), so a
+        # form that is a product or a quotient is parenthesised: x / s**2 is x / (s * s),
+        # never x / s * s.
         base, e = expr.args
-        b = self.parenthesize(base, 60 if not base.is_Atom else 1000)
+        b = self._print(base) if base.is_Symbol else self.parenthesize(base, 60 if not base.is_Atom else 1000)
         if e == 2 and base.is_Atom:
-            return f"{b} * {b}"
+            return f"({b} * {b})"
         if e == -1:
-            return f"1.0 / {b}"
+            return f"(1.0 / {b})"
         if e.is_Integer and e < 0:
-            return f"1.0 / {b} ** {-int(e)}"
+            return f"(1.0 / {b} ** {-int(e)})"
         return f"{b} ** {self._print(e)}"
 
 
