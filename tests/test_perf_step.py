@@ -296,35 +296,6 @@ def test_step_sums_computed_arrays_by_blas_right_after_making_them(net):
         assert re.search(r"np\.add\.reduce\(Y, axis=1, keepdims=True", text)
 
 
-AXIS_SUMS = {   # sums along an axis of computed arrays, of inputs, of masks; every keepdims
-    "rows": "mean(sum(H * H, axis=1) * sum(Y, axis=1))",
-    "rows_kept": "mean(sum(H, axis=1, keepdims=True) * Y)",
-    "columns": "mean(sum(H, axis=0) * sum(H * Y, axis=0))",
-    "columns_kept": "mean(sum(tanh(H), axis=0, keepdims=True) * H)",
-    "mask_counts": "mean(sum(step(H), axis=0) * sum(H, axis=0))",
-}
-
-
-@pytest.mark.parametrize("name", list(AXIS_SUMS))
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_step_sums_along_an_axis_equal_the_plain_ones(name, dtype):
-    """Row and column sums the step computes as products with a ones vector (and those of
-    inputs, which stay np.add.reduce) give the loss and gradients of the plain np.sum code."""
-    spec = Spec(name=f"sums_{name}", inputs={"X": ["n", 5], "Y": ["n", 4]},
-                params={"W": [5, 4], "b": [4]}, nodes={"H": "X @ W + b"}, loss=AXIS_SUMS[name])
-    module = load_module(render_module(derive(spec)), f"sums_{name}")
-    rng = np.random.default_rng(2)
-    params = {"W": rng.standard_normal((5, 4)).astype(dtype), "b": rng.standard_normal(4).astype(dtype)}
-    inputs = {"X": rng.standard_normal((9, 5)).astype(dtype), "Y": rng.standard_normal((9, 4)).astype(dtype)}
-    ref_loss, ref = module.loss_and_grads(params, inputs)
-    step_loss, grads = module.make_step()(params, inputs)
-    rtol = 1e-12 if dtype == np.float64 else 2e-5
-    assert step_loss == pytest.approx(ref_loss, rel=rtol)
-    for p in ref:
-        assert grads[p].dtype == dtype, p
-        np.testing.assert_allclose(grads[p], ref[p], rtol=rtol, atol=rtol * np.max(np.abs(ref[p])), err_msg=p)
-
-
 CATALOG = {   # one loss per feature of the spec language, each reaching the step's out= forms
     "relu": "mean(relu(H) * Y)", "sigmoid": "mean(sigmoid(H) * Y)", "tanh": "mean(tanh(H) ** 2)",
     "exp": "mean(exp(H / 4) * Y)", "log": "mean(log(H * H + 1))", "softplus": "mean(softplus(H) - Y * H)",
@@ -337,6 +308,12 @@ CATALOG = {   # one loss per feature of the spec language, each reaching the ste
     "sq_norm": "sq_norm(H - Y)", "mse": "mse(H, Y)", "bce": "bce(sigmoid(H), sigmoid(Y))",
     "cross_entropy": "cross_entropy(H, softmax(Y, axis=1))", "broadcast_scalar": "mean(H * 2 + 1) * mean(Y)",
     "row_vector": "mean(H * sum(Y, axis=0))",
+    # sums along an axis (BLAS products with a ones vector when the step computed the array)
+    "sum_rows": "mean(sum(H * H, axis=1) * sum(Y, axis=1))",
+    "sum_rows_kept": "mean(sum(H, axis=1, keepdims=True) * Y)",
+    "sum_columns": "mean(sum(H, axis=0) * sum(H * Y, axis=0))",
+    "sum_columns_kept": "mean(sum(tanh(H), axis=0, keepdims=True) * H)",
+    "sum_of_a_mask": "mean(sum(step(H), axis=0) * sum(H, axis=0))",
 }
 
 
