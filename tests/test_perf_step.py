@@ -317,28 +317,60 @@ CATALOG = {   # one loss per feature of the spec language, each reaching the ste
 }
 
 
+ROWS = ({"X": ["n", 4], "Y": ["n", 4]}, {"W": [4, 4]})
+STRUCTURES = {   # whole nets: (inputs, params, nodes, loss)
+    "vectors": ({"x": [5], "y": [3]}, {"W1": [4, 5], "b1": [4], "W2": [3, 4]},
+                {"h": "tanh(W1 @ x + b1)", "z": "W2 @ h"}, "sq_norm(z - y)"),
+    "vector_softmax_nll": ({"x": [5], "y": [3]}, {"W": [3, 5]}, {"p": "softmax(W @ x)"}, "nll(p, y)"),
+    "parameter_twice": ({"x": [5], "y": [5]}, {"W": [5, 5]}, {"z": "W @ (W @ x)"}, "sq_norm(z - y)"),
+    "parameter_and_its_transpose": (*ROWS, {"Z": "X @ W @ W.T"}, "mse(Z, Y)"),
+    "three_layers": ({"X": ["n", 5], "Y": ["n", 2]}, {"W1": [5, 6], "W2": [6, 6], "W3": [6, 2]},
+                     {"A": "relu(X @ W1)", "B": "tanh(A @ W2)", "Z": "B @ W3"}, "cross_entropy(Z, Y)"),
+    "residual": (*ROWS, {"H": "X + relu(X @ W)"}, "mse(H, Y)"),
+    "activation_read_twice": (*ROWS, {"H": "sigmoid(X @ W)"}, "mean(H * H) + bce(H, Y)"),
+    "quotient_of_parameters": ({"X": ["n", 4], "Y": ["n", 4]}, {"W": [4, 4], "V": [4, 4]},
+                               {"H": "(X @ W) / (1 + (X @ V) ** 2)"}, "mse(H, Y)"),
+    "scalar_parameter": ({"X": ["n", 4], "Y": ["n", 4]}, {"W": [4, 4], "s": []}, {"H": "s * (X @ W)"}, "mse(H, Y)"),
+    "centred_batch": (*ROWS, {"H": "X @ W - mean(X @ W, axis=0)"}, "mse(H, Y)"),
+    "softmax_over_the_batch": (*ROWS, {"P": "softmax(X @ W, axis=0)"}, "-sum(Y * log(P))"),
+    **{name: ({"X": ["n", 5], "Y": ["n", 4]}, {"W": [5, 4], "b": [4]}, {"H": "X @ W + b"}, loss)
+       for name, loss in CATALOG.items()},
+}
+NO_SCALAR_FORM = ("gelu", "leaky_relu", "erf")
+
+
 @pytest.mark.parametrize("batch", ["n", 3], ids=["array_step", "fixed_size"])
-@pytest.mark.parametrize("name", list(CATALOG))
+@pytest.mark.parametrize("name", list(STRUCTURES))
 def test_step_equals_the_plain_code_across_the_spec_language(name, batch):
     """The compiled step gives the plain code's loss and gradients for every function and
-    reduction of the spec language, in float64 and float32 (float32 results stay float32):
-    the array step for a symbolic batch, the straight-line scalar step at a fixed size
-    (where every function has a scalar form; x / s**2 there once printed as x / s * s)."""
-    spec = Spec(name=f"cat_{name}", inputs={"X": [batch, 5], "Y": [batch, 4]},
-                params={"W": [5, 4], "b": [4]}, nodes={"H": "X @ W + b"},
-                loss=CATALOG[name].replace("ones(n, 1)", f"ones({batch}, 1)"))
+    reduction of the spec language and for nets of several shapes, in float64 and float32
+    (float32 results stay float32): the array step for a symbolic batch, the straight-line
+    scalar step at a fixed size (where every function has a scalar form; x / s**2 there once
+    printed as x / s * s, and a row sum's gradient once crashed the array step)."""
+    inputs, params, nodes, loss = STRUCTURES[name]
+
+    def sized(shapes):
+        return {k: [batch if d == "n" else d for d in shape] for k, shape in shapes.items()}
+
+    spec = Spec(name=f"cat_{name}", inputs=sized(inputs), params=sized(params), nodes=dict(nodes),
+                loss=loss.replace("ones(n, 1)", f"ones({batch}, 1)"))
     module = load_module(render_module(derive(spec)), f"cat_{name}")
     if batch != "n":
-        assert hasattr(module, "loss_and_grads_scalar") == (name not in ("gelu", "leaky_relu", "erf"))
+        assert hasattr(module, "loss_and_grads_scalar") == (name not in NO_SCALAR_FORM)
     rng = np.random.default_rng(4)
+    rows = 9 if batch == "n" else batch
+
+    def shape(s):
+        return tuple(rows if d == "n" else d for d in s)
+
     for dtype, rtol in ((np.float64, 1e-11), (np.float32, 3e-5)):
-        params = {"W": rng.standard_normal((5, 4)).astype(dtype), "b": rng.standard_normal(4).astype(dtype)}
-        rows = 9 if batch == "n" else batch
-        inputs = {"X": rng.standard_normal((rows, 5)).astype(dtype), "Y": rng.standard_normal((rows, 4)).astype(dtype)}
-        ref_loss, ref = module.loss_and_grads(params, inputs)
+        values = {k: rng.standard_normal(shape(s)).astype(dtype) for k, s in params.items()}
+        # inputs in (0.1, 0.9): valid targets for every loss
+        data = {k: rng.uniform(0.1, 0.9, shape(s)).astype(dtype) for k, s in inputs.items()}
+        ref_loss, ref = module.loss_and_grads(values, data)
         step = module.make_step()
         for _ in range(2):    # the second call reuses the workspace
-            step_loss, grads = step(params, inputs)
+            step_loss, grads = step(values, data)
             assert step_loss == pytest.approx(ref_loss, rel=rtol, abs=rtol)
             for p in ref:
                 assert grads[p].dtype == dtype, (p, grads[p].dtype)
