@@ -24,6 +24,7 @@ import sympy as sp
 
 from . import names as naming
 from .fuse import forward_table, fuse_graph, reuse_forward
+from .errors import DerivationError
 from .graph import Graph, build_graph
 from .ir import Apply, Const, Expr, Var, substitute, walk
 from .rules import RULES, apply
@@ -158,6 +159,7 @@ def derive(spec_or_graph, fuse: bool = True) -> Derivation:
     needs = _depends(graph)
     d = Derivation(graph, needs, fusions=fusions)
     pending: dict[str, list[Contribution]] = {}
+    blocked: set[str] = set()    # operations with no derivative that a parameter's value went through
 
     def distribute(expr: Apply, g: Expr, source: str, result: Expr):
         rule = RULES[expr.op]
@@ -166,6 +168,7 @@ def derive(spec_or_graph, fuse: bool = True) -> Derivation:
                 continue
             vjp = rule.vjp(i)
             if vjp is None:
+                blocked.add(expr.op)
                 continue
             contribution = vjp(g, result, *expr.args, **expr.kw)
             push(arg, contribution, source, expr.op, i)
@@ -189,6 +192,11 @@ def derive(spec_or_graph, fuse: bool = True) -> Derivation:
             d.order.append(node.name)
         distribute(node.expr, d.adjoint_var(node.name), node.name, node.var)
     for name in graph.params:
+        if name not in pending:    # every path to the loss goes through an operation without a derivative
+            ops = ", ".join(sorted(blocked))
+            raise DerivationError(f"parameter {name!r} reaches the loss only through {ops}, which has no "
+                                  "derivative (it is constant almost everywhere), so it has no gradient",
+                                  source=graph.spec.source, node=name)
         d.contributions[name] = pending.pop(name)
         d.order.append(name)
     table = forward_table(graph)

@@ -103,6 +103,8 @@ BAD = [
     ("missing params", GOOD.replace("[params]\nW = [3, 2]\nb = [2]\n", ""), ["missing [params]"]),
     ("empty params", GOOD.replace("W = [3, 2]\nb = [2]\n", ""), ["[params] is empty"]),
     ("unused parameter", edit("b = [2]", "b = [2]\nc = [2]"), ["'c'", "does not influence the loss"]),
+    ("parameter only through step", edit('"x @ W + b"', '"step(x @ W) + b"'),
+     ["'W'", "only through step", "no derivative", "no gradient"]),
     ("missing loss", GOOD.replace('[loss]\nexpr = "mean((z - y)**2)"\n', ""), ["missing [loss]"]),
     ("loss with two keys", edit('expr = "mean((z - y)**2)"', 'expr = "mean((z - y)**2)"\nweight = 2'),
      [LOSS, "exactly one key"]),

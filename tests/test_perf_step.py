@@ -314,6 +314,11 @@ CATALOG = {   # one loss per feature of the spec language, each reaching the ste
     "sum_columns": "mean(sum(H, axis=0) * sum(H * Y, axis=0))",
     "sum_columns_kept": "mean(sum(tanh(H), axis=0, keepdims=True) * H)",
     "sum_of_a_mask": "mean(sum(step(H), axis=0) * sum(H, axis=0))",
+    # found by random expressions: an irrational constant (1 / (sqrt(pi) n)), functions of
+    # constants (gelu's helper calls erf), a 0/1 mask read by something other than a product
+    "irrational_constant": "mean(erf(H) + H)",
+    "functions_of_constants": "mean(H * step(0.5) + gelu(2) * H + softplus(0.5))",
+    "mask_into_a_function": "mean(erf(step(H)) * H)",
 }
 
 
@@ -331,12 +336,14 @@ STRUCTURES = {   # whole nets: (inputs, params, nodes, loss)
     "quotient_of_parameters": ({"X": ["n", 4], "Y": ["n", 4]}, {"W": [4, 4], "V": [4, 4]},
                                {"H": "(X @ W) / (1 + (X @ V) ** 2)"}, "mse(H, Y)"),
     "scalar_parameter": ({"X": ["n", 4], "Y": ["n", 4]}, {"W": [4, 4], "s": []}, {"H": "s * (X @ W)"}, "mse(H, Y)"),
+    "logistic_of_a_scalar": ({"X": ["n", 4], "Y": ["n", 4]}, {"W": [4, 4], "s": []}, {"H": "X @ W"},
+                             "mean(H * softplus(s)) + mean(H * sigmoid(-s)) + bce(sigmoid(s), 0.3)"),
     "centred_batch": (*ROWS, {"H": "X @ W - mean(X @ W, axis=0)"}, "mse(H, Y)"),
     "softmax_over_the_batch": (*ROWS, {"P": "softmax(X @ W, axis=0)"}, "-sum(Y * log(P))"),
     **{name: ({"X": ["n", 5], "Y": ["n", 4]}, {"W": [5, 4], "b": [4]}, {"H": "X @ W + b"}, loss)
        for name, loss in CATALOG.items()},
 }
-NO_SCALAR_FORM = ("gelu", "leaky_relu", "erf")
+NO_SCALAR_FORM = ("gelu", "leaky_relu", "erf", "irrational_constant", "functions_of_constants", "mask_into_a_function")
 
 
 @pytest.mark.parametrize("batch", ["n", 3], ids=["array_step", "fixed_size"])
@@ -346,7 +353,8 @@ def test_step_equals_the_plain_code_across_the_spec_language(name, batch):
     reduction of the spec language and for nets of several shapes, in float64 and float32
     (float32 results stay float32): the array step for a symbolic batch, the straight-line
     scalar step at a fixed size (where every function has a scalar form; x / s**2 there once
-    printed as x / s * s, and a row sum's gradient once crashed the array step)."""
+    printed as x / s * s, and a row sum's gradient once crashed the array step, as did a
+    scalar's softplus, an irrational constant and erf of a mask)."""
     inputs, params, nodes, loss = STRUCTURES[name]
 
     def sized(shapes):

@@ -29,7 +29,7 @@ def softmax(x, axis=-1):
 
 def step(x):
     # 1 where x > 0, else 0: the derivative of ReLU, with ReLU'(0) = 0
-    return (x > 0).astype(np.result_type(x, np.float16))
+    return np.greater(x, 0).astype(np.result_type(x, np.float16))
 
 
 class ValueNode:

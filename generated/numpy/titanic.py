@@ -28,7 +28,7 @@ def relu(x):
 
 def step(x):
     # 1 where x > 0, else 0: the derivative of ReLU, with ReLU'(0) = 0
-    return (x > 0).astype(np.result_type(x, np.float16))
+    return np.greater(x, 0).astype(np.result_type(x, np.float16))
 
 
 def forward(params, inputs):

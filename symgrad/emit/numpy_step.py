@@ -137,7 +137,25 @@ def _scalar_form(node: Apply, args: list, printer) -> str | None:
                 size = size * d
             text += f" / {_divisor(size, printer)}"
         return text
+    if node.op in _SCALAR_STEP_FORMS:    # a step form of a scalar (a scalar parameter's softplus)
+        return _SCALAR_STEP_FORMS[node.op](args, printer)
     return None
+
+
+def _sigmoid_of_negated(args, printer):
+    from .. import runtime
+    printer.helper(runtime.sigmoid)
+    return f"sigmoid(-({args[0]}))"
+
+
+#: The step's own forms for a scalar result, which has no array to write into (np.minimum
+#: and friends on a 0-d value return it).
+_SCALAR_STEP_FORMS = {
+    "min0": lambda a, printer: f"np.minimum({a[0]}, 0)",
+    "sigmoid_neg": _sigmoid_of_negated,
+    "log1p": lambda a, printer: f"np.log1p({a[0]})",
+    "scaled_recip_1p": lambda a, printer: f"{a[1]} / (1 + {a[0]})",
+}
 
 
 def _bottom_up(e: Expr, rewrite, memo: dict) -> Expr:
@@ -783,6 +801,7 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
     buffers: list[tuple] = []
     pool: dict[tuple, list[int]] = {}
     held: dict[str, int] = {}        # value name -> buffer index
+    readers = _readers(ops)
     for i, op in enumerate(ops):
         form = out_form(op.node.op)
         if not op.node.shape:
@@ -794,7 +813,10 @@ def assign_buffers(ops: list[Op], keep: set[str]) -> list[tuple]:
             continue
         if form is None:
             continue
-        key = (tuple(op.node.shape), form.kind)
+        kind = form.kind
+        if kind == MASK and any(ops[j].node.op != "mul" for j in readers.get(op.target, ())):
+            kind = FLOAT    # a 0/1 mask read by anything but a product is written as 0.0/1.0 (erf(step(x)))
+        key = (tuple(op.node.shape), kind)
         dying = [n for n in sorted(_vars(op.node)) if last.get(n) == i and n in held]
         chosen = None
         if form.elementwise:

@@ -9,6 +9,8 @@ an error at generation time, never a guess.
 
 from __future__ import annotations
 
+import inspect
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pycode import PythonCodePrinter
@@ -31,9 +33,22 @@ class _ScalarCode(PythonCodePrinter):
     def _print_Symbol(self, expr):
         return expr.name
 
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+
+def _irrationals_as_floats(value):
+    """value with every number that is not rational (sqrt(pi), e) as a float: the
+    generated module imports numpy only, so no math.sqrt(math.pi) may be printed."""
+    if value.is_number and not value.is_Rational:
+        return sp.Float(float(value))
+    if not value.args:
+        return value
+    return value.func(*(_irrationals_as_floats(a) for a in value.args))
+
 
 def scalar_code(value) -> Printed:
-    value = as_sympy(value)
+    value = _irrationals_as_floats(as_sympy(value))
     if value.is_Integer:
         return Printed(str(int(value)), ATOM if value >= 0 else UNARY)
     if value.is_number and not value.is_Rational:
@@ -60,7 +75,15 @@ class NumpyPrinter:
 
     # context used by the rule forms
     def helper(self, fn):
+        """Copy runtime function fn into the module, with the runtime functions it calls (gelu: erf)."""
+        from .. import runtime
+        if fn.__name__ in self.helpers:
+            return
         self.helpers[fn.__name__] = fn
+        for name in fn.__code__.co_names:
+            called = getattr(runtime, name, None)
+            if inspect.isfunction(called) and called.__module__ == runtime.__name__:
+                self.helper(called)
 
     def scalar(self, value, minimum=0) -> str:
         p = scalar_code(value)
