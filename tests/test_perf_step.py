@@ -490,3 +490,25 @@ def test_late_reduction_schedule_moves_only_when_every_reader_still_follows(with
     for op in scheduled:
         assert {v.name for v in walk(op.node) if isinstance(v, Var)} <= defined, op.target
         defined.add(op.target)
+
+
+def test_region_rewrite_gives_sympy_only_small_regions_that_divide_by_a_variable(monkeypatch):
+    """sympy's cancel/factor runs only where it can pay: a region dividing by a variable, of
+    modest size. A constant divisor (1/sqrt(pi) in gelu') or a large region never reaches it
+    (gelu' of a cube once took sympy's polynomial gcd over ten minutes)."""
+    import sympy as sp
+    from symgrad.emit import numpy_step
+
+    x, y = sp.symbols("leaf0 leaf1", real=True)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sympy.cancel called")
+
+    monkeypatch.setattr(sp, "cancel", refuse)
+    cheapest = numpy_step._Regions._cheapest
+    gelu_of_a_cube = 3 * x**2 * (x**3 * sp.exp(-x**6 / 2) / sp.sqrt(2 * sp.pi) + (1 + sp.erf(x**3 / sp.sqrt(2))) / 2)
+    assert cheapest(gelu_of_a_cube) is None
+    large = sum((x - k) ** 2 / (y + k) for k in range(1, 12))
+    assert sp.count_ops(large) > numpy_step._MAX_REGION_OPS and cheapest(large) is None
+    with pytest.raises(AssertionError, match="sympy.cancel"):   # a small division still goes to sympy
+        cheapest(x / (1 + y))

@@ -561,12 +561,20 @@ class _Regions:
     @staticmethod
     def _cheapest(scalar):
         import sympy as sp
-        if not scalar.has(sp.Pow) or all(not (p.exp.is_negative) for p in scalar.atoms(sp.Pow)):
-            return None   # no division to cancel: keep the derivation's own form
+        if not any(p.exp.is_negative and not p.base.is_number for p in scalar.atoms(sp.Pow)):
+            return None   # no division by a variable (1/sqrt(pi) is none) to cancel: keep the derivation's form
+        if sp.count_ops(scalar) > _MAX_REGION_OPS:
+            return None   # sympy's polynomial gcd can take minutes on a large region
         cancelled = sp.factor(sp.cancel(sp.together(scalar)))
         if sp.count_ops(cancelled) < sp.count_ops(scalar):
             return cancelled
         return None
+
+
+#: Regions with more operations than this are not given to sympy to cancel. The rewrites
+#: that pay (binary cross-entropy's c (P - Y)) come from regions of about 11; gelu' of a
+#: cube, at 38, took sympy's gcd over 10 minutes before the division test above excluded it.
+_MAX_REGION_OPS = 30
 
 
 def lower(d: Derivation, plan, comments=None) -> tuple[list[Op], dict[str, Expr]]:
