@@ -512,3 +512,10 @@ def test_region_rewrite_gives_sympy_only_small_regions_that_divide_by_a_variable
     assert sp.count_ops(large) > numpy_step._MAX_REGION_OPS and cheapest(large) is None
     with pytest.raises(AssertionError, match="sympy.cancel"):   # a small division still goes to sympy
         cheapest(x / (1 + y))
+
+
+def test_the_steps_own_element_wise_forms_can_print_a_scalar():
+    """The step's own operations (no rule to fall back on) print a 0-d result themselves; max
+    is a reduction along an axis, so it never has a scalar result."""
+    missing = [name for name, form in STEP_FORMS.items() if form.scalar is None and name != "max"]
+    assert missing == []

@@ -63,14 +63,23 @@ _VIEWS = {"transpose", "expand_dims"}
 STEP_FORMS: dict[str, OutForm] = {
     "max": OutForm(lambda a, node, out, s, ctx: [f"np.maximum.reduce({a[0]}{reduce_kw(node)}, out={out})"],
                    elementwise=False),
-    "min0": against_zero("minimum"),
+    "min0": replace(against_zero("minimum"), scalar=lambda a, ctx: f"np.minimum({a[0]}, 0)"),
     "sigmoid_neg": OutForm(lambda a, node, out, s, ctx: [
         'with np.errstate(over="ignore"):', f"    np.exp({a[0]}, out={out})",
-        f"np.add({out}, 1, out={out})", f"np.divide(1, {out}, out={out})"], returns=False),
-    "log1p": OutForm(lambda a, node, out, s, ctx: [f"np.log1p({a[0]}, out={out})"]),
+        f"np.add({out}, 1, out={out})", f"np.divide(1, {out}, out={out})"], returns=False,
+        scalar=lambda a, ctx: _sigmoid_of_negated(a, ctx)),
+    "log1p": OutForm(lambda a, node, out, s, ctx: [f"np.log1p({a[0]}, out={out})"],
+                     scalar=lambda a, ctx: f"np.log1p({a[0]})"),
     "scaled_recip_1p": OutForm(lambda a, node, out, s, ctx: [
-        f"np.add({a[0]}, 1, out={out})", f"np.divide({a[1]}, {out}, out={out})"]),
+        f"np.add({a[0]}, 1, out={out})", f"np.divide({a[1]}, {out}, out={out})"],
+        scalar=lambda a, ctx: f"{a[1]} / (1 + {a[0]})"),
 }
+
+
+def _sigmoid_of_negated(args, printer):
+    from .. import runtime
+    printer.helper(runtime.sigmoid)
+    return f"sigmoid(-({args[0]}))"
 
 
 def out_form(op: str) -> OutForm | None:
@@ -137,25 +146,10 @@ def _scalar_form(node: Apply, args: list, printer) -> str | None:
                 size = size * d
             text += f" / {_divisor(size, printer)}"
         return text
-    if node.op in _SCALAR_STEP_FORMS:    # a step form of a scalar (a scalar parameter's softplus)
-        return _SCALAR_STEP_FORMS[node.op](args, printer)
+    form = STEP_FORMS.get(node.op)
+    if form is not None and form.scalar is not None:    # the step's own operation on a scalar (softplus(s))
+        return form.scalar(args, printer)
     return None
-
-
-def _sigmoid_of_negated(args, printer):
-    from .. import runtime
-    printer.helper(runtime.sigmoid)
-    return f"sigmoid(-({args[0]}))"
-
-
-#: The step's own forms for a scalar result, which has no array to write into (np.minimum
-#: and friends on a 0-d value return it).
-_SCALAR_STEP_FORMS = {
-    "min0": lambda a, printer: f"np.minimum({a[0]}, 0)",
-    "sigmoid_neg": _sigmoid_of_negated,
-    "log1p": lambda a, printer: f"np.log1p({a[0]})",
-    "scaled_recip_1p": lambda a, printer: f"{a[1]} / (1 + {a[0]})",
-}
 
 
 def _bottom_up(e: Expr, rewrite, memo: dict) -> Expr:

@@ -124,6 +124,9 @@ class OutForm:
         computed, while that array is in cache: a sum along an axis (its BLAS form
         is fast only then) and the ReLU mask (made in the forward pass, it leaves
         the pre-activation dead after ReLU, which then runs in place).
+    scalar: (args, ctx) -> an expression for a result with no array (shape ()). Only
+        the step's own operations need it: every rule's operation prints such a
+        result with the rule's own numpy form.
     """
 
     code: Callable
@@ -133,6 +136,7 @@ class OutForm:
     elementwise: bool = True
     returns: bool = True
     early: bool = False
+    scalar: Callable | None = None
 
 
 def ufunc_out(name: str, *extra: str) -> OutForm:
