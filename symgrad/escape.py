@@ -9,6 +9,8 @@ output's context:
 ``py_string``          a Python string literal (its value is the text)
 ``py_comment``         the rest of a ``#`` comment line
 ``py_docstring``       the inside of a ``\"\"\"...\"\"\"`` docstring (its value is the text)
+``line_comment``       the rest of a TeX ``%`` or DOT ``//`` comment line
+``html_comment``       the inside of ``<!-- -->``
 ``tex_text``           LaTeX text mode (a description, a title)
 ``tex_math_name``      LaTeX math mode: a display name, checked against a small subset
 ``markdown_text``      Markdown prose (rendered by Jupyter or a site: no HTML)
@@ -79,6 +81,16 @@ def py_comment(text) -> str:
     return _escape_controls(text)
 
 
+#: The rest of a line comment in any language whose comment ends only at the
+#: line's end: TeX's ``%`` (TeX discards the rest of the line unread), DOT's ``//``.
+line_comment = py_comment
+
+
+def html_comment(text) -> str:
+    """Text inside ``<!-- ... -->`` (a Markdown file's header): one line, no ``>``."""
+    return py_comment(text).replace(">", "&gt;")
+
+
 def py_docstring(text) -> str:
     """The inside of a triple-quoted docstring whose value is ``text``: every
     backslash and quote is escaped (no ``\"\"\"`` can close it, no ``\\N{`` or
@@ -89,7 +101,7 @@ def py_docstring(text) -> str:
 
 _TEX_TEXT = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&",
              "#": r"\#", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "$": r"\$",
-             "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''",
+             "<": "$<$", ">": "$>$", "|": "$|$",   # OT1 fonts print < > | as other glyphs
              "\n": " ", "\t": " "}
 
 
@@ -198,7 +210,7 @@ def check_display_name(text, field: str, source: str | None = None) -> str:
         SpecError: naming ``field`` and the first thing outside the subset.
     """
     def refuse(why: str):
-        raise SpecError(f"display name {one_line(text, 60)!r}: {why}; a display name may use letters, "
+        raise SpecError(f"display name '{one_line(text, 60)}': {why}; a display name may use letters, "
                         "digits, _ ^ { } ' and math commands such as \\hat \\mathbf \\alpha \\top",
                         source=source, node=field)
 

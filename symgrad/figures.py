@@ -21,6 +21,7 @@ from .emit.latex_steps import entry_names
 from .emit.numpy_module import source_label
 from .emit.templates import render
 from .errors import SymgradError
+from .escape import dot_string
 from .ir import Var, show_shape, walk
 from .spec import LOSS
 
@@ -29,8 +30,9 @@ PLOT_FORMATS = ("png", "pdf", "svg")
 
 
 def _dot_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    """A DOT string; each line of ``text`` escaped by symgrad.escape.dot_string,
+    the lines joined by graphviz's own line break."""
+    return '"' + "\\n".join(dot_string(line)[1:-1] for line in text.split("\n")) + '"'
 
 
 def graph_dot(d: Derivation) -> str:

@@ -14,9 +14,11 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import SpecError
+from .escape import Untrusted, check_display_name, one_line
 from .names import GENERATED_MODULE_NAMES, is_python_identifier
 
 LOSS = "loss"
+MAX_DESCRIPTION = 2000
 
 
 def reserved_names() -> frozenset:
@@ -61,6 +63,11 @@ class Spec:
             raise self.error(f"spec name {self.name!r} is not a valid Python identifier", node="name")
         if not isinstance(self.description, str):
             raise self.error("description must be a string", node="description")
+        if len(self.description) > MAX_DESCRIPTION:
+            raise self.error(f"description is longer than {MAX_DESCRIPTION} characters", node="description")
+        # Free text: printed only through symgrad.escape (a template refuses it bare).
+        self.description = Untrusted(self.description)
+        self.source = Untrusted(self.source)
         reserved = reserved_names()
         seen: dict[str, str] = {}
         for table in ("inputs", "params", "nodes"):
@@ -85,6 +92,7 @@ class Spec:
                                  node="latex")
             if not isinstance(text, str):
                 raise self.error(f"[latex] entry {name!r} must be a string", node="latex")
+            check_display_name(text, field=f"latex.{name}", source=self.source)
 
     def _check_name(self, name, table, reserved, seen):
         if not isinstance(name, str) or not is_python_identifier(name):

@@ -40,19 +40,8 @@ class Section:
 @dataclass
 class Writeup:
     name: str
-    title: str
-    description: str
+    description: str   # the spec's, Untrusted: each template escapes it for its output
     sections: list
-
-
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&",
-                 "#": r"\#", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "$": r"\$",
-                 "<": "$<$", ">": "$>$"}
-
-
-def tex_text(text: str) -> str:
-    """Plain text (a description) made safe for LaTeX text mode."""
-    return "".join(_TEXT_ESCAPES.get(ch, ch) for ch in text)
 
 
 def _m(text: str) -> str:

@@ -15,7 +15,7 @@ from ..errors import SymgradError
 from ..ir import Apply, Var, walk
 from ..rules import RULES
 from ..spec import LOSS
-from .latex_base import Block, Section, Writeup, Context, _m, tex_text
+from .latex_base import Block, Section, Writeup, Context, _m
 from .latex_chain import chain_section
 from .latex_entries import entries_section
 from .latex_steps import adjoint_targets, entry_names
@@ -184,4 +184,4 @@ def build(d: Derivation, printer: LatexIRPrinter, *, sections=None, layout: str 
         blocks = _graph(c, graph_file) if key == "graph" else _BUILDERS[key](c)
         if blocks:
             out.append(Section(key, TITLES[key], blocks))
-    return Writeup(d.spec.name, tex_text(d.spec.name), tex_text(d.spec.description), out)
+    return Writeup(d.spec.name, d.spec.description, out)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import names as naming
 from ..derive import Derivation
+from ..escape import Untrusted, py_comment
 from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
 from ..spec import LOSS
 from .numpy_scalar import scalar_data
@@ -44,11 +45,13 @@ def _shape_literal(shape) -> str:
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
 
 
-def source_label(spec) -> str:
+def source_label(spec) -> Untrusted:
+    """Where the spec came from, for a generated file's header: a file name is
+    the user's text, so the result is Untrusted (escaped by each output)."""
     src = spec.source
     if src.endswith("(bundled)"):
-        return f"bundled spec {spec.name}"
-    return Path(src).name if src != "<python>" else f"spec {spec.name}"
+        return Untrusted(f"bundled spec {spec.name}")
+    return Untrusted(Path(src).name if src != "<python>" else f"spec {spec.name}")
 
 
 def plan_backward(d: Derivation, keep_entries: bool = True):
@@ -151,7 +154,7 @@ def render_module(d: Derivation) -> str:
     helpers = [inspect.getsource(fn).rstrip() for _, fn in sorted(all_helpers.items())]
     text = render(
         "numpy/module.py.j2",
-        header=HEADER.format(source=source_label(graph.spec)),
+        header=HEADER.format(source=py_comment(source_label(graph.spec))),
         name=graph.name,
         description=graph.spec.description,
         params={n: _shape_literal(v.shape) for n, v in graph.params.items()},

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .. import names as naming
 from ..derive import Derivation, derive
 from ..emit.numpy_module import HEADER, source_label
+from ..escape import py_comment
 from ..emit.printers import NumpyPrinter
 from ..errors import SpecError
 from ..ir import Apply, Const, Expr, Var, free_vars, substitute, walk
@@ -240,7 +241,7 @@ def context(spec) -> dict:
         by_adjoint[naming.adjoint(fn.wrt)] = f"{fn.name}({', '.join(fn.args)})"
 
     helpers = [inspect.getsource(f).rstrip() for _, f in sorted(helper_printer.helpers.items())]
-    return dict(header=HEADER.format(source=source_label(graph.spec)),
+    return dict(header=HEADER.format(source=py_comment(source_label(graph.spec))),
                   name=graph.name, description=graph.spec.description, helpers=helpers,
                   functions=[loss, mlp] + derivatives + partials)
 
