@@ -45,7 +45,9 @@ class SymgradError(Exception):
             parts.append(f"'{shown}'")
         where = ": ".join(parts)
         text = f"{where}: {self.message}" if where else self.message
-        return " ".join(text.split())  # always one line
+        from .escape import one_line   # (escape.py raises SpecError: imported here, not at the top)
+        # always one line, and what a user wrote is shown, never obeyed by the terminal
+        return one_line(" ".join(text.split()))
 
 
 class ParseError(SymgradError):

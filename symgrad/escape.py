@@ -195,14 +195,14 @@ _SPACING = frozenset(",;:!")
 MAX_DISPLAY_NAME = 120
 MAX_DEPTH = 8
 
-_TOKEN = re.compile(r"\\([A-Za-z]+|.)|([A-Za-z0-9])|([_^{}'()\[\]+\-*/=,.|: ])|(.)", re.DOTALL)
+_TOKEN = re.compile(r"\\([A-Za-z]+|.)|([A-Za-z0-9])|([_^{}'()\[\]+\-*/=,.| ])|(.)", re.DOTALL)
 
 
 def check_display_name(text, field: str, source: str | None = None) -> str:
     """``text`` when it is a display name symgrad can put in math mode safely.
 
-    The subset: ASCII letters and digits, ``_ ^ { } ' ( ) [ ] + - * / = , . | :``
-    and spaces, the commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the
+    The subset: ASCII letters and digits, ``_ ^ { } ' ( ) [ ] + - * / = , . |``
+    and spaces (no ``:``, so no ``javascript:`` link in a Markdown write-up), the commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the
     spacing commands ``\\, \\; \\: \\!``. Braces must balance; at most
     :data:`MAX_DISPLAY_NAME` characters and :data:`MAX_DEPTH` levels of braces.
 
@@ -221,8 +221,17 @@ def check_display_name(text, field: str, source: str | None = None) -> str:
     if len(text) > MAX_DISPLAY_NAME:
         refuse(f"is longer than {MAX_DISPLAY_NAME} characters")
     depth = 0
+    script = None   # the _ or ^ just read: its argument must follow
     for m in _TOKEN.finditer(text):
         command, plain, punct, other = m.groups()
+        if script is not None:
+            # ^^5c is TeX's hex notation for a backslash (^^5cinput = \input); x__1 and x_} do not compile
+            if punct in ("_", "^", "}", "'", " ") or other is not None:
+                refuse(f"'{script}' must be followed by a letter, a digit, a command or {{...}}")
+            script = None
+        if punct in ("_", "^"):
+            script = punct
+            continue
         if command is not None:
             if command in _SPACING or command in ACCENTS or command in SYMBOLS:
                 continue
@@ -248,4 +257,6 @@ def check_display_name(text, field: str, source: str | None = None) -> str:
             refuse(f"the character {one_line(other)!r} is not allowed")
     if depth:
         refuse("has a '{' without its '}'")
+    if script is not None:
+        refuse(f"ends with '{script}'")
     return text

@@ -58,7 +58,7 @@ class Graph:
     params: dict[str, Var]
     nodes: list[GraphNode]
     sizes: dict[str, tuple]           # size name -> (array name, axis) it is read from
-    entry_text: dict[str, str] = field(default_factory=dict)  # entry -> expression text
+    entry_text: dict[str, str] = field(default_factory=dict)  # entry -> expression text, on one line
 
     @property
     def name(self) -> str:
@@ -332,7 +332,9 @@ def build_graph(spec) -> Graph:
     entry_text = {}
     for entry, text in list(spec.nodes.items()) + [(LOSS, spec.loss)]:
         low.lower_entry(entry, text)
-        entry_text[entry] = text
+        # shown in code comments and labels: the parser let only ASCII tokens and whitespace through,
+        # and any whitespace (a newline, a form feed, U+2028) becomes one space
+        entry_text[entry] = " ".join(text.split())
     graph = Graph(spec, inputs, params, low.nodes, low.sizes, entry_text)
     loss = graph.loss
     if loss.shape != ():

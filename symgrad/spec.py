@@ -19,6 +19,11 @@ from .names import GENERATED_MODULE_NAMES, is_python_identifier
 
 LOSS = "loss"
 MAX_DESCRIPTION = 2000
+MAX_NAME = 64   # names become file names and identifiers in generated code
+
+
+def _valid_name(name) -> bool:
+    return isinstance(name, str) and len(name) <= MAX_NAME and is_python_identifier(name)
 
 
 def reserved_names() -> frozenset:
@@ -59,8 +64,9 @@ class Spec:
 
     def validate(self) -> None:
         """Check names and shapes; raise SpecError naming the first problem."""
-        if not isinstance(self.name, str) or not is_python_identifier(self.name):
-            raise self.error(f"spec name {self.name!r} is not a valid Python identifier", node="name")
+        if not _valid_name(self.name):
+            raise self.error(f"spec name {self.name!r} is not a valid Python identifier of at most "
+                             f"{MAX_NAME} characters", node="name")
         if not isinstance(self.description, str):
             raise self.error("description must be a string", node="description")
         if len(self.description) > MAX_DESCRIPTION:
@@ -95,9 +101,10 @@ class Spec:
             check_display_name(text, field=f"latex.{name}", source=self.source)
 
     def _check_name(self, name, table, reserved, seen):
-        if not isinstance(name, str) or not is_python_identifier(name):
-            raise self.error(f"{name!r} in [{table}] is not a valid identifier "
-                             "(letters, digits and _, not starting with a digit, not a keyword)", node=str(name))
+        if not _valid_name(name):
+            raise self.error(f"{name!r} in [{table}] is not a valid identifier (letters, digits and _, not "
+                             f"starting with a digit, not a keyword, at most {MAX_NAME} characters)",
+                             node=one_line(name, 40))
         if name.startswith("_"):
             raise self.error(f"{name!r} in [{table}] starts with '_', which symgrad keeps for itself", node=name)
         if name.startswith("d_"):
@@ -123,7 +130,7 @@ class Spec:
                                  node=name)
             if isinstance(d, int) and not 1 <= d <= 1_000_000:
                 raise self.error(f"dimension {d} of {name!r} must be between 1 and 1000000", node=name)
-            if isinstance(d, str) and (not is_python_identifier(d) or d.startswith("_")):
+            if isinstance(d, str) and (not _valid_name(d) or d.startswith("_")):
                 raise self.error(f"size name {d!r} of {name!r} is not a valid identifier", node=name)
 
     @classmethod
@@ -171,8 +178,14 @@ def load_spec(spec: "str | Path | Spec") -> Spec:
         return spec
     text_arg = str(spec)
     path = Path(text_arg)
-    if path.suffix == ".toml" or path.exists() or "/" in text_arg:
-        if not path.is_file():
+    try:
+        is_path = path.suffix == ".toml" or path.exists() or "/" in text_arg
+        is_file = is_path and path.is_file()
+    except (OSError, ValueError) as exc:   # a name too long, a NUL byte
+        raise SpecError(f"not a usable file name ({getattr(exc, 'strerror', None) or exc})",
+                        source=text_arg[:200]) from None
+    if is_path:
+        if not is_file:
             raise SpecError("no such spec file", source=text_arg)
         source = text_arg
         try:

@@ -285,8 +285,9 @@ def _sizes(graph, split: Split) -> dict:
     return sizes
 
 
-def progress_bar(stream=sys.stderr, width=30):
+def progress_bar(stream=None, width=30):
     """A plain-text progress bar on a terminal (one line, redrawn); silent otherwise."""
+    stream = sys.stderr if stream is None else stream   # the stream of now, not of import time
     live = hasattr(stream, "isatty") and stream.isatty()
 
     def show(epoch, epochs, loss):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from symgrad import Spec, SymgradError, derive
+from symgrad.emit.pdf import compile_pdf
 from symgrad.emit.latex_doc import render_fragment, render_latex, render_markdown
 from symgrad.emit.latex_sections import SECTIONS, TITLES
 from symgrad.figures import graph_image
@@ -214,8 +215,7 @@ def test_every_bundled_standalone_document_compiles_and_page_one_is_not_blank(tm
         d = derive(str(foreign_spec_path) if name == "foreign" else name)
         (tmp_path / f"{name}.tex").write_text(render_latex(d, standalone=True, graph_file=f"{name}-graph.pdf"))
         (tmp_path / f"{name}-graph.pdf").write_bytes(graph_image(d, "pdf"))
-        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        proc = compile_pdf(tmp_path / f"{name}.tex")
         log = (tmp_path / f"{name}.log").read_text(errors="replace")
         errors = [line for line in log.splitlines() if line.startswith("!") or "Undefined control" in line
                   or re.search(r"LaTeX (Warning|Error).*(undefined|Undefined)", line)]
@@ -240,8 +240,7 @@ def test_latex_fragment_compiles_inside_a_minimal_document(tmp_path):
     (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{amsmath,amssymb,array,graphicx}\n"
                                       "\\begin{document}\n" + body + "\n" + render_fragment(derive("pset3"))
                                       + "\\end{document}\n")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = compile_pdf(tmp_path / "doc.tex")
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
