@@ -62,8 +62,9 @@ def _save(out: Path, report: dict) -> None:
 
 
 def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, memory_mb: int = 1024,
-                 output=None, regrade: bool = False, stream=sys.stderr) -> int:
+                 output=None, regrade: bool = False, stream=None) -> int:
     """Grade every submission in ``folder``; returns 0 (all graded) or 1 (some could not be)."""
+    stream = sys.stderr if stream is None else stream   # the stream of now, not of import time
     folder = Path(folder)
     if not folder.is_dir():
         raise SymgradError(f"{folder}: not a folder")
