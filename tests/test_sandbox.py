@@ -109,3 +109,117 @@ def test_without_fresh_uids_runs_fall_back_to_nobody(monkeypatch):
         assert sandbox.layers()[sandbox.NOBODY_LAYER] and not sandbox.layers()[sandbox.USER_LAYER]
     else:
         assert sandbox._next_user() is None
+
+
+# -- paths the submission controls: read as regular files only, never followed -----------------
+
+LOG_ATTACKS = {
+    # the submission replaces its own results log, then returns normally
+    "fifo": "os.remove(log); os.mkfifo(log)",
+    "link to /dev/zero": "os.remove(log); os.symlink('/dev/zero', log)",
+    "link to a root file": "os.remove(log); os.symlink('/etc/passwd', log)",
+    "folder": "os.remove(log); os.mkdir(log)",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(LOG_ATTACKS))
+def test_a_results_log_that_is_not_a_regular_file_is_a_bad_result_not_a_hang(tmp_path, attack, hang_guard):
+    sub = tmp_path / "s.py"
+    sub.write_text("import os\nlog = os.path.join(os.getcwd(), 'out', 'log')\n"
+                   f"def f(x):\n    {LOG_ATTACKS[attack]}\n    return x\n")
+    calls = [{"id": "f.0", "func": "f", "args": [["scalar", "a"]]}]
+    result = sandbox.run_calls(sub, calls, {"a": 1.0}, sandbox.Limits(wall_seconds=5))
+    assert "f.0" not in result.values
+    assert result.errors["f.0"].startswith("bad result"), result.errors
+
+
+@pytest.fixture
+def hang_guard():
+    """Fail (instead of hanging the suite) when a read blocks: the old reader opened a FIFO and waited."""
+    import signal
+
+    def hung(*_):
+        raise AssertionError("blocked for 20 s")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def test_read_log_refuses_a_fifo_a_link_and_a_huge_file_without_blocking(tmp_path, hang_guard):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to("/dev/zero")
+    for path in (fifo, link):
+        with pytest.raises(sandbox.BadLog):
+            sandbox.read_log(path)
+    big = tmp_path / "big"
+    with open(big, "wb") as fh:
+        fh.truncate(sandbox.MAX_LOG_BYTES + 1)   # sparse: no disk used
+    with pytest.raises(sandbox.BadLog):
+        sandbox.read_log(big)
+    assert sandbox.read_log(tmp_path / "missing") == []
+
+
+CRAFTED_HEADERS = [
+    b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little") + b"{'descr': '<f8', 'fortran_order': False, "
+    b"'shape': (99999999999, 99999999999), }".ljust(117) + b"\n",
+    b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little") + b"{'descr': '<f8', 'fortran_order': False, "
+    b"'shape': (-1,), }".ljust(117) + b"\n",
+    b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little") + b"{'descr': [('a', '<f8', (2**62,))], "
+    b"'fortran_order': False, 'shape': (), }".ljust(117) + b"\n",
+    b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little") + b"{'descr': '<f8', 'fortran_order': False, "
+    b"'shape': ((((((((((((((((((((((((((((((((((1,),),),),),),),),),),), }".ljust(117) + b"\n",
+    b"\x93NUMPY\x02\x00" + (2**31).to_bytes(4, "little") + b"{",
+    b"\x93NUMPY\x09\x00",
+    b"\x93NUMPY\x01\x00\xff\xff" + b"{" * 70000,
+    b"\x93NUMPY\x01\x00" + (40).to_bytes(2, "little") + b"{'descr': '<f8', 'shape': (1,), }\n" + b"\0" * 8,
+]
+
+
+@pytest.mark.parametrize("index", range(len(CRAFTED_HEADERS)))
+def test_crafted_npy_headers_are_a_bad_result_not_a_crash(index):
+    array, error = sandbox._load(CRAFTED_HEADERS[index])
+    assert array is None and error
+
+
+LINKS = {
+    "link to a root-only file": lambda d: (d / "notes.py").symlink_to("/etc/shadow"),
+    "link to a folder": lambda d: (d / "all").symlink_to("/"),
+    "link loop": lambda d: ((d / "a").symlink_to("."), (d / "b").symlink_to(".")),
+    "dangling link": lambda d: (d / "x.py").symlink_to(d / "nowhere"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LINKS))
+def test_a_folder_submission_with_a_link_is_refused_and_nothing_behind_it_is_copied(tmp_path, kind):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "solution.py").write_text("def f(x):\n    return x\n")
+    LINKS[kind](folder)
+    calls = [{"id": "f.0", "func": "f", "args": [["scalar", "a"]]}]
+    result = sandbox.run_calls(folder, calls, {"a": 1.0}, sandbox.Limits(wall_seconds=5))
+    assert "f.0" not in result.values
+    assert "symbolic link" in result.errors["f.0"], result.errors
+
+
+def test_a_submission_file_that_is_a_link_is_refused(tmp_path):
+    (tmp_path / "real.py").write_text("def f(x):\n    return x\n")
+    link = tmp_path / "s.py"
+    link.symlink_to(tmp_path / "real.py")
+    result = sandbox.run_calls(link, [{"id": "f.0", "func": "f", "args": [["scalar", "a"]]}], {"a": 1.0},
+                               sandbox.Limits(wall_seconds=5))
+    assert "symbolic link" in result.errors["f.0"], result.errors
+
+
+def test_copying_a_submission_is_capped_in_files(tmp_path, monkeypatch):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "solution.py").write_text("def f(x):\n    return x\n")
+    for i in range(30):
+        (folder / f"junk{i}.txt").write_text("x")
+    monkeypatch.setattr(sandbox, "MAX_SUBMISSION_FILES", 10)
+    with pytest.raises(sandbox.BadSubmission, match="more than 10 files"):
+        sandbox._copy_submission(folder, tmp_path / "copy")

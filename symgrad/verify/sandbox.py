@@ -36,6 +36,7 @@ import pwd
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import select
@@ -47,6 +48,62 @@ from pathlib import Path
 import numpy as np
 
 RUNNER = Path(__file__).with_name("_runner.py")
+MAX_LOG_BYTES = 256 * 2**20       # a run's results log; more is a bad result, not a grader out of memory
+MAX_SUBMISSION_FILES = 2000       # a folder submission: files copied at most ...
+MAX_SUBMISSION_BYTES = 64 * 2**20  # ... and bytes
+
+
+class BadSubmission(Exception):
+    """A submission the grader will not copy (a link, too many files): its message is the report's."""
+
+
+def _copy_submission(src: Path, dst: Path) -> None:
+    """Copy a submission without following any link, within MAX_SUBMISSION_FILES / _BYTES.
+
+    Raises:
+        BadSubmission: a symbolic link, a FIFO or device, or too much data (nothing is read through it).
+    """
+    files, total = 0, 0
+
+    def copy_file(path: Path, target: Path):
+        nonlocal files, total
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as exc:
+            raise BadSubmission(f"{path.name}: cannot be read ({exc.strerror})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BadSubmission(f"{path.name}: not a regular file")
+        with os.fdopen(fd, "rb") as fh:
+            files += 1
+            if files > MAX_SUBMISSION_FILES:
+                raise BadSubmission(f"more than {MAX_SUBMISSION_FILES} files")
+            data = fh.read(MAX_SUBMISSION_BYTES - total + 1)
+            total += len(data)
+            if total > MAX_SUBMISSION_BYTES:
+                raise BadSubmission(f"more than {MAX_SUBMISSION_BYTES // 2**20} MiB")
+        target.write_bytes(data)
+
+    def walk(folder: Path, target: Path):
+        target.mkdir()
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name == "__pycache__":
+                continue
+            if entry.is_symlink():
+                raise BadSubmission(f"{entry.name} is a symbolic link; the grader does not follow links "
+                                    "(copy the file into the submission instead)")
+            if entry.is_dir(follow_symlinks=False):
+                walk(Path(entry.path), target / entry.name)
+            else:
+                copy_file(Path(entry.path), target / entry.name)
+
+    if src.is_symlink():
+        raise BadSubmission(f"{src.name} is a symbolic link; the grader does not follow links")
+    if src.is_dir():
+        walk(src, dst)
+    else:
+        dst.mkdir()
+        copy_file(src, dst / src.name)
 STARTUP = 5.0  # seconds for the interpreter, numpy and the submission to load
 TORCH_STARTUP = 20.0  # more when the interface needs torch
 
@@ -329,13 +386,12 @@ class Sandbox:
         work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
         try:
             sub = work / "submission"
-            if submission.is_dir():
-                shutil.copytree(submission, sub, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
-                entry = _entry(submission)
-            else:
-                sub.mkdir()
-                entry = submission.name
-                shutil.copyfile(submission, sub / entry)
+            try:
+                _copy_submission(submission, sub)
+            except BadSubmission as exc:
+                result.import_error = f"the submission was not copied: {exc}"
+                return set(), None
+            entry = _entry(submission) if submission.is_dir() else submission.name
             (work / "out").mkdir()
             user = _next_user()
             if user:
@@ -406,8 +462,8 @@ def _load(source):
     try:
         with (io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")) as fh:
             array = np.load(fh, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        return None, f"its result could not be read as a plain array ({exc})"
+    except Exception as exc:   # a crafted header: any failure of the reader is a bad result, never ours
+        return None, f"its result could not be read as a plain array ({type(exc).__name__}: {str(exc)[:200]})"
     if not isinstance(array, np.ndarray):
         return None, "its result is not a plain array"
     if array.dtype != np.float64:
@@ -415,12 +471,40 @@ def _load(source):
     return array, None
 
 
-def read_log(path: Path) -> list:
-    """(tag, name, payload) records of a child's log; a truncated last record is dropped."""
+class BadLog(Exception):
+    """The results log is not a regular file of sane size (the submission put a FIFO, a link... there)."""
+
+
+def _read_regular(path: Path, cap: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``cap`` bytes, opened without following
+    a link and without blocking on a FIFO; b"" when it does not exist.
+
+    Raises:
+        BadLog: anything else.
+    """
     try:
-        data = path.read_bytes()
-    except OSError:
-        return []
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        raise BadLog(f"its results log could not be opened ({exc.strerror}; a symbolic link?)") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BadLog("its results log is not a regular file (a FIFO, device or folder put in its place)")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(cap + 1)
+    if len(data) > cap:
+        raise BadLog(f"its results log is larger than {cap // 2**20} MiB")
+    return data
+
+
+def read_log(path: Path) -> list:
+    """(tag, name, payload) records of a child's log; a truncated last record is dropped.
+
+    Raises:
+        BadLog: the log is not a regular file of at most MAX_LOG_BYTES.
+    """
+    data = _read_regular(path, MAX_LOG_BYTES)
     records, pos = [], 0
     while pos < len(data):
         end = data.find(b"\n", pos, pos + 400)
@@ -439,7 +523,14 @@ def read_log(path: Path) -> list:
 
 
 def _collect(log: Path, calls, skip, status, limits, result):
-    return _collect_records(read_log(log), calls, skip, status, limits, result)
+    try:
+        records = read_log(log)
+    except BadLog as exc:
+        done = {c["id"] for c in calls if c["id"] not in skip}
+        for cid in done:
+            result.errors.setdefault(cid, f"bad result: {exc}")
+        return done, None
+    return _collect_records(records, calls, skip, status, limits, result)
 
 
 def _collect_records(records, calls, skip, status, limits, result):
