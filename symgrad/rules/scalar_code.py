@@ -3,7 +3,7 @@
 Each rule that has one names it in its ``scalar_code`` entry; the generated
 module gets a copy of the function's source, so the names and bodies here are
 what a reader of a generated module sees. They follow numpy's conventions at
-the edges (inf instead of OverflowError, -inf at log(0)).
+the edges (inf instead of OverflowError, -inf at log(0), NaN in -> NaN out).
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import math
 
 
 def _exp(x):
-    # math.exp raises past 709; numpy's exp gives inf there
-    return math.exp(x) if x < 709.0 else math.inf
+    # math.exp raises on overflow (x > 709.78); numpy's exp gives inf there (and NaN for NaN)
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 def _log(x):
@@ -34,4 +37,7 @@ def _softplus(x):
 
 
 def _expm1(x):
-    return math.expm1(x) if x < 709.0 else math.inf
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
