@@ -49,7 +49,7 @@ def cmd_derive(args) -> int:
     d = derive(args.spec)
     out = Path(args.output)
     files = {out / f"{d.spec.name}.py": render_module(d), out / f"{d.spec.name}.tex": render_fragment(d)}
-    write_all(files, force=args.force)
+    write_all(files, force=args.force, root=out)
     for path in files:
         print(f"wrote {path}")
     return 0

@@ -6,9 +6,11 @@ Results go to ``grades.json`` (per submission, per function: verdict,
 counterexample, diagnosis) and ``grades.csv`` (one row per submission and
 function; every cell through :func:`symgrad.escape.csv_cell`: no cell is a
 spreadsheet formula, no control character splits a row), rewritten atomically
-every second and at the end (also when interrupted), so an interrupted run loses at most a second's work; a re-run
-skips submissions already in ``grades.json`` unless ``regrade`` is set. A failure while grading one
-submission is recorded as that submission's error and the others go on.
+every second and at the end (also when interrupted), so an interrupted run
+loses at most a second's work; a re-run skips submissions already in
+``grades.json`` unless ``regrade`` is set. A report that is a symbolic link
+is refused before grading starts. A failure while grading one submission is
+recorded as that submission's error and the others go on.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from ..errors import SymgradError
 from ..escape import csv_cell, one_line
-from ..io import write_atomic
+from ..io import check_links, write_atomic
 from .code import Checker, make_plan
 from .env import load_derivation
 
@@ -60,8 +62,8 @@ def _csv(report: dict) -> str:
 
 
 def _save(out: Path, report: dict) -> None:
-    write_atomic(out / REPORT_JSON, json.dumps(report, indent=1, sort_keys=True) + "\n")
-    write_atomic(out / REPORT_CSV, _csv(report))
+    write_atomic(out / REPORT_JSON, json.dumps(report, indent=1, sort_keys=True) + "\n", root=out)
+    write_atomic(out / REPORT_CSV, _csv(report), root=out)
 
 
 def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, memory_mb: int = 1024,
@@ -71,6 +73,8 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
     if not folder.is_dir():
         raise SymgradError(f"{folder}: not a folder")
     out = Path(output) if output else folder
+    for report_file in (REPORT_JSON, REPORT_CSV):   # refused before grading, not at the first save
+        check_links(out / report_file, out)
     d = load_derivation(spec)
     plan = make_plan(d, profile)
     functions = plan.functions
