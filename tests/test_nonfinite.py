@@ -25,9 +25,11 @@ EXTRA = {
                          nodes={"z": "softplus(tanh(W @ x))", "p": "sigmoid(z)"}, loss="bce(p, y)"),
     "log_softmax_net": Spec(name="log_softmax_net", inputs={"x": [3], "y": [4]}, params={"W": [4, 3]},
                             nodes={"z": "relu(W @ x)"}, loss="cross_entropy(z, y)"),
+    "power_net": Spec(name="power_net", inputs={"x": [3], "y": [2]}, params={"W": [2, 3]},
+                      nodes={"z": "W @ x - y"}, loss="sum(z**4) + sum((z * z + 1)**0.5)"),
 }
 NAMES = list(BUNDLED) + list(EXTRA)
-BAD = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}
+BAD = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf, "1e200": 1e200, "-1e200": -1e200}
 _MODULES = {}
 
 
@@ -116,10 +118,11 @@ def _all_finite(grads):
     return all(np.isfinite(g).all() for g in grads.values())
 
 
-@pytest.mark.parametrize("bad", ["inf", "-inf"])
+@pytest.mark.parametrize("bad", ["inf", "-inf", "1e200", "-1e200"])
 @pytest.mark.parametrize("name", NAMES)
 def test_an_infinite_entry_gives_the_same_verdict_on_every_path(name, bad):
-    """+-inf in any input or parameter: every path agrees on whether the loss is finite
+    """+-inf in any input or parameter, or a number whose square overflows (the scalar
+    step's x ** 2.0 raised OverflowError there): every path agrees on whether the loss is finite
     (and on its value when it is) and on whether every gradient is finite (and on
     their values when they are). Which non-finite entries are inf and which NaN may
     differ: the step computes rearranged formulas (README, "Non-finite inputs")."""
@@ -150,4 +153,21 @@ KNOWN_LOGIT_CASES = {(n, "-inf", f"b2.flat[{w}]"): "logistic"
 def test_the_scalar_step_is_exercised():
     """The fixed-size nets above really run the scalar step (else the test proves less)."""
     scalar = [n for n in NAMES if hasattr(_module(n), "loss_and_grads_scalar")]
-    assert {"pset3", "hw1_relu_relu_mse", "exp_net", "softplus_net", "log_softmax_net"} <= set(scalar)
+    assert {"pset3", "hw1_relu_relu_mse", "exp_net", "softplus_net", "log_softmax_net", "power_net"} <= set(scalar)
+    assert "_pow(" in render_module(derive(EXTRA["power_net"]))
+
+
+@pytest.mark.parametrize("x, e", [(2.0, 3.0), (-2.0, 3.0), (1e200, 3.0), (-1e200, 3.0), (-1e200, 2.0), (0.0, -1.0),
+                                  (-0.0, -1.0), (0.0, -2.0), (-8.0, 1 / 3), (np.nan, 2.0), (np.inf, 0.5),
+                                  (-np.inf, 3.0), (2.0, 0.5), (1e-200, 4.0)])
+def test_scalar_power_follows_numpy_at_the_edges(x, e):
+    """Python's float ** raises OverflowError / ZeroDivisionError and returns a complex
+    number for (-8) ** (1/3); the scalar step's _pow gives numpy's inf, -inf and NaN."""
+    from symgrad.rules.scalar_code import _pow, _square
+    with np.errstate(all="ignore"):
+        want = float(np.power(np.float64(x), np.float64(e)))
+        square = float(np.float64(x) * np.float64(x))
+    got = _pow(x, e)
+    assert type(got) is float
+    assert got == want or (np.isnan(got) and np.isnan(want)), (x, e, got, want)
+    assert _square(x) == square or np.isnan(square)

@@ -182,6 +182,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -213,7 +218,7 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     _s15 = (W2_0_1*_s12 + W2_1_1*_s13)*(1.0 if _s2 > 0.0 else 0.0)
     _s16 = (W2_0_2*_s12 + W2_1_2*_s13)*(1.0 if _s4 > 0.0 else 0.0)
     _s17 = (W2_0_3*_s12 + W2_1_3*_s13)*(1.0 if _s6 > 0.0 else 0.0)
-    return (_s11 - y_1) ** 2.0 + (_s9 - y_0) ** 2.0, {
+    return _square(_s11 - y_1) + _square(_s9 - y_0), {
         "W1": np.array([[_s14*x_0, _s14*x_1, _s14*x_2], [_s15*x_0, _s15*x_1, _s15*x_2], [_s16*x_0, _s16*x_1, _s16*x_2], [_s17*x_0, _s17*x_1, _s17*x_2]], dtype),
         "b1": np.array([_s14, _s15, _s16, _s17], dtype),
         "W2": np.array([[_s1*_s12, _s12*_s3, _s12*_s5, _s12*_s7], [_s1*_s13, _s13*_s3, _s13*_s5, _s13*_s7]], dtype),

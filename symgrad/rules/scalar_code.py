@@ -24,6 +24,24 @@ def _log(x):
     return math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
+def _pow(x, e):
+    # x ** e as numpy computes it: inf on overflow and at 0 ** -k (Python raises),
+    # NaN for a negative base and a fractional exponent (Python gives a complex number)
+    odd = e % 2.0 == 1.0
+    try:
+        r = x ** e
+    except OverflowError:
+        return math.copysign(math.inf, x) if odd else math.inf
+    except ZeroDivisionError:
+        return math.copysign(math.inf, x) if odd else math.inf
+    return r if isinstance(r, float) else math.nan
+
+
 def _sigmoid(x):
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
