@@ -49,7 +49,10 @@ def submissions(folder: Path) -> list[Path]:
 def _csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    row = lambda cells: w.writerow([csv_cell(c) for c in cells])  # noqa: E731 - no formula, no bare CR
+
+    def row(cells):   # every cell inert in a spreadsheet: no formula, no bare CR
+        w.writerow([csv_cell(c) for c in cells])
+
     row(["submission", "function", "verdict", "message", "diagnosis"])
     for name, sub in sorted(report["submissions"].items()):
         if "error" in sub:
