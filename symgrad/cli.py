@@ -1,7 +1,8 @@
 """The ``symgrad`` command line.
 
 Subcommands live in :mod:`symgrad.commands`. A SymgradError becomes one line
-on stderr and exit status 2; nothing is written until everything has been
+on stderr (control characters shown as escapes: a message may quote a file
+name or a spec's text) and exit status 2; nothing is written until everything has been
 computed; a bug in symgrad itself is exit status 3.
 """
 
@@ -13,6 +14,7 @@ import os
 import sys
 
 from .errors import SymgradError
+from .escape import one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +37,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except SymgradError as exc:
-        print(f"symgrad: error: {exc}", file=sys.stderr)
+        print(f"symgrad: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symgrad: interrupted", file=sys.stderr)
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug in symgrad, not bad input
         if os.environ.get("SYMGRAD_DEBUG"):
             raise
-        print(f"symgrad: internal error: {type(exc).__name__}: {exc} "
+        print(f"symgrad: internal error: {type(exc).__name__}: {one_line(exc, 500)} "
               "(set SYMGRAD_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
         return 3
 

@@ -163,7 +163,8 @@ def plot_functions(names, fmt: str = "png") -> bytes:
     prepared = [(n,) + _function_and_derivative(n) for n in names]
     cols = min(len(prepared), 2)
     rows = (len(prepared) + cols - 1) // cols
-    with matplotlib.rc_context({"svg.hashsalt": "symgrad", "font.size": 10}):
+    # Names are printed literally: never TeX (text.usetex), never mathtext ($...$).
+    with matplotlib.rc_context({"svg.hashsalt": "symgrad", "font.size": 10, "text.usetex": False}):
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
         for ax, (name, fn, params, make) in zip(axes.ravel(), prepared):
             xs = np.linspace(-4, 4, 801)
@@ -187,11 +188,12 @@ def plot_functions(names, fmt: str = "png") -> bytes:
                 ax.plot([k], [float(np.asarray(dk)[0])], "o", color="C3", ms=5,
                         label=f"{name}'({k:g}) = {float(np.asarray(dk)[0]):g}")
             extra = ", ".join(f"{p}={v:g}" for p, v in params.items())
-            ax.set_title(f"{name}" + (f" ({extra})" if extra else ""))
+            ax.set_title(f"{name}" + (f" ({extra})" if extra else ""), parse_math=False)
             ax.set_xlim(-4, 4)
             ax.set_xlabel("x")
             ax.grid(True, color="0.93")
-            ax.legend(loc="upper left", fontsize=8, frameon=False)
+            for text in ax.legend(loc="upper left", fontsize=8, frameon=False).get_texts():
+                text.set_parse_math(False)
         for ax in axes.ravel()[len(prepared):]:
             ax.set_visible(False)
         fig.tight_layout()

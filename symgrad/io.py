@@ -8,6 +8,14 @@ checked before the first byte is written. Temporary files left by a run that
 was killed (``.NAME.*.tmp`` beside NAME, older than ten minutes) are removed by
 the next write of NAME.
 
+Files get the permissions of any file the user creates (0o666 less the
+umask), not the 0o600 of a private temporary file. Nothing is written through
+a symbolic link: a target that is a link is refused, and so is a folder on the
+way to it (below the output folder the user named, ``root``) that is a link
+leading outside that folder. The temporary file is created with ``O_EXCL |
+O_NOFOLLOW`` relative to an open handle on its folder, and renamed within that
+folder, so a link swapped in after the checks is replaced, never followed.
+
 ``SYMGRAD_WRITE_DELAY`` (seconds, a test hook) slows writing down: the data
 goes out in small pieces with a pause between them, so a test can kill the
 process while a file is half written (tests/test_output_safety.py).
@@ -16,7 +24,7 @@ process while a file is half written (tests/test_output_safety.py).
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 
@@ -35,10 +43,59 @@ def is_generated(path: Path) -> bool:
     return MARKER in head
 
 
-def check_writable(paths, force: bool = False) -> None:
-    """Raise before anything is written if any target may not be replaced."""
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _below(path: Path, root: Path):
+    """The parts of ``path`` below ``root`` (None when it is not below it)."""
+    for p, r in ((path, root), (Path(os.path.abspath(path)), Path(os.path.abspath(root)))):
+        try:
+            return p.relative_to(r).parts
+        except ValueError:
+            continue
+    return None
+
+
+def check_links(path, root=None) -> None:
+    """Raise when writing ``path`` would go through a symbolic link: ``path`` itself
+    is one, or a folder between ``root`` (default: the path's own folder, which the
+    user named) and the path is a link that leads outside ``root``."""
+    path = Path(path)
+    if path.is_symlink():
+        raise SymgradError(f"{path}: is a symbolic link; not writing through it (remove the link first)")
+    root = Path(root) if root is not None else path.parent
+    parts = _below(path, root)
+    if parts is None or ".." in parts:
+        raise SymgradError(f"{path}: is not inside the output folder {root}")
+    top = Path(os.path.realpath(root))
+    folder = root
+    for part in parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink() and not _inside(Path(os.path.realpath(folder)), top):
+            raise SymgradError(f"{path}: {folder} is a symbolic link to {os.path.realpath(folder)}, "
+                               f"outside the output folder {root}; not writing through it")
+
+
+def _same_folder(fd: int, path: Path, root) -> bool:
+    """The folder open as ``fd`` is still ``path`` and inside ``root`` (no link swapped in
+    between the checks and the open)."""
+    real = os.path.realpath(path)
+    top = os.path.realpath(root if root is not None else path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return False
+    opened = os.fstat(fd)
+    return _inside(Path(real), Path(top)) and (st.st_dev, st.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def check_writable(paths, force: bool = False, root=None) -> None:
+    """Raise before anything is written if any target may not be replaced (see
+    :func:`check_links` for ``root``)."""
     for path in paths:
         path = Path(path)
+        check_links(path, root)
         if path.is_dir():
             raise SymgradError(f"{path}: is a folder; not replacing it with a file")
         for parent in path.parents:
@@ -72,45 +129,61 @@ def _write_slowly(fh, raw: bytes, delay: float) -> None:
         time.sleep(delay)
 
 
-def write_atomic(path, data: "str | bytes") -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
+def write_atomic(path, data: "str | bytes", root=None) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, with the
+    permissions the umask gives a new file.
 
     Raises:
-        SymgradError: the folder cannot be created or written (one line, naming the path).
+        SymgradError: the folder cannot be created or written, or the path goes
+            through a symbolic link (:func:`check_links`; one line, naming the path).
     """
     path = Path(path)
+    check_links(path, root)
     try:
-        _write_atomic(path, data)
+        _write_atomic(path, data, root)
     except OSError as exc:
         raise SymgradError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
-def _write_atomic(path: Path, data) -> None:
+def _write_atomic(path: Path, data, root) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in _stale_temporaries(path):
         stale.unlink(missing_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     delay = float(os.environ.get("SYMGRAD_WRITE_DELAY", "0") or 0)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            if delay > 0:
-                _write_slowly(fh, raw, delay)
-            else:
-                fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if not _same_folder(folder, path.parent, root):
+            raise SymgradError(f"{path}: its folder changed into a symbolic link while writing; not writing")
+        while True:
+            tmp = f".{path.name}.{secrets.token_hex(4)}.tmp"
+            try:   # 0o666: the kernel takes the umask off, as for any new file
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+                break
+            except FileExistsError:
+                continue
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            with os.fdopen(fd, "wb") as fh:
+                if delay > 0:
+                    _write_slowly(fh, raw, delay)
+                else:
+                    fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=folder)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(folder)
 
 
-def write_all(files: dict, force: bool = False) -> None:
-    """Write {path: text} after checking every target first."""
-    check_writable(files, force)
+def write_all(files: dict, force: bool = False, root=None) -> None:
+    """Write {path: text} after checking every target first (``root``: the output
+    folder the user named, see :func:`check_links`)."""
+    check_writable(files, force, root)
     for path, text in files.items():
-        write_atomic(path, text)
+        write_atomic(path, text, root)

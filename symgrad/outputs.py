@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     root = Path(argv[0] if argv else "generated")
     files = expected_files()
     for rel, text in sorted(files.items()):
-        write_atomic(root / rel, text)
+        write_atomic(root / rel, text, root=root)
     print(f"wrote {len(files)} files into {root}/")
     return 0
 

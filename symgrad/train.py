@@ -315,17 +315,23 @@ def pyplot():
 
 def plot_losses(history: History, path) -> None:
     """The loss curve as a PNG (needs matplotlib)."""
+    plt = pyplot()
+    with plt.rc_context({"text.usetex": False}):   # the title is printed literally: no TeX, no $...$ mathtext
+        _draw_losses(plt, history, path)
+
+
+def _draw_losses(plt, history: History, path) -> None:
     import io
 
     from .io import write_atomic
-    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(range(len(history.losses)), history.losses, marker="." if len(history.losses) < 60 else None)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over examples)")
     ax.set_yscale("log")
     schedule = "" if history.decay == "none" else f" ({history.decay} decay)"
-    ax.set_title(f"{history.spec}: SGD, lr {history.lr:g}{schedule}, batch {history.batch_size}, seed {history.seed}")
+    ax.set_title(f"{history.spec}: SGD, lr {history.lr:g}{schedule}, batch {history.batch_size}, seed {history.seed}",
+                 parse_math=False)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -175,6 +175,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -189,16 +194,16 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     W2_0_0, W2_0_1, W2_0_2, W2_0_3, W2_1_0, W2_1_1, W2_1_2, W2_1_3 = params["W2"].ravel().tolist()
     b2_0, b2_1 = params["b2"].ravel().tolist()
     _s0 = W1_0_0*x_0 + W1_0_1*x_1 + W1_0_2*x_2 + b1_0
-    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s1 = (0.0 if _s0 <= 0.0 else _s0)
     _s2 = W2_0_0*_s1
     _s3 = W1_1_0*x_0 + W1_1_1*x_1 + W1_1_2*x_2 + b1_1
-    _s4 = (_s3 if _s3 > 0.0 else 0.0)
+    _s4 = (0.0 if _s3 <= 0.0 else _s3)
     _s5 = W2_0_1*_s4
     _s6 = W1_2_0*x_0 + W1_2_1*x_1 + W1_2_2*x_2 + b1_2
-    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s7 = (0.0 if _s6 <= 0.0 else _s6)
     _s8 = W2_0_2*_s7
     _s9 = W1_3_0*x_0 + W1_3_1*x_1 + W1_3_2*x_2 + b1_3
-    _s10 = (_s9 if _s9 > 0.0 else 0.0)
+    _s10 = (0.0 if _s9 <= 0.0 else _s9)
     _s11 = W2_0_3*_s10
     _s12 = W2_1_0*_s1
     _s13 = W2_1_1*_s4
@@ -210,7 +215,7 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     _s19 = (W2_0_1*_s16 + W2_1_1*_s17)*(1.0 if _s3 > 0.0 else 0.0)
     _s20 = (W2_0_2*_s16 + W2_1_2*_s17)*(1.0 if _s6 > 0.0 else 0.0)
     _s21 = (W2_0_3*_s16 + W2_1_3*_s17)*(1.0 if _s9 > 0.0 else 0.0)
-    return (_s11 + _s2 + _s5 + _s8 + b2_0 - y_0) ** 2.0 + (_s12 + _s13 + _s14 + _s15 + b2_1 - y_1) ** 2.0, {
+    return _square(_s11 + _s2 + _s5 + _s8 + b2_0 - y_0) + _square(_s12 + _s13 + _s14 + _s15 + b2_1 - y_1), {
         "W1": np.array([[_s18*x_0, _s18*x_1, _s18*x_2], [_s19*x_0, _s19*x_1, _s19*x_2], [_s20*x_0, _s20*x_1, _s20*x_2], [_s21*x_0, _s21*x_1, _s21*x_2]], dtype),
         "b1": np.array([_s18, _s19, _s20, _s21], dtype),
         "W2": np.array([[_s1*_s16, _s16*_s4, _s16*_s7, _s10*_s16], [_s1*_s17, _s17*_s4, _s17*_s7, _s10*_s17]], dtype),

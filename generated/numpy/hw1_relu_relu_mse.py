@@ -182,6 +182,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -196,24 +201,24 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     W2_0_0, W2_0_1, W2_0_2, W2_0_3, W2_1_0, W2_1_1, W2_1_2, W2_1_3 = params["W2"].ravel().tolist()
     b2_0, b2_1 = params["b2"].ravel().tolist()
     _s0 = W1_0_0*x_0 + W1_0_1*x_1 + W1_0_2*x_2 + b1_0
-    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s1 = (0.0 if _s0 <= 0.0 else _s0)
     _s2 = W1_1_0*x_0 + W1_1_1*x_1 + W1_1_2*x_2 + b1_1
-    _s3 = (_s2 if _s2 > 0.0 else 0.0)
+    _s3 = (0.0 if _s2 <= 0.0 else _s2)
     _s4 = W1_2_0*x_0 + W1_2_1*x_1 + W1_2_2*x_2 + b1_2
-    _s5 = (_s4 if _s4 > 0.0 else 0.0)
+    _s5 = (0.0 if _s4 <= 0.0 else _s4)
     _s6 = W1_3_0*x_0 + W1_3_1*x_1 + W1_3_2*x_2 + b1_3
-    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s7 = (0.0 if _s6 <= 0.0 else _s6)
     _s8 = W2_0_0*_s1 + W2_0_1*_s3 + W2_0_2*_s5 + W2_0_3*_s7 + b2_0
-    _s9 = (_s8 if _s8 > 0.0 else 0.0)
+    _s9 = (0.0 if _s8 <= 0.0 else _s8)
     _s10 = W2_1_0*_s1 + W2_1_1*_s3 + W2_1_2*_s5 + W2_1_3*_s7 + b2_1
-    _s11 = (_s10 if _s10 > 0.0 else 0.0)
+    _s11 = (0.0 if _s10 <= 0.0 else _s10)
     _s12 = (2.0*_s9 - 2.0*y_0)*(1.0 if _s8 > 0.0 else 0.0)
     _s13 = (2.0*_s11 - 2.0*y_1)*(1.0 if _s10 > 0.0 else 0.0)
     _s14 = (W2_0_0*_s12 + W2_1_0*_s13)*(1.0 if _s0 > 0.0 else 0.0)
     _s15 = (W2_0_1*_s12 + W2_1_1*_s13)*(1.0 if _s2 > 0.0 else 0.0)
     _s16 = (W2_0_2*_s12 + W2_1_2*_s13)*(1.0 if _s4 > 0.0 else 0.0)
     _s17 = (W2_0_3*_s12 + W2_1_3*_s13)*(1.0 if _s6 > 0.0 else 0.0)
-    return (_s11 - y_1) ** 2.0 + (_s9 - y_0) ** 2.0, {
+    return _square(_s11 - y_1) + _square(_s9 - y_0), {
         "W1": np.array([[_s14*x_0, _s14*x_1, _s14*x_2], [_s15*x_0, _s15*x_1, _s15*x_2], [_s16*x_0, _s16*x_1, _s16*x_2], [_s17*x_0, _s17*x_1, _s17*x_2]], dtype),
         "b1": np.array([_s14, _s15, _s16, _s17], dtype),
         "W2": np.array([[_s1*_s12, _s12*_s3, _s12*_s5, _s12*_s7], [_s1*_s13, _s13*_s3, _s13*_s5, _s13*_s7]], dtype),

@@ -241,13 +241,13 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     W2_0_0, W2_0_1, W2_0_2, W2_0_3, W2_1_0, W2_1_1, W2_1_2, W2_1_3 = params["W2"].ravel().tolist()
     b2_0, b2_1 = params["b2"].ravel().tolist()
     _s0 = W1_0_0*x_0 + W1_0_1*x_1 + W1_0_2*x_2 + b1_0
-    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s1 = (0.0 if _s0 <= 0.0 else _s0)
     _s2 = W1_1_0*x_0 + W1_1_1*x_1 + W1_1_2*x_2 + b1_1
-    _s3 = (_s2 if _s2 > 0.0 else 0.0)
+    _s3 = (0.0 if _s2 <= 0.0 else _s2)
     _s4 = W1_2_0*x_0 + W1_2_1*x_1 + W1_2_2*x_2 + b1_2
-    _s5 = (_s4 if _s4 > 0.0 else 0.0)
+    _s5 = (0.0 if _s4 <= 0.0 else _s4)
     _s6 = W1_3_0*x_0 + W1_3_1*x_1 + W1_3_2*x_2 + b1_3
-    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s7 = (0.0 if _s6 <= 0.0 else _s6)
     _s8 = W2_0_0*_s1 + W2_0_1*_s3 + W2_0_2*_s5 + W2_0_3*_s7 + b2_0
     _s9 = -_s8
     _s10 = (0.5)*y_0

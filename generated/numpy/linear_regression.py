@@ -113,6 +113,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -128,7 +133,7 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     _s1 = w_1*x_1
     _s2 = w_2*x_2
     _s3 = 2.0*_s0 + 2.0*_s1 + 2.0*_s2 + 2.0*b - 2.0*y
-    return (_s0 + _s1 + _s2 + b - y) ** 2.0, {
+    return _square(_s0 + _s1 + _s2 + b - y), {
         "w": np.array([_s3*x_0, _s3*x_1, _s3*x_2], dtype),
         "b": np.array(_s3, dtype),
     }

@@ -155,6 +155,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -199,7 +204,7 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     _s28 = _s20*w2_7*(1.0 - (_s14 * _s14))
     _s29 = _s20*w2_8*(1.0 - (_s16 * _s16))
     _s30 = _s20*w2_9*(1.0 - (_s18 * _s18))
-    return (_s1 + _s11 + _s13 + _s15 + _s17 + _s19 + _s3 + _s5 + _s7 + _s9 + b2 - y) ** 2.0, {
+    return _square(_s1 + _s11 + _s13 + _s15 + _s17 + _s19 + _s3 + _s5 + _s7 + _s9 + b2 - y), {
         "W1": np.array([[_s21*x_0], [_s22*x_0], [_s23*x_0], [_s24*x_0], [_s25*x_0], [_s26*x_0], [_s27*x_0], [_s28*x_0], [_s29*x_0], [_s30*x_0]], dtype),
         "b1": np.array([_s21, _s22, _s23, _s24, _s25, _s26, _s27, _s28, _s29, _s30], dtype),
         "w2": np.array([_s0*_s20, _s2*_s20, _s20*_s4, _s20*_s6, _s20*_s8, _s10*_s20, _s12*_s20, _s14*_s20, _s16*_s20, _s18*_s20], dtype),

@@ -196,8 +196,11 @@ def loss_and_grads_into(params, inputs, workspace):
 
 
 def _exp(x):
-    # math.exp raises past 709; numpy's exp gives inf there
-    return math.exp(x) if x < 709.0 else math.inf
+    # math.exp raises on overflow (x > 709.78); numpy's exp gives inf there (and NaN for NaN)
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 def _log(x):

@@ -179,6 +179,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -192,25 +197,25 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2 = params["W1"].ravel().tolist()
     W2_0, W2_1, W2_2 = params["W2"].ravel().tolist()
     _s0 = W0_0*x
-    _s1 = (_s0 if _s0 > 0.0 else 0.0)
+    _s1 = (0.0 if _s0 <= 0.0 else _s0)
     _s2 = W0_1*x
-    _s3 = (_s2 if _s2 > 0.0 else 0.0)
+    _s3 = (0.0 if _s2 <= 0.0 else _s2)
     _s4 = W0_2*x
-    _s5 = (_s4 if _s4 > 0.0 else 0.0)
+    _s5 = (0.0 if _s4 <= 0.0 else _s4)
     _s6 = W1_0_0*_s1 + W1_0_1*_s3 + W1_0_2*_s5
-    _s7 = (_s6 if _s6 > 0.0 else 0.0)
+    _s7 = (0.0 if _s6 <= 0.0 else _s6)
     _s8 = W2_0*_s7
     _s9 = W1_1_0*_s1 + W1_1_1*_s3 + W1_1_2*_s5
-    _s10 = (_s9 if _s9 > 0.0 else 0.0)
+    _s10 = (0.0 if _s9 <= 0.0 else _s9)
     _s11 = W2_1*_s10
     _s12 = W1_2_0*_s1 + W1_2_1*_s3 + W1_2_2*_s5
-    _s13 = (_s12 if _s12 > 0.0 else 0.0)
+    _s13 = (0.0 if _s12 <= 0.0 else _s12)
     _s14 = W2_2*_s13
     _s15 = 2.0*_s11 + 2.0*_s14 + 2.0*_s8 - 2.0*y
     _s16 = W2_0*_s15*(1.0 if _s6 > 0.0 else 0.0)
     _s17 = W2_1*_s15*(1.0 if _s9 > 0.0 else 0.0)
     _s18 = W2_2*_s15*(1.0 if _s12 > 0.0 else 0.0)
-    return (_s11 + _s14 + _s8 - y) ** 2.0, {
+    return _square(_s11 + _s14 + _s8 - y), {
         "W0": np.array([x*(W1_0_0*_s16 + W1_1_0*_s17 + W1_2_0*_s18)*(1.0 if _s0 > 0.0 else 0.0), x*(W1_0_1*_s16 + W1_1_1*_s17 + W1_2_1*_s18)*(1.0 if _s2 > 0.0 else 0.0), x*(W1_0_2*_s16 + W1_1_2*_s17 + W1_2_2*_s18)*(1.0 if _s4 > 0.0 else 0.0)], dtype),
         "W1": np.array([[_s1*_s16, _s16*_s3, _s16*_s5], [_s1*_s17, _s17*_s3, _s17*_s5], [_s1*_s18, _s18*_s3, _s18*_s5]], dtype),
         "W2": np.array([_s15*_s7, _s10*_s15, _s13*_s15], dtype),

@@ -137,6 +137,11 @@ def loss_and_grads_into(params, inputs, workspace):
     }
 
 
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
 def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     """loss_and_grads as straight-line Python on floats; gradients in ``dtype``.
 
@@ -154,7 +159,7 @@ def loss_and_grads_scalar(params, inputs, dtype=np.float64):
     _s2 = w_2*x_2
     _s3 = 2.0*_s0 + 2.0*_s1 + 2.0*_s2 + 2.0*b - 2.0*y
     _s4 = 2.0*l2_reg
-    return l2_reg*((w_0 * w_0) + (w_1 * w_1) + (w_2 * w_2)) + (_s0 + _s1 + _s2 + b - y) ** 2.0, {
+    return l2_reg*((w_0 * w_0) + (w_1 * w_1) + (w_2 * w_2)) + _square(_s0 + _s1 + _s2 + b - y), {
         "w": np.array([_s3*x_0 + _s4*w_0, _s3*x_1 + _s4*w_1, _s3*x_2 + _s4*w_2], dtype),
         "b": np.array(_s3, dtype),
     }

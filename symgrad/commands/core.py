@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..escape import one_line
+
 
 def _spec_arg(p):
     p.add_argument("spec", metavar="SPEC|NAME", help="a spec file (TOML) or the name of a bundled spec")
@@ -27,7 +29,7 @@ def cmd_list(args) -> int:
     names = bundled_names()
     width = max(len(n) for n in names)
     for name in names:
-        print(f"{name:<{width}}  {load_spec(name).description}")
+        print(f"{name:<{width}}  {one_line(load_spec(name).description)}")
     return 0
 
 
@@ -47,7 +49,7 @@ def cmd_derive(args) -> int:
     d = derive(args.spec)
     out = Path(args.output)
     files = {out / f"{d.spec.name}.py": render_module(d), out / f"{d.spec.name}.tex": render_fragment(d)}
-    write_all(files, force=args.force)
+    write_all(files, force=args.force, root=out)
     for path in files:
         print(f"wrote {path}")
     return 0

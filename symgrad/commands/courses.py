@@ -25,7 +25,7 @@ def cmd_profile(args) -> int:
     from ..profiles import render
     filename, text = render(args.name, args.spec)
     path = Path(args.output) / filename
-    write_all({path: text}, force=args.force)
+    write_all({path: text}, force=args.force, root=Path(args.output))
     print(f"wrote {path}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..escape import one_line
 from ..profiles import names as profile_names
 
 PROFILES = tuple(profile_names())   # every course profile can be verified
@@ -41,18 +42,18 @@ def _print_verdict(v, fmt, label=None) -> None:
         print(json.dumps(v.as_json(), indent=2))
         return
     head = f"{label}: " if label else ""
-    print(f"{head}{v.verdict}" + (f" ({v.method})" if v.method else "") + f": {v.message}")
+    print(f"{head}{v.verdict}" + (f" ({v.method})" if v.method else "") + f": {one_line(v.message)}")
     if v.answer_shape and v.answer_shape != v.expected_shape:
         print(f"  shape: expected {v.expected_shape}, answer {v.answer_shape}")
     if v.counterexample:
         ce = v.counterexample
         print("  counterexample:")
         for k, val in ce["inputs"].items():
-            print(f"    {k} = {val}")
-        print(f"    expected {ce['expected']}")
-        print(f"    got      {ce['got']}")
+            print(f"    {one_line(k)} = {one_line(val)}")
+        print(f"    expected {one_line(ce['expected'])}")
+        print(f"    got      {one_line(ce['got'])}")
     for item in v.diagnosis:
-        print(f"  diagnosis [{item['mistake']}]: {item['message']}")
+        print(f"  diagnosis [{item['mistake']}]: {one_line(item['message'])}")
 
 
 def cmd_verify(args) -> int:

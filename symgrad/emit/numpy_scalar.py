@@ -25,6 +25,7 @@ from ..derive import Derivation
 from ..evaluate import EvalContext
 from ..ir import Apply, Const, Var, as_sympy, walk
 from ..rules import RULES
+from ..rules import scalar_code as sc
 from ..spec import LOSS
 from .printers import _ScalarCode
 
@@ -74,15 +75,23 @@ class _StraightLine(_ScalarCode):
         # The caller places the result by a power's precedence (tighter than * and /), so a
         # form that is a product or a quotient is parenthesised: x / s**2 is x / (s * s),
         # never x / s * s.
+        # Python's float ** raises OverflowError where numpy gives inf: a square is a
+        # product, any other power goes through _pow (numpy's edges, see scalar_code).
         base, e = expr.args
         b = self._print(base) if base.is_Symbol else self.parenthesize(base, 60 if not base.is_Atom else 1000)
         if e == 2 and base.is_Atom:
             return f"({b} * {b})"
+        if e == 2:
+            return self._helper(sc._square, self._print(base))
         if e == -1:
             return f"(1.0 / {b})"
         if e.is_Integer and e < 0:
-            return f"(1.0 / {b} ** {-int(e)})"
-        return f"{b} ** {self._print(e)}"
+            return f"(1.0 / {self._helper(sc._pow, self._print(base), self._print(-e))})"
+        return self._helper(sc._pow, self._print(base), self._print(e))
+
+    def _helper(self, fn, *args) -> str:
+        self.helpers[fn.__name__] = fn
+        return f"{fn.__name__}({', '.join(args)})"
 
 
 def _supported(d: Derivation) -> bool:

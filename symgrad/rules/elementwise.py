@@ -364,7 +364,9 @@ elementwise("sigmoid", 1 / (1 + sp.exp(-_x)), latex=r"\sigma", impl=runtime.sigm
             numpy_out=OutForm(_sigmoid_out, returns=False), scalar=sc._sigmoid)
 elementwise("relu", sp.Piecewise((_x, _x > 0), (0, True)), latex=r"\operatorname{ReLU}",
             impl=runtime.relu, kinks=(0,), doc="max(x, 0); ReLU'(0) = 0",
-            numpy_out=against_zero("maximum"), scalar="({0} if {0} > 0.0 else 0.0)")
+            numpy_out=against_zero("maximum"),
+            # NaN <= 0 is False: NaN passes through, as np.maximum(NaN, 0) does
+            scalar="(0.0 if {0} <= 0.0 else {0})")
 elementwise("leaky_relu", sp.Piecewise((_x, _x > 0), (sp.Symbol("slope", real=True) * _x, True)),
             params=("slope",), latex=r"\operatorname{LeakyReLU}", impl=runtime.leaky_relu, kinks=(0,),
             doc="x for x > 0, slope * x otherwise; derivative at 0 is slope")

@@ -3,7 +3,7 @@
 Each rule that has one names it in its ``scalar_code`` entry; the generated
 module gets a copy of the function's source, so the names and bodies here are
 what a reader of a generated module sees. They follow numpy's conventions at
-the edges (inf instead of OverflowError, -inf at log(0)).
+the edges (inf instead of OverflowError, -inf at log(0), NaN in -> NaN out).
 """
 
 from __future__ import annotations
@@ -12,13 +12,34 @@ import math
 
 
 def _exp(x):
-    # math.exp raises past 709; numpy's exp gives inf there
-    return math.exp(x) if x < 709.0 else math.inf
+    # math.exp raises on overflow (x > 709.78); numpy's exp gives inf there (and NaN for NaN)
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 def _log(x):
     # math.log raises at 0 and below; numpy's log gives -inf and nan
     return math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan)
+
+
+def _square(x):
+    # x * x: a float product gives inf on overflow where x ** 2.0 raises OverflowError
+    return x * x
+
+
+def _pow(x, e):
+    # x ** e as numpy computes it: inf on overflow and at 0 ** -k (Python raises),
+    # NaN for a negative base and a fractional exponent (Python gives a complex number)
+    odd = e % 2.0 == 1.0
+    try:
+        r = x ** e
+    except OverflowError:
+        return math.copysign(math.inf, x) if odd else math.inf
+    except ZeroDivisionError:
+        return math.copysign(math.inf, x) if odd else math.inf
+    return r if isinstance(r, float) else math.nan
 
 
 def _sigmoid(x):
@@ -34,4 +55,7 @@ def _softplus(x):
 
 
 def _expm1(x):
-    return math.expm1(x) if x < 709.0 else math.inf
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf

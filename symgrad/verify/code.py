@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SymgradError
+from ..escape import one_line
 from ..evaluate import EvalContext
 from . import env as envmod
 from . import interfaces
@@ -272,20 +273,24 @@ def _short(value) -> str:
 
 
 def print_report(report: CodeReport) -> None:
-    print(f"{report.submission} ({report.profile}): " + ", ".join(f"{v} {k}" for k, v in report.counts().items()))
+    """The report on a terminal. A submission wrote its file name and its messages
+    (an exception's text), so they go through :func:`symgrad.escape.one_line`: an
+    escape sequence in them cannot redraw the counts above."""
+    print(f"{one_line(report.submission)} ({report.profile}): "
+          + ", ".join(f"{v} {k}" for k, v in report.counts().items()))
     width = max([22] + [len(f.name) for f in report.functions])
     for f in report.functions:
-        print(f"  {f.name:<{width}} {f.status:<8} {f.message}")
+        print(f"  {one_line(f.name):<{width}} {f.status:<8} {one_line(f.message)}")
         if f.counterexample:
             ce = f.counterexample
-            print("      at " + ", ".join(f"{k} = {_short(v)}" for k, v in ce["inputs"].items()))
+            print("      at " + ", ".join(f"{one_line(k)} = {_short(v)}" for k, v in ce["inputs"].items()))
             if ce.get("setting"):
-                print(f"      ({ce['setting']})")
+                print(f"      ({one_line(ce['setting'])})")
             key = f" [{ce['key']}]" if "key" in ce else ""
             print(f"      expected{key} {_short(ce['expected'])}")
             print(f"      got{key}      {_short(ce['got'])}")
         for item in f.diagnosis:
-            print(f"      diagnosis [{item['mistake']}]: {item['message']}")
+            print(f"      diagnosis [{item['mistake']}]: {one_line(item['message'])}")
 
 
 NOTEBOOK_SUFFIXES = (".txt", ".md")

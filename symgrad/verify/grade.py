@@ -4,10 +4,13 @@ Each worker thread keeps one :class:`symgrad.verify.code.Checker` (the
 profile's plan, computed once, and a sandbox fork server) for the whole run.
 Results go to ``grades.json`` (per submission, per function: verdict,
 counterexample, diagnosis) and ``grades.csv`` (one row per submission and
-function), rewritten atomically every second and at the end (also when
-interrupted), so an interrupted run loses at most a second's work; a re-run
-skips submissions already in ``grades.json`` unless ``regrade`` is set. A failure while grading one
-submission is recorded as that submission's error and the others go on.
+function; every cell through :func:`symgrad.escape.csv_cell`: no cell is a
+spreadsheet formula, no control character splits a row), rewritten atomically
+every second and at the end (also when interrupted), so an interrupted run
+loses at most a second's work; a re-run skips submissions already in
+``grades.json`` unless ``regrade`` is set. A report that is a symbolic link
+is refused before grading starts. A failure while grading one submission is
+recorded as that submission's error and the others go on.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..errors import SymgradError
-from ..io import write_atomic
+from ..escape import csv_cell, one_line
+from ..io import check_links, write_atomic
 from .code import Checker, make_plan
 from .env import load_derivation
 
@@ -45,20 +49,24 @@ def submissions(folder: Path) -> list[Path]:
 def _csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["submission", "function", "verdict", "message", "diagnosis"])
+
+    def row(cells):   # every cell inert in a spreadsheet: no formula, no bare CR
+        w.writerow([csv_cell(c) for c in cells])
+
+    row(["submission", "function", "verdict", "message", "diagnosis"])
     for name, sub in sorted(report["submissions"].items()):
         if "error" in sub:
-            w.writerow([name, "", "error", sub["error"], ""])
+            row([name, "", "error", sub["error"], ""])
             continue
         for f in sub["functions"]:
-            w.writerow([name, f["function"], f["verdict"], f["message"],
-                        " ".join(x["mistake"] for x in f["diagnosis"])])
+            row([name, f["function"], f["verdict"], f["message"],
+                 " ".join(x["mistake"] for x in f["diagnosis"])])
     return buf.getvalue()
 
 
 def _save(out: Path, report: dict) -> None:
-    write_atomic(out / REPORT_JSON, json.dumps(report, indent=1, sort_keys=True) + "\n")
-    write_atomic(out / REPORT_CSV, _csv(report))
+    write_atomic(out / REPORT_JSON, json.dumps(report, indent=1, sort_keys=True) + "\n", root=out)
+    write_atomic(out / REPORT_CSV, _csv(report), root=out)
 
 
 def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, memory_mb: int = 1024,
@@ -69,6 +77,8 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
     if not folder.is_dir():
         raise SymgradError(f"{folder}: not a folder")
     out = Path(output) if output else folder
+    for report_file in (REPORT_JSON, REPORT_CSV):   # refused before grading, not at the first save
+        check_links(out / report_file, out)
     d = load_derivation(spec)
     plan = make_plan(d, profile)
     functions = plan.functions
@@ -106,7 +116,7 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
             checker.close()
         _save(out, report)
     _summary(report, functions)
-    print(f"wrote {out / REPORT_CSV} and {out / REPORT_JSON}")
+    print(f"wrote {one_line(out / REPORT_CSV)} and {one_line(out / REPORT_JSON)}")
     return 1 if any("error" in s for s in report["submissions"].values()) else 0
 
 
@@ -123,7 +133,7 @@ def _grade_all(todo, one, jobs, report, out, stream) -> None:
             done += 1
             width = 30
             bar = "#" * (width * done // max(total, 1))
-            print(f"\r[{bar:<{width}}] {done}/{total} {name[:40]:<40}", end="", file=stream, flush=True)
+            print(f"\r[{bar:<{width}}] {done}/{total} {one_line(name, 40):<40}", end="", file=stream, flush=True)
     if total:
         print(file=stream)
 
@@ -132,10 +142,10 @@ def _summary(report: dict, functions: list) -> None:
     rows = []
     for name, sub in sorted(report["submissions"].items()):
         if "error" in sub:
-            rows.append([name, "error", "", "", "", sub["error"][:60]])
+            rows.append([one_line(name), "error", "", "", "", one_line(sub["error"], 60)])
             continue
         c = sub["summary"]
-        rows.append([name, str(c["correct"]), str(c["wrong"]), str(c["crashed"]), str(c["missing"]), ""])
+        rows.append([one_line(name), str(c["correct"]), str(c["wrong"]), str(c["crashed"]), str(c["missing"]), ""])
     header = ["submission", "correct", "wrong", "crashed", "missing", "note"]
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
