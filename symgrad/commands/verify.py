@@ -87,7 +87,7 @@ def cmd_verify(args) -> int:
         raise
     except SymgradError as exc:
         if args.format != "json":
-            raise
+            raise exc.located(source="--answer" if args.answer is not None else "--latex")
         v = Verdict("unusable", message=f"answer: {exc}")
     _print_verdict(v, args.format)
     return v.exit_status
