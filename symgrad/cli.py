@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from .errors import SymgradError
@@ -34,11 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
 FORMULA_OPTIONS = ("--answer", "--latex")
 
 
+_OPTION = re.compile(r"--[a-z][a-z-]*(=.*)?|-h", re.DOTALL)
+
+
 def _attach_formulas(argv: list) -> list:
-    """``--answer -X`` as ``--answer=-X``, so a negative answer is not an unknown option."""
+    """``--answer -X`` as ``--answer=-X``, so a negative answer is not taken for an
+    option; a value that looks like one of symgrad's own options (``--wrt``) is left alone."""
     out, i = [], 0
     while i < len(argv):
-        if argv[i] in FORMULA_OPTIONS and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+        if argv[i] in FORMULA_OPTIONS and i + 1 < len(argv) and not _OPTION.fullmatch(argv[i + 1]):
             out.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
             continue

@@ -372,7 +372,8 @@ class _Lowering:
             return dim(node.id)
         number = self.number(node, "a size")
         if number.denominator != 1 or not 1 <= number <= 1_000_000:
-            raise SpecError(f"size {number} must be a positive integer (column {node.pos})")
+            shown = str(number) if len(str(number)) <= 20 else f"{str(number)[:17]}..."
+            raise SpecError(f"size {shown} must be a positive integer (column {node.pos})")
         return sp.Integer(int(number))
 
     def composite(self, node: Call) -> Expr:

@@ -59,6 +59,9 @@ class AnswerLowering(_Lowering):
         array = self.lower(node.args[0])
         kw = dict(node.kwargs)
         if node.func == "broadcast_to":
+            if len(node.args) < 2 or node.kwargs:
+                raise SpecError(f"broadcast_to takes an array and sizes, e.g. broadcast_to(b, n, 4) "
+                                f"(column {node.pos})")
             return apply("broadcast_to", array, shape=tuple(self.size(a) for a in node.args[1:]))
         if node.func == "expand_dims":
             axis = self.axis(kw.get("axis") or (node.args[1] if len(node.args) > 1 else None), array.ndim + 1, node)
@@ -85,7 +88,7 @@ class AnswerLowering(_Lowering):
         if node is None:
             return sp.Integer(default)
         value = self.lower(node)
-        if not isinstance(value, Const) or not as_sympy(value.value).xreplace(self.test_sizes).is_Integer:
+        if not isinstance(value, Const) or not sp.sympify(as_sympy(value.value).xreplace(self.test_sizes)).is_Integer:
             raise SpecError(f"slice bounds must be whole sizes or numbers (column {node.pos})")
         return as_sympy(value.value)
 
