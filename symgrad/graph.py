@@ -18,7 +18,7 @@ import sympy as sp
 
 from . import names as naming
 from .errors import ShapeError, SpecError, SymgradError
-from .ir import Apply, Const, Expr, Var, dim, show_shape, walk
+from .ir import Apply, Const, Expr, Var, as_sympy, dim, show_shape, walk
 from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
 from .rules import COMPOSITES, RULES, apply
 from .spec import LOSS, Spec, load_spec
@@ -35,7 +35,7 @@ def elements(shape, sizes: dict | None = None) -> int:
     size when ``sizes`` gives the symbolic ones their values."""
     count = 1
     for d in shape:
-        d = sp.sympify(d)
+        d = as_sympy(d)
         if d.is_Integer:
             count *= int(d)
         elif sizes is not None:
@@ -77,7 +77,7 @@ def check_elements(expr: Expr, limit: int = MAX_ELEMENTS, *, sizes: dict | None 
 def check_constant(value, pos) -> None:
     """A constant the parser folded (``1e30**64``, ``(-1)**0.5``, ``exp(exp(10))``)
     must be a finite real number: refused here, not as an overflow later."""
-    value = sp.sympify(value)
+    value = as_sympy(value)
     if value.free_symbols:          # an expression of sizes
         return
     if value.is_Rational and max(value.p.bit_length(), value.q.bit_length()) > MAX_CONSTANT_BITS:
@@ -271,7 +271,7 @@ class _Lowering:
             if abs(exponent) > MAX_EXPONENT:
                 raise SpecError(f"exponent {exponent} at column {node.pos} is too large (limit {MAX_EXPONENT})")
             if isinstance(left, Const):
-                base = sp.sympify(left.value)
+                base = as_sympy(left.value)
                 if base.is_Rational and max(base.p.bit_length(), base.q.bit_length()) * abs(exponent) \
                         > MAX_CONSTANT_BITS:   # estimated before the power is computed
                     raise SpecError(f"the constant power at column {node.pos} needs more than "

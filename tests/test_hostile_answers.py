@@ -319,3 +319,10 @@ def test_a_large_notebook_is_judged_through_the_command_line(tmp_path):
     status, out, err = cli(["verify", "pset3", "--code", str(path), "--profile", "pset3"])
     assert status == 0, (out, err)
     assert " 0 wrong" in out and " 0 missing" in out, out
+
+
+def test_a_large_wrong_answer_prints_an_elided_counterexample():
+    # as large as an answer may be (2**20 entries): it used to print 22 MB
+    status, out, err = run_verify("--answer", "broadcast_to(d_W1, 256, 256, 4, 4)")
+    assert status == 1 and "shape (256, 256, 4, 4)" in out, err
+    assert "(1048576 entries, shape (256, 256, 4, 4))" in out and len(out) < 20_000

@@ -36,6 +36,21 @@ def _memory_arg(p):
                                                         "(numpy, torch) has mapped (default 1024)")
 
 
+#: Values with more entries are elided on the terminal (an answer of a million
+#: entries printed 22 MB); --format json keeps them whole.
+SHOWN_ENTRIES = 1000
+
+
+def _shown(value):
+    """A counterexample's value as printed: whole when small, elided when large."""
+    import numpy as np
+    a = np.asarray(value, dtype=float)
+    if a.size <= SHOWN_ENTRIES:
+        return value
+    text = np.array2string(a, threshold=20, edgeitems=3, separator=", ")
+    return " ".join(text.split()) + f" ({a.size} entries, shape {a.shape})"
+
+
 def _print_verdict(v, fmt, label=None) -> None:
     if fmt == "json":
         print(json.dumps(v.as_json(), indent=2))
@@ -49,8 +64,8 @@ def _print_verdict(v, fmt, label=None) -> None:
         print("  counterexample:")
         for k, val in ce["inputs"].items():
             print(f"    {k} = {val}")
-        print(f"    expected {ce['expected']}")
-        print(f"    got      {ce['got']}")
+        print(f"    expected {_shown(ce['expected'])}")
+        print(f"    got      {_shown(ce['got'])}")
     for item in v.diagnosis:
         print(f"  diagnosis [{item['mistake']}]: {item['message']}")
 

@@ -69,7 +69,7 @@ class AnswerLowering(_Lowering):
         axis = self.axis(kw["axis"], array.ndim, node) if "axis" in kw else 0
         start = self.size_expr(kw.get("start"), 0)
         stop = self.size_expr(kw.get("stop"), None) if "stop" in kw else array.shape[axis]
-        lo, hi, size = (int(sp.sympify(v).xreplace(self.test_sizes)) for v in (start, stop, array.shape[axis]))
+        lo, hi, size = (int(as_sympy(as_sympy(v).xreplace(self.test_sizes))) for v in (start, stop, array.shape[axis]))
         if not 0 <= lo <= hi <= size:
             raise SpecError(f"slice bounds {start}:{stop} are outside 0:{array.shape[axis]} (column {node.pos})")
         return apply("slice", array, axis=axis, start=start, stop=stop)
@@ -88,7 +88,7 @@ class AnswerLowering(_Lowering):
         if node is None:
             return sp.Integer(default)
         value = self.lower(node)
-        if not isinstance(value, Const) or not sp.sympify(as_sympy(value.value).xreplace(self.test_sizes)).is_Integer:
+        if not isinstance(value, Const) or not as_sympy(as_sympy(value.value).xreplace(self.test_sizes)).is_Integer:
             raise SpecError(f"slice bounds must be whole sizes or numbers (column {node.pos})")
         return as_sympy(value.value)
 
