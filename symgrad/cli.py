@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from .errors import SymgradError
@@ -31,9 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value is a formula: a formula may begin with '-' ("-X.T @ d_H"),
+#: which argparse would take for an option of its own.
+FORMULA_OPTIONS = ("--answer", "--latex")
+
+
+_OPTION = re.compile(r"--[a-z][a-z-]*(=.*)?|-h", re.DOTALL)
+
+
+def _attach_formulas(argv: list) -> list:
+    """``--answer -X`` as ``--answer=-X``, so a negative answer is not taken for an
+    option; a value that looks like one of symgrad's own options (``--wrt``) is left alone."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in FORMULA_OPTIONS and i + 1 < len(argv) and not _OPTION.fullmatch(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_formulas(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args)
     except SymgradError as exc:

@@ -10,6 +10,7 @@ and shapes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -17,7 +18,7 @@ import sympy as sp
 
 from . import names as naming
 from .errors import ShapeError, SpecError, SymgradError
-from .ir import Apply, Const, Expr, Var, dim, show_shape, walk
+from .ir import Apply, Const, Expr, Var, as_sympy, dim, show_shape, walk
 from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
 from .rules import COMPOSITES, RULES, apply
 from .spec import LOSS, Spec, load_spec
@@ -25,7 +26,71 @@ from .spec import LOSS, Spec, load_spec
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
 MAX_EXPONENT = 64
 MAX_ELEMENTS = 10 ** 8   # fixed sizes only: no intermediate may be larger (size bombs such as ones(1e6, 1e6))
+MAX_CONSTANT_BITS = 4096  # numerator and denominator of a folded constant (1e-300 takes 997)
 _INLINE = {"transpose"}  # kept inside their parent's expression
+
+
+def elements(shape, sizes: dict | None = None) -> int:
+    """How many entries an array of ``shape`` holds: fixed sizes only, or every
+    size when ``sizes`` gives the symbolic ones their values."""
+    count = 1
+    for d in shape:
+        d = as_sympy(d)
+        if d.is_Integer:
+            count *= int(d)
+        elif sizes is not None:
+            count *= int(d.xreplace(sizes))
+    return count
+
+
+def check_elements(expr: Expr, limit: int = MAX_ELEMENTS, *, sizes: dict | None = None,
+                   total: int | None = None) -> None:
+    """Refuse size bombs (``ones(1e6, 1e6)``, ``broadcast_to(x, 1000, 1000, 4, 4)``)
+    before anything is evaluated: every distinct sub-expression holds at most
+    ``limit`` entries and, when ``total`` is given, all of them together at most
+    ``total``. Without ``sizes`` only fixed sizes count (a spec, whose symbolic
+    sizes are the user's to choose); with them (an answer, evaluated at test
+    sizes) every size counts. Shared sub-expressions are visited once.
+
+    Raises:
+        SpecError: naming the shape and the limit.
+    """
+    seen: set[int] = set()
+    stack, spent = [expr], 0
+    while stack:
+        sub = stack.pop()
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        count = elements(sub.shape, sizes)
+        if count > limit:
+            raise SpecError(f"an intermediate of shape {show_shape(sub.shape)} would hold {count} elements "
+                            f"(limit {limit})")
+        spent += count
+        if total is not None and spent > total:
+            raise SpecError(f"the intermediates would hold more than {total} elements together "
+                            f"(the limit on work); the last one has shape {show_shape(sub.shape)}")
+        if isinstance(sub, Apply):
+            stack.extend(sub.args)
+
+
+def check_constant(value, pos) -> None:
+    """A constant the parser folded (``1e30**64``, ``(-1)**0.5``, ``exp(exp(10))``)
+    must be a finite real number: refused here, not as an overflow later."""
+    value = as_sympy(value)
+    if value.free_symbols:          # an expression of sizes
+        return
+    if value.is_Rational and max(value.p.bit_length(), value.q.bit_length()) > MAX_CONSTANT_BITS:
+        raise SpecError(f"a constant at column {pos} needs more than {MAX_CONSTANT_BITS} bits "
+                        "(too large or too small to compute with exactly)")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+        raise SpecError(f"the constant {shown} at column {pos} is not a finite real number "
+                        "(too large, division by zero or complex)")
 
 
 def callable_functions() -> list[str]:
@@ -124,13 +189,9 @@ class _Lowering:
         try:
             tree = parse(text)
             expr = self.lower(tree)
+            check_elements(expr, MAX_ELEMENTS)
         except SymgradError as exc:
             raise exc.located(source=self.spec.source, node=entry, expr=text) from None
-        for sub in walk(expr):
-            fixed = [d for d in sub.shape if d.is_Integer]
-            if fixed and sp.Mul(*fixed) > MAX_ELEMENTS:
-                raise self.error(f"an intermediate of shape {show_shape(sub.shape)} would hold "
-                                 f"{sp.Mul(*fixed)} elements (limit {MAX_ELEMENTS})")
         if isinstance(expr, Var) or not isinstance(expr, Apply) or expr.op in _INLINE or not expr.args \
                 and expr.op not in ("ones", "zeros"):
             expr = Apply("alias", (expr,), (), expr.shape)
@@ -165,11 +226,14 @@ class _Lowering:
 
     def lower(self, node) -> Expr:
         try:
-            return self._lower(node)
+            out = self._lower(node)
         except ShapeError as exc:
             if "(at column" in exc.message:
                 raise
             raise self.at(node, exc.message) from None
+        if isinstance(out, Const):
+            check_constant(out.value, node.pos)
+        return out
 
     def _lower(self, node) -> Expr:
         if isinstance(node, Num):
@@ -206,6 +270,14 @@ class _Lowering:
             exponent = self.number(node.right, "the exponent of '**'")
             if abs(exponent) > MAX_EXPONENT:
                 raise SpecError(f"exponent {exponent} at column {node.pos} is too large (limit {MAX_EXPONENT})")
+            if isinstance(left, Const):
+                base = as_sympy(left.value)
+                if base.is_Rational and max(base.p.bit_length(), base.q.bit_length()) * abs(exponent) \
+                        > MAX_CONSTANT_BITS:   # estimated before the power is computed
+                    raise SpecError(f"the constant power at column {node.pos} needs more than "
+                                    f"{MAX_CONSTANT_BITS} bits (too large or too small to compute with exactly)")
+                if base == 0 and exponent < 0:
+                    raise SpecError(f"0 to a negative power at column {node.pos} is not finite")
             return apply("pow", left, exponent=sp.Rational(exponent.numerator, exponent.denominator))
         right = self.lower(node.right)
         out = apply(_BINARY[node.op], left, right)
@@ -300,7 +372,8 @@ class _Lowering:
             return dim(node.id)
         number = self.number(node, "a size")
         if number.denominator != 1 or not 1 <= number <= 1_000_000:
-            raise SpecError(f"size {number} must be a positive integer (column {node.pos})")
+            shown = str(number) if len(str(number)) <= 20 else f"{str(number)[:17]}..."
+            raise SpecError(f"size {shown} must be a positive integer (column {node.pos})")
         return sp.Integer(int(number))
 
     def composite(self, node: Call) -> Expr:

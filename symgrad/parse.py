@@ -12,13 +12,17 @@ Grammar, lowest precedence first (numpy semantics, Python precedence)::
 
 The parser only builds a tree of frozen dataclasses; what a name or a function
 means is decided later (graph.py), against the spec and the rule table.
-Hostile input is refused early: a length limit, a nesting limit, ASCII-only
-names, no dunder names, finite numbers only.
+Hostile input is refused early, before anything costs more than the text is
+long: a length limit, a nesting limit, a limit on the height of the tree (so
+nothing downstream recurses deeper than Python allows), ASCII-only names,
+digits and white space (``\\d`` and ``\\s`` would take Arabic digits and
+U+2028), no dunder names, and number literals of at most 40 characters whose
+exponent is within +-300 (so ``1e-9999999`` is refused, not converted to an
+exact fraction with ten million digits).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +31,9 @@ from .errors import ParseError
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 64
+MAX_HEIGHT = 100         # operations on the longest path from the root (a chain a+b+c... counts each)
+MAX_LITERAL_DIGITS = 40
+MAX_LITERAL_EXPONENT = 300
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,8 @@ class Call:
 Node = Num | Name | UnaryOp | BinOp | Transpose | Call
 
 _TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+    (?P<ws>[ \t\r\n]+)
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*|[-+*/@(),=.])
 """, re.VERBOSE)
@@ -116,14 +123,63 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+_LITERAL = re.compile(r"([0-9]*)\.?([0-9]*)(?:[eE]([+-]?[0-9]+))?")
+
+
+def literal_value(text: str, pos: int) -> Fraction:
+    """The exact value of a number literal (ASCII digits, an optional fraction
+    and exponent), refused when it has more than :data:`MAX_LITERAL_DIGITS`
+    characters or an exponent beyond :data:`MAX_LITERAL_EXPONENT`: the exact
+    value is built only when it is small."""
+    if len(text) > MAX_LITERAL_DIGITS:
+        raise ParseError(f"number {text[:20]}... at column {pos} has {len(text)} characters "
+                         f"(limit {MAX_LITERAL_DIGITS})")
+    m = _LITERAL.fullmatch(text)
+    if m is None or not (m.group(1) or m.group(2)):
+        raise ParseError(f"{text!r} at column {pos} is not a number")
+    whole, frac, exp = m.group(1), m.group(2), int(m.group(3) or 0)
+    if abs(exp) > MAX_LITERAL_EXPONENT:
+        raise ParseError(f"number {text!r} at column {pos} has exponent {exp}; "
+                         f"the limit is +-{MAX_LITERAL_EXPONENT}")
+    value = Fraction(int(whole + frac or "0"), 10 ** len(frac)) * Fraction(10) ** exp
+    if value and not Fraction(1, 10 ** MAX_LITERAL_EXPONENT) <= value <= 10 ** MAX_LITERAL_EXPONENT:
+        raise ParseError(f"number {text!r} at column {pos} is out of range "
+                         f"(1e-{MAX_LITERAL_EXPONENT} .. 1e{MAX_LITERAL_EXPONENT})")
+    return value
+
+
 def _number(tok: Token) -> Num:
-    value = float(tok.text)
-    if not math.isfinite(value):
-        raise ParseError(f"number {tok.text!r} at column {tok.pos} is not finite")
-    if len(tok.text) > 40:
-        raise ParseError(f"number {tok.text[:20]}... at column {tok.pos} has too many digits")
-    exact = Fraction(tok.text)
-    return Num(exact, tok.text, tok.pos)
+    return Num(literal_value(tok.text, tok.pos), tok.text, tok.pos)
+
+
+def height(node) -> tuple[int, int]:
+    """(operations on the longest path from ``node`` to a leaf, the column of
+    that leaf); iterative, so any tree can be measured."""
+    best, stack = (0, 1), [(node, 1)]
+    while stack:
+        n, h = stack.pop()
+        if h > best[0]:
+            best = (h, getattr(n, "pos", 1))
+        stack.extend((child, h + 1) for child in children(n))
+    return best
+
+
+def children(node) -> tuple:
+    if isinstance(node, (UnaryOp, Transpose)):
+        return (node.operand,)
+    if isinstance(node, BinOp):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return node.args + tuple(v for _, v in node.kwargs)
+    return ()
+
+
+def check_height(node, what: str = "expression") -> None:
+    """Refuse a tree taller than :data:`MAX_HEIGHT` (every later stage recurses over it)."""
+    h, col = height(node)
+    if h > MAX_HEIGHT:
+        raise ParseError(f"{what} is {h} operations deep, down to column {col} (limit {MAX_HEIGHT}); "
+                         "split it into shorter expressions")
 
 
 class _Parser:
@@ -263,7 +319,9 @@ def parse(text: str) -> Node:
     """
     if not isinstance(text, str):
         raise ParseError(f"expression must be a string, got {type(text).__name__}")
-    return _Parser(text).parse()
+    tree = _Parser(text).parse()
+    check_height(tree)
+    return tree
 
 
 def names_in(node: Node) -> list[str]:

@@ -37,6 +37,21 @@ def _memory_arg(p):
                                                         "(numpy, torch) has mapped (default 1024)")
 
 
+#: Values with more entries are elided on the terminal (an answer of a million
+#: entries printed 22 MB); --format json keeps them whole.
+SHOWN_ENTRIES = 1000
+
+
+def _shown(value):
+    """A counterexample's value as printed: whole when small, elided when large."""
+    import numpy as np
+    a = np.asarray(value, dtype=float)
+    if a.size <= SHOWN_ENTRIES:
+        return value
+    text = np.array2string(a, threshold=20, edgeitems=3, separator=", ")
+    return " ".join(text.split()) + f" ({a.size} entries, shape {a.shape})"
+
+
 def _print_verdict(v, fmt, label=None) -> None:
     if fmt == "json":
         print(json.dumps(v.as_json(), indent=2))
@@ -50,8 +65,8 @@ def _print_verdict(v, fmt, label=None) -> None:
         print("  counterexample:")
         for k, val in ce["inputs"].items():
             print(f"    {one_line(k)} = {one_line(val)}")
-        print(f"    expected {one_line(ce['expected'])}")
-        print(f"    got      {one_line(ce['got'])}")
+        print(f"    expected {one_line(_shown(ce['expected']))}")
+        print(f"    got      {one_line(_shown(ce['got']))}")
     for item in v.diagnosis:
         print(f"  diagnosis [{item['mistake']}]: {one_line(item['message'])}")
 
@@ -88,7 +103,7 @@ def cmd_verify(args) -> int:
         raise
     except SymgradError as exc:
         if args.format != "json":
-            raise
+            raise exc.located(source="--answer" if args.answer is not None else "--latex")
         v = Verdict("unusable", message=f"answer: {exc}")
     _print_verdict(v, args.format)
     return v.exit_status

@@ -96,7 +96,16 @@ def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx, r
 
 
 def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
-    """Child process: prove answer == truth entry by entry; sends True / False."""
+    """Child process: prove answer == truth entry by entry; sends True / False, or
+    None when sympy itself fails (an overflow deep in evalf): undecided, and no
+    traceback of the child's on the user's terminal."""
+    try:
+        _prove(d, name, answer, sizes, conn)
+    except BaseException:  # noqa: BLE001 - any failure of sympy's means "not decided"
+        conn.send(None)
+
+
+def _prove(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
     from ..check.proof import _symbols, _zero
     ctx = EvalContext(sizes, symbolic=True)
     leaves = {v.name: _symbols(v.name, ctx.shape(v.shape))

@@ -129,9 +129,11 @@ class Checker:
                                    self.hide + (path.resolve().parent,), plan.torch)
         if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
             import tempfile
+            import time
+            code = read_notebook(path, deadline=time.monotonic() + self.limits.wall_seconds)
             with tempfile.TemporaryDirectory() as tmp:
                 extracted = Path(tmp) / "solution.py"
-                extracted.write_text(notebook_functions(path.read_text(errors="replace")))
+                extracted.write_text(code)
                 run = self.sandbox.run(extracted)
         else:
             run = self.sandbox.run(path)
@@ -294,37 +296,73 @@ def print_report(report: CodeReport) -> None:
 
 
 NOTEBOOK_SUFFIXES = (".txt", ".md")
+#: A notebook exported as text is read whole and parsed here, in the grader's
+#: process, before any sandbox: larger ones are refused.
+MAX_NOTEBOOK_BYTES = 4 << 20
 
 
-def notebook_functions(text: str) -> str:
+def read_notebook(path, deadline: float | None = None) -> str:
+    """The function definitions of a notebook file (see :func:`notebook_functions`),
+    refused when the file is larger than :data:`MAX_NOTEBOOK_BYTES`."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SymgradError(f"{one_line(str(path), 200)}: notebook is {size} bytes; the limit is {MAX_NOTEBOOK_BYTES}")
+    return notebook_functions(path.read_text(errors="replace"), deadline=deadline, source=str(path))
+
+
+def _segment(lines: list, node) -> str:
+    """The source of a top-level statement, from lines split once per block
+    (``ast.get_source_segment`` splits the whole block again on every call:
+    quadratic in the number of definitions). Offsets are in UTF-8 bytes."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset:node.end_col_offset].decode(errors="replace")
+    head = lines[first].encode()[node.col_offset:].decode(errors="replace")
+    tail = lines[last].encode()[:node.end_col_offset].decode(errors="replace")
+    return "\n".join([head] + lines[first + 1:last] + [tail])
+
+
+def notebook_functions(text: str, deadline: float | None = None, source: str = "notebook") -> str:
     """The function definitions (and numpy imports) of a notebook exported as text.
 
     Code blocks are the fenced ``` sections. Each is parsed with :mod:`ast`
     (never run here); top-level ``def`` statements and ``import numpy``
     statements are kept, demonstration code at the top level is dropped, as
     a notebook autograder extracts solution cells. Blocks that do not parse
-    are skipped.
+    (or nest too deeply for the parser) are skipped. Linear in the text;
+    past ``deadline`` (a ``time.monotonic()`` value: the submission's time
+    limit covers its extraction too) it stops with a SymgradError.
     """
     import ast
+    import time
+
+    def in_time():
+        if deadline is not None and time.monotonic() > deadline:
+            raise SymgradError(f"{one_line(source, 200)}: extracting the notebook's functions took longer "
+                               "than the time limit")
+
     blocks, inside, current = [], False, []
-    for line in text.splitlines():
+    for line in text.splitlines():   # every line break Python's parser knows, and more: blocks hold only \n
         if line.strip().startswith("```"):
             if inside:
-                blocks.append("\n".join(current))
+                blocks.append(current)
                 current = []
             inside = not inside
             continue
         if inside:
             current.append(line)
     kept = []
-    for block in blocks:
+    for lines in blocks:
+        in_time()
         try:
-            tree = ast.parse(block)
-        except SyntaxError:
+            tree = ast.parse("\n".join(lines))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):   # NUL bytes, nesting: not code
             continue
         for node in tree.body:
             numpy_import = isinstance(node, ast.Import) and all(a.name == "numpy" for a in node.names) or \
                 isinstance(node, ast.ImportFrom) and node.module == "numpy"
             if isinstance(node, ast.FunctionDef) or numpy_import:
-                kept.append(ast.get_source_segment(block, node))
+                kept.append(_segment(lines, node))
+    in_time()
     return "\n\n".join(kept) + "\n"

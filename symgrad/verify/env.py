@@ -20,12 +20,18 @@ from .. import names as naming
 from ..derive import Derivation, derive
 from ..errors import SpecError
 from ..evaluate import EvalContext, evaluate
-from ..graph import _Lowering
+from ..graph import _Lowering, check_elements, elements
 from ..ir import Const, Expr, as_sympy, dim
 from ..parse import Call
 from ..rules import RULES, apply
 
 KINK_MARGIN = 1e-3
+#: An answer is evaluated here, in this process, at every test point (and its
+#: values printed in a counterexample), so its intermediates are held to less
+#: than a spec's (graph.MAX_ELEMENTS): at most this many entries each at the
+#: test sizes, or as many as the derivation's own largest array, and four
+#: times that together.
+ANSWER_ELEMENTS = 1 << 20
 
 
 class AnswerLowering(_Lowering):
@@ -35,6 +41,7 @@ class AnswerLowering(_Lowering):
 
     def __init__(self, d: Derivation):
         super().__init__(d.spec)
+        self.test_sizes = test_sizes(d)
         self.entry = "answer"
         self.declare(d.spec.inputs, "input")
         self.declare(d.spec.params, "param")
@@ -52,26 +59,54 @@ class AnswerLowering(_Lowering):
         array = self.lower(node.args[0])
         kw = dict(node.kwargs)
         if node.func == "broadcast_to":
+            if len(node.args) < 2 or node.kwargs:
+                raise SpecError(f"broadcast_to takes an array and sizes, e.g. broadcast_to(b, n, 4) "
+                                f"(column {node.pos})")
             return apply("broadcast_to", array, shape=tuple(self.size(a) for a in node.args[1:]))
         if node.func == "expand_dims":
-            return apply("expand_dims", array, axis=int(self.number(kw.get("axis") or node.args[1], "axis")))
-        axis = int(self.number(kw["axis"], "axis")) if "axis" in kw else 0
+            axis = self.axis(kw.get("axis") or (node.args[1] if len(node.args) > 1 else None), array.ndim + 1, node)
+            return apply("expand_dims", array, axis=axis)
+        axis = self.axis(kw["axis"], array.ndim, node) if "axis" in kw else 0
         start = self.size_expr(kw.get("start"), 0)
         stop = self.size_expr(kw.get("stop"), None) if "stop" in kw else array.shape[axis]
+        lo, hi, size = (int(as_sympy(as_sympy(v).xreplace(self.test_sizes))) for v in (start, stop, array.shape[axis]))
+        if not 0 <= lo <= hi <= size:
+            raise SpecError(f"slice bounds {start}:{stop} are outside 0:{array.shape[axis]} (column {node.pos})")
         return apply("slice", array, axis=axis, start=start, stop=stop)
+
+    def axis(self, value, ndim: int, node: Call) -> int:
+        """An axis of an internal operation: a plain integer in -ndim .. ndim-1."""
+        if value is None:
+            raise SpecError(f"{node.func} needs axis= (column {node.pos})")
+        number = self.number(value, f"{node.func}'s axis")
+        if number.denominator != 1 or not -ndim <= number < ndim:
+            raise SpecError(f"{node.func}'s axis {number} is not an axis of a {ndim}-dimensional result "
+                            f"(column {node.pos})")
+        return int(number)
 
     def size_expr(self, node, default):
         if node is None:
             return sp.Integer(default)
         value = self.lower(node)
-        if not isinstance(value, Const):
-            raise SpecError(f"slice bounds must be sizes or numbers (column {node.pos})")
+        if not isinstance(value, Const) or not as_sympy(as_sympy(value.value).xreplace(self.test_sizes)).is_Integer:
+            raise SpecError(f"slice bounds must be whole sizes or numbers (column {node.pos})")
         return as_sympy(value.value)
 
 
+def answer_limit(d: Derivation) -> int:
+    """The most entries one intermediate of an answer may hold (see ANSWER_ELEMENTS)."""
+    sizes = test_sizes(d)
+    arrays = list(d.graph.variables().values()) + [d.adjoint_var(t) for t in d.order]
+    return max([ANSWER_ELEMENTS] + [elements(v.shape, sizes) for v in arrays])
+
+
 def lower_answer(d: Derivation, tree) -> Expr:
-    """An answer's parse tree (from symgrad.parse or the LaTeX reader) as IR."""
-    return AnswerLowering(d).lower(tree)
+    """An answer's parse tree (from symgrad.parse or the LaTeX reader) as IR,
+    refused when its arrays are larger than an answer's may be (size bombs)."""
+    expr = AnswerLowering(d).lower(tree)
+    limit = answer_limit(d)
+    check_elements(expr, limit, sizes=test_sizes(d), total=4 * limit)
+    return expr
 
 
 def test_sizes(d: Derivation) -> dict:

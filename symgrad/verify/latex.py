@@ -22,12 +22,13 @@ from fractions import Fraction
 
 from ..emit.printers import LatexIRPrinter
 from ..errors import ParseError, SymgradError
-from ..parse import MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp, bad_character
+from ..parse import (MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp, bad_character, check_height,
+                     literal_value)
 
 _TOKEN = re.compile(r"""
-    (?P<ws>\s+|\\[,;:!]|\\quad|~)
+    (?P<ws>[ \t\r\n]+|\\[,;:!]|\\quad|~)
   | (?P<cmd>\\[A-Za-z]+|\\[{}|])
-  | (?P<number>\d+\.?\d*|\.\d+)
+  | (?P<number>[0-9]+\.?[0-9]*|\.[0-9]+)
   | (?P<letter>[A-Za-z])
   | (?P<op>>=|<=|[-+*/^_'(){}\[\],:<>=|.])
 """, re.VERBOSE)
@@ -59,8 +60,8 @@ def tokenize(text: str) -> list[tuple[str, int]]:
         kind, tok = m.lastgroup, m.group()
         if kind == "cmd" and tok not in KNOWN:
             raise ParseError(f"unknown LaTeX command {tok!r} at column {i + 1}")
-        if kind == "number" and len(tok) > 40:
-            raise ParseError(f"number {tok[:20]}... at column {i + 1} has too many digits")
+        if kind == "number":
+            literal_value(tok, i + 1)   # refuses literals the expression parser refuses
         if kind != "ws" and tok not in SIZES:
             raw.append((tok, i + 1))
         i = m.end()
@@ -81,6 +82,30 @@ def _display_tokens(text: str) -> tuple:
     return tuple(t for t, _ in tokenize(text))
 
 
+def _remembering(cls):
+    """``cls`` (a lowering) remembering what each parse node lowered to, or the
+    error it raised. The reader asks for the rank of the whole left operand at
+    every factor of a product; remembered, a chain of factors costs linear,
+    not quadratic, work. Keyed by id, the node kept alive beside its result."""
+    class Remembering(cls):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.memo = {}
+
+        def lower(self, node):
+            hit = self.memo.get(id(node))
+            if hit is None or hit[0] is not node:
+                try:
+                    hit = (node, super().lower(node), None)
+                except SymgradError as exc:
+                    hit = (node, None, exc)
+                self.memo[id(node)] = hit
+            if hit[2] is not None:
+                raise hit[2]
+            return hit[1]
+    return Remembering
+
+
 class _Reader:
     def __init__(self, text, d):
         from .env import AnswerLowering
@@ -89,7 +114,7 @@ class _Reader:
         self.i = 0
         self.depth = 0
         self.d = d
-        self.lowering = AnswerLowering(d)
+        self.lowering = _remembering(AnswerLowering)(d)
         printer = LatexIRPrinter(dict(d.spec.latex))
         names = list(d.graph.variables()) + [s for s in d.graph.sizes]
         self.displays = []
@@ -133,6 +158,9 @@ class _Reader:
             raise ParseError(f"LaTeX answer nests deeper than {MAX_DEPTH} levels at column {self.col()}")
 
     def ndim(self, node) -> int:
+        """The rank of a parsed operand (2 when it does not lower): decides what
+        juxtaposition means."""
+        check_height(node, "LaTeX answer")   # before lowering recurses over it
         try:
             return self.lowering.lower(node).ndim
         except SymgradError:
@@ -173,7 +201,7 @@ class _Reader:
 
     def starts_factor(self):
         t = self.tok
-        return t and (t in self.STARTS_FACTOR or t in FUNCS or re.fullmatch(r"[A-Za-z]|\d.*|\.\d+", t)
+        return t and (t in self.STARTS_FACTOR or t in FUNCS or re.fullmatch(r"[A-Za-z]|[0-9].*|\.[0-9]+", t)
                       or (t.startswith("\\") and t[1:].isalpha() and t not in
                           {r"\cdot", r"\odot", r"\circ", r"\otimes", r"\right", r"\times", r"\geq", r"\ge",
                            r"\leq", r"\le", r"\gt", r"\lt", r"\top", r"\intercal"}))
@@ -264,9 +292,9 @@ class _Reader:
         pos, t = self.col(), self.tok
         if t == "":
             self.fail("expected a number, a name or '('")
-        if re.fullmatch(r"\d+\.?\d*|\.\d+", t):
+        if re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", t):
             self.take()
-            return Num(Fraction(t), t, pos)
+            return Num(literal_value(t, pos), t, pos)
         name = self.display()
         if name is not None:
             return name
@@ -442,4 +470,6 @@ def parse_latex(text: str, derivation):
     Raises:
         ParseError: naming the offending token (or command) and its column.
     """
-    return _Reader(text, derivation).parse()
+    tree = _Reader(text, derivation).parse()
+    check_height(tree, "LaTeX answer")
+    return tree
