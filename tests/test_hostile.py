@@ -53,24 +53,22 @@ def nothing_executed():
 
 
 @pytest.mark.parametrize("text,token", EXPR, ids=[f"expr{i}" for i in range(len(EXPR))])
-def test_expr_refused_fast_naming_token(text, token):
-    start = time.perf_counter()
+def test_expr_refused_naming_token(text, token):
     with pytest.raises(SymgradError) as err:
         verify_answer(D, "W0", text)
-    assert time.perf_counter() - start < 0.1
     assert token in str(err.value)
 
 
 @pytest.mark.parametrize("text,token", LATEX, ids=[f"latex{i}" for i in range(len(LATEX))])
-def test_latex_refused_fast_naming_token(text, token):
-    start = time.perf_counter()
+def test_latex_refused_naming_token(text, token):
     with pytest.raises(SymgradError) as err:
         verify_tree(D, "W0", parse_latex(text, D), time_limit=1)
-    assert time.perf_counter() - start < 0.1
     assert token in str(err.value)
 
 
 def test_huge_legal_comparison_is_undetermined_in_time():
+    """The time limit holds (a bound of 4x the limit, not a speed measurement; refusal
+    speeds are measured in benchmarks/hostile_answers.py)."""
     start = time.perf_counter()
     v = verify_answer(D, "W0", "((1000 * (W0 + x + y))**64)**64", time_limit=1.5)
     assert v.verdict == "undetermined", v.as_json()
