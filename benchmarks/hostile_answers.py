@@ -25,11 +25,7 @@ import argparse
 import contextlib
 import datetime
 import io
-import os
-import pickle
 import platform
-import select
-import signal
 import statistics
 import sys
 import time
@@ -38,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from hostile_strings import ANSWERS, GOOD, LATEX  # noqa: E402
+from hostile_strings import ANSWERS, GOOD, LATEX, in_fork  # noqa: E402
 
 from symgrad.cli import main  # noqa: E402
 from symgrad.verify.env import load_derivation  # noqa: E402
@@ -61,35 +57,6 @@ def timed(option: str, text: str, repeat: int) -> tuple[float, int, str]:
     return statistics.median(r[0] for r in runs), runs[0][1], runs[0][2]
 
 
-def in_fork(fn, args, hang: float):
-    """fn(*args) in a forked child, or None when it has not answered within ``hang`` seconds."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read)
-            data = pickle.dumps(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - reported as the row's outcome
-            data = pickle.dumps((float("nan"), f"raised {type(exc).__name__}", str(exc)[:80]))
-        with os.fdopen(write, "wb") as f:
-            f.write(data)
-        os._exit(0)
-    os.close(write)
-    chunks, deadline = [], time.monotonic() + hang
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([read], [], [], 0.1)
-        if ready:
-            chunk = os.read(read, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return pickle.loads(b"".join(chunks)) if chunks else None
-
-
 def measure(repeat: int, hang: float) -> dict:
     load_derivation(SPEC)
     for _ in range(3):                                   # warm: imports, caches, the proof child
@@ -100,11 +67,13 @@ def measure(repeat: int, hang: float) -> dict:
     rows = []
     for option, table in (("--answer", ANSWERS), ("--latex", LATEX)):
         for label, text, allowed in table:
-            got = in_fork(timed, (option, text, repeat), hang)
+            got = in_fork(timed, option, text, repeat, hang=hang)
             if got is None:
                 rows.append((option, label, allowed, None, "HANG", ""))
+            elif got[0] != "ok":
+                rows.append((option, label, allowed, float("nan"), "raised", got[1][:80]))
             else:
-                seconds, status, line = got
+                seconds, status, line = got[1]
                 rows.append((option, label, allowed, seconds, status, line))
     return {"valid": base_valid, "refusal": base_refusal, "rows": rows}
 

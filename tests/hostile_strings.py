@@ -9,6 +9,13 @@ for the bundled spec ``titanic`` with ``--wrt W1``; the correct answer is
 ``A.T @ d_B``.
 """
 
+import os
+import pickle
+import resource
+import select
+import signal
+import time
+
 REFUSED = (2,)
 VERDICT = (0, 1, 2)
 
@@ -200,3 +207,47 @@ LATEX = [
     ("tex-right-alone", r"\right)", REFUSED),
     ("tex-pipes", r"\left| B \right|", REFUSED),
 ]
+
+
+def in_fork(fn, *args, hang: float, headroom: int | None = None):
+    """fn(*args) in a forked child, killed after ``hang`` seconds: ("ok", value),
+    ("raised", message), or None (a hang, or a child that died without answering).
+    ``headroom`` caps the child's address space above what it has mapped (no
+    out-of-memory can take the caller down). A single long C operation (10**9999999)
+    is not interrupted by a signal handler, so a fork, not an alarm."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: never returns into the caller
+        code = 1
+        try:
+            os.close(read)
+            if headroom is not None:
+                with open("/proc/self/statm") as f:
+                    mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+                resource.setrlimit(resource.RLIMIT_AS, (mapped + headroom, mapped + headroom))
+            try:
+                data = pickle.dumps(("ok", fn(*args)))
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                data = pickle.dumps(("raised", f"{type(exc).__name__}: {str(exc)[:500]}"))
+            with os.fdopen(write, "wb") as f:
+                f.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    chunks, deadline = [], time.monotonic() + hang
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([read], [], [], 0.1)
+            if ready:
+                chunk = os.read(read, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            return None
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    return pickle.loads(b"".join(chunks)) if chunks else None

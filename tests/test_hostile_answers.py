@@ -19,19 +19,14 @@ only hang detection, far above anything a refusal takes.
 import contextlib
 import io
 import json
-import os
-import pickle
-import resource
-import select
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from hostile_strings import ANSWERS, GOOD, GOOD_LATEX, LATEX, REFUSED
+from hostile_strings import in_fork as _in_fork
 from pset3_submissions import CORRECT
 from symgrad.cli import main
 from symgrad.errors import SymgradError
@@ -44,44 +39,11 @@ HEADROOM = 2 << 30
 
 
 def in_fork(fn, *args, hang=HANG):
-    """fn(*args) in a forked child: its result, or pytest.fail on a hang or a crash."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:   # the child: never returns into pytest
-        code = 1
-        try:
-            os.close(read)
-            with open("/proc/self/statm") as f:
-                mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-            resource.setrlimit(resource.RLIMIT_AS, (mapped + HEADROOM, mapped + HEADROOM))
-            data = pickle.dumps(("ok", fn(*args)))
-            with os.fdopen(write, "wb") as f:
-                f.write(data)
-            code = 0
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            with contextlib.suppress(BaseException), os.fdopen(write, "wb") as f:
-                f.write(pickle.dumps(("raised", f"{type(exc).__name__}: {exc}")))
-        finally:
-            os._exit(code)
-    os.close(write)
-    chunks, deadline = [], time.monotonic() + hang
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([read], [], [], 0.2)
-            if ready:
-                chunk = os.read(read, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"no answer within {hang} s: a hang")
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
-    if not chunks:
-        pytest.fail("the child died without an answer (killed, or out of memory)")
-    kind, value = pickle.loads(b"".join(chunks))
+    """fn(*args) in a forked child (hostile_strings.in_fork): its result, or pytest.fail on a hang or a crash."""
+    got = _in_fork(fn, *args, hang=hang, headroom=HEADROOM)
+    if got is None:
+        pytest.fail(f"no answer within {hang} s (a hang), or the child died (killed, or out of memory)")
+    kind, value = got
     if kind != "ok":
         pytest.fail(f"raised out of main: {value}")
     return value
