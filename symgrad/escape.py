@@ -12,7 +12,7 @@ output's context:
 ``line_comment``       the rest of a TeX ``%`` or DOT ``//`` comment line
 ``html_comment``       the inside of ``<!-- -->``
 ``tex_text``           LaTeX text mode (a description, a title)
-``tex_math_name``      LaTeX math mode: a display name, checked against a small subset
+``check_display_name`` LaTeX math mode: a display name, checked against a small subset
 ``markdown_text``      Markdown prose (rendered by Jupyter or a site: no HTML)
 ``dot_string``         a double-quoted graphviz DOT string
 ``csv_cell``           a cell of a CSV report (no spreadsheet formula)

@@ -74,13 +74,18 @@ def check_elements(expr: Expr, limit: int = MAX_ELEMENTS, *, sizes: dict | None 
             stack.extend(sub.args)
 
 
+def _bits(rational) -> int:
+    """Bits of the larger of a rational's numerator and denominator."""
+    return max(rational.p.bit_length(), rational.q.bit_length())
+
+
 def check_constant(value, pos) -> None:
     """A constant the parser folded (``1e30**64``, ``(-1)**0.5``, ``exp(exp(10))``)
     must be a finite real number: refused here, not as an overflow later."""
     value = as_sympy(value)
     if value.free_symbols:          # an expression of sizes
         return
-    if value.is_Rational and max(value.p.bit_length(), value.q.bit_length()) > MAX_CONSTANT_BITS:
+    if value.is_Rational and _bits(value) > MAX_CONSTANT_BITS:
         raise SpecError(f"a constant at column {pos} needs more than {MAX_CONSTANT_BITS} bits "
                         "(too large or too small to compute with exactly)")
     try:
@@ -272,8 +277,8 @@ class _Lowering:
                 raise SpecError(f"exponent {exponent} at column {node.pos} is too large (limit {MAX_EXPONENT})")
             if isinstance(left, Const):
                 base = as_sympy(left.value)
-                if base.is_Rational and max(base.p.bit_length(), base.q.bit_length()) * abs(exponent) \
-                        > MAX_CONSTANT_BITS:   # estimated before the power is computed
+                # estimated before the power is computed
+                if base.is_Rational and _bits(base) * abs(exponent) > MAX_CONSTANT_BITS:
                     raise SpecError(f"the constant power at column {node.pos} needs more than "
                                     f"{MAX_CONSTANT_BITS} bits (too large or too small to compute with exactly)")
                 if base == 0 and exponent < 0:

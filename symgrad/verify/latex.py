@@ -25,10 +25,11 @@ from ..errors import ParseError, SymgradError
 from ..parse import (MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp, bad_character, check_height,
                      literal_value)
 
+_NUMBER = r"[0-9]+\.?[0-9]*|\.[0-9]+"   # ASCII digits only; no exponent in LaTeX answers
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+|\\[,;:!]|\\quad|~)
   | (?P<cmd>\\[A-Za-z]+|\\[{}|])
-  | (?P<number>[0-9]+\.?[0-9]*|\.[0-9]+)
+  | (?P<number>""" + _NUMBER + r""")
   | (?P<letter>[A-Za-z])
   | (?P<op>>=|<=|[-+*/^_'(){}\[\],:<>=|.])
 """, re.VERBOSE)
@@ -292,7 +293,7 @@ class _Reader:
         pos, t = self.col(), self.tok
         if t == "":
             self.fail("expected a number, a name or '('")
-        if re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", t):
+        if re.fullmatch(_NUMBER, t):
             self.take()
             return Num(literal_value(t, pos), t, pos)
         name = self.display()
