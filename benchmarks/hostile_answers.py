@@ -108,13 +108,13 @@ def render(result: dict, repeat: int) -> str:
         "| option | string | ms | x valid answer | message |",
         "|---|---|---:|---:|---|",
     ]
-    for option, label, allowed, seconds, status, line in sorted(refused, key=lambda r: -r[3]):
+    for option, label, _allowed, seconds, _status, line in sorted(refused, key=lambda r: -r[3]):
         message = line.replace("symgrad: error: ", "").replace("|", "\\|")
         message = message if len(message) <= 90 else message[:87] + "..."
         lines.append(f"| {option} | {label} | {_ms(seconds)} | {seconds / valid:.2f} | {message} |")
     lines += ["", "Legitimate answers among them (a verdict, not a refusal; not held to the target):", "",
               "| option | string | ms | exit |", "|---|---|---:|---:|"]
-    for option, label, allowed, seconds, status, line in verdicts:
+    for option, label, _allowed, seconds, status, _line in verdicts:
         lines.append(f"| {option} | {label} | {_ms(seconds)} | {status} |")
     return "\n".join(lines) + "\n"
 
@@ -137,42 +137,7 @@ def main_() -> int:
 
 
 #: Measured once on the code before the bounds (commit 8855294), by hand, for the record.
-BEFORE = """
-## Before the bounds (commit 8855294)
-
-The same strings, each in a fork killed after 5 s, same machine (times of
-`cli.main` in the fork; whole `python -m symgrad` commands where marked):
-
-| string | before | after |
-|---|---|---|
-| `--answer "1e-9999999*W1+d_W1"` | never returned (command killed after 20 s; a Fraction of 10**9999999) | refused, exponent out of range |
-| `--answer "0e9999999*W1+d_W1"` | 5.8 s whole command, accepted as correct | refused, exponent out of range |
-| `((((1e30)**64)**64)**64)**64 * W1` and the 1e-30 variant | never returned | refused, constant needs more than 4096 bits |
-| `broadcast_to(d_W1, 1000000, 1000000, 4, 4)`, `broadcast_to(d_W1, n x12, 4, 4)`, `d_W1 + sum(ones(100000, 1000)) * 0` | never returned (allocation) | refused, element limit |
-| `broadcast_to(d_W1, 1000, 1000, 4, 4)` | 14.2 s whole command, 16 million numbers printed | refused, element limit |
-| `zeros(1000000, 1000000)` | exit 3 (MemoryError, 7.28 TiB) | refused, element limit |
-| chains of 1300 `*`, `@`, `-`, 1900 `.T`; LaTeX `B B B ...`, `B^T^T...` | exit 3 (RecursionError) | refused, height limit 100 |
-| `W1 * 0**-1`, `slice(..., axis=99999999999)`, `expand_dims(..., axis=10**13)` | exit 3 (TypeError, IndexError, OverflowError) | refused |
-| `1e-999 * W1 + d_W1`, U+2028 / U+2029 / U+0085 / NBSP / U+3000 as spaces, Arabic / full-width / Devanagari digits | accepted (a verdict) | refused, naming the code point |
-| `--answer "-------...W1"` | argparse usage error (7 lines) | refused in one line |
-| a notebook of 2800 definitions (75 kB), `notebook_functions` | 15.7 s (quadratic: 500 defs 0.78 s, 1000 2.3 s, 2000 8.1 s) | 0.03 s |
-
-After: each of these whole commands (`python -m symgrad verify titanic --wrt
-W1 --answer ...`) takes 0.60-0.66 s, as a valid answer's does (0.69 s): Python
-start-up, imports and the derivation; the refusal itself is the few
-milliseconds of the table above.
-
-Of the 167 strings first written, 10 ended in exit 3 (RecursionError,
-MemoryError, IndexError, OverflowError, TypeError) and 8 did not answer
-within 5 s; 3 more exit-3 cases were found while writing the rest
-(`slice(d_W1, axis=0, start=n, stop=2*n)`, `broadcast_to(d_W1)`,
-`(-8)**0.5 * W1`): 13 in all, every one now a one-line refusal. A sympy
-overflow inside the proof's child process (`exp(exp(exp(exp(10))))*W1`)
-printed the child's traceback on stderr; it is now "not decided". 14 more
-were accepted although they should be refused (Unicode digits and spaces,
-`1e-999`, a slice to 10**12) and `--answer "---...W1"` was an argparse usage
-error of 7 lines.
-"""
+BEFORE = "\n" + (HERE / "hostile_answers_before.md").read_text()
 
 
 if __name__ == "__main__":

@@ -54,5 +54,7 @@ def data(net: str, n: int, w: int, dtype: str, seed: int = 0):
         Y = (rng.random((n, w)) < 0.5).astype(float)
     else:
         Y = np.eye(w)[rng.integers(0, w, n)]
-    cast = lambda a: np.ascontiguousarray(a, dtype=dtype)
+
+    def cast(a):
+        return np.ascontiguousarray(a, dtype=dtype)
     return {k: cast(v) for k, v in params.items()}, {"X": cast(X), "Y": cast(Y)}

@@ -66,7 +66,9 @@ def test_float32_step_stays_float32(name, tmp_path):
 def test_float32_step_matches_float64(name, tmp_path):
     module, params, inputs = module_and_data(name, tmp_path)
     _, grads64 = module.loss_and_grads(params, inputs)
-    to32 = lambda d: {k: v.astype(np.float32) for k, v in d.items()}
+
+    def to32(d):
+        return {k: v.astype(np.float32) for k, v in d.items()}
     _, grads32 = module.make_step()(to32(params), to32(inputs))
     for p in grads64:
         np.testing.assert_allclose(grads32[p], grads64[p], rtol=2e-4, atol=2e-5, err_msg=p)

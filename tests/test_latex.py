@@ -18,6 +18,7 @@ from symgrad.figures import graph_image
 
 from conftest import BUNDLED
 
+
 def bold(*names):
     return {n: r"\mathbf{%s}" % n for n in names}
 

@@ -79,7 +79,9 @@ def test_generated_code_takes_any_batch_size(n, rng):
 def test_float32_in_float32_out(name, rng):
     d = derive(name)
     module = load_module(render_module(d), name + "_f32")
-    shape = lambda v: tuple(int(x.subs({k: 6 for k in x.free_symbols})) for x in v.shape)
+
+    def shape(v):
+        return tuple(int(x.subs({k: 6 for k in x.free_symbols})) for x in v.shape)
     params = {n: rng.standard_normal(shape(v)).astype(np.float32) for n, v in d.graph.params.items()}
     inputs = {n: rng.standard_normal(shape(v)).astype(np.float32) for n, v in d.graph.inputs.items()}
     params = {k: (np.float32(v) if v.shape == () else v) for k, v in params.items()}

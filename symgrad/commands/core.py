@@ -94,8 +94,9 @@ def cmd_check(args) -> int:
     if proof:
         header += ["entries", "proof"]
     sizes = ", ".join(f"{k}={v}" for k, v in numeric.sizes.items()) or "fixed"
+    proven_at = (", ".join(f"{k}={v}" for k, v in proof.sizes.items()) or "as declared") if proof else ""
     print(f"{d.spec.name}: finite differences (float64, 4th-order central, sizes {sizes}, "
-          f"tolerance {TOLERANCE:g})" + (f"; proof at sizes {', '.join(f'{k}={v}' for k, v in proof.sizes.items()) or 'as declared'}" if proof else ""))
+          f"tolerance {TOLERANCE:g})" + (f"; proof at sizes {proven_at}" if proof else ""))
     print(_format_table(header, rows))
     for note in numeric.notes:
         print(f"note: {note}")

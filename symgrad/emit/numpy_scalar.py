@@ -147,7 +147,8 @@ def scalar_data(d: Derivation) -> dict | None:
         entries = _entry_names(name, shape)
         taken |= set(entries)
         symbols = [sp.Symbol(e, real=True) for e in entries]
-        values[name] = np.array(symbols[0], dtype=object) if not shape else np.array(symbols, dtype=object).reshape(shape)
+        values[name] = (np.array(symbols, dtype=object).reshape(shape) if shape
+                        else np.array(symbols[0], dtype=object))
         table = "inputs" if name in graph.inputs else "params"
         if shape:
             target = ", ".join(entries) + ("," if len(entries) == 1 else "")
