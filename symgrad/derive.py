@@ -26,7 +26,8 @@ from . import names as naming
 from .fuse import forward_table, fuse_graph, reuse_forward
 from .errors import DerivationError
 from .graph import Graph, build_graph
-from .ir import Apply, Const, Expr, Var, substitute, walk
+from .ir import Apply, Const, Expr, Var, walk
+from .rewrite import substitute
 from .rules import RULES, apply
 from .spec import LOSS
 

@@ -44,6 +44,10 @@ class EvalContext:
             return np.sum(a * b)
         return a @ b
 
+    def evaluate(self, e: Expr, values: dict):
+        """The value of ``e`` in this context (a rule whose forward form is itself IR evaluates it here)."""
+        return evaluate(e, values, self)
+
     def full(self, shape, value):
         if self.symbolic:
             return np.full(self.shape(shape), sp.Integer(value), dtype=object)

@@ -30,7 +30,8 @@ from typing import Callable
 import sympy as sp
 
 from .graph import Graph, GraphNode
-from .ir import Apply, Const, Expr, Var, is_const, rebuild, walk
+from .ir import Apply, Const, Expr, Var, is_const, walk
+from .rewrite import rebuild
 from .rules import apply
 
 

@@ -20,7 +20,7 @@ from . import names as naming
 from .errors import ShapeError, SpecError, SymgradError
 from .ir import Apply, Const, Expr, Var, as_sympy, dim, show_shape, walk
 from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
-from .rules import COMPOSITES, RULES, apply
+from .rules import COMPOSITES, RULES, apply, callable_functions
 from .spec import LOSS, Spec, load_spec
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
@@ -96,13 +96,6 @@ def check_constant(value, pos) -> None:
         shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
         raise SpecError(f"the constant {shown} at column {pos} is not a finite real number "
                         "(too large, division by zero or complex)")
-
-
-def callable_functions() -> list[str]:
-    """Function names the spec language accepts."""
-    out = [r.name for r in RULES if r.family in ("elementwise", "reduce", "structure")
-           and not r.extra.get("internal")]
-    return sorted(set(out) | {"outer"} | set(COMPOSITES))
 
 
 @dataclass

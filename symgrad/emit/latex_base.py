@@ -76,7 +76,7 @@ class Context:
 
     def expanded_best(self) -> dict:
         """Every entry-level adjoint in inputs and parameters only, from :meth:`best`."""
-        from ..ir import substitute
+        from ..rewrite import substitute
         mapping = dict(self.d.expanded_values())
         out = {}
         for t in adjoint_targets(self.d):
@@ -113,7 +113,7 @@ class Context:
 
     def expr_elem(self, e, idx: str) -> str:
         """An element-wise expression with every array replaced by its (scalar) entry idx."""
-        from ..ir import substitute
+        from ..rewrite import substitute
         names, mapping = {}, {}
         for v in walk(e):
             if isinstance(v, Var) and v.ndim and v.role != "adjoint":

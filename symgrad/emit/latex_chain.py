@@ -200,7 +200,7 @@ def fused_form(c: Context, t: str, ss: list[Step]):
     up = c.steps.get(s.source)
     if not up or len(up) != 1 or up[0].kind != "gradient":
         return None
-    from ..ir import substitute
+    from ..rewrite import substitute
     combined = substitute(s.expr, {naming.adjoint(s.source): up[0].expr})
     return _collapse(c, combined, s.source)
 

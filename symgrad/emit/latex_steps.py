@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, substitute, walk
+from ..ir import Apply, Const, Expr, Var, walk
+from ..rewrite import substitute
 from ..spec import LOSS
 
 

@@ -24,7 +24,8 @@ from ..emit.numpy_module import HEADER, source_label
 from ..escape import py_comment
 from ..emit.printers import NumpyPrinter
 from ..errors import SpecError
-from ..ir import Apply, Const, Expr, Var, free_vars, substitute, walk
+from ..ir import Apply, Const, Expr, Var, free_vars, walk
+from ..rewrite import substitute
 from ..rules import RULES, Printed, apply
 from ..rules.core import ATOM
 from ..spec import LOSS
