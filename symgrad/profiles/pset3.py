@@ -120,10 +120,7 @@ def partial_functions(d: Derivation) -> list[PartialFunction]:
         full[target] = expr
         mapping[naming.adjoint(target)] = expr
 
-    local_mapping = dict(temps)
-    for target in d.order:
-        if target not in named_targets:
-            local_mapping[naming.adjoint(target)] = substitute(d.adjoint(target), local_mapping)
+    local_mapping = d.entry_mapping()
 
     out = []
     for target in _order(d, named_targets):
