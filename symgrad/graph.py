@@ -151,7 +151,7 @@ class Graph:
         return [n for n in self.nodes if not n.temp]
 
 
-class _Lowering:
+class Lowering:
     """Turns one spec into a Graph."""
 
     def __init__(self, spec: Spec):
@@ -397,7 +397,7 @@ def build_graph(spec) -> Graph:
         SymgradError: the first problem, naming file, node, expression and shapes.
     """
     spec = load_spec(spec)
-    low = _Lowering(spec)
+    low = Lowering(spec)
     inputs = low.declare(spec.inputs, "input")
     params = low.declare(spec.params, "param")
     entry_text = {}
