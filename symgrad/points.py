@@ -80,8 +80,12 @@ def answer_sizes(graph: Graph) -> dict:
 def positive_leaves(graph: Graph) -> set[str]:
     """Inputs and parameters that an operation with a positive sampling domain reads,
     directly or through the temporaries of its own spec entry (``log(x @ W)``: x and W).
-    A named node's value is not drawn, so a path through one is not followed."""
-    defs = {n.name: n.expr for n in graph.nodes if n.temp}
+
+    A named node's value is not drawn, so a path through one is not followed; nor
+    one through an element-wise function (``log(sigmoid(s))``: the function's own
+    range decides, so s keeps the whole real line)."""
+    defs = {n.name: n.expr for n in graph.nodes
+            if n.temp and not (isinstance(n.expr, Apply) and RULES[n.expr.op].family == "elementwise")}
     out: set[str] = set()
     for node in graph.nodes:
         for e in walk(node.expr):

@@ -94,6 +94,20 @@ def test_symgrad_has_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+#: The stages before the emitters (spec -> graph -> derive, the checks): none imports symgrad.emit;
+#: Jupyter's display hooks attach at the package facade instead.
+BELOW_EMIT = ("names", "errors", "escape", "runtime", "spec", "parse", "graph", "ir", "rules", "rewrite",
+              "fuse", "derive", "evaluate", "points", "check")
+
+
+def test_no_module_below_emit_imports_emit():
+    graph = import_graph(ROOT, "symgrad")
+    below = [m for m in graph if m.split(".")[1:2] and m.split(".")[1] in BELOW_EMIT]
+    assert "symgrad.derive" in below and "symgrad.check.proof" in below and "symgrad.rules.core" in below
+    offenders = {m: sorted(t for t in graph[m] if t.startswith("symgrad.emit")) for m in below}
+    assert not {m: t for m, t in offenders.items() if t}
+
+
 def _package(tmp_path: Path, files: dict[str, str]) -> dict[str, set[str]]:
     for rel, text in files.items():
         path = tmp_path / rel

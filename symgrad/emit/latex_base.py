@@ -45,7 +45,8 @@ class Writeup:
     sections: list
 
 
-def _m(text: str) -> str:
+def math(text: str) -> str:
+    """text in inline math mode: $text$."""
     return f"${text}$"
 
 

@@ -87,7 +87,8 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                  (r"\Rightarrow " + c.adj(t), f"{g} {T(W)}")]
         return f"{g} {T(W)}", [], index, \
             (f"Each row of ${c.name(src)}$ is the matching row of ${c.name(t)}$ times ${W}$, so "
-             f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = {c.elem(Wn, 'jk') if Wn else W}$.")
+             f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = "
+             f"{c.elem(Wn, 'jk') if Wn else W}$.")
     if k in ("weight_outer", "weight_left", "weight_dot"):
         return _weight(c, s)
     if k == "slice":
@@ -122,7 +123,8 @@ def _weight(c: Context, s: Step):
                   % (up_elem("r"), c.elem(t, "ij"), up_elem("r"), x_elem("j"), up_elem("i"), x_elem("j"))),
                  (r"\Rightarrow " + c.adj(t), f"{up} {T(x)}")]
         return f"{up} {T(x)}", [], index, \
-            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has $\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
+            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has "
+             f"$\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
              f" = \\delta_{{ri}} {x_elem('j')}$; in index notation:" + note)
     if s.kind == "weight_left":
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "jk")),
@@ -130,7 +132,8 @@ def _weight(c: Context, s: Step):
                  (r"\Rightarrow " + c.adj(t), f"{T(x)} {up}")]
         return f"{T(x)} {up}", [], index, \
             (f"With rows as examples, $u = {x} {c.name(t)}$ has "
-             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; in index notation:" + note)
+             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
+             "in index notation:" + note)
     # weight_dot: a scalar times the factor
     if len(c.shape(t)):
         J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))
