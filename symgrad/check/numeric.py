@@ -2,7 +2,9 @@
 
 The generated module is loaded from its text and its gradients compared with
 a fourth-order central difference of its own loss, in float64, at random
-points. A point where some kink (ReLU at 0) lies within the stencil of a
+points (:mod:`symgrad.points`: sizes 3, 5, 7..., each input and parameter in
+the sampling domain its operations declare; a point where the loss is not
+finite is drawn again). A point where some kink (ReLU at 0) lies within the stencil of a
 perturbation is detected by comparing which side of every kink each
 pre-activation is on; the checker says which entry of which array crossed
 which kink (:class:`KinkCrossing`, in ``NumericCheck.notes``) and draws the
