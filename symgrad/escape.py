@@ -209,8 +209,8 @@ def check_display_name(text, field: str, source: str | None = None) -> str:
     """``text`` when it is a display name symgrad can put in math mode safely.
 
     The subset: ASCII letters and digits, ``_ ^ { } ' ( ) [ ] + - * / = , . |``
-    and spaces (no ``:``, so no ``javascript:`` link in a Markdown write-up), the commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the
-    spacing commands ``\\, \\; \\: \\!``. Braces must balance; at most
+    and spaces (no ``:``, so no ``javascript:`` link in a Markdown write-up), the
+    commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the spacing commands ``\\, \\; \\: \\!``. Braces must balance; at most
     :data:`MAX_DISPLAY_NAME` characters and :data:`MAX_DEPTH` levels of braces.
 
     Raises:
