@@ -210,8 +210,9 @@ def check_display_name(text, field: str, source: str | None = None) -> str:
 
     The subset: ASCII letters and digits, ``_ ^ { } ' ( ) [ ] + - * / = , . |``
     and spaces (no ``:``, so no ``javascript:`` link in a Markdown write-up), the
-    commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the spacing commands ``\\, \\; \\: \\!``. Braces must balance; at most
-    :data:`MAX_DISPLAY_NAME` characters and :data:`MAX_DEPTH` levels of braces.
+    commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the spacing commands
+    ``\\, \\; \\: \\!``. Braces must balance; at most :data:`MAX_DISPLAY_NAME`
+    characters and :data:`MAX_DEPTH` levels of braces.
 
     Raises:
         DisplayNameError: naming ``field`` and the first thing outside the subset.
