@@ -18,6 +18,22 @@ def render_module(spec_or_derivation) -> str:
     return _render(d)
 
 
+def _repr_latex_(d: Derivation) -> str:
+    """Jupyter: the gradient tables and chain rule as LaTeX."""
+    from .emit.latex_doc import render_repr_latex
+    return render_repr_latex(d)
+
+
+def _repr_markdown_(d: Derivation) -> str:
+    """Jupyter: the whole write-up as Markdown with $$ math."""
+    from .emit.latex_doc import render_markdown
+    return render_markdown(d)
+
+
+# Display hooks attach here, at the facade, so the derivation (below the emitters) imports none of them.
+Derivation._repr_latex_ = _repr_latex_
+Derivation._repr_markdown_ = _repr_markdown_
+
 __all__ = ["Spec", "load_spec", "bundled_names", "build_graph", "Graph", "derive", "Derivation",
            "render_module", "SymgradError", "SpecError", "ParseError", "ShapeError"]
 __version__ = "0.1.0"

@@ -12,6 +12,15 @@ Two views of every adjoint:
   (``d_W1 = A^T d_H_1``), for readable code and LaTeX;
 * expanded: in inputs and parameters only, for answers that may use nothing
   else and for proofs.
+
+:func:`derive` returns the stable derivation (fragile compositions rewritten,
+:mod:`symgrad.fuse`) and carries the textbook one beside it
+(:attr:`Derivation.textbook`, the spec exactly as written: what write-ups and
+verify show), the contributions folded back into the spec's own entries
+(:meth:`Derivation.entry_contributions`, each keeping its operation) and the
+evaluation of every node and adjoint at a point (:meth:`Derivation.values`).
+Jupyter display hooks are attached by the package facade (symgrad/__init__.py),
+so nothing here imports an emitter.
 """
 
 from __future__ import annotations
@@ -25,8 +34,10 @@ import sympy as sp
 from . import names as naming
 from .fuse import forward_table, fuse_graph, reuse_forward
 from .errors import DerivationError
+from .evaluate import evaluate
 from .graph import Graph, build_graph
-from .ir import Apply, Const, Expr, Var, substitute, walk
+from .ir import Apply, Const, Expr, Var, walk
+from .rewrite import substitute
 from .rules import RULES, apply
 from .spec import LOSS
 
@@ -51,6 +62,7 @@ class Derivation:
     contributions: dict = field(default_factory=dict)   # target -> [Contribution]
     order: list = field(default_factory=list)           # targets, in the order computed
     fusions: list = field(default_factory=list)         # symgrad.fuse.Fusion, in graph order
+    written: Graph | None = None                        # the graph before fusion (None: nothing fused)
 
     @functools.cached_property
     def _variables(self) -> dict:
@@ -60,6 +72,14 @@ class Derivation:
     @property
     def spec(self):
         return self.graph.spec
+
+    @functools.cached_property
+    def textbook(self) -> "Derivation":
+        """The derivation of the spec exactly as written, without the stable rewrites
+        (the textbook chain rule; equal in value). Itself when nothing was fused."""
+        if not self.fusions:
+            return self
+        return derive(self.written, fuse=False)
 
     def adjoint_var(self, name: str) -> Expr:
         """The adjoint of ``name`` as a variable (dL/dloss is the constant 1)."""
@@ -93,10 +113,49 @@ class Derivation:
                 temps[node.name] = substitute(node.expr, temps)
         return temps
 
+    def entry_mapping(self) -> dict[str, Expr]:
+        """Folds temporaries back into the spec's entries: each temporary's value, and each
+        temporary's adjoint (``d_<temp>``), over entry-level names only (inputs, parameters,
+        named nodes and the adjoints of named nodes). Substituting it into an expression of
+        the derivation gives the same expression in the spec's own terms."""
+        mapping = self.temporary_values()
+        for target in self.order:
+            if target in mapping:   # a temporary
+                mapping[naming.adjoint(target)] = substitute(self.adjoint(target), mapping)
+        return mapping
+
     def entry_definitions(self) -> dict[str, Expr]:
         """Each spec entry's value over inputs, parameters and earlier entries."""
-        temps = self.temporary_values()
-        return {n.name: _unalias(substitute(n.expr, temps)) for n in self.graph.entry_nodes()}
+        mapping = self.entry_mapping()
+        return {n.name: _unalias(substitute(n.expr, mapping)) for n in self.graph.entry_nodes()}
+
+    def entry_contributions(self) -> dict[str, list[Contribution]]:
+        """Target -> its contributions at entry level, for every entry and parameter with an
+        adjoint: temporaries folded in (:meth:`entry_mapping`), the source being the spec
+        entry the adjoint flows from; each keeps the operation and input it went through."""
+        mapping = self.entry_mapping()
+        entry_of = {n.name: n.entry for n in self.graph.nodes}
+        temps = {n.name for n in self.graph.nodes if n.temp}
+        out: dict[str, list[Contribution]] = {}
+        for target in self.order:
+            if target in temps:
+                continue
+            out[target] = [dataclasses.replace(c, source=entry_of[c.source],
+                                               expr=substitute(c.expr, mapping))
+                           for c in self.contributions[target]]
+        return out
+
+    def values(self, leaves: dict, ctx) -> dict:
+        """Evaluation at a point: ``leaves`` (every input and parameter, by name) plus every
+        node's value and every adjoint (``d_<name>``), float or symbolic as ``ctx`` says
+        (:class:`symgrad.evaluate.EvalContext`)."""
+        values = dict(leaves)
+        memo: dict = {}
+        for node in self.graph.nodes:
+            values[node.name] = evaluate(node.expr, values, ctx, memo)
+        for target in self.order:
+            values[naming.adjoint(target)] = evaluate(self.adjoint(target), values, ctx, memo)
+        return values
 
     def expanded_values(self) -> dict[str, Expr]:
         """Every node's value in inputs and parameters only."""
@@ -108,16 +167,6 @@ class Derivation:
     def expanded(self, name: str) -> Expr:
         """The adjoint of ``name`` in inputs and parameters only."""
         return self.expanded_adjoints()[name]
-
-    def _repr_latex_(self) -> str:
-        """Jupyter: the gradient tables and chain rule as LaTeX (delegates to symgrad.emit.latex_doc)."""
-        from .emit.latex_doc import render_repr_latex
-        return render_repr_latex(self)
-
-    def _repr_markdown_(self) -> str:
-        """Jupyter: the whole write-up as Markdown with $$ math."""
-        from .emit.latex_doc import render_markdown
-        return render_markdown(self)
 
     def expanded_adjoints(self) -> dict[str, Expr]:
         values = self.expanded_values()
@@ -153,11 +202,11 @@ def derive(spec_or_graph, fuse: bool = True) -> Derivation:
             the spec exactly as written, the reference for comparisons.
     """
     graph = spec_or_graph if isinstance(spec_or_graph, Graph) else build_graph(spec_or_graph)
-    fusions = []
+    fusions, written = [], graph
     if fuse:
         graph, fusions = fuse_graph(graph)
     needs = _depends(graph)
-    d = Derivation(graph, needs, fusions=fusions)
+    d = Derivation(graph, needs, fusions=fusions, written=written if fusions else None)
     pending: dict[str, list[Contribution]] = {}
     blocked: set[str] = set()    # operations with no derivative that a parameter's value went through
 

@@ -30,7 +30,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import SpecError
+
+class DisplayNameError(ValueError):
+    """A display name outside the math subset (:mod:`symgrad.spec` reports it as a SpecError)."""
+
+    def __init__(self, message: str, field: str, source: str | None):
+        super().__init__(message)
+        self.field = field
+        self.source = source
 
 
 class Untrusted(str):
@@ -202,18 +209,18 @@ def check_display_name(text, field: str, source: str | None = None) -> str:
     """``text`` when it is a display name symgrad can put in math mode safely.
 
     The subset: ASCII letters and digits, ``_ ^ { } ' ( ) [ ] + - * / = , . |``
-    and spaces (no ``:``, so no ``javascript:`` link in a Markdown write-up),
-    the commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the
-    spacing commands ``\\, \\; \\: \\!``. Braces must balance; at most
-    :data:`MAX_DISPLAY_NAME` characters and :data:`MAX_DEPTH` levels of braces.
+    and spaces (no ``:``, so no ``javascript:`` link in a Markdown write-up), the
+    commands of :data:`ACCENTS` and :data:`SYMBOLS`, and the spacing commands
+    ``\\, \\; \\: \\!``. Braces must balance; at most :data:`MAX_DISPLAY_NAME`
+    characters and :data:`MAX_DEPTH` levels of braces.
 
     Raises:
-        SpecError: naming ``field`` and the first thing outside the subset.
+        DisplayNameError: naming ``field`` and the first thing outside the subset.
     """
     def refuse(why: str):
-        raise SpecError(f"display name '{one_line(text, 60)}': {why}; a display name may use letters, "
+        raise DisplayNameError(f"display name '{one_line(text, 60)}': {why}; a display name may use letters, "
                         "digits, _ ^ { } ' and math commands such as \\hat \\mathbf \\alpha \\top",
-                        source=source, node=field)
+                        field, source)
 
     if not isinstance(text, str):
         refuse("must be a string")

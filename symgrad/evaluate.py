@@ -1,5 +1,6 @@
 """Evaluate IR expressions on arrays: float arrays, or object arrays of sympy
-expressions (for proofs). Symbolic sizes get concrete values first."""
+expressions (for proofs). Symbolic sizes get concrete values first (which
+values: :mod:`symgrad.points`)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ class EvalContext:
             return np.sum(a * b)
         return a @ b
 
+    def evaluate(self, e: Expr, values: dict):
+        """The value of ``e`` in this context (a rule whose forward form is itself IR evaluates it here)."""
+        return evaluate(e, values, self)
+
     def full(self, shape, value):
         if self.symbolic:
             return np.full(self.shape(shape), sp.Integer(value), dtype=object)
@@ -66,8 +71,3 @@ def evaluate(e: Expr, values: dict, ctx: EvalContext, memo: dict | None = None):
         raise TypeError(type(e).__name__)
     memo[e] = out
     return out
-
-
-def concrete_sizes(graph, base: int = 2) -> dict:
-    """Small distinct values for every symbolic size (non-square on purpose)."""
-    return {sp.Symbol(name, integer=True, positive=True): base + i for i, name in enumerate(sorted(graph.sizes))}

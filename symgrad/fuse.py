@@ -18,7 +18,8 @@ reads any more are dropped. Each rewrite is recorded as a :class:`Fusion`
 with one line of explanation and the identity in LaTeX, for write-ups.
 
 The rules are an identity each (checked by ``tests/test_stability.py``
-symbolically); ``derive(spec, fuse=False)`` keeps the unfused reference.
+symbolically); ``derive(spec, fuse=False)`` keeps the unfused reference, and a
+fused derivation carries it beside itself as ``d.textbook``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import Callable
 import sympy as sp
 
 from .graph import Graph, GraphNode
-from .ir import Apply, Const, Expr, Var, is_const, rebuild, walk
+from .ir import Apply, Const, Expr, Var, is_const, walk
+from .rewrite import rebuild
 from .rules import apply
 
 

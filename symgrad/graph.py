@@ -20,7 +20,7 @@ from . import names as naming
 from .errors import ShapeError, SpecError, SymgradError
 from .ir import Apply, Const, Expr, Var, as_sympy, dim, show_shape, walk
 from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
-from .rules import COMPOSITES, RULES, apply
+from .rules import COMPOSITES, RULES, apply, callable_functions
 from .spec import LOSS, Spec, load_spec
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
@@ -98,13 +98,6 @@ def check_constant(value, pos) -> None:
                         "(too large, division by zero or complex)")
 
 
-def callable_functions() -> list[str]:
-    """Function names the spec language accepts."""
-    out = [r.name for r in RULES if r.family in ("elementwise", "reduce", "structure")
-           and not r.extra.get("internal")]
-    return sorted(set(out) | {"outer"} | set(COMPOSITES))
-
-
 @dataclass
 class GraphNode:
     """One operation with a name: ``name = expr``."""
@@ -158,7 +151,7 @@ class Graph:
         return [n for n in self.nodes if not n.temp]
 
 
-class _Lowering:
+class Lowering:
     """Turns one spec into a Graph."""
 
     def __init__(self, spec: Spec):
@@ -404,7 +397,7 @@ def build_graph(spec) -> Graph:
         SymgradError: the first problem, naming file, node, expression and shapes.
     """
     spec = load_spec(spec)
-    low = _Lowering(spec)
+    low = Lowering(spec)
     inputs = low.declare(spec.inputs, "input")
     params = low.declare(spec.params, "param")
     entry_text = {}

@@ -152,29 +152,6 @@ def walk(e: Expr):
             stack.extend(reversed(node.args))
 
 
-def rebuild(e: Expr, replace, _memo=None) -> Expr:
-    """e with every sub-expression x for which replace(x) is not None replaced by it,
-    rebuilt through the rule table (so simplifications apply); shared sub-trees once."""
-    from .rules import apply  # local import: rules builds on ir
-    memo = {} if _memo is None else _memo
-    if e in memo:
-        return memo[e]
-    out = replace(e)
-    if out is None:
-        if isinstance(e, Apply):
-            args = tuple(rebuild(a, replace, memo) for a in e.args)
-            out = e if args == e.args else apply(e.op, *args, **e.kw)
-        else:
-            out = e
-    memo[e] = out
-    return out
-
-
-def substitute(e: Expr, mapping: dict, _memo=None) -> Expr:
-    """Replace Vars (by name) with expressions, rebuilding through the rule table."""
-    return rebuild(e, lambda x: mapping.get(x.name) if isinstance(x, Var) else None, _memo)
-
-
 def free_vars(e: Expr) -> list[Var]:
     seen: dict[str, Var] = {}
     for node in walk(e):

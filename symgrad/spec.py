@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import SpecError
-from .escape import Untrusted, check_display_name, one_line
+from .escape import DisplayNameError, Untrusted, check_display_name, one_line
 from .names import GENERATED_MODULE_NAMES, is_python_identifier
 
 LOSS = "loss"
@@ -28,7 +28,7 @@ def _valid_name(name) -> bool:
 
 def reserved_names() -> frozenset:
     """Names a spec may not use for an input, parameter, node or size."""
-    from .graph import callable_functions
+    from .rules import callable_functions
     return frozenset(GENERATED_MODULE_NAMES | set(callable_functions()) | {"True", "False", "T"})
 
 
@@ -98,7 +98,10 @@ class Spec:
                                  node="latex")
             if not isinstance(text, str):
                 raise self.error(f"[latex] entry {name!r} must be a string", node="latex")
-            check_display_name(text, field=f"latex.{name}", source=self.source)
+            try:
+                check_display_name(text, field=f"latex.{name}", source=self.source)
+            except DisplayNameError as exc:
+                raise SpecError(str(exc), source=exc.source, node=exc.field) from None
 
     def _check_name(self, name, table, reserved, seen):
         if not _valid_name(name):

@@ -17,7 +17,7 @@ import sympy as sp
 
 from symgrad import Spec, derive, render_module
 from symgrad.check.numeric import load_module
-from symgrad.check.proof import _symbols
+from symgrad.points import symbolic_array
 from symgrad.evaluate import EvalContext, evaluate
 from symgrad.fuse import IDENTITIES, RULES as FUSION_RULES
 from symgrad.rules.elementwise import _unfold
@@ -40,7 +40,7 @@ def reference(spec, params, inputs, extra_digits):
     ctx = EvalContext(sizes, symbolic=True)
     values, numbers = {}, {}
     for var in list(graph.inputs.values()) + list(graph.params.values()):
-        values[var.name] = _symbols(var.name, ctx.shape(var.shape))
+        values[var.name] = symbolic_array(var.name, ctx.shape(var.shape))
         given = np.asarray((params if var.name in params else inputs)[var.name], dtype=np.float64)
         for sym, num in zip(np.asarray(values[var.name]).ravel(), given.ravel()):
             numbers[sym] = num

@@ -2,7 +2,9 @@
 
 The generated module is loaded from its text and its gradients compared with
 a fourth-order central difference of its own loss, in float64, at random
-points. A point where some kink (ReLU at 0) lies within the stencil of a
+points (:mod:`symgrad.points`: sizes 3, 5, 7..., each input and parameter in
+the sampling domain its operations declare; a point where the loss is not
+finite is drawn again). A point where some kink (ReLU at 0) lies within the stencil of a
 perturbation is detected by comparing which side of every kink each
 pre-activation is on; the checker says which entry of which array crossed
 which kink (:class:`KinkCrossing`, in ``NumericCheck.notes``) and draws the
@@ -20,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import sympy as sp
 
 from ..derive import Derivation
 from ..errors import SymgradError
+from .. import points as test_points
 from ..evaluate import EvalContext
-from ..ir import Apply, Var
-from ..rules import RULES
+from ..ir import Var
 
 TOLERANCE = 1e-6
 
@@ -71,13 +72,9 @@ def load_module(text: str, name: str):
 
 
 def kinked_nodes(d: Derivation) -> list[tuple[str, tuple]]:
-    """(name of the array fed to a kinked function, kink points)."""
-    out = []
-    for node in d.graph.nodes:
-        e = node.expr
-        if isinstance(e, Apply) and RULES[e.op].kinks and isinstance(e.args[0], Var):
-            out.append((e.args[0].name, RULES[e.op].kinks))
-    return out
+    """(name of the array fed to a kinked function, kink points): the generated module's
+    forward cache holds that array, so the side of every kink can be read from it."""
+    return [(arg.name, kinks) for _, arg, kinks in test_points.kinked_arguments(d.graph) if isinstance(arg, Var)]
 
 
 def _sides(values: dict, kinks) -> list:
@@ -116,13 +113,13 @@ def _crossing(cache, kinks, base_sides, base_cache, name, idx, reach) -> KinkCro
 
 
 def draw_point(d: Derivation, sizes: dict, rng) -> tuple[dict, dict]:
-    ctx = EvalContext(sizes)
-    params = {n: rng.standard_normal(ctx.shape(v.shape)) for n, v in d.graph.params.items()}
-    inputs = {n: rng.standard_normal(ctx.shape(v.shape)) for n, v in d.graph.inputs.items()}
-    for n, v in list(params.items()) + list(inputs.items()):
-        if np.ndim(v) == 0:
-            (params if n in params else inputs)[n] = np.float64(v)
-    return params, inputs
+    """(params, inputs): standard normal entries (not rounded), each leaf in its declared
+    sampling domain (:func:`symgrad.points.draw_leaves`); a scalar as np.float64."""
+    graph = d.graph
+    leaves = test_points.draw_leaves(graph, list(graph.params.values()) + list(graph.inputs.values()),
+                                EvalContext(sizes), rng, rounded=False)
+    leaves = {n: np.float64(v) if np.ndim(v) == 0 else v for n, v in leaves.items()}
+    return ({n: leaves[n] for n in graph.params}, {n: leaves[n] for n in graph.inputs})
 
 
 def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_entries=400, step=1e-3,
@@ -134,7 +131,7 @@ def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_ent
     rng = np.random.default_rng(seed)
     runs = [_check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) for _ in range(points)]
     merged = []
-    for i, first in enumerate(runs[0].params):
+    for i in range(len(runs[0].params)):
         worst = max((run.params[i] for run in runs), key=lambda p: p.max_rel_error)
         merged.append(dataclasses.replace(worst, entries_checked=sum(r.params[i].entries_checked for r in runs),
                                           scale=max(r.params[i].scale for r in runs)))
@@ -144,8 +141,7 @@ def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_ent
 
 def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> NumericCheck:
     graph = d.graph
-    sizes = sizes or {sp.Symbol(s, integer=True, positive=True): 3 + 2 * i
-                      for i, s in enumerate(sorted(graph.sizes))}
+    sizes = sizes or test_points.check_sizes(graph)
     kinks = kinked_nodes(d)
     redraws = 0
     notes = []
@@ -155,13 +151,15 @@ def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> N
             cache = module.forward(params, inputs)
         if not np.isfinite(cache["loss"]):
             redraws += 1
-            params = {k: np.abs(v) for k, v in params.items()}
-            inputs = {k: np.abs(v) for k, v in inputs.items()}
-            cache = module.forward(params, inputs)
+            if redraws > max_redraws:
+                raise SymgradError(f"{graph.spec.source}: the loss is not finite at any of {max_redraws} "
+                                   "points drawn in the operations' declared domains")
+            notes.append("the loss was not finite at a point; drew another")
+            continue
         grads = module.backward(params, inputs, cache)
         base_sides = _sides(cache, kinks)
         results, crossing = [], None
-        for name, value in params.items():
+        for name in params:
             result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides, cache,
                                   rng, max_entries, step)
             if isinstance(result, KinkCrossing):

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import names as naming
-from ..derive import Derivation, derive
+from ..derive import Derivation
 from ..ir import Var, walk
+from ..rewrite import substitute
 from ..rules.core import MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
 from ..spec import LOSS
-from .latex_steps import adjoint_targets, chain_steps, tidy, total
+from .latex_steps import Step, adjoint_targets, chain_steps, tidy, total
 from .printers import LatexIRPrinter
 
 
@@ -44,7 +45,8 @@ class Writeup:
     sections: list
 
 
-def _m(text: str) -> str:
+def math(text: str) -> str:
+    """text in inline math mode: $text$."""
     return f"${text}$"
 
 
@@ -55,9 +57,7 @@ class Context:
         # The write-up follows the spec as written (the textbook chain rule);
         # the stable rewrites the generated code uses are shown as a step of their own.
         self.fusions = list(d.fusions)
-        if self.fusions:
-            d = derive(d.spec, fuse=False)
-        self.d = d
+        self.d = d = d.textbook
         self.p = printer
         self.layout = layout
         self.loss = d.spec.latex.get(LOSS, r"\mathcal{L}")
@@ -69,14 +69,12 @@ class Context:
         """The adjoint of t at entry level, in its shortest proven form (fused where it collapses)."""
         if t not in self._best:
             ss = self.steps[t]
-            from .latex_chain import fused_form
             fused = fused_form(self, t, ss)
             self._best[t] = fused[2] if fused else tidy(total(ss))
         return self._best[t]
 
     def expanded_best(self) -> dict:
         """Every entry-level adjoint in inputs and parameters only, from :meth:`best`."""
-        from ..ir import substitute
         mapping = dict(self.d.expanded_values())
         out = {}
         for t in adjoint_targets(self.d):
@@ -113,7 +111,6 @@ class Context:
 
     def expr_elem(self, e, idx: str) -> str:
         """An element-wise expression with every array replaced by its (scalar) entry idx."""
-        from ..ir import substitute
         names, mapping = {}, {}
         for v in walk(e):
             if isinstance(v, Var) and v.ndim and v.role != "adjoint":
@@ -122,3 +119,57 @@ class Context:
                 mapping[v.name] = Var(key, (), "node")
         printer = LatexIRPrinter({**self.p.names, **names}, self.p.adjoint)
         return wrap(printer.print(substitute(e, mapping)), MUL)
+
+
+def fused_form(c: Context, t: str, ss: list[Step]):
+    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL)."""
+    if len(ss) != 1 or ss[0].kind not in ("diagonal", "softmax"):
+        return None
+    s = ss[0]
+    up = c.steps.get(s.source)
+    if not up or len(up) != 1 or up[0].kind != "gradient":
+        return None
+    combined = substitute(s.expr, {naming.adjoint(s.source): up[0].expr})
+    return _collapse(c, combined, s.source)
+
+
+def _collapse(c: Context, combined, source: str):
+    """c (s - y) for an input y shaped like s, checked entry by entry with sympy."""
+    import numpy as np
+    import sympy as sp
+
+    from ..evaluate import EvalContext, evaluate
+    from ..points import proof_sizes, symbolic_array
+    ctx = EvalContext(proof_sizes(c.d.graph), symbolic=True)
+    values = {v.name: symbolic_array(v.name, ctx.shape(v.shape)) for v in walk(combined) if isinstance(v, Var)}
+    try:
+        got = np.asarray(evaluate(combined, values, ctx)).ravel()
+    except Exception:   # noqa: BLE001 -- an expression we cannot evaluate symbolically: no claim
+        return None
+    if source not in values:
+        return None
+    s_vals = np.asarray(values[source]).ravel()
+    for y in c.d.graph.inputs.values():
+        if tuple(y.shape) != c.shape(source) or y.name not in values:
+            continue
+        y_vals = np.asarray(values[y.name]).ravel()
+        ratio = sp.simplify(got[0] / (s_vals[0] - y_vals[0]))
+        if ratio.free_symbols:
+            # try the one-hot (probability vector) constraint sum(y) = 1
+            constraint = {y_vals[-1]: 1 - sum(y_vals[:-1])}
+            ratio = sp.simplify((got[0] / (s_vals[0] - y_vals[0])).subs(constraint))
+            if ratio.free_symbols:
+                continue
+            ok = all(sp.simplify((g - ratio * (sv - yv)).subs(constraint)) == 0
+                     for g, sv, yv in zip(got, s_vals, y_vals))
+            note = (f"Putting in the upstream adjoint, and using that ${c.name(y.name)}$ sums to 1 "
+                    "(a one-hot label), the step collapses to the fused form.")
+        else:
+            ok = all(sp.simplify(g - ratio * (sv - yv)) == 0 for g, sv, yv in zip(got, s_vals, y_vals))
+            note = "Putting in the upstream adjoint, the step collapses to the fused form."
+        if ok:
+            from ..ir import Const
+            from ..rules import apply
+            expr = apply("mul", Const(ratio), apply("sub", c.variables[source], c.variables[y.name]))
+            return None, note, expr
+    return None

@@ -4,10 +4,9 @@ and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked w
 
 from __future__ import annotations
 
-from .. import names as naming
-from ..ir import Var, walk
+from ..ir import Var
 from ..rules.core import MUL, wrap
-from .latex_base import Block, T, Context
+from .latex_base import Block, Context, T, fused_form
 from .latex_steps import Step, adjoint_targets
 
 
@@ -88,7 +87,8 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                  (r"\Rightarrow " + c.adj(t), f"{g} {T(W)}")]
         return f"{g} {T(W)}", [], index, \
             (f"Each row of ${c.name(src)}$ is the matching row of ${c.name(t)}$ times ${W}$, so "
-             f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = {c.elem(Wn, 'jk') if Wn else W}$.")
+             f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = "
+             f"{c.elem(Wn, 'jk') if Wn else W}$.")
     if k in ("weight_outer", "weight_left", "weight_dot"):
         return _weight(c, s)
     if k == "slice":
@@ -123,7 +123,8 @@ def _weight(c: Context, s: Step):
                   % (up_elem("r"), c.elem(t, "ij"), up_elem("r"), x_elem("j"), up_elem("i"), x_elem("j"))),
                  (r"\Rightarrow " + c.adj(t), f"{up} {T(x)}")]
         return f"{up} {T(x)}", [], index, \
-            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has $\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
+            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has "
+             f"$\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
              f" = \\delta_{{ri}} {x_elem('j')}$; in index notation:" + note)
     if s.kind == "weight_left":
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "jk")),
@@ -131,7 +132,8 @@ def _weight(c: Context, s: Step):
                  (r"\Rightarrow " + c.adj(t), f"{T(x)} {up}")]
         return f"{T(x)} {up}", [], index, \
             (f"With rows as examples, $u = {x} {c.name(t)}$ has "
-             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; in index notation:" + note)
+             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
+             "in index notation:" + note)
     # weight_dot: a scalar times the factor
     if len(c.shape(t)):
         J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))
@@ -190,59 +192,3 @@ def _stable_forms(c: Context) -> list:
         lhs, _, rhs = f.latex_with(c.tex).partition("=")
         rows.append((lhs.strip(), rhs.strip()))
     return [Block("text", text=text), Block("align", rows=rows)]
-
-
-def fused_form(c: Context, t: str, ss: list[Step]):
-    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL)."""
-    if len(ss) != 1 or ss[0].kind not in ("diagonal", "softmax"):
-        return None
-    s = ss[0]
-    up = c.steps.get(s.source)
-    if not up or len(up) != 1 or up[0].kind != "gradient":
-        return None
-    from ..ir import substitute
-    combined = substitute(s.expr, {naming.adjoint(s.source): up[0].expr})
-    return _collapse(c, combined, s.source)
-
-
-def _collapse(c: Context, combined, source: str):
-    """c (s - y) for an input y shaped like s, checked entry by entry with sympy."""
-    import numpy as np
-    import sympy as sp
-
-    from ..check.proof import _symbols
-    from ..evaluate import EvalContext, concrete_sizes, evaluate
-    sizes = concrete_sizes(c.d.graph)
-    ctx = EvalContext(sizes, symbolic=True)
-    values = {v.name: _symbols(v.name, ctx.shape(v.shape)) for v in walk(combined) if isinstance(v, Var)}
-    try:
-        got = np.asarray(evaluate(combined, values, ctx)).ravel()
-    except Exception:   # noqa: BLE001 -- an expression we cannot evaluate symbolically: no claim
-        return None
-    if source not in values:
-        return None
-    s_vals = np.asarray(values[source]).ravel()
-    for y in c.d.graph.inputs.values():
-        if tuple(y.shape) != c.shape(source) or y.name not in values:
-            continue
-        y_vals = np.asarray(values[y.name]).ravel()
-        ratio = sp.simplify(got[0] / (s_vals[0] - y_vals[0]))
-        if ratio.free_symbols:
-            # try the one-hot (probability vector) constraint sum(y) = 1
-            constraint = {y_vals[-1]: 1 - sum(y_vals[:-1])}
-            ratio = sp.simplify((got[0] / (s_vals[0] - y_vals[0])).subs(constraint))
-            if ratio.free_symbols:
-                continue
-            ok = all(sp.simplify((g - ratio * (sv - yv)).subs(constraint)) == 0
-                     for g, sv, yv in zip(got, s_vals, y_vals))
-            note = (f"Putting in the upstream adjoint, and using that ${c.name(y.name)}$ sums to 1 "
-                    "(a one-hot label), the step collapses to the fused form.")
-        else:
-            ok = all(sp.simplify(g - ratio * (sv - yv)) == 0 for g, sv, yv in zip(got, s_vals, y_vals))
-            note = "Putting in the upstream adjoint, the step collapses to the fused form."
-        if ok:
-            from ..ir import Const
-            from ..rules import apply
-            expr = apply("mul", Const(ratio), apply("sub", c.variables[source], c.variables[y.name]))
-            return None, note, expr
-    return None

@@ -19,6 +19,7 @@ def entries_section(c: Context):
     import sympy as sp
 
     from ..evaluate import EvalContext, evaluate
+    from ..points import symbolic_array
     g = c.d.graph
     if g.sizes:
         return [Block("text", text="This network has symbolic sizes; entry-by-entry partials are "
@@ -31,15 +32,9 @@ def entries_section(c: Context):
     names: dict[sp.Symbol, str] = {}
 
     def arr(name, shape, text_of):
-        if not shape:
-            s = sp.Symbol(f"v_{name}", real=True)
-            names[s] = text_of(None)
-            return np.array(s, dtype=object)
-        out = np.empty(tuple(int(d) for d in shape), dtype=object)
+        out = symbolic_array(f"v_{name}", shape)
         for idx in np.ndindex(*out.shape):
-            s = sp.Symbol(f"v_{name}_{'_'.join(map(str, idx))}", real=True)
-            names[s] = text_of(",".join(map(str, idx)))
-            out[idx] = s
+            names[out[idx]] = text_of(",".join(map(str, idx)) if shape else None)
         return out
 
     values = {}
@@ -61,7 +56,7 @@ def entries_section(c: Context):
         forward_vals[t] = np.asarray(evaluate(expr, fwd, ctx))
     printer = _SymbolLatex(names)
     rows = []
-    for n, v in g.params.items():
+    for n in g.params:
         nv, fv = named_vals[n], forward_vals[n]
         for idx in np.ndindex(*nv.shape):
             lhs = r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(n, ",".join(map(str, idx))) if nv.shape

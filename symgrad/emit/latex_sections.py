@@ -15,7 +15,7 @@ from ..errors import SymgradError
 from ..ir import Apply, Var, walk
 from ..rules import RULES
 from ..spec import LOSS
-from .latex_base import Block, Section, Writeup, Context, _m
+from .latex_base import Block, Context, Section, Writeup, math
 from .latex_chain import chain_section
 from .latex_entries import entries_section
 from .latex_steps import adjoint_targets, entry_names
@@ -37,12 +37,12 @@ def _shapes(c: Context):
     rows = []
     g = c.d.graph
     for n, v in g.inputs.items():
-        rows.append([_m(c.name(n)), "input", _m(c.space(v.shape))])
+        rows.append([math(c.name(n)), "input", math(c.space(v.shape))])
     for n, v in g.params.items():
-        rows.append([_m(c.name(n)), "parameter", _m(c.space(v.shape))])
+        rows.append([math(c.name(n)), "parameter", math(c.space(v.shape))])
     for n in entry_names(c.d):
-        rows.append([_m(c.name(n)), "loss" if n == LOSS else "node", _m(c.space(c.shape(n)))])
-    sizes = ", ".join(f"${s}$ (from {_m(c.name(a))}, axis {ax})" for s, (a, ax) in g.sizes.items())
+        rows.append([math(c.name(n)), "loss" if n == LOSS else "node", math(c.space(c.shape(n)))])
+    sizes = ", ".join(f"${s}$ (from {math(c.name(a))}, axis {ax})" for s, (a, ax) in g.sizes.items())
     blocks = [Block("table", header=["Name", "Role", "Shape"], rows=rows)]
     text = ("Every adjoint $" + c.adj(r"\mathsf{V}") + r"$ has the shape of $\mathsf{V}$.")
     if sizes:
@@ -132,11 +132,11 @@ def _forward(c: Context):
     named, expanded = [], []
     for n in entry_names(c.d):
         reads = _reads(c, n, defs)
-        named.append([_m(c.name(n)), _m(", ".join(c.name(r) for r in reads)),
-                      _m(c.tex(defs[n]))])
-        expanded.append([_m(c.name(n)),
-                         _m(", ".join(c.tex(values[r]) if r in values else c.name(r) for r in reads)),
-                         _m(c.tex(values[n]))])
+        named.append([math(c.name(n)), math(", ".join(c.name(r) for r in reads)),
+                      math(c.tex(defs[n]))])
+        expanded.append([math(c.name(n)),
+                         math(", ".join(c.tex(values[r]) if r in values else c.name(r) for r in reads)),
+                         math(c.tex(values[n]))])
     header = ["Node", "Input", "Output"]
     return [Block("text", text="In named intermediates:"),
             Block("table", header=header, rows=named),
@@ -148,9 +148,9 @@ def _gradients(c: Context):
     expanded = c.expanded_best()
     named_rows, expanded_rows = [], []
     for n in c.d.graph.params:
-        named_rows.append([_m(c.name(n)), _m(c.size(n)), _m(c.tex(c.best(n)))])
-        expanded_rows.append([_m(c.name(n)), _m(c.tex(expanded[n]))])
-    inner = [[_m(c.adj(t)), _m(c.size(t)), _m(c.tex(c.best(t)))]
+        named_rows.append([math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))])
+        expanded_rows.append([math(c.name(n)), math(c.tex(expanded[n]))])
+    inner = [[math(c.adj(t)), math(c.size(t)), math(c.tex(c.best(t)))]
              for t in adjoint_targets(c.d) if t not in c.d.graph.params]
     return [Block("text", text="In named intermediates and their adjoints:"),
             Block("table", header=["Parameter", "Shape", "Gradient"], rows=named_rows),

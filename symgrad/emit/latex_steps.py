@@ -5,8 +5,8 @@ a product and a sum); a textbook derivation speaks of the entries. This module
 folds the temporaries back in:
 
 * :meth:`Derivation.entry_definitions` -- each entry's value in entry-level names;
-* :func:`entry_adjoints` -- each entry's (and parameter's) adjoint in
-  entry-level forward values and entry-level adjoints;
+* :meth:`Derivation.entry_contributions` -- each entry's (and parameter's)
+  contributions in entry-level forward values and entry-level adjoints;
 * :func:`chain_steps` -- every adjoint as a sum of steps ``target <- source``,
   each classified by the shape of its local Jacobian (identity, diagonal,
   a matrix factor, an affine weight, softmax...), read off the VJP expression
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, substitute, walk
+from ..ir import Apply, Const, Expr, Var, walk
 from ..spec import LOSS
 
 
@@ -58,42 +58,6 @@ class Step:
     kind: str
     factor: Expr | None = None
     upstream: Expr | None = None   # what plays dL/d<source> (a compound when the entry hides a step)
-
-
-def _entry_of(d: Derivation, node_name: str) -> str:
-    return d.graph.node(node_name).entry
-
-
-def entry_adjoints(d: Derivation) -> dict[str, list[tuple[str, Expr]]]:
-    """Target -> [(source entry, contribution)] with temporaries folded in."""
-    temps = d.temporary_values()
-    params = set(d.graph.params)
-    entries = set(entry_names(d))
-    temp_adjoint: dict[str, list[tuple[str, Expr]]] = {}
-    out: dict[str, list[tuple[str, Expr]]] = {}
-    for target in d.order:
-        parts = []
-        for c in d.contributions[target]:
-            expr = substitute(c.expr, temps)
-            src = c.source
-            if src not in entries:
-                # the source is a temporary: replace its adjoint by what flowed into it
-                inner = temp_adjoint[src]
-                groups: dict[str, list[Expr]] = {}
-                for s2, e2 in inner:
-                    groups.setdefault(s2, []).append(e2)
-                for s2, exprs in groups.items():
-                    total = exprs[0]
-                    for e2 in exprs[1:]:
-                        total = _add(total, e2)
-                    parts.append((s2, substitute(expr, {naming.adjoint(src): total})))
-            else:
-                parts.append((src, expr))
-        if target in entries or target in params:
-            out[target] = parts
-        else:
-            temp_adjoint[target] = parts
-    return out
 
 
 def _add(a: Expr, b: Expr) -> Expr:
@@ -165,7 +129,8 @@ def _softmax_form(expr: Apply, g: Var) -> bool:
 def chain_steps(d: Derivation) -> dict[str, list[Step]]:
     """Target -> its steps, for every entry and parameter with an adjoint."""
     out = {}
-    for t, parts in entry_adjoints(d).items():
+    for t, contributions in d.entry_contributions().items():
+        parts = [(c.source, c.expr) for c in contributions]
         from_loss = [e for s, e in parts if s == LOSS]
         if len(from_loss) > 1:   # the loss uses t more than once: one gradient step
             summed = from_loss[0]

@@ -17,7 +17,8 @@ from pathlib import Path
 from .. import names as naming
 from ..derive import Derivation
 from ..escape import Untrusted, py_comment
-from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, walk
+from ..rewrite import substitute
 from ..spec import LOSS
 from .numpy_scalar import scalar_data
 from .numpy_step import step_data

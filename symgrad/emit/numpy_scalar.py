@@ -24,6 +24,7 @@ import sympy as sp
 from ..derive import Derivation
 from ..evaluate import EvalContext
 from ..ir import Apply, Const, Var, as_sympy, walk
+from ..points import symbolic_array
 from ..rules import RULES
 from ..rules import scalar_code as sc
 from ..spec import LOSS
@@ -125,12 +126,6 @@ def _evaluate(e, values: dict, ctx: EvalContext, memo: dict):
     return out
 
 
-def _entry_names(name: str, shape: tuple) -> list[str]:
-    if not shape:
-        return [name]
-    return [f"{name}_{'_'.join(map(str, idx))}" for idx in np.ndindex(*shape)]
-
-
 def scalar_data(d: Derivation) -> dict | None:
     """Template data for the scalar step, or None when the net does not qualify."""
     graph = d.graph
@@ -144,11 +139,9 @@ def scalar_data(d: Derivation) -> dict | None:
     ctx = EvalContext({}, symbolic=True)
     values, reads, taken = {}, [], set()
     for name, shape in shapes.items():
-        entries = _entry_names(name, shape)
+        values[name] = symbolic_array(name, shape)
+        entries = [str(s) for s in values[name].ravel()]
         taken |= set(entries)
-        symbols = [sp.Symbol(e, real=True) for e in entries]
-        values[name] = (np.array(symbols, dtype=object).reshape(shape) if shape
-                        else np.array(symbols[0], dtype=object))
         table = "inputs" if name in graph.inputs else "params"
         if shape:
             target = ", ".join(entries) + ("," if len(entries) == 1 else "")

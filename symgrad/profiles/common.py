@@ -16,7 +16,8 @@ from .. import names as naming
 from ..derive import Derivation
 from ..emit.numpy_module import plan_backward
 from ..emit.printers import NumpyPrinter
-from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, walk
+from ..rewrite import substitute
 from ..spec import LOSS
 
 

@@ -24,7 +24,8 @@ from ..emit.numpy_module import HEADER, source_label
 from ..escape import py_comment
 from ..emit.printers import NumpyPrinter
 from ..errors import SpecError
-from ..ir import Apply, Const, Expr, Var, free_vars, substitute, walk
+from ..ir import Apply, Const, Expr, Var, free_vars, walk
+from ..rewrite import substitute
 from ..rules import RULES, Printed, apply
 from ..rules.core import ATOM
 from ..spec import LOSS
@@ -119,10 +120,7 @@ def partial_functions(d: Derivation) -> list[PartialFunction]:
         full[target] = expr
         mapping[naming.adjoint(target)] = expr
 
-    local_mapping = dict(temps)
-    for target in d.order:
-        if target not in named_targets:
-            local_mapping[naming.adjoint(target)] = substitute(d.adjoint(target), local_mapping)
+    local_mapping = d.entry_mapping()
 
     out = []
     for target in _order(d, named_targets):

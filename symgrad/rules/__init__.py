@@ -10,3 +10,10 @@ from .core import RULES, Printed, Rule, apply  # noqa: F401
 from . import arith, linalg, reduce, structure, elementwise  # noqa: F401  (fill the table)
 from .arith import sum_to  # noqa: F401
 from .composites import COMPOSITES  # noqa: F401
+
+
+def callable_functions() -> list[str]:
+    """Function names the spec language accepts."""
+    out = [r.name for r in RULES if r.family in ("elementwise", "reduce", "structure")
+           and not r.extra.get("internal")]
+    return sorted(set(out) | {"outer"} | set(COMPOSITES))

@@ -261,10 +261,9 @@ def _evaluate(fn: ScalarFunction):
             f = fn.sympy_function
             return np.frompyfunc(lambda v: f(v, *params), 1, 1)(args[0])
         if fn.impl is None:
-            from ..evaluate import evaluate as evaluate_ir
             from ..ir import Var
             x = Var("x", node.args[0].shape, "input")
-            return evaluate_ir(_body_ir(fn, x, node.kw), {"x": args[0]}, ctx)
+            return ctx.evaluate(_body_ir(fn, x, node.kw), {"x": args[0]})
         return fn.impl(args[0], *[float(p) for p in params])
     return evaluate
 

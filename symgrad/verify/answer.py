@@ -20,12 +20,12 @@ import numpy as np
 from ..derive import Derivation
 from ..errors import ShapeError, SymgradError
 from ..evaluate import EvalContext, evaluate
+from ..points import RTOL, Point, close, finite, is_zero, kink_points, random_points, symbolic_leaves
 from ..ir import Expr, as_sympy, show_shape
 from . import env as envmod
 from .mistakes import MESSAGES, semi_expanded, variants
 
 POINTS = 24
-RTOL = 1e-7
 TIME_LIMIT = 10.0
 
 
@@ -55,26 +55,12 @@ class Verdict:
                 "diagnosis": self.diagnosis, "message": self.message}
 
 
-def _close(a, b, rtol: float = RTOL) -> bool:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        return False
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        return False
-    scale = 1.0 + float(np.max(np.abs(b))) if b.size else 1.0
-    return bool(np.all(np.abs(a - b) <= rtol * scale))
-
-
-def _finite(a) -> bool:
-    return bool(np.all(np.isfinite(np.asarray(a, dtype=float))))
-
-
 def _listed(a):
     a = np.asarray(a, dtype=float)
     return a.tolist() if a.ndim else float(a)
 
 
-def counterexample(d: Derivation, point: envmod.Point, expected, got) -> dict:
+def counterexample(d: Derivation, point: Point, expected, got) -> dict:
     return {"inputs": {k: _listed(v) for k, v in point.leaves(d).items()},
             "expected": _listed(expected), "got": _listed(got)}
 
@@ -88,7 +74,7 @@ def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx, r
             continue
         if tuple(ctx.shape(v.expr.shape)) != tuple(shape):
             continue
-        if all(a is None or _close(a, envmod.value_of(v.expr, p, ctx), rtol) for a, p in zip(answer_values, points)):
+        if all(a is None or close(a, envmod.value_of(v.expr, p, ctx), rtol) for a, p in zip(answer_values, points)):
             found += [m for m in v.mistake.split("+") if m not in found]
     if not found:
         found = ["unknown"]
@@ -106,14 +92,11 @@ def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -
 
 
 def _prove(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
-    from ..check.proof import _symbols, _zero
     ctx = EvalContext(sizes, symbolic=True)
-    leaves = {v.name: _symbols(v.name, ctx.shape(v.shape))
-              for v in list(d.graph.inputs.values()) + list(d.graph.params.values())}
-    values = envmod.fill(d, leaves, ctx)
+    values = d.values(symbolic_leaves(d, ctx), ctx)
     truth = np.asarray(values[f"d_{name}"], dtype=object)
     got = np.asarray(evaluate(answer, values, ctx), dtype=object)
-    ok = truth.shape == got.shape and all(_zero(as_sympy(t) - as_sympy(g))
+    ok = truth.shape == got.shape and all(is_zero(as_sympy(t) - as_sympy(g))
                                           for t, g in zip(truth.ravel(), got.ravel()))
     conn.send(bool(ok))
 
@@ -145,7 +128,7 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
     expected_shape = tuple(var.shape)
     out = Verdict("incorrect", expected_shape=show_shape(expected_shape), answer_shape=show_shape(answer.shape))
     truth = d.adjoint_var(name)
-    pts, ctx = envmod.random_points(d, points, seed)
+    pts, ctx = random_points(d, points, seed)
     got = [envmod.value_of(answer, p, ctx) for p in pts]
     want = [envmod.value_of(truth, p, ctx) for p in pts]
     if tuple(answer.shape) != expected_shape:
@@ -155,8 +138,8 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
         out.counterexample = counterexample(d, pts[0], want[0], got[0])
         out.diagnosis = diagnose(d, name, got, pts, ctx)
         return out
-    usable = [i for i in range(len(pts)) if _finite(got[i]) and _finite(want[i])]
-    bad = [i for i in usable if not _close(got[i], want[i])]
+    usable = [i for i in range(len(pts)) if finite(got[i]) and finite(want[i])]
+    bad = [i for i in usable if not close(got[i], want[i])]
     if bad:
         i = bad[0]
         out.method = "numeric"
@@ -165,10 +148,10 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
         out.message = (f"the answer differs from dL/d{name} at {len(bad)} of {len(usable)} random points "
                        f"(sizes {_sizes(ctx)})")
         return out
-    kinks = envmod.kink_points(d, ctx)
+    kinks = kink_points(d, ctx)
     for p in kinks:
         g, w = envmod.value_of(answer, p, ctx), envmod.value_of(truth, p, ctx)
-        if _finite(g) and _finite(w) and not _close(g, w):
+        if finite(g) and finite(w) and not close(g, w):
             out.method = "numeric"
             out.counterexample = counterexample(d, p, w, g)
             out.diagnosis = [{"mistake": "kink_convention", "message": MESSAGES["kink_convention"]}]

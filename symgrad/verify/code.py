@@ -18,9 +18,10 @@ import numpy as np
 from ..errors import SymgradError
 from ..escape import one_line
 from ..evaluate import EvalContext
+from ..points import close as _close
 from . import env as envmod
 from . import interfaces
-from .answer import _close, diagnose
+from .answer import diagnose
 from .interfaces import Plan
 from .mistakes import MESSAGES
 from .sandbox import Limits, Sandbox

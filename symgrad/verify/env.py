@@ -6,26 +6,26 @@ of any node or parameter as ``d_<name>`` (the value the true derivation gives
 it). Test points are random, with symbolic sizes set to distinct values that
 differ from every fixed size, so a transpose cannot hide; points where a kink
 (ReLU at 0) is within reach of rounding are drawn again. Kink points, where
-some kinked function sits exactly on its kink, are built separately.
+some kinked function sits exactly on its kink, are built separately. Sizes,
+drawing and kinks are :mod:`symgrad.points`'s; the names verify's modules use
+(``Point``, ``draw``, ``random_points``, ``kink_points``) are
+re-exported here for them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import sympy as sp
 
-from .. import names as naming
 from ..derive import Derivation, derive
 from ..errors import SpecError
 from ..evaluate import EvalContext, evaluate
-from ..graph import _Lowering, check_elements, elements
-from ..ir import Const, Expr, as_sympy, dim
+from ..graph import Lowering, check_elements, elements
+from ..ir import Const, Expr, as_sympy
 from ..parse import Call
-from ..rules import RULES, apply
+from ..points import Point, answer_sizes, draw, kink_points, random_points  # noqa: F401  (verify.interfaces, verify.code)
+from ..rules import apply
 
-KINK_MARGIN = 1e-3
 #: An answer is evaluated here, in this process, at every test point (and its
 #: values printed in a counterexample), so its intermediates are held to less
 #: than a spec's (graph.MAX_ELEMENTS): at most this many entries each at the
@@ -34,7 +34,7 @@ KINK_MARGIN = 1e-3
 ANSWER_ELEMENTS = 1 << 20
 
 
-class AnswerLowering(_Lowering):
+class AnswerLowering(Lowering):
     """The spec language's lowering, with the derivation's names in scope."""
 
     EXTRA = ("slice", "broadcast_to", "expand_dims")
@@ -110,104 +110,13 @@ def lower_answer(d: Derivation, tree) -> Expr:
 
 
 def test_sizes(d: Derivation) -> dict:
-    """Symbolic sizes -> distinct values that no fixed size uses (non-square)."""
-    fixed = set()
-    for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
-        fixed |= {int(s) for s in var.shape if as_sympy(s).is_Integer}
-    out, value = {}, 5
-    for name in sorted(d.graph.sizes):
-        while value in fixed:
-            value += 1
-        out[dim(name)] = value
-        value += 1
-    return out
-
-
-@dataclass
-class Point:
-    values: dict          # every name (inputs, params, nodes, d_<name>) -> array
-    kink: bool = False    # True for a point placed on a kink on purpose
-
-    def leaves(self, d: Derivation) -> dict:
-        return {n: self.values[n] for n in list(d.graph.inputs) + list(d.graph.params)}
-
-
-def kink_args(d: Derivation):
-    """(node name, argument expression, kinks) of every kinked operation."""
-    out = []
-    for node in d.graph.nodes:
-        rule = RULES[node.expr.op]
-        if rule.kinks:
-            out.append((node.name, node.expr.args[0], rule.kinks))
-    return out
+    """The sizes answers are evaluated at (:func:`symgrad.points.answer_sizes`)."""
+    return answer_sizes(d.graph)
 
 
 def fill(d: Derivation, leaves: dict, ctx: EvalContext) -> dict:
-    values = dict(leaves)
-    memo: dict = {}
-    for node in d.graph.nodes:
-        values[node.name] = evaluate(node.expr, values, ctx, memo)
-    for target in d.order:
-        values[naming.adjoint(target)] = evaluate(d.adjoint(target), values, ctx, memo)
-    return values
-
-
-def _distance_to_kinks(d, values, ctx) -> float:
-    best = np.inf
-    for _, arg, kinks in kink_args(d):
-        v = np.asarray(evaluate(arg, values, ctx), dtype=float)
-        for k in kinks:
-            if v.size:
-                best = min(best, float(np.min(np.abs(v - float(k)))))
-    return best
-
-
-def draw(rng, shape) -> np.ndarray:
-    """A test value: standard normal entries rounded to 3 decimals (readable in a
-    counterexample), with no negative zeros."""
-    return np.round(rng.normal(0.0, 1.0, shape), 3) + 0.0
-
-
-def random_points(d: Derivation, count: int, seed: int = 0) -> tuple[list[Point], EvalContext]:
-    """``count`` random points away from kinks (values rounded to 3 decimals)."""
-    ctx = EvalContext(test_sizes(d))
-    rng = np.random.default_rng(seed)
-    points, tries = [], 0
-    while len(points) < count and tries < 50 * count:
-        tries += 1
-        leaves = {}
-        for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
-            leaves[var.name] = draw(rng, ctx.shape(var.shape))
-        with np.errstate(all="ignore"):
-            values = fill(d, leaves, ctx)
-            if _distance_to_kinks(d, values, ctx) < KINK_MARGIN:
-                continue
-        points.append(Point(values))
-    return points, ctx
-
-
-def kink_points(d: Derivation, ctx: EvalContext, seed: int = 1) -> list[Point]:
-    """Points where some kinked operation sits exactly on its kink.
-
-    Built by zeroing one input or parameter at a time; kept when it puts a
-    kinked argument on its kink.
-    """
-    if not kink_args(d):
-        return []
-    rng = np.random.default_rng(seed)
-    names = list(d.graph.inputs.values()) + list(d.graph.params.values())
-    out = []
-    for zeroed in names:
-        for _ in range(3):
-            leaves = {v.name: (np.zeros(ctx.shape(v.shape)) if v.name == zeroed.name
-                               else draw(rng, ctx.shape(v.shape))) for v in names}
-            with np.errstate(all="ignore"):
-                values = fill(d, leaves, ctx)
-                on_kink = _distance_to_kinks(d, values, ctx) == 0.0
-            if on_kink:
-                out.append(Point(values, kink=True))
-                break
-    return out
+    """Every node's value and every adjoint at ``leaves`` (:meth:`Derivation.values`)."""
+    return d.values(leaves, ctx)
 
 
 def value_of(e: Expr, point: Point, ctx: EvalContext):
@@ -223,5 +132,5 @@ def load_derivation(spec) -> Derivation:
     numerically stable rewrites the generated code uses (they are equal).
     """
     if isinstance(spec, Derivation):
-        return derive(spec.spec, fuse=False) if spec.fusions else spec
+        return spec.textbook
     return derive(spec, fuse=False)

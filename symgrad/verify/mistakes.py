@@ -19,7 +19,8 @@ import sympy as sp
 
 from ..derive import Contribution, Derivation
 from ..errors import SymgradError
-from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
+from ..ir import Apply, Const, Expr, Var, as_sympy, walk
+from ..rewrite import substitute
 from ..rules import RULES, apply
 from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
 
