@@ -6,7 +6,7 @@ transpose, outer), :mod:`.reduce` (sum, mean, softmax), :mod:`.structure`
 :mod:`.composites` (losses and helpers written in the spec language itself).
 """
 
-from .core import RULES, Printed, Rule, apply  # noqa: F401
+from .core import RULES, Printed, Rule, apply, to_sympy  # noqa: F401
 from . import arith, linalg, reduce, structure, elementwise  # noqa: F401  (fill the table)
 from .arith import sum_to  # noqa: F401
 from .composites import COMPOSITES  # noqa: F401

@@ -11,7 +11,15 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Var
-from .core import ATOM, MUL, ONES, RULES, OutForm, Printed, Rule, ScalarForm, apply
+from .core import (ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm, apply,
+                   arrays)
+
+# sum(x, axis=None, keepdims=False), and its samples for the per-rule gradient test
+REDUCTION = arrays(1) + (Arg("axis", AXIS, None, keyword=True), Arg("keepdims", FLAG, False, keyword=True,
+                                                                    positional=False))
+REDUCTION_DEFAULTS = {a.name: a.default for a in REDUCTION[1:]}
+REDUCTION_SAMPLES = ((((2, 3),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {"axis": 1, "keepdims": True}),
+                     (((3,),), {"axis": 0}))
 
 
 def normalize_axis(axis, ndim: int, op: str):
@@ -69,6 +77,9 @@ def _reduction_simplify(op):
         canonical = _axis_attr(normalize_axis(axis, a.ndim, op))
         if canonical != axis:
             return apply(op, a, **{**attrs, "axis": canonical})
+        defaults = {k: v for k, v in attrs.items() if v is REDUCTION_DEFAULTS[k]}
+        if defaults:   # left out, as a call that does not give them: one IR for sum(x) and sum(x, axis=None)
+            return apply(op, a, **{k: v for k, v in attrs.items() if k not in defaults})
         if a.ndim == 0:
             return a
         return None
@@ -144,7 +155,7 @@ RULES.add(Rule(
     simplify=_reduction_simplify("sum"),
     doc="sum(a, axis=None, keepdims=False)",
     numpy_out=OutForm(_sum_out, constant=_sum_ones, elementwise=False, early=True),
-    scalar_code=ScalarForm()))
+    scalar_code=ScalarForm(), signature=REDUCTION, latex_words=(r"\sum", "sum"), samples=REDUCTION_SAMPLES))
 
 
 def _mean_vjp(g, r, a, axis=None, keepdims=False):
@@ -170,7 +181,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.mean({args[0].text}{_kw_text(node, ctx)})"),
     latex=_mean_latex, evaluate=_evaluate_mean,
     simplify=_reduction_simplify("mean"),
-    doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm()))
+    doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm(), signature=REDUCTION,
+    samples=REDUCTION_SAMPLES))
 
 
 def _expand_dims_shape(shapes, axis):
@@ -195,8 +207,9 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.expand_dims({args[0].text}, {node.kw['axis']})"),
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: np.expand_dims(args[0], node.kw["axis"]),
-    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True},
-    scalar_code=ScalarForm()))
+    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)",
+    scalar_code=ScalarForm(), language=ANSWER, signature=(Arg("x", ARRAY), Arg("axis", AXIS, keyword=True)),
+    samples=((((3,),), {"axis": 1}), (((3,),), {"axis": 0}))))
 
 
 def _softmax_shape(op):
@@ -275,7 +288,7 @@ def _scalar_softmax(log):
     return ScalarForm(evaluate=evaluate)
 
 
-def _softmax_rule(op, vjp, impl, latex_name, log):
+def _softmax_rule(op, vjp, impl, latex_name, log, words=()):
     def numpy_form(args, node, ctx):
         ctx.helper(impl)
         return Printed(f"{op}({args[0].text}, axis={node.kw['axis']})")
@@ -292,13 +305,14 @@ def _softmax_rule(op, vjp, impl, latex_name, log):
         doc=f"{op}(a, axis=-1), normalised along one axis",
         numpy_out=OutForm(_log_softmax_out, scratch=1, elementwise=False) if log
         else OutForm(_softmax_out, elementwise=False),
-        scalar_code=_scalar_softmax(log)))
+        scalar_code=_scalar_softmax(log), signature=arrays(1) + (Arg("axis", AXIS, -1, keyword=True),),
+        latex_words=words, samples=((((2, 3),), {"axis": 1}), (((2, 3),), {"axis": 0}), (((3,),), {}))))
 
 
 def _register_softmax():
     from .. import runtime
 
-    _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False)
+    _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False, ("softmax",))
     _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True)
 
 
