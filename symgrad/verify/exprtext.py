@@ -79,3 +79,42 @@ def to_text(e: Expr) -> str:
     if rule.syntax == CALL and rule.spelling:
         return _call(rule, args, e.kw)
     raise ValueError(f"no answer spelling for operation {e.op!r}")
+
+
+def derivative_text(rule) -> str | None:
+    """f' of an element-wise rule in the answer language, in ``x`` (the argument)
+    and ``r`` (the value f(x)), from its scalar derivative (sigmoid: ``(1 - r) * r``);
+    parameters take their defaults. None when there is none to write."""
+    from ..errors import SymgradError
+    from ..rules.core import REQUIRED
+    from ..rules.elementwise import R, X, from_sympy
+
+    scalar = rule.extra.get("scalar")
+    if scalar is None or not rule.differentiable(0):
+        return None
+    params = {a.name: a.default for a in rule.signature if not a.array}
+    if any(v is REQUIRED for v in params.values()):
+        return None
+    bind = {X: Var("x", (), "input"), R: Var("r", (), "node")}
+    bind.update({sym: Const(params[sym.name]) for sym in scalar.param_symbols})
+    try:
+        return to_text(from_sympy(scalar.derivative, bind))
+    except (SymgradError, ValueError):
+        return None
+
+
+def derivative_tree(rule, arg, call, pos: int):
+    """f'(arg) as a parse tree for the LaTeX reader's ``f'(z)``: the rule's derivative
+    in the answer language, its ``x`` and ``r`` replaced by the argument and the
+    call; None when it cannot be written in the language (erf' needs sqrt(pi))."""
+    from ..graph import callable_functions
+    from ..parse import Call, Name, parse, substitute, walk
+
+    text = derivative_text(rule)
+    if text is None:
+        return None
+    tree, known = parse(text), set(callable_functions())
+    if any(isinstance(n, Call) and n.func not in known or isinstance(n, Name) and n.id not in ("x", "r")
+           for n in walk(tree)):
+        return None
+    return substitute(tree, {"x": arg, "r": call}, pos)
