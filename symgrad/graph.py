@@ -308,6 +308,11 @@ class _Lowering:
         while isinstance(node, UnaryOp):
             sign = -sign if node.op == "-" else sign
             node = node.operand
+        if isinstance(node, BinOp) and node.op == "/":   # a fraction, as the answer printer writes 1/2
+            num, den = self.number(node.left, what), self.number(node.right, what)
+            if den == 0:
+                raise SpecError(f"{what} divides by zero (column {node.pos})")
+            return sign * num / den
         if not isinstance(node, Num):
             raise SpecError(f"{what} must be a plain number (column {node.pos})")
         return sign * node.value

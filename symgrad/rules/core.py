@@ -257,6 +257,57 @@ class ScalarForm:
     evaluate: Callable | None = None
 
 
+SYNTAXES = (CALL, INFIX, PREFIX, POWER, POSTFIX_OP, HIDDEN)
+KINDS = (ARRAY, ARRAYS, SIZE, SIZES, AXIS, FLAG, NUMBER)
+DOMAINS = ("real", "positive", "nonzero")
+
+
+def lacking(rule: Rule) -> list[str]:
+    """What ``rule`` lacks that a consumer needs, one phrase each (empty: complete).
+
+    The derivation needs shape and VJPs; the printers numpy and latex; evaluation
+    and proofs evaluate; the spec parser, the answer printer and the LaTeX reader
+    syntax, spelling, signature and words; the scalar compiler of element-wise
+    code the sympy form; the per-rule gradient test samples and domain.
+    """
+    out = [f"{f} is not callable" for f in ("shape", "numpy", "latex", "evaluate") if not callable(getattr(rule, f))]
+    if not (callable(rule.vjps) or isinstance(rule.vjps, tuple) and len(rule.vjps) == (rule.arity or 0)):
+        out.append("vjps: one per input (or one callable for a variadic operation)")
+    sig = rule.signature
+    if any(not isinstance(a, Arg) or a.kind not in KINDS for a in sig):
+        out.append(f"signature: Args of the kinds {', '.join(KINDS)}")
+    elif sum(a.kind == ARRAY for a in sig) != (rule.arity or 0) or (rule.arity is None) != any(a.kind == ARRAYS
+                                                                                            for a in sig):
+        out.append(f"signature: its arrays do not match arity {rule.arity}")
+    named = {a.name for a in sig if isinstance(a, Arg) and not a.array}
+    unnamed = sorted({k for _, attrs in rule.samples for k in attrs} - named)
+    if unnamed:
+        out.append(f"signature: it does not name the attribute(s) {', '.join(unnamed)} that calls give")
+    if rule.syntax not in SYNTAXES:
+        out.append(f"syntax: one of {', '.join(SYNTAXES)}")
+    if rule.language and not rule.spelling:
+        out.append("spelling: how the languages write it")
+    if rule.syntax == CALL and rule.spelling is not None and not rule.spelling.isidentifier():
+        out.append(f"spelling: {rule.spelling!r} is not a function name")
+    wants = {INFIX: 2, PREFIX: 1, POSTFIX_OP: 1, POWER: 1, HIDDEN: 1}.get(rule.syntax)
+    if wants is not None and rule.arity != wants:
+        out.append(f"arity: {rule.syntax} syntax takes {wants} array(s)")
+    if rule.syntax == POWER and [a.kind for a in sig if not a.array] != [NUMBER]:
+        out.append("signature: a power takes one NUMBER (its exponent)")
+    if any(not (isinstance(w, str) and (w.isalpha() and w.islower() or w[:1] == "\\" and w[1:].isalpha()))
+           for w in rule.latex_words):
+        out.append("latex_words: commands (\\sigma) or lower-case words")
+    if rule.family == "elementwise" and (rule.sympy is None or "scalar" not in rule.extra):
+        out.append("sympy: the scalar form of an element-wise function")
+    domains = (rule.domain,) if isinstance(rule.domain, str) else rule.domain
+    if any(d not in DOMAINS for d in domains) or not isinstance(rule.domain, str) and len(domains) != rule.arity:
+        out.append(f"domain: one of {', '.join(DOMAINS)}, or one per input")
+    if not rule.samples or any(len(shapes) != len(sig) - sum(not a.array for a in sig)
+                               and rule.arity is not None for shapes, _ in rule.samples):
+        out.append("samples: ((array shapes, attrs), ...) for the gradient test")
+    return out
+
+
 class RuleTable:
     """All operations, by name. Filled once at import by the family modules."""
 
@@ -267,6 +318,9 @@ class RuleTable:
     def add(self, rule: Rule) -> Rule:
         if rule.name in self._rules:
             raise ValueError(f"operation {rule.name!r} declared twice")
+        missing = lacking(rule)
+        if missing:
+            raise ValueError(f"operation {rule.name!r} is incomplete: " + "; ".join(missing))
         if rule.spelling is not None and rule.language and self.spelled(rule.syntax, rule.spelling):
             raise ValueError(f"operation {rule.name!r} is spelled {rule.spelling!r} like another")
         self._rules[rule.name] = rule

@@ -321,6 +321,8 @@ def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), d
         kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn},
         numpy_out=numpy_out, scalar_code=None if scalar is None else ScalarForm(scalar),
         language=NONE if internal else SPEC, signature=signature,
+        samples=tuple((((2, 3),), {p: v for p in fn.params}) for v in (sp.Rational(1, 5), sp.Rational(-3, 2)))
+        if fn.params else ((((2, 3),), {}),),
         latex_words=() if internal else _latex_words(latex) + tuple(words),
         sympy=lambda a, kw: fn.sympy_function(a[0], *[as_sympy(kw[p]) for p in fn.params])))
 

@@ -55,7 +55,7 @@ def _count(shape, axes):
     return sp.Mul(*[shape[i] for i in axes])
 
 
-def _expand_back(g, a, axis, keepdims):
+def expand_back(g, a, axis=None, keepdims=False):
     """The adjoint of a reduction: g spread back over the reduced axes."""
     axes = normalize_axis(axis, a.ndim, "sum")
     if axes is not None and not keepdims and g.ndim > 0:
@@ -147,20 +147,30 @@ def _sum_out(a, node, out, s, ctx):
     return [f"np.add.reduce({a[0]}{reduce_kw(node)}, out={out})"]
 
 
-RULES.add(Rule(
-    "sum", "reduce", 1, _reduction_shape("sum"),
-    (lambda g, r, a, axis=None, keepdims=False: _expand_back(g, a, axis, keepdims),),
+def reduction(name: str, *, vjp, numpy, latex, evaluate, doc: str, **more) -> Rule:
+    """Declare a reduction ``name(x, axis=None, keepdims=False)``.
+
+    Its shape, its canonical attributes, its call signature and its gradient-test
+    samples come from here; ``vjp`` is (g, r, x, axis=None, keepdims=False) -> the
+    adjoint of x (:func:`expand_back` spreads g back), the printing and evaluate
+    forms are those of any rule, and ``more`` any other Rule field.
+    """
+    return RULES.add(Rule(name, "reduce", 1, _reduction_shape(name), (vjp,), numpy=numpy, latex=latex,
+                          evaluate=evaluate, simplify=_reduction_simplify(name), doc=doc, signature=REDUCTION,
+                          samples=REDUCTION_SAMPLES, **more))
+
+
+reduction(
+    "sum", vjp=lambda g, r, a, axis=None, keepdims=False: expand_back(g, a, axis, keepdims),
     numpy=lambda args, node, ctx: Printed(f"np.sum({args[0].text}{_kw_text(node, ctx)})"),
-    latex=_sum_latex, evaluate=_evaluate_sum,
-    simplify=_reduction_simplify("sum"),
-    doc="sum(a, axis=None, keepdims=False)",
+    latex=_sum_latex, evaluate=_evaluate_sum, doc="sum(a, axis=None, keepdims=False)",
     numpy_out=OutForm(_sum_out, constant=_sum_ones, elementwise=False, early=True),
-    scalar_code=ScalarForm(), signature=REDUCTION, latex_words=(r"\sum", "sum"), samples=REDUCTION_SAMPLES))
+    scalar_code=ScalarForm(), latex_words=(r"\sum", "sum"))
 
 
 def _mean_vjp(g, r, a, axis=None, keepdims=False):
     count = _count(a.shape, normalize_axis(axis, a.ndim, "mean"))
-    return _expand_back(apply("mul", Const(1 / count), g), a, axis, keepdims)
+    return expand_back(apply("mul", Const(1 / count), g), a, axis, keepdims)
 
 
 def _mean_latex(args, node, ctx):
@@ -176,13 +186,10 @@ def _evaluate_mean(args, node, ctx):
     return _evaluate_sum(args, node, ctx) / ctx.number(count)
 
 
-RULES.add(Rule(
-    "mean", "reduce", 1, _reduction_shape("mean"), (_mean_vjp,),
+reduction(
+    "mean", vjp=_mean_vjp,
     numpy=lambda args, node, ctx: Printed(f"np.mean({args[0].text}{_kw_text(node, ctx)})"),
-    latex=_mean_latex, evaluate=_evaluate_mean,
-    simplify=_reduction_simplify("mean"),
-    doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm(), signature=REDUCTION,
-    samples=REDUCTION_SAMPLES))
+    latex=_mean_latex, evaluate=_evaluate_mean, doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm())
 
 
 def _expand_dims_shape(shapes, axis):

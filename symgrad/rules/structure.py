@@ -32,7 +32,7 @@ def _concat_shape(shapes, axis=0):
 def _concat_simplify(args, attrs, shape):
     axis = attrs.get("axis", 0)
     (ax,) = normalize_axis(axis, args[0].ndim, "concat")
-    if ax != axis:
+    if ax != axis or "axis" not in attrs:
         return apply("concat", *args, axis=ax)
     return None
 
