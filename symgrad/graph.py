@@ -108,14 +108,6 @@ def _operator(syntax: str, spelling: str) -> str:
     return RULES.spelled(syntax, spelling).name
 
 
-def _takes(rule) -> str:
-    """What a call of ``rule`` takes, in words: "one array and slope"."""
-    count = sum(a.kind == ARRAY for a in rule.signature)
-    arrays = {1: "one array", 2: "two arrays"}.get(count, f"{count} arrays")
-    extra = [a.name for a in rule.signature if not a.array and a.positional and a.kind != SIZES]
-    return arrays + (" and " + ", ".join(extra) if extra else "")
-
-
 @dataclass
 class GraphNode:
     """One operation with a name: ``name = expr``."""
@@ -357,9 +349,9 @@ class _Lowering:
                 else:
                     given[arg.name] = value
             elif arg.kind == ARRAY:
-                raise SpecError(f"{node.func} takes {_takes(rule)} (column {node.pos})")
+                raise SpecError(f"{node.func} takes {rule.takes()} (column {node.pos})")
         if rest:
-            raise SpecError(f"{node.func} takes {_takes(rule)} (column {node.pos})")
+            raise SpecError(f"{node.func} takes {rule.takes()} (column {node.pos})")
         names = {a.name for a in rule.signature if not a.array and a.kind != SIZES}
         for key, value in node.kwargs:
             if key not in names:

@@ -165,10 +165,19 @@ class Rule:
     samples: tuple = ((((2, 3),), {}),)
 
     def __post_init__(self):
+        if self.extra.get("internal") and self.language == SPEC:   # the older way to say language=NONE
+            object.__setattr__(self, "language", NONE)
         if self.spelling is None and self.syntax == CALL:
             object.__setattr__(self, "spelling", self.name)
         if not self.signature and self.arity is not None:
             object.__setattr__(self, "signature", arrays(self.arity))
+
+    def takes(self) -> str:
+        """What a call takes, in words: "one array and slope"."""
+        count = sum(a.kind == ARRAY for a in self.signature)
+        arrays = {1: "one array", 2: "two arrays"}.get(count, f"{count} arrays")
+        extra = [a.name for a in self.signature if not a.array and a.positional and a.kind != SIZES]
+        return arrays + (" and " + ", ".join(extra) if extra else "")
 
     def input_domain(self, index: int) -> str:
         """Where gradient checks sample input ``index``."""
