@@ -175,9 +175,9 @@ class Rule:
     def takes(self) -> str:
         """What a call takes, in words: "one array and slope"."""
         count = sum(a.kind == ARRAY for a in self.signature)
-        arrays = {1: "one array", 2: "two arrays"}.get(count, f"{count} arrays")
+        head = {1: "one array", 2: "two arrays"}.get(count, f"{count} arrays")
         extra = [a.name for a in self.signature if not a.array and a.positional and a.kind != SIZES]
-        return arrays + (" and " + ", ".join(extra) if extra else "")
+        return head + (" and " + ", ".join(extra) if extra else "")
 
     def input_domain(self, index: int) -> str:
         """Where gradient checks sample input ``index``."""
