@@ -21,13 +21,12 @@ from .errors import ShapeError, SpecError, SymgradError
 from .ir import Apply, Const, Expr, Var, as_sympy, dim, show_shape, walk
 from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
 from .rules import COMPOSITES, RULES, apply, callable_functions
+from .rules.core import ARRAY, ARRAYS, AXIS, CALL, FLAG, INFIX, NUMBER, POSTFIX_OP, POWER, PREFIX, REQUIRED, SIZES, SPEC
 from .spec import LOSS, Spec, load_spec
 
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
 MAX_EXPONENT = 64
 MAX_ELEMENTS = 10 ** 8   # fixed sizes only: no intermediate may be larger (size bombs such as ones(1e6, 1e6))
 MAX_CONSTANT_BITS = 4096  # numerator and denominator of a folded constant (1e-300 takes 997)
-_INLINE = {"transpose"}  # kept inside their parent's expression
 
 
 def elements(shape, sizes: dict | None = None) -> int:
@@ -98,6 +97,11 @@ def check_constant(value, pos) -> None:
                         "(too large, division by zero or complex)")
 
 
+def _operator(syntax: str, spelling: str) -> str:
+    """The operation the parser's operator ``spelling`` stands for."""
+    return RULES.spelled(syntax, spelling).name
+
+
 @dataclass
 class GraphNode:
     """One operation with a name: ``name = expr``."""
@@ -154,6 +158,8 @@ class Graph:
 class Lowering:
     """Turns one spec into a Graph."""
 
+    LANGUAGE = SPEC   # the functions it may call (see Rule.language)
+
     def __init__(self, spec: Spec):
         self.spec = spec
         self.sizes: dict[str, tuple] = {}
@@ -190,8 +196,7 @@ class Lowering:
             check_elements(expr, MAX_ELEMENTS)
         except SymgradError as exc:
             raise exc.located(source=self.spec.source, node=entry, expr=text) from None
-        if isinstance(expr, Var) or not isinstance(expr, Apply) or expr.op in _INLINE or not expr.args \
-                and expr.op not in ("ones", "zeros"):
+        if isinstance(expr, Var) or not isinstance(expr, Apply) or RULES[expr.op].inline:
             expr = Apply("alias", (expr,), (), expr.shape)
         top = self.cut(expr, entry, top=True)
         node = GraphNode(entry, top, entry, temp=False)
@@ -204,7 +209,7 @@ class Lowering:
             return expr
         args = tuple(self.cut(a, entry) for a in expr.args)
         rebuilt = Apply(expr.op, args, expr.attrs, expr.shape)
-        if top or expr.op in _INLINE:
+        if top or RULES[expr.op].inline:
             return rebuilt
         name = self.fresh(entry)
         node = GraphNode(name, rebuilt, entry, temp=True)
@@ -240,9 +245,9 @@ class Lowering:
             return self.name(node)
         if isinstance(node, UnaryOp):
             operand = self.lower(node.operand)
-            return operand if node.op == "+" else apply("neg", operand)
+            return operand if node.op == "+" else apply(_operator(PREFIX, node.op), operand)
         if isinstance(node, Transpose):
-            return apply("transpose", self.lower(node.operand))
+            return apply(_operator(POSTFIX_OP, ".T"), self.lower(node.operand))
         if isinstance(node, BinOp):
             return self.binop(node)
         if isinstance(node, Call):
@@ -276,9 +281,10 @@ class Lowering:
                                     f"{MAX_CONSTANT_BITS} bits (too large or too small to compute with exactly)")
                 if base == 0 and exponent < 0:
                     raise SpecError(f"0 to a negative power at column {node.pos} is not finite")
-            return apply("pow", left, exponent=sp.Rational(exponent.numerator, exponent.denominator))
+            return apply(_operator(POWER, node.op), left,
+                         exponent=sp.Rational(exponent.numerator, exponent.denominator))
         right = self.lower(node.right)
-        out = apply(_BINARY[node.op], left, right)
+        out = apply(_operator(INFIX, node.op), left, right)
         if isinstance(out, Const) and not out.value.is_finite:
             raise SpecError(f"constant expression at column {node.pos} is not finite (division by zero?)")
         return out
@@ -288,6 +294,11 @@ class Lowering:
         while isinstance(node, UnaryOp):
             sign = -sign if node.op == "-" else sign
             node = node.operand
+        if isinstance(node, BinOp) and node.op == "/":   # a fraction, as the answer printer writes 1/2
+            num, den = self.number(node.left, what), self.number(node.right, what)
+            if den == 0:
+                raise SpecError(f"{what} divides by zero (column {node.pos})")
+            return sign * num / den
         if not isinstance(node, Num):
             raise SpecError(f"{what} must be a plain number (column {node.pos})")
         return sign * node.value
@@ -296,71 +307,68 @@ class Lowering:
         func = node.func
         if func in COMPOSITES:
             return self.composite(node)
-        if func not in callable_functions():
+        rule = RULES.spelled(CALL, func, self.LANGUAGE)
+        if rule is None:
             raise SpecError(f"unknown function {func!r} at column {node.pos}; known functions: "
                             + ", ".join(callable_functions()))
-        rule = RULES[func]
-        if func in ("ones", "zeros"):
-            if node.kwargs or not node.args:
-                raise SpecError(f"{func}(...) takes sizes only, e.g. {func}(n, 1) (column {node.pos})")
-            return apply(func, shape=tuple(self.size(a) for a in node.args))
-        if func == "concat":
-            kw = self.attrs(node, {"axis": int})
-            arrays = [self.lower(a) for a in node.args]
-            return apply("concat", *arrays, axis=kw.get("axis", 0))
-        if rule.family == "elementwise":
-            scalar = rule.extra["scalar"]
-            arrays, extra = node.args[:1], node.args[1:]
-            if len(node.args) < 1 or len(extra) > len(scalar.params):
-                raise SpecError(f"{func} takes one array{' and ' + ', '.join(scalar.params) if scalar.params else ''}"
-                                f" (column {node.pos})")
-            params = dict(zip(scalar.params, (self.number(e, f"{func}'s parameter") for e in extra)))
-            for key, value in node.kwargs:
-                if key not in scalar.params:
-                    raise SpecError(f"{func} has no keyword {key!r} (column {node.pos})")
-                params[key] = self.number(value, f"{func}'s {key}")
-            missing = [p for p in scalar.params if p not in params]
-            if missing:
-                defaults = {"slope": Fraction(1, 100)}
-                params.update({p: defaults[p] for p in missing if p in defaults})
-            params = {k: sp.Rational(v.numerator, v.denominator) for k, v in params.items()}
-            return apply(func, self.lower(arrays[0]), **params)
-        if func in ("sum", "mean"):
-            kw = self.attrs(node, {"axis": int, "keepdims": bool}, positional=("axis",))
-            return apply(func, self.lower(node.args[0]), **kw)
-        if func in ("softmax", "log_softmax"):
-            kw = self.attrs(node, {"axis": int}, positional=("axis",))
-            return apply(func, self.lower(node.args[0]), axis=kw.get("axis", -1))
-        if func == "outer":
-            if len(node.args) != 2 or node.kwargs:
-                raise SpecError(f"outer takes two vectors (column {node.pos})")
-            return apply("outer", *(self.lower(a) for a in node.args))
-        raise SpecError(f"function {func!r} cannot be called here (column {node.pos})")
-
-    def attrs(self, node: Call, allowed: dict, positional=()) -> dict:
-        out = {}
-        first, rest = node.args[:1], node.args[1:]
-        if not first:
-            raise SpecError(f"{node.func} needs an array argument (column {node.pos})")
-        if node.func != "concat":
-            if len(rest) > len(positional):
-                raise SpecError(f"{node.func} takes one array (column {node.pos})")
-            pairs = list(zip(positional, rest)) + list(node.kwargs)
-        else:
-            pairs = list(node.kwargs)
-        for key, value in pairs:
-            if key not in allowed:
-                raise SpecError(f"{node.func} has no keyword {key!r} (column {node.pos})")
-            if allowed[key] is bool:
-                if not isinstance(value, Name) or value.id not in ("True", "False"):
-                    raise SpecError(f"{key} must be True or False (column {node.pos})")
-                out[key] = value.id == "True"
+        arrays, given = self.bind(rule, node)
+        attrs = {}
+        for arg in rule.signature:
+            if arg.array:
+                continue
+            if arg.name in given:
+                attrs[arg.name] = self.attr(arg, given[arg.name], node)
+            elif arg.default is REQUIRED:
+                raise SpecError(f"{func} needs {arg.name} (column {node.pos})")
             else:
-                number = self.number(value, f"{node.func}'s {key}")
-                if number.denominator != 1:
-                    raise SpecError(f"{key} must be an integer (column {node.pos})")
-                out[key] = int(number)
-        return out
+                attrs[arg.name] = arg.default
+        return apply(rule.name, *arrays, **attrs)
+
+    def bind(self, rule, node: Call) -> tuple[list[Expr], dict]:
+        """The call's arrays, lowered, and its other arguments by name (parse nodes),
+        matched against the rule's signature."""
+        rest, arrays, given = list(node.args), [], {}
+        for arg in rule.signature:
+            if arg.kind == ARRAYS:
+                arrays += [self.lower(a) for a in rest]
+                rest = []
+            elif arg.kind == SIZES:
+                if not rest:
+                    raise SpecError(f"{node.func}(...) takes sizes, e.g. {node.func}(n, 1) (column {node.pos})")
+                given[arg.name], rest = rest, []
+            elif rest and arg.positional:
+                value = rest.pop(0)
+                if arg.kind == ARRAY:
+                    arrays.append(self.lower(value))
+                else:
+                    given[arg.name] = value
+            elif arg.kind == ARRAY:
+                raise SpecError(f"{node.func} takes {rule.takes()} (column {node.pos})")
+        if rest:
+            raise SpecError(f"{node.func} takes {rule.takes()} (column {node.pos})")
+        names = {a.name for a in rule.signature if not a.array and a.kind != SIZES}
+        for key, value in node.kwargs:
+            if key not in names:
+                raise SpecError(f"{node.func} has no keyword {key!r} (column {node.pos})")
+            given[key] = value
+        return arrays, given
+
+    def attr(self, arg, value, node: Call):
+        """One attribute from its parse node, by the argument's kind."""
+        if arg.kind == SIZES:
+            return tuple(self.size(a) for a in value)
+        if arg.kind == FLAG:
+            if not isinstance(value, Name) or value.id not in ("True", "False"):
+                raise SpecError(f"{arg.name} must be True or False (column {node.pos})")
+            return value.id == "True"
+        if arg.kind not in (AXIS, NUMBER):
+            return self.size(value)
+        number = self.number(value, f"{node.func}'s {arg.name}")
+        if arg.kind == NUMBER:
+            return sp.Rational(number.numerator, number.denominator)
+        if number.denominator != 1:
+            raise SpecError(f"{arg.name} must be an integer (column {node.pos})")
+        return int(number)
 
     def size(self, node) -> sp.Expr:
         if isinstance(node, Name):

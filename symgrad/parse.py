@@ -24,7 +24,7 @@ exact fraction with ten million digits).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from fractions import Fraction
 
 from .errors import ParseError
@@ -324,26 +324,38 @@ def parse(text: str) -> Node:
     return tree
 
 
+def walk(node: Node):
+    """Every node of a tree, the root first."""
+    yield node
+    for f in fields(node):
+        value = getattr(node, f.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            v = v[1] if isinstance(v, tuple) else v    # a keyword argument: (name, node)
+            if is_dataclass(v):
+                yield from walk(v)
+
+
+def substitute(node: Node, names: dict, pos: int) -> Node:
+    """The tree with each Name in ``names`` replaced by its tree; every other node
+    placed at column ``pos`` (a template spliced into an answer)."""
+    if isinstance(node, Name) and node.id in names:
+        return names[node.id]
+    change = {"pos": pos}
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if is_dataclass(value):
+            change[f.name] = substitute(value, names, pos)
+        elif f.name == "args":
+            change[f.name] = tuple(substitute(a, names, pos) for a in value)
+        elif f.name == "kwargs":
+            change[f.name] = tuple((k, substitute(v, names, pos)) for k, v in value)
+    return replace(node, **change)
+
+
 def names_in(node: Node) -> list[str]:
     """Variable names used by an expression, in order of first appearance."""
     seen: list[str] = []
-
-    def visit(n):
-        if isinstance(n, Name):
-            if n.id not in seen:
-                seen.append(n.id)
-        elif isinstance(n, UnaryOp):
-            visit(n.operand)
-        elif isinstance(n, Transpose):
-            visit(n.operand)
-        elif isinstance(n, BinOp):
-            visit(n.left)
-            visit(n.right)
-        elif isinstance(n, Call):
-            for a in n.args:
-                visit(a)
-            for _, v in n.kwargs:
-                visit(v)
-
-    visit(node)
+    for n in walk(node):
+        if isinstance(n, Name) and n.id not in seen:
+            seen.append(n.id)
     return seen

@@ -14,10 +14,9 @@ from symgrad.rules.elementwise import FUNCTIONS, X, elementwise, prove_derivativ
 @pytest.fixture
 def swish():
     """x sigmoid(x), declared by its formula alone (no numeric implementation)."""
-    elementwise("swish_test", X / (1 + sp.exp(-X)), latex=r"\operatorname{swish}", doc="x sigmoid(x)")
-    yield "swish_test"
-    del RULES._rules["swish_test"]
-    del FUNCTIONS["swish_test"]
+    with RULES.scope():
+        elementwise("swish_test", X / (1 + sp.exp(-X)), latex=r"\operatorname{swish}", doc="x sigmoid(x)")
+        yield "swish_test"
 
 
 def _spec():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .. import names as naming
 from ..derive import Derivation
-from ..ir import Apply, Const, Expr, Var, walk
+from ..ir import Apply, Expr, Var, walk
 from ..spec import LOSS
 
 
@@ -165,38 +165,20 @@ def tidy(expr: Expr) -> Expr:
     """
     import sympy as sp
 
-    from ..rules import RULES
-    from ..rules.elementwise import from_sympy, to_sympy_call
+    from ..rules import to_sympy
+    from ..rules.elementwise import from_sympy
 
     symbols: dict[Var, sp.Symbol] = {}
 
-    def to_sym(e):
-        if isinstance(e, Const):
-            return e.value
+    def leaf(e):
         if isinstance(e, Var):
             if e.shape != expr.shape and e.ndim:
                 raise ValueError
             return symbols.setdefault(e, sp.Symbol(f"v{len(symbols)}", real=True))
-        if isinstance(e, Apply):
-            a = [to_sym(x) for x in e.args]
-            if e.op == "add":
-                return a[0] + a[1]
-            if e.op == "sub":
-                return a[0] - a[1]
-            if e.op == "mul":
-                return a[0] * a[1]
-            if e.op == "div":
-                return a[0] / a[1]
-            if e.op == "neg":
-                return -a[0]
-            if e.op == "pow":
-                return a[0] ** e.kw["exponent"]
-            if RULES[e.op].family == "elementwise" and len(a) == 1:
-                return to_sympy_call(e.op, a[0], e.kw)
-        raise ValueError
+        return None
 
     try:
-        value = to_sym(expr)
+        value = to_sympy(expr, leaf)
     except ValueError:
         return expr
     candidates = [_one_minus(sp.factor(sp.together(value))), _one_minus(sp.simplify(value))]

@@ -6,7 +6,7 @@ transpose, outer), :mod:`.reduce` (sum, mean, softmax), :mod:`.structure`
 :mod:`.composites` (losses and helpers written in the spec language itself).
 """
 
-from .core import RULES, Printed, Rule, apply  # noqa: F401
+from .core import CALL, RULES, SPEC, Printed, Rule, apply, to_sympy  # noqa: F401
 from . import arith, linalg, reduce, structure, elementwise  # noqa: F401  (fill the table)
 from .arith import sum_to  # noqa: F401
 from .composites import COMPOSITES  # noqa: F401
@@ -14,6 +14,5 @@ from .composites import COMPOSITES  # noqa: F401
 
 def callable_functions() -> list[str]:
     """Function names the spec language accepts."""
-    out = [r.name for r in RULES if r.family in ("elementwise", "reduce", "structure")
-           and not r.extra.get("internal")]
-    return sorted(set(out) | {"outer"} | set(COMPOSITES))
+    out = {r.spelling for r in RULES if r.syntax == CALL and r.language == SPEC}
+    return sorted(out | set(COMPOSITES))

@@ -11,7 +11,11 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Expr, is_const, show_shape
-from .core import ADD, ATOM, MUL, POW, RULES, UNARY, OutForm, Printed, Rule, apply, infix, ufunc_out, wrap
+from .core import (ADD, ANSWER, ATOM, INFIX, MUL, NUMBER, POW, POWER, PREFIX, RULES, SIZES, UNARY, Arg, OutForm,
+                   Printed, Rule, apply, arrays, infix, ufunc_out, wrap)
+
+# where the per-rule gradient test applies a broadcasting operation: equal shapes, a bias row
+_BROADCAST_SAMPLES = ((((2, 3), (2, 3)), {}), (((2, 3), (3,)), {}), (((1, 3), (2, 1)), {}))
 
 
 def broadcast_shapes(s1, s2):
@@ -56,8 +60,9 @@ def _drop_broadcast(args, shape):
     return out if changed else None
 
 
-def broadcasting(name, *, numpy, latex, evaluate, vjps, simplify=None, doc="", numpy_out=None):
-    """An element-wise binary operation with numpy broadcasting."""
+def broadcasting(name, symbol, *, numpy, latex, evaluate, vjps, sympy, simplify=None, doc="", numpy_out=None,
+                 domain="real"):
+    """An element-wise binary operation with numpy broadcasting, written ``a <symbol> b``."""
 
     def shape(shapes, **attrs):
         return broadcast_shapes(*shapes)
@@ -74,7 +79,8 @@ def broadcasting(name, *, numpy, latex, evaluate, vjps, simplify=None, doc="", n
         return simplify(args, shape) if simplify else None
 
     return RULES.add(Rule(name, "arith", 2, shape, tuple(wrapped(v, i) for i, v in enumerate(vjps)),
-                          numpy, latex, evaluate, simplify_all, doc=doc, numpy_out=numpy_out))
+                          numpy, latex, evaluate, simplify_all, doc=doc, numpy_out=numpy_out, domain=domain,
+                          syntax=INFIX, spelling=symbol, sympy=sympy, samples=_BROADCAST_SAMPLES))
 
 
 def _fold(op, a: Const, b: Const):
@@ -147,26 +153,27 @@ def _div_latex(args, node, ctx):
 
 
 add = broadcasting(
-    "add", numpy=infix(" + ", ADD, strict_right=False), latex=infix(" + ", ADD, strict_right=False),
+    "add", "+", sympy=lambda a, kw: a[0] + a[1],
+    numpy=infix(" + ", ADD, strict_right=False), latex=infix(" + ", ADD, strict_right=False),
     evaluate=lambda args, node, ctx: args[0] + args[1],
     vjps=(lambda g, r, a, b: g, lambda g, r, a, b: g), simplify=_simplify_add,
     doc="a + b, element-wise with broadcasting", numpy_out=ufunc_out("add"))
 
 sub = broadcasting(
-    "sub", numpy=infix(" - ", ADD), latex=infix(" - ", ADD),
+    "sub", "-", sympy=lambda a, kw: a[0] - a[1], numpy=infix(" - ", ADD), latex=infix(" - ", ADD),
     evaluate=lambda args, node, ctx: args[0] - args[1],
     vjps=(lambda g, r, a, b: g, lambda g, r, a, b: apply("neg", g)), simplify=_simplify_sub,
     doc="a - b, element-wise with broadcasting", numpy_out=ufunc_out("subtract"))
 
 mul = broadcasting(
-    "mul", numpy=infix(" * ", MUL), latex=_mul_latex,
+    "mul", "*", sympy=lambda a, kw: a[0] * a[1], numpy=infix(" * ", MUL), latex=_mul_latex,
     evaluate=lambda args, node, ctx: args[0] * args[1],
     vjps=(lambda g, r, a, b: apply("mul", g, b), lambda g, r, a, b: apply("mul", g, a)),
     simplify=_simplify_mul,
     doc="a * b, element-wise (Hadamard) with broadcasting", numpy_out=ufunc_out("multiply"))
 
 div = broadcasting(
-    "div", numpy=infix(" / ", MUL), latex=_div_latex,
+    "div", "/", sympy=lambda a, kw: a[0] / a[1], domain=("real", "nonzero"), numpy=infix(" / ", MUL), latex=_div_latex,
     evaluate=lambda args, node, ctx: args[0] / args[1],
     vjps=(lambda g, r, a, b: apply("div", g, b),
           lambda g, r, a, b: apply("neg", apply("div", apply("mul", g, r), b))),
@@ -191,7 +198,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"-{wrap(args[0], UNARY)}", UNARY),
     latex=lambda args, node, ctx: Printed(f"-{wrap(args[0], UNARY)}", UNARY),
     evaluate=lambda args, node, ctx: -args[0],
-    simplify=_neg_simplify, doc="-a", numpy_out=ufunc_out("negative")))
+    simplify=_neg_simplify, doc="-a", numpy_out=ufunc_out("negative"),
+    syntax=PREFIX, spelling="-", sympy=lambda a, kw: -a[0]))
 
 
 def _pow_shape(shapes, exponent):
@@ -240,7 +248,11 @@ RULES.add(Rule(
     "pow", "arith", 1, _pow_shape, (_pow_vjp,),
     numpy=_pow_numpy, latex=_pow_latex,
     evaluate=lambda args, node, ctx: args[0] ** ctx.number(node.kw["exponent"]),
-    simplify=_pow_simplify, doc="a ** c for a constant exponent c", numpy_out=OutForm(_pow_out)))
+    simplify=_pow_simplify, doc="a ** c for a constant exponent c", numpy_out=OutForm(_pow_out),
+    syntax=POWER, spelling="**", signature=arrays(1) + (Arg("exponent", NUMBER),),
+    sympy=lambda a, kw: a[0] ** kw["exponent"], domain="positive",   # a fractional power needs a > 0
+    samples=((((2, 3),), {"exponent": sp.Integer(2)}), (((2, 3),), {"exponent": sp.Integer(3)}),
+             (((2, 3),), {"exponent": sp.Rational(-3, 2)}))))
 
 
 def _broadcast_shape(shapes, shape):
@@ -258,6 +270,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.broadcast_to({args[0].text}, {ctx.shape(node.kw['shape'])})"),
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: ctx.broadcast(args[0], node.kw["shape"]),
-    simplify=_broadcast_simplify, doc="a repeated to a larger shape (numpy broadcasting)", extra={"internal": True},
+    simplify=_broadcast_simplify, doc="a repeated to a larger shape (numpy broadcasting)",
+    language=ANSWER, signature=arrays(1) + (Arg("shape", SIZES),),
+    samples=tuple(((shape,), {"shape": (sp.Integer(2), sp.Integer(3))}) for shape in [(3,), (2, 1)]),
     # np.copyto broadcasts an array (a row sum's gradient, (n, 1) -> (n, w)) as well as a scalar
     numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.copyto({out}, {a[0]})"], returns=False)))

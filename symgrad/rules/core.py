@@ -19,15 +19,21 @@ A VJP returns the adjoint contribution for its input, with that input's shape.
 Printing forms receive their arguments already printed, as :class:`Printed`
 (text plus precedence), and return a Printed; they decide nothing about the
 arguments beyond parenthesising them.
+
+How an operation is written, in the spec language, the answer language and
+LaTeX, is part of its rule too (``syntax``, ``spelling``, ``signature``,
+``language``, ``latex_words``): the parsers, the answer printer and the LaTeX
+reader loop over the table and name no operation.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ShapeError
-from ..ir import Apply, Expr
+from ..ir import Apply, Const, Expr, as_sympy
 
 # Precedence levels shared by the numpy and LaTeX printers.
 ADD, MUL, UNARY, POW, POSTFIX, ATOM = 60, 70, 80, 90, 95, 100
@@ -44,13 +50,56 @@ def wrap(p: Printed, minimum: int, paren=("(", ")")) -> str:
     return p.text if p.prec >= minimum else f"{paren[0]}{p.text}{paren[1]}"
 
 
+# How an operation is written (Rule.syntax).
+CALL, INFIX, PREFIX, POWER, POSTFIX_OP, HIDDEN = "call", "infix", "prefix", "power", "postfix", "hidden"
+# Which languages may write it (Rule.language): both, the answer language only, neither.
+SPEC, ANSWER, NONE = "spec", "answer", ""
+
+# Kinds of call arguments (Arg.kind).
+ARRAY = "array"      # one array
+ARRAYS = "arrays"    # one or more arrays (variadic)
+SIZE = "size"        # a size name or a positive integer
+SIZES = "sizes"      # one or more sizes, collected into a tuple
+AXIS = "axis"        # an integer axis
+FLAG = "flag"        # True or False
+NUMBER = "number"    # a plain number (exact)
+REQUIRED = object()  # Arg.default of an argument that must be given
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an operation's call, as the languages write it.
+
+    Attributes:
+        name: Its name; a keyword argument is written ``name=value``.
+        kind: ARRAY, ARRAYS, SIZE, SIZES, AXIS, FLAG or NUMBER.
+        default: The value when it is left out (REQUIRED: it may not be).
+        keyword: True when printed as ``name=value``, False when printed by position.
+        positional: True when it may also be given by position.
+    """
+
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    keyword: bool = False
+    positional: bool = True
+
+    @property
+    def array(self) -> bool:
+        return self.kind in (ARRAY, ARRAYS)
+
+
+def arrays(n: int = 1) -> tuple:
+    """The signature part of ``n`` array arguments (a, b, ...)."""
+    return tuple(Arg("ab"[i] if n > 1 else "x", ARRAY) for i in range(n))
+
+
 @dataclass(frozen=True)
 class Rule:
     """Everything symgrad knows about one operation.
 
     Attributes:
-        name: The operation's name in the IR (and in the spec language unless
-            ``spelling`` says otherwise).
+        name: The operation's name in the IR.
         family: arith | linalg | reduce | structure | elementwise.
         arity: Number of array inputs, None when variadic (concat).
         shape: (arg_shapes, **attrs) -> result shape; raises ShapeError.
@@ -63,9 +112,26 @@ class Rule:
         simplify: Optional (args, attrs) -> Expr | None, applied when the
             operation is built (algebraic identities such as x * 1 = x).
         kinks: Points where an element-wise function is not differentiable.
-        domain: Where gradient checks sample this operation's first input:
-            real | positive.
+        domain: Where gradient checks sample the operation's array inputs:
+            real | positive | nonzero, one for all or a tuple with one per input.
         doc: One line for documentation.
+        syntax: How it is written: CALL ``f(x, ...)``, INFIX ``a + b``, PREFIX
+            ``-a``, POWER ``a ** c``, POSTFIX ``a.T``, HIDDEN (printed as its
+            only argument: a node that names another value).
+        spelling: Its text in the spec and answer languages: the function's name
+            for a CALL (the IR name unless given), the operator otherwise.
+        language: SPEC (the spec language and the answer language), ANSWER (the
+            answer language only: adjoints' own operations) or NONE.
+        signature: The call's arguments (:class:`Arg`), in order; arrays first.
+            The non-array ones become the IR attributes of the same name.
+        latex_words: How the LaTeX reader recognises it: commands (``\\sigma``)
+            and words of ``\\operatorname{...}`` (lower case, no spacing).
+        sympy: (args: list of sympy scalars, attrs: dict) -> sympy scalar, the
+            scalar form of an element-wise operation; None for the others.
+        inline: True when the graph keeps it inside its parent (``W.T``) instead
+            of naming it.
+        samples: ((shapes of the arrays, attrs), ...): where the per-rule
+            gradient test applies it; the defaults cover unary operations.
         numpy_out: Optional :class:`OutForm`, how the compiled step writes the
             result into a reused array (``out=``); without one the step prints
             ``numpy`` and allocates.
@@ -89,6 +155,33 @@ class Rule:
     extra: dict = field(default_factory=dict)
     numpy_out: "OutForm | None" = None
     scalar_code: "ScalarForm | None" = None
+    syntax: str = CALL
+    spelling: str | None = None
+    language: str = SPEC
+    signature: tuple = ()
+    latex_words: tuple = ()
+    sympy: Callable | None = None
+    inline: bool = False
+    samples: tuple = ((((2, 3),), {}),)
+
+    def __post_init__(self):
+        if self.extra.get("internal") and self.language == SPEC:   # the older way to say language=NONE
+            object.__setattr__(self, "language", NONE)
+        if self.spelling is None and self.syntax == CALL:
+            object.__setattr__(self, "spelling", self.name)
+        if not self.signature and self.arity is not None:
+            object.__setattr__(self, "signature", arrays(self.arity))
+
+    def takes(self) -> str:
+        """What a call takes, in words: "one array and slope"."""
+        count = sum(a.kind == ARRAY for a in self.signature)
+        head = {1: "one array", 2: "two arrays"}.get(count, f"{count} arrays")
+        extra = [a.name for a in self.signature if not a.array and a.positional and a.kind != SIZES]
+        return head + (" and " + ", ".join(extra) if extra else "")
+
+    def input_domain(self, index: int) -> str:
+        """Where gradient checks sample input ``index``."""
+        return self.domain if isinstance(self.domain, str) else self.domain[index]
 
     def vjp(self, index: int) -> Callable | None:
         """The VJP for input ``index`` (None when it is not differentiable)."""
@@ -173,16 +266,94 @@ class ScalarForm:
     evaluate: Callable | None = None
 
 
+SYNTAXES = (CALL, INFIX, PREFIX, POWER, POSTFIX_OP, HIDDEN)
+KINDS = (ARRAY, ARRAYS, SIZE, SIZES, AXIS, FLAG, NUMBER)
+DOMAINS = ("real", "positive", "nonzero")
+
+
+def lacking(rule: Rule) -> list[str]:
+    """What ``rule`` lacks that a consumer needs, one phrase each (empty: complete).
+
+    The derivation needs shape and VJPs; the printers numpy and latex; evaluation
+    and proofs evaluate; the spec parser, the answer printer and the LaTeX reader
+    syntax, spelling, signature and words; the scalar compiler of element-wise
+    code the sympy form; the per-rule gradient test samples and domain.
+    """
+    out = [f"{f} is not callable" for f in ("shape", "numpy", "latex", "evaluate") if not callable(getattr(rule, f))]
+    if not (callable(rule.vjps) or isinstance(rule.vjps, tuple) and len(rule.vjps) == (rule.arity or 0)):
+        out.append("vjps: one per input (or one callable for a variadic operation)")
+    sig = rule.signature
+    if any(not isinstance(a, Arg) or a.kind not in KINDS for a in sig):
+        out.append(f"signature: Args of the kinds {', '.join(KINDS)}")
+    elif sum(a.kind == ARRAY for a in sig) != (rule.arity or 0) or (rule.arity is None) != any(a.kind == ARRAYS
+                                                                                            for a in sig):
+        out.append(f"signature: its arrays do not match arity {rule.arity}")
+    named = {a.name for a in sig if isinstance(a, Arg) and not a.array}
+    unnamed = sorted({k for _, attrs in rule.samples for k in attrs} - named)
+    if unnamed:
+        out.append(f"signature: it does not name the attribute(s) {', '.join(unnamed)} that calls give")
+    if rule.syntax not in SYNTAXES:
+        out.append(f"syntax: one of {', '.join(SYNTAXES)}")
+    if rule.language and not rule.spelling:
+        out.append("spelling: how the languages write it")
+    if rule.syntax == CALL and rule.spelling is not None and not rule.spelling.isidentifier():
+        out.append(f"spelling: {rule.spelling!r} is not a function name")
+    wants = {INFIX: 2, PREFIX: 1, POSTFIX_OP: 1, POWER: 1, HIDDEN: 1}.get(rule.syntax)
+    if wants is not None and rule.arity != wants:
+        out.append(f"arity: {rule.syntax} syntax takes {wants} array(s)")
+    if rule.syntax == POWER and [a.kind for a in sig if not a.array] != [NUMBER]:
+        out.append("signature: a power takes one NUMBER (its exponent)")
+    if any(not (isinstance(w, str) and (w.isalpha() and w.islower() or w[:1] == "\\" and w[1:].isalpha()))
+           for w in rule.latex_words):
+        out.append("latex_words: commands (\\sigma) or lower-case words")
+    if rule.family == "elementwise" and (rule.sympy is None or "scalar" not in rule.extra):
+        out.append("sympy: the scalar form of an element-wise function")
+    domains = (rule.domain,) if isinstance(rule.domain, str) else rule.domain
+    if any(d not in DOMAINS for d in domains) or not isinstance(rule.domain, str) and len(domains) != rule.arity:
+        out.append(f"domain: one of {', '.join(DOMAINS)}, or one per input")
+    if not rule.samples or any(len(shapes) != len(sig) - sum(not a.array for a in sig)
+                               and rule.arity is not None for shapes, _ in rule.samples):
+        out.append("samples: ((array shapes, attrs), ...) for the gradient test")
+    return out
+
+
 class RuleTable:
     """All operations, by name. Filled once at import by the family modules."""
 
     def __init__(self):
         self._rules: dict[str, Rule] = {}
+        self._spelled: dict | None = None
 
     def add(self, rule: Rule) -> Rule:
         if rule.name in self._rules:
             raise ValueError(f"operation {rule.name!r} declared twice")
+        missing = lacking(rule)
+        if missing:
+            raise ValueError(f"operation {rule.name!r} is incomplete: " + "; ".join(missing))
+        if rule.spelling is not None and rule.language and self.spelled(rule.syntax, rule.spelling):
+            raise ValueError(f"operation {rule.name!r} is spelled {rule.spelling!r} like another")
         self._rules[rule.name] = rule
+        self._spelled = None
+        return rule
+
+    @contextlib.contextmanager
+    def scope(self):
+        """Rules declared inside the block are removed at its end (tests declare their own)."""
+        saved = dict(self._rules)
+        try:
+            yield self
+        finally:
+            self._rules = saved
+            self._spelled = None
+
+    def spelled(self, syntax: str, spelling: str, language: str = ANSWER) -> Rule | None:
+        """The rule written ``spelling`` with ``syntax`` in ``language`` (ANSWER: spec or answer)."""
+        if self._spelled is None:
+            self._spelled = {(r.syntax, r.spelling): r for r in self._rules.values()
+                             if r.spelling is not None and r.language}
+        rule = self._spelled.get((syntax, spelling))
+        if rule is None or (language == SPEC and rule.language != SPEC):
+            return None
         return rule
 
     def __getitem__(self, name: str) -> Rule:
@@ -216,6 +387,27 @@ def apply(op: str, *args: Expr, **attrs) -> Expr:
         if simpler is not None:
             return simpler
     return Apply(op, tuple(args), tuple(sorted(attrs.items())), tuple(shape))
+
+
+def to_sympy(e: Expr, leaf: Callable):
+    """The scalar sympy form of an element-wise IR expression, from each rule's ``sympy``.
+
+    ``leaf(x)`` is asked first about every sub-expression that is not a constant:
+    it returns the sympy expression standing for x (a symbol for a named array,
+    or x's own definition), or None to let x's rule build it from its arguments.
+
+    Raises:
+        ValueError: a sub-expression that neither ``leaf`` nor a scalar form covers.
+    """
+    if isinstance(e, Const):
+        return as_sympy(e.value)
+    known = leaf(e)
+    if known is not None:
+        return known
+    form = RULES[e.op].sympy if isinstance(e, Apply) else None
+    if form is None:
+        raise ValueError(f"no scalar form for {e!r}")
+    return form([to_sympy(a, leaf) for a in e.args], e.kw)
 
 
 # -- printing helpers named after the shape of the form -----------------------

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +28,10 @@ import sympy as sp
 
 from .. import runtime
 from ..errors import DerivationError
-from ..ir import Const, Expr
+from ..ir import Const, Expr, as_sympy
 from . import scalar_code as sc
-from .core import ATOM, MASK, RULES, OutForm, Printed, Rule, ScalarForm, against_zero, apply, ufunc_out
+from .core import (ATOM, MASK, NONE, NUMBER, REQUIRED, RULES, SPEC, Arg, OutForm, Printed, Rule, ScalarForm,
+                   against_zero, apply, arrays, ufunc_out)
 
 X = sp.Symbol("x", real=True)
 R = sp.Symbol("r", real=True)
@@ -67,7 +70,8 @@ class ScalarFunction:
 
         return type(self.name, (sp.Function,), {
             "nargs": 1 + len(self.params), "fdiff": fdiff, "is_real": True,
-            "_latex": lambda fn, printer, *a, **k: rf"\operatorname{{{scalar.name}}}\left({printer._print(fn.args[0])}\right)",
+            "_latex": lambda fn, printer, *a, **k:
+                rf"\operatorname{{{scalar.name}}}\left({printer._print(fn.args[0])}\right)",
         })
 
     @functools.cached_property
@@ -83,7 +87,23 @@ class ScalarFunction:
         return _reuse_result(self, simpler if _printable(simpler) else d)
 
 
-FUNCTIONS: dict[str, ScalarFunction] = {}
+class _Functions(Mapping):
+    """name -> :class:`ScalarFunction` of every element-wise rule: a view of the rule
+    table (its ``extra["scalar"]``), so a function is declared in one registry only."""
+
+    def __getitem__(self, name: str) -> ScalarFunction:
+        if name not in RULES or "scalar" not in RULES[name].extra:
+            raise KeyError(name)
+        return RULES[name].extra["scalar"]
+
+    def __iter__(self):
+        return (rule.name for rule in RULES if "scalar" in rule.extra)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+FUNCTIONS = _Functions()
 
 
 def _unfold(expr: sp.Expr) -> sp.Expr:
@@ -162,11 +182,6 @@ def _step_form(d: sp.Expr) -> sp.Expr:
         return b + sp.factor(a - b) * step(X)
     raise DerivationError(f"cannot turn derivative {d} into a step form: "
                           "write the function as Piecewise((f, x > 0), (g, True))")
-
-
-def to_sympy_call(name: str, arg, params: dict):
-    fn = FUNCTIONS[name]
-    return fn.sympy_function(arg, *[params[p] for p in fn.params])
 
 
 def from_sympy(expr: sp.Expr, bind: dict) -> Expr:
@@ -268,9 +283,18 @@ def _evaluate(fn: ScalarFunction):
     return evaluate
 
 
-def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), native=None,
+def _latex_words(latex: str) -> tuple:
+    """The reader's word for a function printed ``latex``: ``\\tanh`` itself, or the
+    lower-case word of ``\\operatorname{LeakyReLU}`` (leakyrelu); none for a notation."""
+    word = re.fullmatch(r"\\operatorname\{([A-Za-z]+)\}", latex)
+    if word:
+        return (word.group(1).lower(),)
+    return (latex,) if re.fullmatch(r"\\[A-Za-z]+", latex) else ()
+
+
+def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), defaults=None, native=None,
                 kinks=(), domain="real", differentiable=True, internal=False, doc="",
-                numpy_out: OutForm | None = None, scalar=None) -> Rule:
+                numpy_out: OutForm | None = None, scalar=None, words=()) -> Rule:
     """Declare an element-wise function from its scalar definition ``body`` (in X).
 
     The forward formula is all that is needed: the derivative comes from
@@ -279,19 +303,27 @@ def elementwise(name: str, body: sp.Expr, *, latex: str, impl=None, params=(), n
     functions declared before). ``impl`` (a function of :mod:`symgrad.runtime`
     or a numpy ufunc) replaces the formula where a numerically careful version
     exists. ``internal`` functions serve derivatives only and are not part of
-    the spec language. Optional, for speed: ``numpy_out`` (the compiled step's
+    the spec language. ``defaults`` gives parameters their values when a call
+    leaves them out; ``words`` adds LaTeX reader words to the one ``latex`` gives
+    (``\\ln`` for log). Optional, for speed: ``numpy_out`` (the compiled step's
     in-place form, see :class:`~symgrad.rules.core.OutForm`) and ``scalar``
     (straight-line float code: an expression in ``{0}`` or a function of
     :mod:`symgrad.rules.scalar_code`, see :class:`~symgrad.rules.core.ScalarForm`).
     """
     fn = ScalarFunction(name, body, tuple(params), latex, impl, native, tuple(kinks), domain)
-    FUNCTIONS[name] = fn
     vjp = _vjp(fn) if differentiable else None
+    defaults = defaults or {}
+    signature = arrays(1) + tuple(Arg(p, NUMBER, defaults.get(p, REQUIRED)) for p in fn.params)
     return RULES.add(Rule(
         name, "elementwise", 1, lambda shapes, **params: shapes[0], (vjp,),
         numpy=_numpy_form(fn), latex=_latex_form(fn), evaluate=_evaluate(fn),
-        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn, "internal": internal},
-        numpy_out=numpy_out, scalar_code=None if scalar is None else ScalarForm(scalar)))
+        kinks=fn.kinks, domain=domain, doc=doc, extra={"scalar": fn},
+        numpy_out=numpy_out, scalar_code=None if scalar is None else ScalarForm(scalar),
+        language=NONE if internal else SPEC, signature=signature,
+        samples=tuple((((2, 3),), {p: v for p in fn.params}) for v in (sp.Rational(1, 5), sp.Rational(-3, 2)))
+        if fn.params else ((((2, 3),), {}),),
+        latex_words=() if internal else _latex_words(latex) + tuple(words),
+        sympy=lambda a, kw: fn.sympy_function(a[0], *[as_sympy(kw[p]) for p in fn.params])))
 
 
 def _softplus_out(a, node, out, s, ctx):
@@ -348,17 +380,18 @@ elementwise("step", sp.Piecewise((1, _x > 0), (0, True)), latex=r"\mathrm{1\!\!1
             doc="1 where x > 0, else 0 (the ReLU derivative; 0 at 0)")
 elementwise("exp", sp.exp(_x), latex=r"\exp", impl=np.exp, native=sp.exp, doc="e^x",
             numpy_out=ufunc_out("exp"), scalar=sc._exp)
-elementwise("log", sp.log(_x), latex=r"\log", impl=np.log, native=sp.log, domain="positive",
+elementwise("log", sp.log(_x), latex=r"\log", impl=np.log, native=sp.log, domain="positive", words=(r"\ln",),
             doc="natural logarithm", numpy_out=ufunc_out("log"), scalar=sc._log)
 elementwise("expm1", sp.exp(_x) - 1, latex=r"\operatorname{expm1}", impl=np.expm1,
             native=lambda x: sp.exp(x) - 1, internal=True,
             doc="e^x - 1, accurate near 0 (1 - softmax = -expm1(log_softmax) without cancellation)",
             numpy_out=ufunc_out("expm1"), scalar=sc._expm1)
 elementwise("tanh", sp.tanh(_x), latex=r"\tanh", impl=np.tanh, native=sp.tanh, doc="hyperbolic tangent",
+            words=("tanh",),
             numpy_out=ufunc_out("tanh"), scalar="math.tanh({0})")
 elementwise("erf", sp.erf(_x), latex=r"\operatorname{erf}", impl=runtime.erf, native=sp.erf,
             doc="the error function")
-elementwise("sigmoid", 1 / (1 + sp.exp(-_x)), latex=r"\sigma", impl=runtime.sigmoid,
+elementwise("sigmoid", 1 / (1 + sp.exp(-_x)), latex=r"\sigma", impl=runtime.sigmoid, words=("sigmoid",),
             doc="logistic sigmoid 1 / (1 + e^-x)",
             numpy_out=OutForm(_sigmoid_out, returns=False), scalar=sc._sigmoid)
 elementwise("relu", sp.Piecewise((_x, _x > 0), (0, True)), latex=r"\operatorname{ReLU}",
@@ -367,7 +400,8 @@ elementwise("relu", sp.Piecewise((_x, _x > 0), (0, True)), latex=r"\operatorname
             # NaN <= 0 is False: NaN passes through, as np.maximum(NaN, 0) does
             scalar="(0.0 if {0} <= 0.0 else {0})")
 elementwise("leaky_relu", sp.Piecewise((_x, _x > 0), (sp.Symbol("slope", real=True) * _x, True)),
-            params=("slope",), latex=r"\operatorname{LeakyReLU}", impl=runtime.leaky_relu, kinks=(0,),
+            params=("slope",), defaults={"slope": sp.Rational(1, 100)}, latex=r"\operatorname{LeakyReLU}",
+            impl=runtime.leaky_relu, kinks=(0,),
             doc="x for x > 0, slope * x otherwise; derivative at 0 is slope")
 elementwise("softplus", sp.log(1 + sp.exp(_x)), latex=r"\operatorname{softplus}", impl=runtime.softplus,
             doc="log(1 + e^x)",

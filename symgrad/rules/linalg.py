@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Apply, show_shape
-from .core import MUL, POSTFIX, RULES, OutForm, Printed, Rule, apply, wrap
+from .core import INFIX, MUL, POSTFIX, POSTFIX_OP, RULES, OutForm, Printed, Rule, apply, wrap
 
 
 def _matmul_shape(shapes):
@@ -68,7 +68,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"{wrap(args[0], MUL)} @ {wrap(args[1], MUL + 1)}", MUL),
     latex=_matmul_latex,
     evaluate=lambda args, node, ctx: ctx.matmul(args[0], args[1]),
-    doc="a @ b, the matrix product (1-D operands as in numpy)",
+    doc="a @ b, the matrix product (1-D operands as in numpy)", syntax=INFIX, spelling="@",
+    samples=tuple(((a, b), {}) for a, b in [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,))]),
     numpy_out=OutForm(lambda a, node, out, s, ctx: [f"np.matmul({a[0]}, {a[1]}, out={out})"], elementwise=False)))
 
 
@@ -92,7 +93,8 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"{wrap(args[0], POSTFIX)}.T", POSTFIX),
     latex=lambda args, node, ctx: Printed(transposed_latex(args[0]), POSTFIX),
     evaluate=lambda args, node, ctx: np.transpose(args[0]),
-    simplify=_transpose_simplify, doc="a.T, the transpose (identity on vectors)"))
+    simplify=_transpose_simplify, doc="a.T, the transpose (identity on vectors)",
+    syntax=POSTFIX_OP, spelling=".T", inline=True))
 
 
 def _outer_shape(shapes):
@@ -108,4 +110,4 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.outer({args[0].text}, {args[1].text})"),
     latex=lambda args, node, ctx: Printed(f"{wrap(args[0], MUL)} {transposed_latex(args[1])}", MUL),
     evaluate=lambda args, node, ctx: np.multiply.outer(args[0], args[1]),
-    doc="outer(a, b) = a b^T for vectors"))
+    doc="outer(a, b) = a b^T for vectors", samples=((((2,), (3,)), {}),)))

@@ -11,7 +11,15 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Var
-from .core import ATOM, MUL, ONES, RULES, OutForm, Printed, Rule, ScalarForm, apply
+from .core import (ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm, apply,
+                   arrays)
+
+# sum(x, axis=None, keepdims=False), and its samples for the per-rule gradient test
+REDUCTION = arrays(1) + (Arg("axis", AXIS, None, keyword=True), Arg("keepdims", FLAG, False, keyword=True,
+                                                                    positional=False))
+REDUCTION_DEFAULTS = {a.name: a.default for a in REDUCTION[1:]}
+REDUCTION_SAMPLES = ((((2, 3),), {}), (((2, 3),), {"axis": 0}), (((2, 3),), {"axis": 1, "keepdims": True}),
+                     (((3,),), {"axis": 0}))
 
 
 def normalize_axis(axis, ndim: int, op: str):
@@ -47,7 +55,7 @@ def _count(shape, axes):
     return sp.Mul(*[shape[i] for i in axes])
 
 
-def _expand_back(g, a, axis, keepdims):
+def expand_back(g, a, axis=None, keepdims=False):
     """The adjoint of a reduction: g spread back over the reduced axes."""
     axes = normalize_axis(axis, a.ndim, "sum")
     if axes is not None and not keepdims and g.ndim > 0:
@@ -69,6 +77,9 @@ def _reduction_simplify(op):
         canonical = _axis_attr(normalize_axis(axis, a.ndim, op))
         if canonical != axis:
             return apply(op, a, **{**attrs, "axis": canonical})
+        defaults = {k: v for k, v in attrs.items() if v is REDUCTION_DEFAULTS[k]}
+        if defaults:   # left out, as a call that does not give them: one IR for sum(x) and sum(x, axis=None)
+            return apply(op, a, **{k: v for k, v in attrs.items() if k not in defaults})
         if a.ndim == 0:
             return a
         return None
@@ -136,20 +147,30 @@ def _sum_out(a, node, out, s, ctx):
     return [f"np.add.reduce({a[0]}{reduce_kw(node)}, out={out})"]
 
 
-RULES.add(Rule(
-    "sum", "reduce", 1, _reduction_shape("sum"),
-    (lambda g, r, a, axis=None, keepdims=False: _expand_back(g, a, axis, keepdims),),
+def reduction(name: str, *, vjp, numpy, latex, evaluate, doc: str, **more) -> Rule:
+    """Declare a reduction ``name(x, axis=None, keepdims=False)``.
+
+    Its shape, its canonical attributes, its call signature and its gradient-test
+    samples come from here; ``vjp`` is (g, r, x, axis=None, keepdims=False) -> the
+    adjoint of x (:func:`expand_back` spreads g back), the printing and evaluate
+    forms are those of any rule, and ``more`` any other Rule field.
+    """
+    return RULES.add(Rule(name, "reduce", 1, _reduction_shape(name), (vjp,), numpy=numpy, latex=latex,
+                          evaluate=evaluate, simplify=_reduction_simplify(name), doc=doc, signature=REDUCTION,
+                          samples=REDUCTION_SAMPLES, **more))
+
+
+reduction(
+    "sum", vjp=lambda g, r, a, axis=None, keepdims=False: expand_back(g, a, axis, keepdims),
     numpy=lambda args, node, ctx: Printed(f"np.sum({args[0].text}{_kw_text(node, ctx)})"),
-    latex=_sum_latex, evaluate=_evaluate_sum,
-    simplify=_reduction_simplify("sum"),
-    doc="sum(a, axis=None, keepdims=False)",
+    latex=_sum_latex, evaluate=_evaluate_sum, doc="sum(a, axis=None, keepdims=False)",
     numpy_out=OutForm(_sum_out, constant=_sum_ones, elementwise=False, early=True),
-    scalar_code=ScalarForm()))
+    scalar_code=ScalarForm(), latex_words=(r"\sum", "sum"))
 
 
 def _mean_vjp(g, r, a, axis=None, keepdims=False):
     count = _count(a.shape, normalize_axis(axis, a.ndim, "mean"))
-    return _expand_back(apply("mul", Const(1 / count), g), a, axis, keepdims)
+    return expand_back(apply("mul", Const(1 / count), g), a, axis, keepdims)
 
 
 def _mean_latex(args, node, ctx):
@@ -165,12 +186,10 @@ def _evaluate_mean(args, node, ctx):
     return _evaluate_sum(args, node, ctx) / ctx.number(count)
 
 
-RULES.add(Rule(
-    "mean", "reduce", 1, _reduction_shape("mean"), (_mean_vjp,),
+reduction(
+    "mean", vjp=_mean_vjp,
     numpy=lambda args, node, ctx: Printed(f"np.mean({args[0].text}{_kw_text(node, ctx)})"),
-    latex=_mean_latex, evaluate=_evaluate_mean,
-    simplify=_reduction_simplify("mean"),
-    doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm()))
+    latex=_mean_latex, evaluate=_evaluate_mean, doc="mean(a, axis=None, keepdims=False)", scalar_code=ScalarForm())
 
 
 def _expand_dims_shape(shapes, axis):
@@ -195,8 +214,9 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.expand_dims({args[0].text}, {node.kw['axis']})"),
     latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: np.expand_dims(args[0], node.kw["axis"]),
-    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)", extra={"internal": True},
-    scalar_code=ScalarForm()))
+    simplify=_expand_dims_simplify, doc="a with a new axis of size 1 (the adjoint of a reduction needs it)",
+    scalar_code=ScalarForm(), language=ANSWER, signature=(Arg("x", ARRAY), Arg("axis", AXIS, keyword=True)),
+    samples=((((3,),), {"axis": 1}), (((3,),), {"axis": 0}))))
 
 
 def _softmax_shape(op):
@@ -275,7 +295,7 @@ def _scalar_softmax(log):
     return ScalarForm(evaluate=evaluate)
 
 
-def _softmax_rule(op, vjp, impl, latex_name, log):
+def _softmax_rule(op, vjp, impl, latex_name, log, words=()):
     def numpy_form(args, node, ctx):
         ctx.helper(impl)
         return Printed(f"{op}({args[0].text}, axis={node.kw['axis']})")
@@ -292,13 +312,14 @@ def _softmax_rule(op, vjp, impl, latex_name, log):
         doc=f"{op}(a, axis=-1), normalised along one axis",
         numpy_out=OutForm(_log_softmax_out, scratch=1, elementwise=False) if log
         else OutForm(_softmax_out, elementwise=False),
-        scalar_code=_scalar_softmax(log)))
+        scalar_code=_scalar_softmax(log), signature=arrays(1) + (Arg("axis", AXIS, -1, keyword=True),),
+        latex_words=words, samples=((((2, 3),), {"axis": 1}), (((2, 3),), {"axis": 0}), (((3,),), {}))))
 
 
 def _register_softmax():
     from .. import runtime
 
-    _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False)
+    _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False, ("softmax",))
     _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True)
 
 

@@ -7,7 +7,8 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import show_shape
-from .core import POSTFIX, RULES, Printed, Rule, apply, wrap
+from .core import (ANSWER, ARRAY, ARRAYS, AXIS, HIDDEN, NONE, POSTFIX, RULES, SIZE, SIZES, Arg, Printed, Rule, apply,
+                   wrap)
 from .reduce import normalize_axis
 
 
@@ -31,7 +32,7 @@ def _concat_shape(shapes, axis=0):
 def _concat_simplify(args, attrs, shape):
     axis = attrs.get("axis", 0)
     (ax,) = normalize_axis(axis, args[0].ndim, "concat")
-    if ax != axis:
+    if ax != axis or "axis" not in attrs:
         return apply("concat", *args, axis=ax)
     return None
 
@@ -57,7 +58,9 @@ RULES.add(Rule(
     latex=_concat_latex,
     evaluate=lambda args, node, ctx: np.concatenate(args, axis=node.kw["axis"]),
     simplify=_concat_simplify,
-    doc="concat(a, b, ..., axis=0): arrays joined along an axis"))
+    doc="concat(a, b, ..., axis=0): arrays joined along an axis",
+    signature=(Arg("arrays", ARRAYS), Arg("axis", AXIS, 0, keyword=True, positional=False)),
+    samples=((((2, 3), (2, 2)), {"axis": 1}), (((2, 3), (1, 3), (2, 3)), {"axis": 0}), (((2,), (3,)), {}))))
 
 
 def _slice_shape(shapes, axis, start, stop):
@@ -106,7 +109,11 @@ def _slice_evaluate(args, node, ctx):
 RULES.add(Rule(
     "slice", "structure", 1, _slice_shape, (_slice_vjp,),
     numpy=_slice_numpy, latex=_slice_latex, evaluate=_slice_evaluate,
-    doc="a[..., start:stop] along one axis (the adjoint of concat)", extra={"internal": True}))
+    doc="a[..., start:stop] along one axis (the adjoint of concat)", language=ANSWER,
+    signature=(Arg("x", ARRAY), Arg("axis", AXIS, keyword=True), Arg("start", SIZE, keyword=True),
+               Arg("stop", SIZE, keyword=True)),
+    samples=((((2, 5),), {"axis": 1, "start": sp.Integer(1), "stop": sp.Integer(3)}),
+             (((4,),), {"axis": 0, "start": sp.Integer(0), "stop": sp.Integer(2)}))))
 
 
 def _constant(name, value, latex):
@@ -119,7 +126,8 @@ def _constant(name, value, latex):
         numpy=lambda args, node, ctx: Printed(f"np.{name}({ctx.shape(node.kw['shape'])}, dtype=dtype)"),
         latex=latex_form,
         evaluate=lambda args, node, ctx: ctx.full(node.kw["shape"], value),
-        doc=f"{name}(d1, d2, ...): an array of {value}s (not differentiable)"))
+        doc=f"{name}(d1, d2, ...): an array of {value}s (not differentiable)",
+        signature=(Arg("shape", SIZES),), samples=(((), {"shape": (sp.Integer(2), sp.Integer(3))}),)))
 
 
 _constant("ones", 1, "1")
@@ -130,4 +138,4 @@ RULES.add(Rule(
     "alias", "structure", 1, lambda shapes: shapes[0], (lambda g, r, a: g,),
     numpy=lambda args, node, ctx: args[0], latex=lambda args, node, ctx: args[0],
     evaluate=lambda args, node, ctx: args[0],
-    doc="a node that names another value (y = x)", extra={"internal": True}))
+    doc="a node that names another value (y = x)", syntax=HIDDEN, language=NONE))

@@ -3,20 +3,21 @@ operations an adjoint needs: ``slice``, ``broadcast_to``, ``expand_dims``).
 
 Used to show expected formulas and to write mistake variants as answers a
 student could type. Every operand that is not an atom is parenthesised, so
-the text reads back to the same tree.
+the text reads back to the same tree. How each operation is written comes
+from its rule (``syntax``, ``spelling``, ``signature``).
 """
 
 from __future__ import annotations
 
-
 from ..ir import Apply, Const, Expr, Var, as_sympy
 from ..rules import RULES
+from ..rules.core import AXIS, CALL, HIDDEN, INFIX, NUMBER, POSTFIX_OP, POWER, PREFIX, SIZE, SIZES
 
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
+_OPERATORS = (INFIX, PREFIX, POWER)   # written around their operands: parenthesised inside another
 
 
 def _atom(text: str, e: Expr) -> str:
-    if isinstance(e, Var) or (isinstance(e, Apply) and e.op not in _INFIX and e.op not in ("neg", "pow")):
+    if isinstance(e, Var) or (isinstance(e, Apply) and RULES[e.op].syntax not in _OPERATORS):
         return text
     if isinstance(e, Const) and as_sympy(e.value).is_Integer and e.value >= 0:
         return text
@@ -28,6 +29,32 @@ def _dim(d) -> str:
     return str(d) if d.is_Atom else f"({d})"
 
 
+def _value(op: str, arg, value) -> str:
+    """One attribute written as the answer language reads it back."""
+    if arg.kind == SIZES:
+        return ", ".join(_dim(d) for d in value)
+    if arg.kind == SIZE:
+        return _dim(value)
+    if arg.kind == NUMBER:
+        return repr(float(value))
+    if arg.kind == AXIS and isinstance(value, tuple):
+        raise ValueError(f"{op} over several axes has no answer spelling")
+    return str(value)
+
+
+def _call(rule, args: list[str], kw: dict) -> str:
+    parts = list(args)
+    for arg in rule.signature:
+        if arg.array or arg.name not in kw:
+            continue
+        value = kw[arg.name]
+        if value is arg.default and (value is None or value is False):
+            continue   # the default a call leaves out
+        text = _value(rule.name, arg, value)
+        parts.append(f"{arg.name}={text}" if arg.keyword else text)
+    return f"{rule.spelling}({', '.join(parts)})"
+
+
 def to_text(e: Expr) -> str:
     """The answer-language spelling of an IR expression."""
     if isinstance(e, Var):
@@ -35,46 +62,59 @@ def to_text(e: Expr) -> str:
     if isinstance(e, Const):
         value = as_sympy(e.value)
         return str(value).replace(" ", "")
-    op = e.op
+    rule = RULES[e.op]
     args = [to_text(a) for a in e.args]
-    kw = e.kw
-    if op in _INFIX:
-        return f"{_atom(args[0], e.args[0])} {_INFIX[op]} {_atom(args[1], e.args[1])}"
-    if op == "neg":
-        return f"-{_atom(args[0], e.args[0])}"
-    if op == "pow":
-        return f"{_atom(args[0], e.args[0])}**{_atom(str(kw['exponent']), Const(kw['exponent']))}"
-    if op == "transpose":
-        return f"{_atom(args[0], e.args[0])}.T"
-    if op == "alias":
+    atoms = [_atom(t, a) for t, a in zip(args, e.args)]
+    if rule.syntax == INFIX:
+        return f"{atoms[0]} {rule.spelling} {atoms[1]}"
+    if rule.syntax == PREFIX:
+        return f"{rule.spelling}{atoms[0]}"
+    if rule.syntax == POSTFIX_OP:
+        return f"{atoms[0]}{rule.spelling}"
+    if rule.syntax == POWER:
+        (exponent,) = [e.kw[a.name] for a in rule.signature if not a.array]
+        return f"{atoms[0]}{rule.spelling}{_atom(str(exponent), Const(exponent))}"
+    if rule.syntax == HIDDEN:
         return args[0]
-    if op in ("ones", "zeros"):
-        return f"{op}({', '.join(_dim(d) for d in kw['shape'])})"
-    if op == "broadcast_to":
-        return f"broadcast_to({args[0]}, {', '.join(_dim(d) for d in kw['shape'])})"
-    if op == "slice":
-        return f"slice({args[0]}, axis={kw['axis']}, start={_dim(kw['start'])}, stop={_dim(kw['stop'])})"
-    if op == "expand_dims":
-        return f"expand_dims({args[0]}, axis={kw['axis']})"
-    if op == "concat":
-        return f"concat({', '.join(args)}, axis={kw['axis']})"
-    if op in ("sum", "mean"):
-        extra = ""
-        if kw.get("axis") is not None:
-            axis = kw["axis"]
-            if isinstance(axis, tuple):
-                raise ValueError("multi-axis reductions have no answer spelling")
-            extra += f", axis={axis}"
-        if kw.get("keepdims"):
-            extra += ", keepdims=True"
-        return f"{op}({args[0]}{extra})"
-    if op in ("softmax", "log_softmax"):
-        return f"{op}({args[0]}, axis={kw['axis']})"
-    rule = RULES[op]
-    if rule.family == "elementwise":
-        params = rule.extra["scalar"].params
-        extra = "".join(f", {float(kw[p])!r}" for p in params)
-        return f"{op}({args[0]}{extra})"
-    if op == "outer":
-        return f"outer({args[0]}, {args[1]})"
-    raise ValueError(f"no answer spelling for operation {op!r}")
+    if rule.syntax == CALL and rule.spelling:
+        return _call(rule, args, e.kw)
+    raise ValueError(f"no answer spelling for operation {e.op!r}")
+
+
+def derivative_text(rule) -> str | None:
+    """f' of an element-wise rule in the answer language, in ``x`` (the argument)
+    and ``r`` (the value f(x)), from its scalar derivative (sigmoid: ``(1 - r) * r``);
+    parameters take their defaults. None when there is none to write."""
+    from ..errors import SymgradError
+    from ..rules.core import REQUIRED
+    from ..rules.elementwise import R, X, from_sympy
+
+    scalar = rule.extra.get("scalar")
+    if scalar is None or not rule.differentiable(0):
+        return None
+    params = {a.name: a.default for a in rule.signature if not a.array}
+    if any(v is REQUIRED for v in params.values()):
+        return None
+    bind = {X: Var("x", (), "input"), R: Var("r", (), "node")}
+    bind.update({sym: Const(params[sym.name]) for sym in scalar.param_symbols})
+    try:
+        return to_text(from_sympy(scalar.derivative, bind))
+    except (SymgradError, ValueError):
+        return None
+
+
+def derivative_tree(rule, arg, call, pos: int):
+    """f'(arg) as a parse tree for the LaTeX reader's ``f'(z)``: the rule's derivative
+    in the answer language, its ``x`` and ``r`` replaced by the argument and the
+    call; None when it cannot be written in the language (erf' needs sqrt(pi))."""
+    from ..graph import callable_functions
+    from ..parse import Call, Name, parse, substitute, walk
+
+    text = derivative_text(rule)
+    if text is None:
+        return None
+    tree, known = parse(text), set(callable_functions())
+    if any(isinstance(n, Call) and n.func not in known or isinstance(n, Name) and n.id not in ("x", "r")
+           for n in walk(tree)):
+        return None
+    return substitute(tree, {"x": arg, "r": call}, pos)

@@ -6,10 +6,11 @@ and juxtaposition (a matrix product; a scalar factor scales; a column vector
 times a transposed one is an outer product), ``\odot \circ *`` (element-wise),
 ``\otimes`` (outer product), ``\operatorname{diag}(v)`` as a factor,
 ``\mathbb{1}[z > 0]`` / ``\mathbf{1}\{z > 0\}`` / ``\mathrm{1\!\!1}[z > 0]`` / ``\mathbb{1}(z)``
-indicators (``\geq`` gives the value 1 at 0), ``\sigma``, ``\sigma'``,
-``\tanh``, ``\tanh'``, ``\exp``, ``\log``, ``\operatorname{ReLU}`` (and ``'``),
-``\operatorname{softmax}``, ``\sum_i x`` (a reduction),
-``\operatorname{sum}_{k}(x)``, ``\left( \right)``, ``\left[x\right]_{:, a:b}``
+indicators (``\geq`` gives the value 1 at 0), every operation's own words in
+the rule table (``\sigma``, ``\tanh``, ``\log``, ``\operatorname{ReLU}``, ``\sum``...;
+see ``Rule.latex_words``) with a subscript axis where the operation takes one
+(``\sum_i x``, ``\operatorname{sum}_{k}(x)``) and a prime for a derivative
+(``\sigma'(z)``, from the rule's scalar derivative), ``\left( \right)``, ``\left[x\right]_{:, a:b}``
 (a slice), ``\frac{\partial L}{\partial X}`` (an adjoint), and the spec's own
 display names (its ``[latex]`` table, ``\hat{y}``, ``\mathbf{x}``,
 ``W^{(1)}``...). Unknown commands are refused by name; nothing is evaluated.
@@ -24,6 +25,9 @@ from ..emit.printers import LatexIRPrinter
 from ..errors import ParseError, SymgradError
 from ..parse import (MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp, bad_character, check_height,
                      literal_value)
+from ..rules import RULES
+from ..rules.core import AXIS, SPEC
+from .exprtext import derivative_tree
 
 _NUMBER = r"[0-9]+\.?[0-9]*|\.[0-9]+"   # ASCII digits only; no exponent in LaTeX answers
 _TOKEN = re.compile(r"""
@@ -34,17 +38,19 @@ _TOKEN = re.compile(r"""
   | (?P<op>>=|<=|[-+*/^_'(){}\[\],:<>=|.])
 """, re.VERBOSE)
 
-SPACING = set()
-FUNCS = {r"\sigma": "sigmoid", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log", r"\ln": "log"}
-OPERATORNAMES = {"relu": "relu", "softmax": "softmax", "softplus": "softplus", "gelu": "gelu",
-                 "leakyrelu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh", "erf": "erf"}
 KNOWN = {r"\frac", r"\left", r"\right", r"\cdot", r"\odot", r"\circ", r"\otimes", r"\top", r"\intercal",
          r"\operatorname", r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm", r"\hat", r"\vec", r"\bar",
-         r"\tilde", r"\sum", r"\partial", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt", r"\times",
+         r"\tilde", r"\partial", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt", r"\times",
          r"\{", r"\}", r"\mathcal", r"\lambda", r"\alpha", r"\beta", r"\gamma", r"\delta", r"\epsilon",
          r"\mu", r"\theta", r"\tau", r"\phi", r"\eta", r"\ell", r"\mathit", r"\mathsf", r"\big", r"\Big",
-         r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"} | set(FUNCS)
+         r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"}
 SIZES = {r"\big", r"\Big", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"}
+LARGE = {r"\sum"}   # large operators: their argument is the factor that follows, brackets or not
+
+
+def words() -> dict:
+    """Reader word (a command, or the word of an \\operatorname) -> the rule it names."""
+    return {w: r for r in RULES if r.language == SPEC for w in r.latex_words}
 
 
 def tokenize(text: str) -> list[tuple[str, int]]:
@@ -53,13 +59,13 @@ def tokenize(text: str) -> list[tuple[str, int]]:
         raise ParseError(f"LaTeX answer must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ParseError(f"LaTeX answer is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    raw, i = [], 0
+    raw, i, commands = [], 0, words()
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
             raise bad_character(text, i, "write LaTeX commands in plain ASCII")
         kind, tok = m.lastgroup, m.group()
-        if kind == "cmd" and tok not in KNOWN:
+        if kind == "cmd" and tok not in KNOWN and tok not in commands:
             raise ParseError(f"unknown LaTeX command {tok!r} at column {i + 1}")
         if kind == "number":
             literal_value(tok, i + 1)   # refuses literals the expression parser refuses
@@ -77,10 +83,6 @@ def tokenize(text: str) -> list[tuple[str, int]]:
             continue
         k += 1
     return out
-
-
-def _display_tokens(text: str) -> tuple:
-    return tuple(t for t, _ in tokenize(text))
 
 
 def _remembering(cls):
@@ -116,6 +118,7 @@ class _Reader:
         self.depth = 0
         self.d = d
         self.lowering = _remembering(AnswerLowering)(d)
+        self.words = words()
         printer = LatexIRPrinter(dict(d.spec.latex))
         names = list(d.graph.variables()) + [s for s in d.graph.sizes]
         self.displays = []
@@ -125,7 +128,7 @@ class _Reader:
                 shown.add(r"\hat{%s}" % name[:-3])
             for s in shown:
                 try:
-                    self.displays.append((_display_tokens(s), name))
+                    self.displays.append((tuple(t for t, _ in tokenize(s)), name))
                 except ParseError:
                     pass
         self.displays.sort(key=lambda p: -len(p[0]))
@@ -197,15 +200,13 @@ class _Reader:
         self.depth -= 1
         return node
 
-    STARTS_FACTOR = {"(", "{", r"\left", r"\frac", r"\sum", r"\operatorname", r"\mathbb", r"\mathbf",
-                     r"\boldsymbol", r"\mathrm", r"\hat", r"\vec", r"\bar", r"\tilde", r"\partial"}
+    NOT_FACTOR = {r"\cdot", r"\odot", r"\circ", r"\otimes", r"\right", r"\times", r"\geq", r"\ge", r"\leq",
+                  r"\le", r"\gt", r"\lt", r"\top", r"\intercal"}
 
     def starts_factor(self):
-        t = self.tok
-        return t and (t in self.STARTS_FACTOR or t in FUNCS or re.fullmatch(r"[A-Za-z]|[0-9].*|\.[0-9]+", t)
-                      or (t.startswith("\\") and t[1:].isalpha() and t not in
-                          {r"\cdot", r"\odot", r"\circ", r"\otimes", r"\right", r"\times", r"\geq", r"\ge",
-                           r"\leq", r"\le", r"\gt", r"\lt", r"\top", r"\intercal"}))
+        t = self.tok   # a bracket, a letter, a number or a command that is not an operator
+        return t and (t in ("(", "{") or re.fullmatch(r"[A-Za-z]|[0-9].*|\.[0-9]+", t)
+                      or (t.startswith("\\") and t[1:].isalpha() and t not in self.NOT_FACTOR))
 
     def term(self):
         node = self.factor()
@@ -308,44 +309,23 @@ class _Reader:
             return self.maybe_slice(node, pos)
         if t == r"\frac":
             return self.frac(pos)
-        if t == r"\sum":
-            self.take()
-            axis = None
-            if self.tok == "_":
-                self.take()
-                sub = self.braced_text()
-                axis = int(sub) if sub.isdigit() else None
-            self.enter()
-            body = self.factor()
-            self.depth -= 1
-            kwargs = (("axis", Num(Fraction(axis), str(axis), pos)),) if axis is not None else ()
-            return Call("sum", (body,), kwargs, pos)
         # \mathbb{1}, \mathbf{1}, and the package-free \mathrm{1\!\!1} symgrad itself prints
         if t in (r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm") and self.toks[self.i + 1][0] == "{" and \
                 self.toks[self.i + 2][0] == "1":
             self.take()
             self.braced_text()
             return self.indicator(pos)
-        if t in FUNCS:
+        if t in self.words:
             self.take()
-            return self.function(FUNCS[t], pos)
+            return self.function(self.words[t], pos, large=t in LARGE)
         if t == r"\operatorname":
             self.take()
             word = self.braced_text().lower().replace("\\,", "").replace(",", "")
             if word == "diag":
                 arg, _ = self.group()
                 return Call("diag", (arg,), (), pos)
-            if word == "sum":
-                axis = None
-                if self.tok == "_":
-                    self.take()
-                    sub = self.braced_text()
-                    axis = int(sub) if sub.isdigit() else None
-                arg, _ = self.group()
-                kwargs = (("axis", Num(Fraction(axis), str(axis), pos)),) if axis is not None else ()
-                return Call("sum", (arg,), kwargs, pos)
-            if word in OPERATORNAMES:
-                return self.function(OPERATORNAMES[word], pos)
+            if word in self.words:
+                return self.function(self.words[word], pos)
             raise ParseError(f"unknown operator \\operatorname{{{word}}} at column {pos}")
         if re.fullmatch(r"[A-Za-z]", t) or t.startswith("\\"):
             raise ParseError(f"unknown name {t!r} at column {pos}; use the spec's names or display names")
@@ -399,59 +379,52 @@ class _Reader:
         self.depth -= 1
         return BinOp("/", num, den, pos)
 
-    def function(self, func, pos):
-        prime = False
-        if self.tok == "'":
+    def function(self, rule, pos, large=False):
+        """A call of ``rule`` after its word: an axis as a subscript (when it takes
+        one), a prime (its derivative), then its argument."""
+        func, kwargs = rule.spelling, ()
+        if self.tok == "_" and any(a.kind == AXIS for a in rule.signature):
             self.take()
-            prime = True
+            sub = self.braced_text()
+            if sub.isdigit():   # \sum_i names an index, not an axis
+                kwargs = ((next(a.name for a in rule.signature if a.kind == AXIS), Num(Fraction(sub), sub, pos)),)
+        prime = self.tok == "'"
+        if prime:
+            self.take()
         if self.tok == "^" and self.toks[self.i + 2][0] == r"\prime":
             raise ParseError(f"write a derivative as {func}' (column {pos})")
-        if self.tok in ("(", r"\left", "{"):
+        if self.tok in ("(", r"\left", "{") and not large:
             arg, _ = self.group()
         else:
             self.enter()
             arg = self.factor()
             self.depth -= 1
-        call = Call(func, (arg,), (), pos)
-        if not prime:
-            return call
-        one = Num(Fraction(1), "1", pos)
-        if func == "sigmoid":
-            return BinOp("*", call, BinOp("-", one, call, pos), pos)
-        if func == "tanh":
-            return BinOp("-", one, BinOp("**", call, Num(Fraction(2), "2", pos), pos), pos)
-        if func == "relu":
-            return Call("step", (arg,), (), pos)
-        if func == "exp":
-            return call
-        raise ParseError(f"write the derivative of {func} explicitly (column {pos})")
+        call = Call(func, (arg,), kwargs, pos)
+        derivative = derivative_tree(rule, arg, call, pos) if prime else call
+        if derivative is None:
+            raise ParseError(f"write the derivative of {func} explicitly (column {pos})")
+        return derivative
 
     def indicator(self, pos):
-        if self.tok in ("[", r"\{", "(") or self.tok == r"\left":
-            if self.tok == r"\left":
-                self.take()
-            opener = self.take()
-            closer = {"[": "]", r"\{": r"\}", "(": ")"}[opener]
-            left = self.expr()
-            if self.tok in (">", "<", ">=", "<=", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt"):
-                rel = self.take()
-                right = self.expr()
-                if not (isinstance(right, Num) and right.value == 0):
-                    raise ParseError(f"indicators compare with 0, e.g. \\mathbb{{1}}[z > 0] (column {pos})")
-            else:
-                rel = ">"
-            if self.tok == r"\right":
-                self.take()
-            self.expect(closer)
-            one = Num(Fraction(1), "1", pos)
-            if rel in (">", r"\gt"):
-                return Call("step", (left,), (), pos)
-            if rel in ("<", r"\lt"):
-                return Call("step", (UnaryOp("-", left, pos),), (), pos)
-            if rel in (">=", r"\geq", r"\ge"):
-                return BinOp("-", one, Call("step", (UnaryOp("-", left, pos),), (), pos), pos)
-            return BinOp("-", one, Call("step", (left,), (), pos), pos)
-        self.fail("expected '[' or '\\{' after the indicator")
+        if self.tok == r"\left":
+            self.take()
+        if self.tok not in ("[", r"\{", "("):
+            self.fail("expected '[' or '\\{' after the indicator")
+        closer = {"[": "]", r"\{": r"\}", "(": ")"}[self.take()]
+        left, rel = self.expr(), ">"
+        if self.tok in (">", "<", ">=", "<=", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt"):
+            rel = self.take()
+            right = self.expr()
+            if not (isinstance(right, Num) and right.value == 0):
+                raise ParseError(f"indicators compare with 0, e.g. \\mathbb{{1}}[z > 0] (column {pos})")
+        if self.tok == r"\right":
+            self.take()
+        self.expect(closer)
+        # z > 0: step(z); z < 0: step(-z); z >= 0: 1 - step(-z); z <= 0: 1 - step(z)
+        flip = rel in ("<", r"\lt", ">=", r"\geq", r"\ge")
+        step = Call("step", (UnaryOp("-", left, pos) if flip else left,), (), pos)
+        closed = rel in (">=", r"\geq", r"\ge", "<=", r"\leq", r"\le")
+        return BinOp("-", Num(Fraction(1), "1", pos), step, pos) if closed else step
 
     def display(self):
         """The longest display name (or plain name) starting here, as a Name."""
