@@ -145,6 +145,17 @@ def partial_functions(d: Derivation) -> list[PartialFunction]:
     return out
 
 
+def loss_formula(d: Derivation) -> Expr:
+    """The loss entry with temporaries inlined."""
+    return substitute(d.graph.node(LOSS).expr, d.temporary_values())
+
+
+def loss_arguments(d: Derivation) -> tuple:
+    """``loss``'s arguments: what the loss formula reads (``y_predicted``), then ``y_observed``."""
+    observed = observed_input(d)
+    return tuple(v.name for v in free_vars(loss_formula(d)) if v.name != observed) + (OBSERVED,)
+
+
 def calls_in(fn: PartialFunction) -> list[str]:
     """The adjoints of other partials the local formula mentions (``d_r1``), in order."""
     out: list[str] = []
@@ -226,8 +237,8 @@ def context(spec) -> dict:
         "return variable_dict",)
     mlp = Function("mlp", args, "The forward pass: every node's value, by name", forward)
 
-    loss_expr = substitute(graph.node(LOSS).expr, temps)
-    loss_args = tuple(v.name for v in free_vars(loss_expr) if v.name != observed) + (OBSERVED,)
+    loss_expr = loss_formula(d)
+    loss_args = loss_arguments(d)
     printer.uses_dtype = False
     code = printer.doprint(loss_expr)
     where = {a: a for a in loss_args} | {observed: OBSERVED}
@@ -332,7 +343,7 @@ def plan(d: Derivation, points: int, seed: int) -> Plan:
     scalar_functions(False)
     forward_args = [a for a in d.graph.inputs if a != observed] + list(d.graph.params)
     for k, p in enumerate(pts):
-        out.add(calls.function_call(f"loss.p{k}", "loss", [arg("y_predicted", k), arg(OBSERVED, k)]),
+        out.add(calls.function_call(f"loss.p{k}", "loss", [arg(a, k) for a in loss_arguments(d)]),
                 Case("loss", f"loss.p{k}", {"": p.values["loss"]}, p.leaves(d)))
     for k, p in enumerate(pts):
         out.add(calls.function_call(f"mlp.p{k}", "mlp", [arg(a, k) for a in forward_args], keys),
