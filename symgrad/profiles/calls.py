@@ -9,8 +9,10 @@ the frozen dataclasses here build that data, so a planner writes
 nested list, and ``wire()`` returns exactly the lists and dicts the runner
 reads.
 
-Arguments: :func:`scalar`, :func:`array`, :func:`integer`, :func:`tensor` (a
-plan array handed over as a float, a copy, an int, a torch tensor),
+Each piece's plain form is its tag followed by its fields in the order they
+are declared (nested pieces in their plain form), as the runner reads them.
+Arguments: :func:`scalar`, :func:`array`, :func:`integer` (a plan array handed
+over as a float, a copy, an int), :class:`Tensor`,
 :class:`Const`, :class:`Slot`, :class:`DictArg`. Saved values: :class:`Slot`
 (the slot's whole value), :class:`Attr`, :class:`Item`, :class:`Index`,
 :class:`Key`, :class:`Members`. Steps: :class:`Call`, :class:`Leaf`,
@@ -20,23 +22,41 @@ plan array handed over as a float, a copy, an int, a torch tensor),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+
+class Piece:
+    """``wire()``: [TAG, every field in declaration order], nested pieces wired too."""
+
+    TAG: ClassVar[str]
+
+    def wire(self) -> list:
+        return [self.TAG] + [_plain(getattr(self, f.name)) for f in fields(self)]
+
+
+def _plain(value):
+    if isinstance(value, Piece):
+        return value.wire()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
+    return value
+
 
 # -- arguments ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Input:
-    """A plan array handed to the submission as ``kind``: scalar (a float), array
-    (a copy), int, or tensor (a torch tensor of ``dtype``)."""
+class Input(Piece):
+    """A plan array handed to the submission as ``kind``: scalar (a float), array (a copy) or int."""
 
     kind: str
     name: str
-    dtype: str | None = None
 
     def wire(self) -> list:
-        return [self.kind, self.name] if self.dtype is None else [self.kind, self.name, self.dtype]
+        return [self.kind, self.name]
 
 
 def scalar(name: str) -> Input:
@@ -51,104 +71,96 @@ def integer(name: str) -> Input:
     return Input("int", name)
 
 
-def tensor(name: str, dtype: str = "float32") -> Input:
-    return Input("tensor", name, dtype)
+@dataclass(frozen=True)
+class Tensor(Piece):
+    """A plan array handed over as a torch tensor of ``dtype``."""
+
+    TAG = "tensor"
+    name: str
+    dtype: str = "float32"
+
+
+tensor = Tensor
 
 
 @dataclass(frozen=True)
-class Const:
+class Const(Piece):
     """A plain JSON value (a size, an activation's name)."""
 
+    TAG = "const"
     value: Any
 
-    def wire(self) -> list:
-        return ["const", self.value]
-
 
 @dataclass(frozen=True)
-class Slot:
+class Slot(Piece):
     """What an earlier step kept under this name; saved, its whole value."""
 
+    TAG = "slot"
     name: str
-
-    def wire(self) -> list:
-        return ["slot", self.name]
 
 
 @dataclass(frozen=True)
-class DictArg:
+class DictArg(Piece):
     """A dict of arguments (problem set 3's ``variable_dict``)."""
 
+    TAG = "dict"
     entries: dict
-
-    def wire(self) -> list:
-        return ["dict", {key: value.wire() for key, value in self.entries.items()}]
 
 
 # -- saved values ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Attr:
+class Attr(Piece):
     """``slot.attr``."""
 
+    TAG = "attr"
     slot: str
     attr: str
 
-    def wire(self) -> list:
-        return ["attr", self.slot, self.attr]
-
 
 @dataclass(frozen=True)
-class Item:
+class Item(Piece):
     """``slot.attr[key]`` (a dict attribute: ``net.grads["dJdW1"]``)."""
 
+    TAG = "item"
     slot: str
     attr: str
     key: str
 
-    def wire(self) -> list:
-        return ["item", self.slot, self.attr, self.key]
-
 
 @dataclass(frozen=True)
-class Index:
+class Index(Piece):
     """``slot[i]`` of a returned tuple."""
 
+    TAG = "index"
     slot: str
     i: int
 
-    def wire(self) -> list:
-        return ["index", self.slot, self.i]
-
 
 @dataclass(frozen=True)
-class Key:
+class Key(Piece):
     """``slot[key]`` of a returned dict."""
 
+    TAG = "key"
     slot: str
     key: str
 
-    def wire(self) -> list:
-        return ["key", self.slot, self.key]
-
 
 @dataclass(frozen=True)
-class Members:
+class Members(Piece):
     """Which of ``slots`` the list in ``slot`` holds (by identity), as their positions."""
 
+    TAG = "members"
     slot: str
     slots: tuple
-
-    def wire(self) -> list:
-        return ["members", self.slot, list(self.slots)]
 
 
 # -- steps -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Call:
+class Call(Piece):
     """``into = on.name(*args, **kwargs)``; the submission's top-level ``name``
     when ``on`` is None; the result is dropped when ``into`` is None."""
 
@@ -159,55 +171,46 @@ class Call:
     into: str | None = None
 
     def wire(self) -> list:
-        kwargs = {key: value.wire() for key, value in (self.kwargs or {}).items()}
-        return ["call", self.into, self.on, self.name, [a.wire() for a in self.args], kwargs]
+        return ["call", self.into, self.on, self.name, _plain(tuple(self.args)), _plain(self.kwargs or {})]
 
 
 @dataclass(frozen=True)
-class Leaf:
+class Leaf(Piece):
     """A plain leaf node holding ``value`` in the slot (node-class interfaces)."""
 
+    TAG = "leaf"
     slot: str
-    value: Any
-
-    def wire(self) -> list:
-        return ["leaf", self.slot, self.value.wire()]
+    value: Piece
 
 
 @dataclass(frozen=True)
-class SetAttr:
+class SetAttr(Piece):
     """``slot.attr = value``."""
 
+    TAG = "setattr"
     slot: str
     attr: str
-    value: Any
-
-    def wire(self) -> list:
-        return ["setattr", self.slot, self.attr, self.value.wire()]
+    value: Piece
 
 
 @dataclass(frozen=True)
-class SetItem:
+class SetItem(Piece):
     """``slot.attr[key] = value``."""
 
+    TAG = "setitem"
     slot: str
     attr: str
     key: str
-    value: Any
-
-    def wire(self) -> list:
-        return ["setitem", self.slot, self.attr, self.key, self.value.wire()]
+    value: Piece
 
 
 @dataclass(frozen=True)
-class Save:
+class Save(Piece):
     """Log ``what`` as ``<call id>.<key>`` (as the call id itself when key is "")."""
 
+    TAG = "save"
     key: str
-    what: Any
-
-    def wire(self) -> list:
-        return ["save", self.key, self.what.wire()]
+    what: Piece
 
 
 @dataclass(frozen=True)
