@@ -30,3 +30,12 @@ def test_pset3_grades_its_own_functions_for_another_spec(tmp_path, spec):
     report = check_file(spec, path, "pset3", points=3)
     assert {f.name: f.status for f in report.functions if f.status != "correct"} == {}
     assert "loss" in [f.name for f in report.functions]
+
+
+def test_a_course_without_a_plan_cannot_check_code():
+    from dataclasses import replace
+
+    from symgrad.errors import SymgradError
+    course = replace(get("nodes"), name="render_only", plan=None)
+    with pytest.raises(SymgradError, match=f"'render_only' cannot check code; these can: {', '.join(names())}$"):
+        course.make_plan(load_derivation("pset3"), 1, 0)

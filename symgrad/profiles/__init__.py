@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import SpecError
+from ..errors import SpecError, SymgradError
 
 #: Course modules, by the name the command line uses. A course module is any
 #: importable module defining ``COURSE`` (a test registers one of its own).
@@ -62,6 +62,15 @@ class Course:
     plan: Callable | None = None
     packages: tuple = ("numpy",)
     template_dir: Path | None = None
+
+    def make_plan(self, d, points: int, seed: int):
+        """The course's :class:`~.plan.Plan` for derivation ``d``, carrying the course's packages."""
+        if self.plan is None:
+            can = [name for name in names() if get(name).plan is not None]
+            raise SymgradError(f"profile {self.name!r} cannot check code; these can: {', '.join(can)}")
+        plan = self.plan(d, points, seed)
+        plan.packages = tuple(self.packages)
+        return plan
 
 
 def names() -> list[str]:

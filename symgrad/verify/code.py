@@ -30,13 +30,7 @@ POINTS = 12
 
 def make_plan(d, profile: str, points: int = POINTS, seed: int = 0) -> Plan:
     """The calls and expectations of course ``profile`` for the spec's derivation ``d``."""
-    course = profiles.get(profile)
-    if course.plan is None:
-        can = [name for name in profiles.names() if profiles.get(name).plan is not None]
-        raise SymgradError(f"profile {profile!r} cannot check code; these can: {', '.join(can)}")
-    plan = course.plan(d, points, seed)
-    plan.packages = tuple(course.packages)
-    return plan
+    return profiles.get(profile).make_plan(d, points, seed)
 
 
 def profile_functions(d, profile: str) -> list[str]:
