@@ -112,7 +112,7 @@ def test_nodes_report_covers_every_method_of_every_class():
 
 def test_mlp_profile_reads_f_and_g_from_the_spec():
     from symgrad.verify.env import load_derivation
-    from symgrad.verify.interfaces import mlp_activations
+    from symgrad.profiles.mlp import activations_of as mlp_activations
     assert mlp_activations(load_derivation("hw1_relu_identity_mse")) == ("relu", "identity")
     assert mlp_activations(load_derivation("hw1_sigmoid_sigmoid_bce")) == ("sigmoid", "sigmoid")
     with pytest.raises(SymgradError, match="Linear -> f -> Linear -> g"):
@@ -136,11 +136,13 @@ def test_cli_exit_status_and_json(tmp_path):
 
 def test_missing_torch_is_one_clear_error(monkeypatch):
     import importlib.util
+
+    from symgrad.profiles import get
     from symgrad.verify import code
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     with pytest.raises(SymgradError, match="torch is not installed"):
-        code._need_torch("mlp")
+        code.need_packages("mlp", get("mlp").packages)
 
 
 def test_grade_a_folder_of_node_submissions(tmp_path, capsys):
@@ -191,6 +193,5 @@ def test_hanging_method_is_contained_and_the_rest_judged(tmp_path):
 
 
 def test_every_course_profile_can_check_code():
-    from symgrad.profiles import names
-    from symgrad.verify.code import PLANNERS
-    assert set(PLANNERS) == set(names())
+    from symgrad.profiles import get, names
+    assert all(get(name).plan is not None for name in names())

@@ -42,6 +42,8 @@ def forward_relu_relu(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_relu_relu(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -81,6 +83,8 @@ def forward_relu_sigmoid(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_relu_sigmoid(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -120,6 +124,8 @@ def forward_relu_identity(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_relu_identity(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -157,6 +163,8 @@ def forward_sigmoid_relu(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_sigmoid_relu(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -195,6 +203,8 @@ def forward_sigmoid_sigmoid(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_sigmoid_sigmoid(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -233,6 +243,8 @@ def forward_sigmoid_identity(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_sigmoid_identity(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -269,6 +281,8 @@ def forward_identity_relu(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_identity_relu(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -306,6 +320,8 @@ def forward_identity_sigmoid(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_identity_sigmoid(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]
@@ -343,6 +359,8 @@ def forward_identity_identity(params, x):
         "z3": z3,
         "y_hat": y_hat,
     }
+
+
 def backward_identity_identity(params, cache, dJdy_hat):
     """dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 for the upstream gradient dJdy_hat."""
     x = cache["x"]

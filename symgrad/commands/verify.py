@@ -6,9 +6,17 @@ import json
 import sys
 
 from ..escape import one_line
-from ..profiles import names as profile_names
 
-PROFILES = tuple(profile_names())   # every course profile can be verified
+
+def _courses() -> tuple:
+    """Every course whose code can be checked, read from the registry when the parser is built."""
+    from ..profiles import get, names
+    return tuple(name for name in names() if get(name).plan is not None)
+
+
+def _courses_help() -> str:
+    from ..profiles import get
+    return "the course interface of --code: " + "; ".join(f"{n} ({get(n).doc})" for n in _courses())
 
 
 def add_verify(sub):
@@ -20,10 +28,7 @@ def add_verify(sub):
     group.add_argument("--answer", metavar="EXPR", help="the answer in the spec expression language")
     group.add_argument("--latex", metavar="TEX", help="the answer in LaTeX")
     group.add_argument("--code", metavar="FILE", help="a Python file written to a course interface")
-    p.add_argument("--profile", choices=PROFILES,
-                   help="the course interface of --code: pset3 (problem-set functions), mlp (homework 1's class "
-                        "MLP and losses; the spec gives f and g), nodes (homework 3's node classes, all of them, and "
-                        "the spec's whole graph when it is built from them)")
+    p.add_argument("--profile", choices=_courses(), help=_courses_help())
     p.add_argument("--format", choices=("text", "json"), default="text")
     _memory_arg(p)
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
@@ -78,7 +83,7 @@ def cmd_verify(args) -> int:
     if args.code:
         from ..verify.code import check_file, print_report
         if not args.profile:
-            raise SymgradError(f"--code needs --profile ({' | '.join(PROFILES)})")
+            raise SymgradError(f"--code needs --profile ({' | '.join(_courses())})")
         report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit,
                             memory_mb=args.memory)
         if args.format == "json":
@@ -103,7 +108,7 @@ def cmd_verify(args) -> int:
         raise
     except SymgradError as exc:
         if args.format != "json":
-            raise exc.located(source="--answer" if args.answer is not None else "--latex")
+            raise exc.located(source="--answer" if args.answer is not None else "--latex") from None
         v = Verdict("unusable", message=f"answer: {exc}")
     _print_verdict(v, args.format)
     return v.exit_status
@@ -113,7 +118,7 @@ def add_grade(sub):
     p = sub.add_parser("grade", help="grade a folder of code submissions (one file or folder each)")
     p.add_argument("dir", metavar="DIR", help="the folder of submissions")
     p.add_argument("--spec", required=True, metavar="SPEC|NAME")
-    p.add_argument("--profile", required=True, choices=PROFILES, help="the course interface")
+    p.add_argument("--profile", required=True, choices=_courses(), help="the course interface")
     p.add_argument("--jobs", type=int, default=4, help="submissions graded in parallel")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                    help="wall-clock limit per submission run")
@@ -125,8 +130,8 @@ def add_grade(sub):
 
 def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
-    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit, memory_mb=args.memory,
-                        output=args.output, regrade=args.regrade, stream=sys.stderr)
+    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
+                        memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr)
 
 
 COMMANDS = [add_verify, add_grade]

@@ -1,23 +1,31 @@
-"""Course profiles: a derivation in the interface a course already grades.
+"""Courses: a derivation in the interface a course already grades, and the plan
+that grades students' code written to it.
 
-A profile is a template in ``templates/api/`` plus a small module here that
-maps a derivation onto the course's names and signatures and hands the
-template plain data. Adding a course means adding one module and one
-template, and one line in :data:`MODULES`.
+Everything symgrad knows about one course lives in one module here, which
+defines ``COURSE``, a :class:`Course`: its renderer (a template under
+``templates/api/`` and the function that hands it plain data), its test plan
+(the calls the sandbox makes and the values they must produce) and what a
+submission needs at grading time (its packages). Adding a course is one
+module, one template, and one line in :data:`COURSES`.
 
-Each profile module defines ``PROFILE``, a :class:`Profile`.
+The package keeps the name the command line uses (``symgrad profile COURSE``,
+``--profile COURSE``): a course's *profile* is its interface. Its plumbing:
+:mod:`.common` prints a derivation's passes for any renderer, :mod:`.plan` and
+:mod:`.calls` are what a planner builds; :mod:`symgrad.verify.code` runs plans.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-from ..errors import SpecError
+from ..errors import SpecError, SymgradError
 
-#: Profile modules, by profile name.
-MODULES = {
+#: Course modules, by the name the command line uses. A course module is any
+#: importable module defining ``COURSE`` (a test registers one of its own).
+COURSES = {
     "pset3": "symgrad.profiles.pset3",
     "mlp": "symgrad.profiles.mlp",
     "nodes": "symgrad.profiles.nodes",
@@ -25,43 +33,72 @@ MODULES = {
 
 
 @dataclass(frozen=True)
-class Profile:
-    """One course interface.
+class Course:
+    """One course interface: how to write it and how to grade code written to it.
 
     Attributes:
-        name: The profile's name on the command line.
+        name: The course's name on the command line.
+        doc: One line for ``symgrad profile --help`` and ``--profile``'s help.
         filename: The file it writes (``pset3.py``).
-        template: Its template under templates/.
-        default_spec: The bundled spec it renders unless told otherwise, or
-            None when the profile builds its own specs (``--spec`` is refused).
+        template: Its template, under templates/ (or ``template_dir``).
         context: (spec or None) -> the data the template places.
-        doc: One line for ``symgrad profile --help``.
+        default_spec: The bundled spec it renders unless told otherwise, or
+            None when the course builds its own specs (``--spec`` is refused).
+        plan: (derivation, points, seed) -> :class:`~.plan.Plan`: the calls
+            that exercise a submission and the values they must produce; None
+            when code written to this course cannot be checked.
+        packages: What a submission is handed and may import at grading time
+            (numpy always; torch where the interface takes tensors).
+        template_dir: A folder searched for ``template`` before symgrad's
+            own templates/ (a course kept outside symgrad), or None.
     """
 
     name: str
+    doc: str
     filename: str
     template: str
-    default_spec: str | None
     context: Callable
-    doc: str = ""
+    default_spec: str | None = None
+    plan: Callable | None = None
+    packages: tuple = ("numpy",)
+    template_dir: Path | None = None
+
+    def make_plan(self, d, points: int, seed: int):
+        """The course's :class:`~.plan.Plan` for derivation ``d``, carrying the course's packages."""
+        if self.plan is None:
+            can = [name for name in names() if get(name).plan is not None]
+            raise SymgradError(f"profile {self.name!r} cannot check code; these can: {', '.join(can)}")
+        plan = self.plan(d, points, seed)
+        plan.packages = tuple(self.packages)
+        return plan
 
 
 def names() -> list[str]:
-    return list(MODULES)
+    return list(COURSES)
 
 
-def get(name: str) -> Profile:
-    """The profile called ``name``; SpecError naming the known ones otherwise."""
-    if name not in MODULES:
-        raise SpecError(f"unknown profile {name!r}; known profiles: {', '.join(MODULES)}")
-    return importlib.import_module(MODULES[name]).PROFILE
+def get(name: str) -> Course:
+    """The course called ``name``; SpecError naming the known ones otherwise."""
+    if name not in COURSES:
+        raise SpecError(f"unknown profile {name!r}; known profiles: {', '.join(COURSES)}")
+    return importlib.import_module(COURSES[name]).COURSE
 
 
 def render(name: str, spec=None) -> tuple[str, str]:
-    """(file name, text) of profile ``name`` for ``spec`` (its default when None)."""
-    profile = get(name)
-    if spec is not None and profile.default_spec is None:
+    """(file name, text) of course ``name``'s interface for ``spec`` (its default when None)."""
+    course = get(name)
+    if spec is not None and course.default_spec is None:
         raise SpecError(f"profile {name!r} builds its own specs and takes no --spec")
-    from ..emit.templates import render as render_template
-    data = profile.context(spec if spec is not None else profile.default_spec)
-    return profile.filename, render_template(profile.template, **data)
+    data = course.context(spec if spec is not None else course.default_spec)
+    return course.filename, _template(course).render(**data)
+
+
+def _template(course: Course):
+    import jinja2
+
+    from ..emit.templates import environment
+    env = environment()
+    if course.template_dir is not None:
+        env = env.overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(course.template_dir)),
+                                                      env.loader]))
+    return env.get_template(course.template)

@@ -1,4 +1,4 @@
-"""Profile ``nodes``: homework 3's computation-graph node classes.
+"""Course ``nodes``: homework 3's computation-graph node classes.
 
 Each node class is declared below as an expression over its inputs (a tiny
 spec: its node inputs are the spec's parameters, so each gets an adjoint); the
@@ -10,6 +10,9 @@ regression's tied ``w``) gets both contributions.
 
 Element-wise nodes are declared over vectors; their derived code is
 element-wise (numpy broadcasting), so it serves any shape, scalars included.
+
+Grading (:func:`plan`) builds each class on leaf nodes and calls it method by
+method, then wires the homework's bundled graphs from the submission's classes.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from typing import Callable
 
 import numpy as np
 
-from ..derive import derive
+from .. import names as naming
+from ..derive import Derivation, derive
 from ..emit.numpy_module import HEADER
 from ..emit.printers import NumpyPrinter
+from ..evaluate import EvalContext
 from ..graph import build_graph
 from ..spec import Spec
-from . import Profile
+from ..verify import env as envmod
+from . import Course, calls
+from .plan import Case, Plan
 from .common import backward_exprs, backward_steps, forward_steps, helper_sources, names_used, read_lines
 
 OUT = "out"
@@ -185,5 +192,167 @@ def context(spec=None) -> dict:
                   helpers=helper_sources(printer), nodes=nodes)
 
 
-PROFILE = Profile("nodes", "nodes.py", "api/nodes.py.j2", None, context,
-                  "homework 3: computation-graph node classes with forward/backward/get_predecessors")
+# -- grading -----------------------------------------------------------------------
+
+def _node_points(node, d, count, rng, ctx) -> list:
+    """Random leaves in each argument's domain (positive where a log needs it, class indices)."""
+    points = []
+    for _ in range(count):
+        leaves, extra = {}, {}
+        for a in node.args:
+            if a.kind == "index":
+                continue
+            var = d.graph.variables()[a.name]
+            value = envmod.draw(rng, ctx.shape(var.shape))
+            if a.positive:
+                value = np.abs(value) + 0.1
+            leaves[a.name] = value
+        for a in node.args:
+            if a.kind == "index":
+                extra[a.name] = np.asarray(float(rng.integers(0, _classes(node, leaves))))
+        for x in node.derived:
+            leaves[x.name] = x.value({**leaves, **extra})
+        leaves[UPSTREAM] = envmod.draw(rng, ctx.shape(d.graph.inputs[UPSTREAM].shape))
+        with np.errstate(all="ignore"):
+            values = envmod.fill(d, leaves, ctx)
+        values.update(extra)
+        points.append(envmod.Point(values))
+    return points
+
+
+def _classes(node, leaves) -> int:
+    sized = [np.size(leaves[a.name]) for a in node.args if a.kind == "node" and np.ndim(leaves[a.name])]
+    return max(sized) if sized else 1
+
+
+def _leaf_value(kind: str, key: str):
+    return calls.integer(key) if kind == "index" else calls.array(key)
+
+
+def plan(d: Derivation, points: int, seed: int) -> Plan:
+    """Every node class of homework 3, method by method, each built on leaf
+    nodes; gradients must be *added* into the predecessors' d_out. Then, when
+    the spec is one the homework builds from them, its whole graph wired from
+    the classes."""
+    count = max(4, points // 3)
+    out = Plan([], [], {}, [])
+    rng = np.random.default_rng(seed)
+    for node in NODE_CLASSES:
+        dn = envmod.load_derivation(node_spec(node))
+        ctx = EvalContext(envmod.test_sizes(dn))
+        pts = _node_points(node, dn, count, rng, ctx)
+        pts += envmod.kink_points(dn, ctx)
+        out.functions += [f"{node.name}.{m}" for m in ("forward", "get_predecessors", "backward")]
+        graph_args = [a for a in node.args if a.kind != "number"]
+        for k, p in enumerate(pts):
+            _node_cases(out, node, dn, graph_args, k, p, rng)
+    if d.spec.name in GRAPHS:
+        name = f"{d.spec.name} graph"
+        out.functions.append(name)
+        recipe = GRAPHS[d.spec.name]
+        out.uses[name] = sorted({f"{cls}.{m}" for _, cls, _ in recipe for m in ("forward", "backward")})
+        _graph_cases(out, d, recipe, name, count, rng)
+    return out
+
+
+def _node_cases(out: Plan, node, dn, graph_args, k, p, rng) -> None:
+    prefix = f"{node.name}.p{k}"
+    steps, kwargs = [], {}
+    for a in node.args:
+        key = f"{prefix}.{a.name}"
+        out.arrays[key] = p.values[a.name]
+        if a.kind == "number":
+            kwargs[a.name] = calls.scalar(key)
+        else:
+            steps.append(calls.Leaf(a.name, _leaf_value(a.kind, key)))
+            kwargs[a.name] = calls.Slot(a.name)
+    kwargs["node_name"] = calls.Const("node")
+    steps.append(calls.Call(node.name, kwargs=kwargs, into="node"))
+    steps += [calls.Call("forward", on="node"), calls.Save("out", calls.Attr("node", "out"))]
+    if k < 2:   # its own call, so that a missing get_predecessors does not hide backward
+        preds = [calls.Call("get_predecessors", on="node", into="preds"),
+                 calls.Save("predecessors", calls.Members("preds", tuple(a.name for a in graph_args)))]
+        out.add(calls.Script(f"{prefix}.predecessors", f"{node.name}.get_predecessors", tuple(steps + preds)),
+                Case(f"{node.name}.get_predecessors", f"{prefix}.predecessors",
+                     {"predecessors": np.arange(len(graph_args), dtype=float)}, {}, as_set=True))
+    accumulate = k % 2 == 1 and not p.kink
+    baseline = {}
+    for a in graph_args:
+        shape = np.shape(p.values[a.name])
+        before = envmod.draw(rng, shape) if accumulate and a.kind == "node" else np.zeros(shape)
+        out.arrays[f"{prefix}.before.{a.name}"] = before
+        baseline[f"d_{a.name}"] = before
+        steps.append(calls.SetAttr(a.name, "d_out", calls.array(f"{prefix}.before.{a.name}")))
+    out.arrays[f"{prefix}.upstream"] = p.values[UPSTREAM]
+    steps.append(calls.SetAttr("node", "d_out", calls.array(f"{prefix}.upstream")))
+    steps.append(calls.Call("backward", on="node"))
+    grads = [a for a in node.args if a.kind == "node"]
+    steps += [calls.Save(f"d_{a.name}", calls.Attr(a.name, "d_out")) for a in grads]
+    shown = {a.name: p.values[a.name] for a in node.args}
+    shown[UPSTREAM] = p.values[UPSTREAM]
+    want = {f"d_{a.name}": p.values[naming.adjoint(a.name)] + baseline[f"d_{a.name}"] for a in grads}
+    out.add(calls.Script(prefix, node.name, tuple(steps)),
+            Case(f"{node.name}.forward", prefix, {"out": p.values["out"]}, shown))
+    out.cases.append(Case(f"{node.name}.backward", prefix, want, shown, kind="gradient", on_kink=p.kink,
+                          derivation=dn, point=p, wrt={f"d_{a.name}": a.name for a in grads},
+                          baseline={k2: v for k2, v in baseline.items() if k2 in want and np.any(v)},
+                          setting="the predecessors' d_out already held values; backward adds to them"
+                          if accumulate else ""))
+
+
+def _graph_cases(out: Plan, d, recipe, name, count, rng) -> None:
+    """The spec's graph built from the submission's node classes: forward in
+    order, d_out of the loss set to 1, backward in reverse order, as the
+    homework's graph code does; the parameters' d_out against the derivation."""
+    kinds = {}
+    for _, cls, wiring in recipe:
+        for a in node_class(cls).args:
+            kinds.setdefault(wiring[a.name], a.kind)
+    ctx = EvalContext(envmod.test_sizes(d))
+    out.arrays["graph.one"] = np.asarray(1.0)
+    for k in range(count):
+        leaves = {}
+        for var in list(d.graph.inputs.values()) + list(d.graph.params.values()):
+            shape = ctx.shape(var.shape)
+            if kinds.get(var.name) == "index":     # a one-hot row in the spec, its index for the node
+                leaves[var.name] = np.eye(shape[0])[rng.integers(shape[0])]
+            else:
+                leaves[var.name] = envmod.draw(rng, shape)
+        with np.errstate(all="ignore"):
+            point = envmod.Point(envmod.fill(d, leaves, ctx))
+        prefix = f"graph.p{k}"
+        steps = []
+        for leaf, value in leaves.items():
+            key = f"{prefix}.{leaf}"
+            if kinds.get(leaf) == "index":
+                out.arrays[key] = np.asarray(float(np.argmax(value)))
+                steps.append(calls.Leaf(leaf, calls.integer(key)))
+            else:
+                out.arrays[key] = value
+                if kinds.get(leaf) != "number":
+                    steps.append(calls.Leaf(leaf, calls.array(key)))
+        for node_name, cls, wiring in recipe:
+            kwargs = {arg: (calls.scalar(f"{prefix}.{src}") if kinds.get(src) == "number" and src in leaves
+                            else calls.Slot(src)) for arg, src in wiring.items()}
+            kwargs["node_name"] = calls.Const(node_name)
+            steps.append(calls.Call(cls, kwargs=kwargs, into=node_name))
+        steps += [calls.Call("forward", on=n) for n, _, _ in recipe]
+        for leaf in leaves:
+            if kinds.get(leaf) != "number":
+                out.arrays[f"{prefix}.zero.{leaf}"] = np.zeros(np.shape(leaves[leaf]) if kinds.get(leaf) != "index"
+                                                                else ())
+                steps.append(calls.SetAttr(leaf, "d_out", calls.array(f"{prefix}.zero.{leaf}")))
+        last = recipe[-1][0]
+        steps.append(calls.SetAttr(last, "d_out", calls.array("graph.one")))
+        steps += [calls.Call("backward", on=n) for n, _, _ in reversed(recipe)]
+        steps.append(calls.Save("loss", calls.Attr(last, "out")))
+        steps += [calls.Save(f"d_{p}", calls.Attr(p, "d_out")) for p in d.graph.params]
+        want = {"loss": point.values["loss"]}
+        want.update({f"d_{p}": point.values[naming.adjoint(p)] for p in d.graph.params})
+        out.add(calls.Script(prefix, name, tuple(steps)),
+                Case(name, prefix, want, point.leaves(d), kind="gradient", derivation=d, point=point,
+                     wrt={f"d_{p}": p for p in d.graph.params}))
+
+
+COURSE = Course("nodes", "homework 3: computation-graph node classes with forward/backward/get_predecessors",
+                "nodes.py", "api/nodes.py.j2", context, plan=plan)

@@ -1,4 +1,4 @@
-"""Profile ``pset3``: problem set 3's interface, one function per partial.
+"""Course ``pset3``: problem set 3's interface, one function per partial.
 
 The course's functions take ``variable_dict`` (the forward values ``mlp``
 returns), then exactly the parameters the formula uses, in declaration order,
@@ -11,6 +11,9 @@ layers gets the right functions without touching the template.
 The spec must have exactly one *observed* input: an input used by the loss
 only (problem set 3's ``y``). Every other input is data that ``variable_dict``
 carries, with the named nodes.
+
+Grading (:func:`plan`) calls each function with the arguments the renderer
+gave it, at random points and at points on the kinks.
 """
 
 from __future__ import annotations
@@ -18,19 +21,25 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import names as naming
 from ..derive import Derivation, derive
 from ..emit.numpy_module import HEADER, source_label
 from ..escape import py_comment
 from ..emit.printers import NumpyPrinter
 from ..errors import SpecError
+from ..evaluate import EvalContext, evaluate
 from ..ir import Apply, Const, Expr, Var, free_vars, walk
 from ..rewrite import substitute
 from ..rules import RULES, Printed, apply
 from ..rules.core import ATOM
+from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
 from ..spec import LOSS
-from . import Profile
+from ..verify import env as envmod
+from . import Course, calls
 from .common import names_used
+from .plan import Case, Plan, point_arrays
 
 VARIABLE_DICT = "variable_dict"
 OBSERVED = "y_observed"
@@ -134,6 +143,17 @@ def partial_functions(d: Derivation) -> list[PartialFunction]:
     return out
 
 
+def loss_formula(d: Derivation) -> Expr:
+    """The loss entry with temporaries inlined."""
+    return substitute(d.graph.node(LOSS).expr, d.temporary_values())
+
+
+def loss_arguments(d: Derivation) -> tuple:
+    """``loss``'s arguments: what the loss formula reads (``y_predicted``), then ``y_observed``."""
+    observed = observed_input(d)
+    return tuple(v.name for v in free_vars(loss_formula(d)) if v.name != observed) + (OBSERVED,)
+
+
 def calls_in(fn: PartialFunction) -> list[str]:
     """The adjoints of other partials the local formula mentions (``d_r1``), in order."""
     out: list[str] = []
@@ -215,8 +235,8 @@ def context(spec) -> dict:
         "return variable_dict",)
     mlp = Function("mlp", args, "The forward pass: every node's value, by name", forward)
 
-    loss_expr = substitute(graph.node(LOSS).expr, temps)
-    loss_args = tuple(v.name for v in free_vars(loss_expr) if v.name != observed) + (OBSERVED,)
+    loss_expr = loss_formula(d)
+    loss_args = loss_arguments(d)
     printer.uses_dtype = False
     code = printer.doprint(loss_expr)
     where = {a: a for a in loss_args} | {observed: OBSERVED}
@@ -269,5 +289,75 @@ def _mentions(e: Expr, name: str) -> bool:
     return any(isinstance(v, Var) and v.name == name and v.role != "adjoint" for v in walk(e))
 
 
-PROFILE = Profile("pset3", "pset3.py", "api/pset3.py.j2", "pset3", context,
-                  "problem set 3: mlp(x, W0, W1, W2) and one function per partial")
+# -- grading -----------------------------------------------------------------------
+
+SCALAR_PROBES = (-1.5, -0.25, 0.0, 0.5, 2.0)
+
+
+def _scalar_truth(derivative: bool, fname: str, value: float) -> float:
+    x = Var("x", (), "input")
+    out = apply(fname, x)
+    if derivative:
+        out = from_sympy(FUNCTIONS[fname].derivative, {X: x, R: out})
+    return float(evaluate(out, {"x": np.asarray(value)}, EvalContext({})))
+
+
+def plan(d: Derivation, points: int, seed: int) -> Plan:
+    """The problem set's functions at random points and at points on the kinks,
+    called as the course's tests call them."""
+    pts, ctx = envmod.random_points(d, points, seed)
+    pts += envmod.kink_points(d, ctx)
+    observed = observed_input(d)
+    keys = dict_keys(d)
+    variables = d.graph.variables()
+    activations = []
+    for node in d.graph.nodes:
+        if RULES[node.expr.op].family == "elementwise" and node.expr.op not in activations:
+            activations.append(node.expr.op)
+    partials = partial_functions(d)
+    out = Plan([], [], {}, [])
+    for k, p in enumerate(pts):
+        point_arrays(out.arrays, k, p.values, list(d.graph.inputs) + list(d.graph.params) +
+                     [n.name for n in d.graph.nodes])
+    for j, v in enumerate(SCALAR_PROBES):
+        out.arrays[f"s{j}"] = np.asarray(v)
+
+    def arg(name, k):
+        if name == OBSERVED:
+            name = observed
+        if name == VARIABLE_DICT:
+            return calls.DictArg({key: arg(key, k) for key in keys})
+        return (calls.scalar if variables[name].ndim == 0 else calls.array)(f"p{k}.{name}")
+
+    def scalar_functions(derivative):
+        for op in activations:
+            name = naming.course_derivative(op) if derivative else op
+            for j, v in enumerate(SCALAR_PROBES):
+                cid = f"{name}.s{j}"
+                out.add(calls.function_call(cid, name, [calls.scalar(f"s{j}")]),
+                        Case(name, cid, {"": np.asarray(_scalar_truth(derivative, op, v))}, {"x": v},
+                             kind="activation", on_kink=v in RULES[op].kinks))
+
+    scalar_functions(False)
+    forward_args = [a for a in d.graph.inputs if a != observed] + list(d.graph.params)
+    for k, p in enumerate(pts):
+        out.add(calls.function_call(f"loss.p{k}", "loss", [arg(a, k) for a in loss_arguments(d)]),
+                Case("loss", f"loss.p{k}", {"": p.values["loss"]}, p.leaves(d)))
+    for k, p in enumerate(pts):
+        out.add(calls.function_call(f"mlp.p{k}", "mlp", [arg(a, k) for a in forward_args], keys),
+                Case("mlp", f"mlp.p{k}", {key: p.values[key] for key in keys}, p.leaves(d)))
+    scalar_functions(True)
+    for fn in partials:
+        for k, p in enumerate(pts):
+            cid = f"{fn.name}.p{k}"
+            out.add(calls.function_call(cid, fn.name, [arg(a, k) for a in fn.args]),
+                    Case(fn.name, cid, {"": p.values[naming.adjoint(fn.wrt)]}, p.leaves(d), kind="gradient",
+                         on_kink=p.kink, derivation=d, point=p, wrt={"": fn.wrt}))
+    out.functions = activations + ["loss", "mlp"] + [naming.course_derivative(f) for f in activations] + \
+        [fn.name for fn in partials]
+    out.trace = tuple(out.functions)
+    return out
+
+
+COURSE = Course("pset3", "problem set 3: mlp(x, W0, W1, W2) and one function per partial",
+                "pset3.py", "api/pset3.py.j2", context, default_spec="pset3", plan=plan)

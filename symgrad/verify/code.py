@@ -15,38 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import profiles
 from ..errors import SymgradError
 from ..escape import one_line
 from ..evaluate import EvalContext
 from ..points import close as _close
+from ..profiles.plan import Plan
 from . import env as envmod
-from . import interfaces
 from .answer import diagnose
-from .interfaces import Plan
 from .mistakes import MESSAGES
 from .sandbox import Limits, Sandbox
 
 POINTS = 12
 
 
-def _pset3_plan(d, points: int, seed: int) -> Plan:
-    pts, ctx = envmod.random_points(d, points, seed)
-    return interfaces.pset3_plan(d, pts + envmod.kink_points(d, ctx))
-
-
-#: How each course profile's interface is exercised: (derivation, points, seed) -> Plan.
-PLANNERS = {
-    "pset3": _pset3_plan,
-    "mlp": interfaces.mlp_plan,
-    "nodes": lambda d, points, seed: interfaces.nodes_plan(d, max(4, points // 3), seed),
-}
-
-
 def make_plan(d, profile: str, points: int = POINTS, seed: int = 0) -> Plan:
-    """The calls and expectations of ``profile`` for the spec's derivation ``d``."""
-    if profile not in PLANNERS:
-        raise SymgradError(f"profile {profile!r} cannot check code; these can: {', '.join(PLANNERS)}")
-    return PLANNERS[profile](d, points, seed)
+    """The calls and expectations of course ``profile`` for the spec's derivation ``d``."""
+    return profiles.get(profile).make_plan(d, points, seed)
 
 
 def profile_functions(d, profile: str) -> list[str]:
@@ -101,8 +86,7 @@ class Checker:
                  points: int = POINTS, seed: int = 0, limits: Limits | None = None, hide: tuple = (), plan=None):
         self.profile = profile
         self.plan = plan or make_plan(envmod.load_derivation(spec), profile, points, seed)
-        if self.plan.torch:
-            _need_torch(profile)
+        need_packages(profile, self.plan.packages)
         self.limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
                                        memory_bytes=int(memory_mb) << 20)
         self.hide = tuple(hide)
@@ -152,11 +136,13 @@ def check_file(spec, path, profile: str, **options) -> CodeReport:
         return checker.check(path)
 
 
-def _need_torch(profile: str) -> None:
+def need_packages(profile: str, packages) -> None:
+    """SymgradError naming the first of the course's packages that is not installed here."""
     import importlib.util
-    if importlib.util.find_spec("torch") is None:
-        raise SymgradError(f"the {profile} profile hands torch tensors to the submission, and torch is not "
-                           "installed here (pip install torch)")
+    for name in packages:
+        if importlib.util.find_spec(name) is None:
+            raise SymgradError(f"the {profile} profile needs {name} to grade a submission, and {name} is not "
+                               f"installed here (pip install {name})")
 
 
 def _blame_callees(results, run, uses=None) -> None:
