@@ -20,7 +20,7 @@ from ..escape import Untrusted, py_comment
 from ..ir import Apply, Const, Expr, Var, as_sympy, substitute, walk
 from ..spec import LOSS
 from .numpy_scalar import scalar_data
-from .numpy_step import step_data
+from .step import step_data
 from .printers import NumpyPrinter
 from .templates import render
 

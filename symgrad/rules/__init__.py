@@ -7,6 +7,6 @@ transpose, outer), :mod:`.reduce` (sum, mean, softmax), :mod:`.structure`
 """
 
 from .core import RULES, Printed, Rule, apply  # noqa: F401
-from . import arith, linalg, reduce, structure, elementwise  # noqa: F401  (fill the table)
+from . import arith, linalg, reduce, structure, elementwise, internal  # noqa: F401  (fill the table)
 from .arith import sum_to  # noqa: F401
 from .composites import COMPOSITES  # noqa: F401

@@ -72,6 +72,8 @@ class Rule:
         scalar_code: Optional :class:`ScalarForm`, how straight-line float code
             for a tiny fixed-size net computes it; without one (element-wise
             and reduce families) such a net gets the array step.
+        internal: True for an operation no language spells: the compiled
+            step's own parts (:mod:`symgrad.rules.internal`).
     """
 
     name: str
@@ -89,6 +91,7 @@ class Rule:
     extra: dict = field(default_factory=dict)
     numpy_out: "OutForm | None" = None
     scalar_code: "ScalarForm | None" = None
+    internal: bool = False
 
     def vjp(self, index: int) -> Callable | None:
         """The VJP for input ``index`` (None when it is not differentiable)."""
