@@ -204,8 +204,6 @@ def test_step_keeps_the_stable_fused_backward_at_saturated_logits(logit, tmp_pat
         np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-9, atol=0, err_msg=p)
 
 
-
-
 LOG_SOFTMAX_LOSSES = {   # the log_softmax VJP reached with different adjoints g
     "cross_entropy_rows": ("cross_entropy(Z, Y)", 1),
     "weighted_sum": ("-sum(log_softmax(Z, axis=1) * Y)", 1),            # g = -Y, no 1/n

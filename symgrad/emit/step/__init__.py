@@ -31,7 +31,7 @@ from ..printers import NumpyPrinter
 from .buffers import allocating, assign_buffers, fewest_buffers
 from .lower import lower
 from .ops import Op, out_form
-from .render import allocation_code, grad_code, render_ops
+from .render import allocation_code, docstring, grad_code, render_ops
 from .rewrite import rewrite
 from .schedule import early, sink_reductions
 
@@ -48,13 +48,15 @@ def step_data(d: Derivation, plan, comments: dict) -> dict:
     printer = NumpyPrinter()
     lines = render_ops(ops, printer)
     code = grad_code(grads, keep, printer)
+    in_workspace = {op.target for op in ops if op.buffer is not None}
+    arrays = {p: v for p, v in grads.items() if v.shape}    # a scalar's gradient is a number, no array
+    new_grads = [p for p, v in arrays.items() if not (isinstance(v, Var) and v.name in keep and v.name in in_workspace)]
     return {
         "lines": lines,
         "buffers": [naming.step_buffer(i) for i in range(len(buffers))],
         "allocations": allocation_code(buffers, printer),
         "loss_code": printer.doprint(results[LOSS]),
         "grad_code": code,
-        "allocating": allocating(ops),
-        "copied": [p for p, v in grads.items() if not (isinstance(v, Var) and v.name in keep)],
+        "doc": docstring(allocating(ops), new_grads, len(arrays)),
         "helpers": printer.helpers,
     }

@@ -11,6 +11,8 @@ weak-scalar rule).
 
 from __future__ import annotations
 
+import textwrap
+
 from ...ir import Const, Var
 from ...rules.core import MASK, ONES, ZEROS
 from ..printers import NumpyPrinter
@@ -64,3 +66,34 @@ def allocation_code(buffers: list[tuple], printer: NumpyPrinter) -> list[str]:
     fill = {ZEROS: "zeros", ONES: "ones"}
     return [f"np.{fill.get(kind, 'empty')}({printer.shape(shape)}, "
             f"{'bool' if kind == MASK else 'dtype'})" for shape, kind in buffers]
+
+
+#: The step's docstring when the buffers pass gave every array an array of the workspace.
+REUSES_EVERYTHING = [
+    "One numpy call per operation, each writing into a reused array (out=), so a",
+    "step allocates nothing once the workspace exists. The returned gradients",
+    "are arrays of the workspace: the next call overwrites them.",
+]
+
+
+def docstring(allocating: list[str], new_grads: list[str], array_grads: int) -> list[str]:
+    """The lines of the step's docstring that say what a call allocates, from what the buffers
+    pass decided: ``allocating``, the operations given no workspace array; ``new_grads``, the
+    parameters whose returned gradient is an array but not one of the workspace, out of
+    ``array_grads`` array-valued gradients (a scalar's gradient is a number)."""
+    if not allocating and not new_grads:
+        return REUSES_EVERYTHING
+    text = "One numpy call per operation, each writing into a reused array (out=)"
+    if allocating:
+        text += (f" except {', '.join(allocating)}: without an out= form, numpy allocates "
+                 f"{'its result' if len(allocating) == 1 else 'their results'} on every call.")
+    else:
+        text += "."
+    if not new_grads:
+        text += " The returned gradients are arrays of the workspace: the next call overwrites them."
+    elif len(new_grads) == array_grads:
+        text += " The returned gradients are new arrays on every call."
+    else:
+        text += (f" The returned gradients of {', '.join(new_grads)} are new arrays on every call; "
+                 "the others are arrays of the workspace: the next call overwrites them.")
+    return textwrap.wrap(text, 80)
