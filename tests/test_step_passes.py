@@ -134,3 +134,33 @@ def test_both_docstrings_occur():
     claims = {name: _claims_nothing(render_module(derive(spec)).split("def loss_and_grads_into")[1])
               for name, (spec, _) in NETS.items()}
     assert claims == {"relu_mse": True, "sigmoid_bce": True, "titanic": False, "erf": False, "vectors": False}
+
+
+# -- passes alone, each over an operation list ---------------------------------
+
+def _list(*pairs):
+    from symgrad.emit.step import Op
+    return [Op(target, node) for target, node in pairs]
+
+
+def test_rewrite_turns_a_mean_of_a_product_into_one_dot_product():
+    from symgrad.emit.step.rewrite import rewrite
+    shape = (dim(4), dim("n"))
+    a, b = Var("a", shape, "input"), Var("b", shape, "input")
+    p = Var("p", shape, "temp")
+    ops = _list(("p", Apply("mul", (a, b), (), shape)), ("m", Apply("mean", (p,), (("axis", None),), ())))
+    out = rewrite(ops, [Var("m", (), "temp")], fresh=lambda: "unused")
+    assert [(op.target, op.node.op, op.node.args, op.node.kw["count"]) for op in out] == [("m", "dot", (a, b),
+                                                                                         4 * dim("n"))]
+
+
+def test_buffers_write_an_element_wise_chain_in_place_and_keep_the_results():
+    from symgrad.emit.step.buffers import assign_buffers
+    shape = (dim("n"), dim(3))
+    x = Var("x", shape, "input")
+    t, u = Var("t", shape, "temp"), Var("u", shape, "temp")
+    ops = _list(("t", Apply("exp", (x,), (), shape)), ("u", Apply("tanh", (t,), (), shape)),
+                ("v", Apply("neg", (u,), (), shape)), ("w", Apply("exp", (x,), (), shape)))
+    buffers = assign_buffers(ops, keep={"v", "w"})
+    assert [op.buffer for op in ops] == ["_b0", "_b0", "_b0", "_b1"]   # w may not take v's array: v is kept
+    assert buffers == [(shape, "float"), (shape, "float")]
