@@ -8,7 +8,7 @@ import pytest
 
 from symgrad import Spec, derive, render_module
 from symgrad.check.numeric import load_module
-from symgrad.emit.numpy_step import STEP_FORMS, out_form
+from symgrad.emit.step import out_form
 from symgrad.emit.printers import NumpyPrinter
 from symgrad.ir import Apply, Const, Var, dim
 from symgrad.rules import RULES, apply
@@ -105,7 +105,7 @@ def test_step_reuses_its_arrays(name, tmp_path):
 
 def _ops():
     """(op name, Apply node over Vars a, b, random arguments) for every out= form: each
-    rule's ``numpy_out`` and the step's own forms."""
+    rule's ``numpy_out``, the step's internal rules included."""
     rng = np.random.default_rng(3)
     a = Var("a", (dim(4), dim(5)), "input")
     b = Var("b", (dim(4), dim(5)), "input")
@@ -113,7 +113,7 @@ def _ops():
     values = {"a": rng.uniform(0.2, 2.0, (4, 5)), "b": rng.uniform(0.2, 2.0, (4, 5)) - 1,
               "m": rng.standard_normal((5, 3))}
     cases = []
-    with_forms = [r.name for r in RULES if r.numpy_out is not None] + list(STEP_FORMS)
+    with_forms = [r.name for r in RULES if r.numpy_out is not None]
     assert {"add", "matmul", "sum", "relu", "step", "log_softmax"} <= set(with_forms)
     for op in sorted(with_forms):
         if op in ("add", "sub", "mul", "div"):
@@ -202,8 +202,6 @@ def test_step_keeps_the_stable_fused_backward_at_saturated_logits(logit, tmp_pat
     assert np.isfinite(loss) and step_loss == pytest.approx(loss, rel=1e-12)
     for p in grads:
         np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-9, atol=0, err_msg=p)
-
-
 
 
 LOG_SOFTMAX_LOSSES = {   # the log_softmax VJP reached with different adjoints g
@@ -464,7 +462,7 @@ def test_step_logistic_losses_match_the_plain_backward(name, logit):
 
 def _schedule_ops(with_reader_of_the_loss):
     """t = exp(z); x = log1p(t), read only by a dot product d; s = z * z; [g = d * t]; r = t + 1."""
-    from symgrad.emit.numpy_step import Op
+    from symgrad.emit.step import Op
     shape = (dim(4), dim(5))
     z, y = Var("z", shape, "input"), Var("y", shape, "input")
     t, x = Var("t", shape, "temp"), Var("x", shape, "temp")
@@ -481,9 +479,9 @@ def _schedule_ops(with_reader_of_the_loss):
 def test_late_reduction_schedule_moves_only_when_every_reader_still_follows(with_reader_of_the_loss):
     """log1p(t), read only by a dot product, moves with the dot product to just before t's
     last reader (where it can take t's array), unless something staying put reads the dot."""
-    from symgrad.emit.numpy_step import _sink_reductions
+    from symgrad.emit.step.schedule import sink_reductions
     from symgrad.ir import walk
-    scheduled = _sink_reductions(_schedule_ops(with_reader_of_the_loss))
+    scheduled = sink_reductions(_schedule_ops(with_reader_of_the_loss))
     order = [op.target for op in scheduled]
     assert order == (["t", "x", "d", "s", "g", "r"] if with_reader_of_the_loss else ["t", "s", "x", "d", "r"])
     defined = {"z", "y"}
@@ -497,7 +495,7 @@ def test_region_rewrite_gives_sympy_only_small_regions_that_divide_by_a_variable
     modest size. A constant divisor (1/sqrt(pi) in gelu') or a large region never reaches it
     (gelu' of a cube once took sympy's polynomial gcd over ten minutes)."""
     import sympy as sp
-    from symgrad.emit import numpy_step
+    from symgrad.emit.step import regions
 
     x, y = sp.symbols("leaf0 leaf1", real=True)
 
@@ -505,17 +503,11 @@ def test_region_rewrite_gives_sympy_only_small_regions_that_divide_by_a_variable
         raise AssertionError("sympy.cancel called")
 
     monkeypatch.setattr(sp, "cancel", refuse)
-    cheapest = numpy_step._Regions._cheapest
+    cheapest = regions.cheapest
     gelu_of_a_cube = 3 * x**2 * (x**3 * sp.exp(-x**6 / 2) / sp.sqrt(2 * sp.pi) + (1 + sp.erf(x**3 / sp.sqrt(2))) / 2)
     assert cheapest(gelu_of_a_cube) is None
     large = sum((x - k) ** 2 / (y + k) for k in range(1, 12))
-    assert sp.count_ops(large) > numpy_step._MAX_REGION_OPS and cheapest(large) is None
+    assert sp.count_ops(large) > regions.MAX_REGION_OPS and cheapest(large) is None
     with pytest.raises(AssertionError, match="sympy.cancel"):   # a small division still goes to sympy
         cheapest(x / (1 + y))
 
-
-def test_the_steps_own_element_wise_forms_can_print_a_scalar():
-    """The step's own operations (no rule to fall back on) print a 0-d result themselves; max
-    is a reduction along an axis, so it never has a scalar result."""
-    missing = [name for name, form in STEP_FORMS.items() if form.scalar is None and name != "max"]
-    assert missing == []

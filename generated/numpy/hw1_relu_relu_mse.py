@@ -131,9 +131,10 @@ def _allocate(dtype):
 def loss_and_grads_into(params, inputs, workspace):
     """loss_and_grads(params, inputs), computed in the workspace's arrays.
 
-    One numpy call per operation, each writing into a reused array (out=), so a
-    step allocates nothing once the workspace exists. The returned gradients
-    are arrays of the workspace: the next call overwrites them.
+    One numpy call per operation, each writing into a reused array (out=) except
+    outer: without an out= form, numpy allocates its result on every call. The
+    returned gradients of W1, W2 are new arrays on every call; the others are arrays
+    of the workspace: the next call overwrites them.
     """
     x = inputs["x"]
     y = inputs["y"]

@@ -121,9 +121,10 @@ def _allocate(n, dtype):
 def loss_and_grads_into(params, inputs, workspace):
     """loss_and_grads(params, inputs), computed in the workspace's arrays.
 
-    One numpy call per operation, each writing into a reused array (out=), so a
-    step allocates nothing once the workspace exists. The returned gradients
-    are arrays of the workspace: the next call overwrites them.
+    One numpy call per operation, each writing into a reused array (out=) except
+    concat, ones: without an out= form, numpy allocates their results on every call.
+    The returned gradients are arrays of the workspace: the next call overwrites
+    them.
     """
     X = inputs["X"]
     y = inputs["y"]

@@ -21,7 +21,7 @@ from ..ir import Apply, Const, Expr, Var, as_sympy, walk
 from ..rewrite import substitute
 from ..spec import LOSS
 from .numpy_scalar import scalar_data
-from .numpy_step import step_data
+from .step import step_data
 from .printers import NumpyPrinter
 from .templates import render
 

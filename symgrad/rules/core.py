@@ -138,6 +138,8 @@ class Rule:
         scalar_code: Optional :class:`ScalarForm`, how straight-line float code
             for a tiny fixed-size net computes it; without one (element-wise
             and reduce families) such a net gets the array step.
+        internal: True for an operation no language spells: the compiled
+            step's own parts (:mod:`symgrad.rules.internal`).
     """
 
     name: str
@@ -165,7 +167,7 @@ class Rule:
     samples: tuple = ((((2, 3),), {}),)
 
     def __post_init__(self):
-        if self.extra.get("internal") and self.language == SPEC:   # the older way to say language=NONE
+        if (self.internal or self.extra.get("internal")) and self.language == SPEC:   # internal: never written
             object.__setattr__(self, "language", NONE)
         if self.spelling is None and self.syntax == CALL:
             object.__setattr__(self, "spelling", self.name)
@@ -182,6 +184,7 @@ class Rule:
     def input_domain(self, index: int) -> str:
         """Where gradient checks sample input ``index``."""
         return self.domain if isinstance(self.domain, str) else self.domain[index]
+    internal: bool = False
 
     def vjp(self, index: int) -> Callable | None:
         """The VJP for input ``index`` (None when it is not differentiable)."""
