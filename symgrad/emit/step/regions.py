@@ -10,7 +10,7 @@ has the region's shape.
 
 from __future__ import annotations
 
-from ...ir import Apply, Const, Expr, as_sympy, walk
+from ...ir import Apply, Expr, walk
 from ...rules import RULES
 from ...rules import to_sympy as rules_to_sympy
 
