@@ -467,10 +467,10 @@ def _run_child(pid, ack, go, calls, wall, startup, grader):
             got = _await(pid, pidfd, ack, time.monotonic() + wall, grader)
         if got is not True:
             return got
-        while True:   # every call answered: the child writes its last record and ends
-            got = _await(pid, pidfd, ack, time.monotonic() + 1.0, grader)
-            if got is not True:
-                return 0 if got is None else got
+        end = time.monotonic() + 1.0   # every call answered: the child writes its last record and ends
+        while got is True:              # (more acks are the submission's own: they move nothing)
+            got = _await(pid, pidfd, ack, end, grader)
+        return got
     finally:
         os.close(pidfd)
 
