@@ -140,6 +140,10 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
     out = Path(output) if output else folder
     for report_file in (REPORT_JSON, REPORT_CSV):   # refused before grading, not at the first save
         check_links(out / report_file, out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SymgradError(f"{out}: cannot make the report folder ({exc.strerror})") from None
     lock = lock_reports(out)
     try:
         return _grade_locked(folder, spec, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages)
