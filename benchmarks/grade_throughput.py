@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from symgrad.verify import sandbox  # noqa: E402
+from symgrad.verify import results, sandbox  # noqa: E402
 from symgrad.verify.code import _blame_callees, _judge, make_plan  # noqa: E402
 from symgrad.verify.env import load_derivation  # noqa: E402
 from symgrad.verify.grade import grade_folder  # noqa: E402
@@ -93,7 +93,7 @@ def unsandboxed(count: int) -> float:
                 except Exception as exc:  # noqa: BLE001
                     log.record("E", call["id"], str(exc).encode())
             result = sandbox.RunResult()
-            sandbox._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
+            results._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
             judged = [_judge(n, [c for c in plan.cases if c.function == n], result, plan.rtol) for n in plan.functions]
             _blame_callees(judged, result, plan.uses)
         return time.perf_counter() - start
