@@ -42,7 +42,8 @@ from symgrad.verify.env import load_derivation  # noqa: E402
 from symgrad.verify.grade import grade_folder  # noqa: E402
 
 REFERENCE = ROOT / "generated" / "api" / "pset3.py"
-KINK_MISTAKE = ("(x > 0).astype", "(x >= 0).astype")
+KINK_MISTAKE = ("    return step(x)\n\n\ndef d_loss_d_ypredicted",   # relu_derivative's body: ReLU'(0) = 1
+                "    return (x >= 0).astype(float)\n\n\ndef d_loss_d_ypredicted")
 
 
 def make_folder(count: int) -> Path:
@@ -144,7 +145,8 @@ Sandbox layers active: {", ".join(k for k, v in layers.items() if v)}; \
 inactive: {", ".join(k for k, v in layers.items() if not v) or "none"}.
 
 Submissions: copies of generated/api/pset3.py (correct), every fifth with ReLU'(0) = 1 (wrong at the kink
-points, diagnosed). Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} calls. Medians of 3 rounds.
+points, diagnosed). Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} calls. \
+Medians of 3 rounds.
 
 | measure | value |
 |---|---|

@@ -183,7 +183,7 @@ time.sleep(30)
 def spam():
     while True:
         try:
-            os.write(4, b'd')
+            os.write(3, b'd')
         except OSError:
             pass
         time.sleep(0.02)

@@ -10,10 +10,10 @@ for every request line on stdin it forks a child that joins the run's cgroups,
 enters its own mount namespace with private tmpfs for /tmp, /dev/shm and its
 work folder, chroots into the jail, applies the resource limits, drops to the
 run's unprivileged uid, imports the submission and runs the calls, writing
-``out/log``. The server hands the child one call at a time over a pipe and
-gives each the wall-clock limit from the moment it was handed over, on its
-own clock (nothing the child writes moves it), then kills the child -- and,
-as PID 1 of its own PID namespace, every process the child left behind --
+``out/log`` and a byte on a pipe after each call. The server times each call
+on its own clock from the end of the previous one, counting at most one byte
+per call (a submission writing bytes itself gains no more than its calls'
+limits), then kills the child -- and, as PID 1 of its own PID namespace, every process the child left behind --
 and answers one status line on stdout.
 
 A call is a short script of steps, plain data (no code is ever sent):
@@ -360,9 +360,9 @@ class Call:
                 raise ValueError(op)
 
 
-def run_submission(job, request, inputs, np, torch, go, ack):
-    """In the child: cgroups, jail, limits, unprivileged user, import, then each call when the server says
-    so (a byte on ``go``; a byte on ``ack`` when done); never returns."""
+def run_submission(job, request, inputs, np, torch, ack):
+    """In the child: cgroups, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
+    after the import and after each call (the server times them); never returns."""
     import importlib.util
     _join_cgroups(job)
     workdir = _enter_jail(job, request) if job.get("root") else request["workdir"]
@@ -402,8 +402,6 @@ def run_submission(job, request, inputs, np, torch, go, ack):
         cid = call["id"]
         if cid in skip:
             continue
-        if os.read(go, 1) != b"g":
-            os._exit(0)
         log.record("S", cid)
         called.clear()
         script = Call(module, inputs, np, torch)
@@ -418,59 +416,44 @@ def run_submission(job, request, inputs, np, torch, go, ack):
     os._exit(0)
 
 
-def _child(job, request, inputs, np, torch, go, ack):
+def _child(job, request, inputs, np, torch, ack):
     try:
         os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)   # the protocol pipes are the server's, never the submission's
-        os.dup2(go, 3)
-        os.dup2(ack, 4)
-        os.closerange(5, 4096)
-        run_submission(job, request, inputs, np, torch, 3, 4)
+        os.dup2(ack, 3)
+        os.closerange(4, 4096)
+        run_submission(job, request, inputs, np, torch, 3)
     finally:
         os._exit(70)
 
 
-def _await(pid, pidfd, ack, deadline, grader):
-    """Wait until the child acknowledges (True), ends (its status) or the deadline passes (None).
-    The deadline is the server's: nothing the child does moves it. A grader gone (stdin at EOF) kills all."""
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([ack, pidfd, grader], [], [], min(left, 1.0))
-        if grader in ready and not os.read(grader, 1):
-            os._exit(1)
-        if ack in ready:
-            byte = os.read(ack, 1)
-            if byte:
-                return True
+def _run_child(pid, ack, calls, wall, startup, grader):
+    """The child's status: exit code, -signal, or None when it overran a deadline.
 
-
-def _run_child(pid, ack, go, calls, wall, startup, grader):
-    """The child's status: exit code, -signal, or None when it overran a deadline (import: startup + wall;
-    each call: wall, counted from the moment the server handed it over)."""
+    The deadline is the server's: startup + wall for the import, then wall from the moment the server
+    saw the last call end (a byte on ``ack``). At most ``calls + 1`` bytes count, so a submission that
+    writes acknowledgements itself gains at most what its honest calls could have had; after the last,
+    the child has a fixed second to end. A grader gone (stdin at EOF) ends the server."""
     pidfd = os.pidfd_open(pid)
     try:
-        got = _await(pid, pidfd, ack, time.monotonic() + startup + wall, grader)
-        for _ in range(calls):
-            if got is not True:
-                return got
-            try:
-                os.write(go, b"g")
-            except BrokenPipeError:
-                pass
-            got = _await(pid, pidfd, ack, time.monotonic() + wall, grader)
-        if got is not True:
-            return got
-        end = time.monotonic() + 1.0   # every call answered: the child writes its last record and ends
-        while got is True:              # (more acks are the submission's own: they move nothing)
-            got = _await(pid, pidfd, ack, end, grader)
-        return got
+        seen, deadline = 0, time.monotonic() + startup + wall
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([ack, pidfd, grader], [], [], min(left, 1.0))
+            if grader in ready and not os.read(grader, 1):
+                os._exit(1)
+            if ack in ready and seen <= calls:
+                got = min(len(os.read(ack, 4096)), calls + 1 - seen)
+                if got:
+                    seen += got
+                    deadline = time.monotonic() + (wall if seen <= calls else 1.0)
     finally:
         os.close(pidfd)
 
@@ -532,19 +515,15 @@ def serve(serverdir):
     out.flush()
     calls = len(job["calls"])
     for request in _requests(0):
-        go_r, go_w = os.pipe()
         ack_r, ack_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(go_w)
             os.close(ack_r)
-            _child(job, request, inputs, np, torch, go_r, ack_w)
-        os.close(go_r)
+            _child(job, request, inputs, np, torch, ack_w)
         os.close(ack_w)
-        status = _run_child(pid, ack_r, go_w, calls - len(request.get("skip", [])), float(job["wall_seconds"]),
+        status = _run_child(pid, ack_r, calls - len(request.get("skip", [])), float(job["wall_seconds"]),
                             float(job["startup"]), 0)
         _clean_up(pid)
-        os.close(go_w)
         os.close(ack_r)
         out.write(json.dumps({"status": status}) + "\n")
         out.flush()

@@ -4,8 +4,8 @@ Layers, each closing an escape the others leave open (:func:`layers` says
 which are active here; the README's table names the test showing each):
 
 * a wall-clock limit per call on the server's own clock, counted from the
-  moment the call is handed over (nothing the submission writes moves it),
-  and a CPU limit (RLIMIT_CPU);
+  end of the previous call (at most one acknowledgement per call counts, so
+  the whole run is bounded whatever the submission writes), and a CPU limit;
 * whole-submission memory and process-count limits (cgroup v2, else v1
   memory + pids), on top of the per-process rlimits (address space, file
   size, process count), which stay in every case;
