@@ -140,20 +140,20 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
     out = Path(output) if output else folder
     for report_file in (REPORT_JSON, REPORT_CSV):   # refused before grading, not at the first save
         check_links(out / report_file, out)
+    d = load_derivation(spec)   # a bad spec is refused before anything is made or written
+    plan = make_plan(d, profile)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SymgradError(f"{out}: cannot make the report folder ({exc.strerror})") from None
     lock = lock_reports(out)
     try:
-        return _grade_locked(folder, spec, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages)
+        return _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages)
     finally:
         unlock_reports(out, lock)
 
 
-def _grade_locked(folder, spec, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages) -> int:
-    d = load_derivation(spec)
-    plan = make_plan(d, profile)
+def _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages) -> int:
     functions = plan.functions
     report = {"spec": d.spec.name, "profile": profile, "submissions": {}}
     existing = out / REPORT_JSON
