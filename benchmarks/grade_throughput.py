@@ -36,13 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from symgrad.verify import sandbox  # noqa: E402
+from symgrad.verify import results, sandbox  # noqa: E402
 from symgrad.verify.code import _blame_callees, _judge, make_plan  # noqa: E402
 from symgrad.verify.env import load_derivation  # noqa: E402
 from symgrad.verify.grade import grade_folder  # noqa: E402
 
 REFERENCE = ROOT / "generated" / "api" / "pset3.py"
-KINK_MISTAKE = ("(x > 0).astype", "(x >= 0).astype")
+KINK_MISTAKE = ("    return step(x)\n\n\ndef d_loss_d_ypredicted",   # relu_derivative's body: ReLU'(0) = 1
+                "    return (x >= 0).astype(float)\n\n\ndef d_loss_d_ypredicted")
 
 
 def make_folder(count: int) -> Path:
@@ -93,7 +94,7 @@ def unsandboxed(count: int) -> float:
                 except Exception as exc:  # noqa: BLE001
                     log.record("E", call["id"], str(exc).encode())
             result = sandbox.RunResult()
-            sandbox._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
+            results._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
             judged = [_judge(n, [c for c in plan.cases if c.function == n], result, plan.rtol) for n in plan.functions]
             _blame_callees(judged, result, plan.uses)
         return time.perf_counter() - start
@@ -144,7 +145,8 @@ Sandbox layers active: {", ".join(k for k, v in layers.items() if v)}; \
 inactive: {", ".join(k for k, v in layers.items() if not v) or "none"}.
 
 Submissions: copies of generated/api/pset3.py (correct), every fifth with ReLU'(0) = 1 (wrong at the kink
-points, diagnosed). Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} calls. Medians of 3 rounds.
+points, diagnosed). Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} calls. \
+Medians of 3 rounds.
 
 | measure | value |
 |---|---|

@@ -37,6 +37,9 @@ def add_verify(sub):
 
 
 def _memory_arg(p):
+    p.add_argument("--allow-package", action="append", default=[], metavar="NAME",
+                   help="an installed distribution the submission may import besides the profile's (numpy; "
+                        "torch for mlp) and the standard library; repeatable")
     p.add_argument("--memory", type=int, default=1024, metavar="MB",
                    help="memory a submission may allocate on top of what the harness "
                                                         "(numpy, torch) has mapped (default 1024)")
@@ -85,7 +88,7 @@ def cmd_verify(args) -> int:
         if not args.profile:
             raise SymgradError(f"--code needs --profile ({' | '.join(_courses())})")
         report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit,
-                            memory_mb=args.memory)
+                            memory_mb=args.memory, packages=_packages(args))
         if args.format == "json":
             print(json.dumps(report.as_json(), indent=2))
         else:
@@ -131,7 +134,21 @@ def add_grade(sub):
 def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
     return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
-                        memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr)
+                        memory_mb=args.memory,
+                        output=args.output, regrade=args.regrade, stream=sys.stderr, packages=_packages(args))
+
+
+def _packages(args) -> tuple:
+    """--allow-package names, each an installed distribution (else exit 2)."""
+    from importlib import metadata
+
+    from ..errors import SymgradError
+    for name in args.allow_package:
+        try:
+            metadata.distribution(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            raise SymgradError(f"--allow-package {one_line(name, 60)}: no such distribution is installed") from None
+    return tuple(args.allow_package)
 
 
 COMMANDS = [add_verify, add_grade]

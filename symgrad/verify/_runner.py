@@ -1,18 +1,20 @@
 """Runs inside the sandbox: a fork server that runs submissions one at a time.
 
 Executed as a script (``python -I _runner.py SERVERDIR``), never imported by
-symgrad itself. Once, at start: it reads ``server.json`` and the input
-``.npy`` files from SERVERDIR, covers the grader's folders (own mount
-namespace), and loads what submissions may need (numpy, torch for a torch
-interface). Then, for every request line on stdin (a working directory, the
-submission's entry file, calls to skip) it forks a child that applies the
-resource limits, drops to an unprivileged user when it runs as root, imports
-the submission and runs the calls, writing ``out/log`` in the working
-directory. The server times each call by watching the log grow (a wall-clock
-limit per call), kills the child -- and, as PID 1 of its own PID namespace,
-every process the child left behind -- and answers one status line on stdout.
-Each submission starts from the same clean, pre-loaded process image, so none
-sees another's state, and no Python start-up is paid per submission.
+symgrad itself, and importing nothing of symgrad (the jail has no symgrad in
+it). Once, at start: it ties its life to the grader's (PR_SET_PDEATHSIG),
+enters new mount, PID, network, IPC and UTS namespaces when told to (root), reads
+``server.json`` and the input ``.npy`` files, loads what submissions may
+need (numpy, torch) and builds the jail's root (:func:`_build_root`). Then,
+for every request line on stdin it forks a child that joins the run's cgroups,
+enters its own mount namespace with private tmpfs for /tmp, /dev/shm and its
+work folder, chroots into the jail, applies the resource limits, drops to the
+run's unprivileged uid, imports the submission and runs the calls, writing
+``out/log`` and a byte on a pipe after each call. The server times each call
+on its own clock from the end of the previous one, counting at most one byte
+per call (a submission writing bytes itself gains no more than its calls'
+limits), then kills the child -- and, as PID 1 of its own PID namespace, every process the child left behind --
+and answers one status line on stdout.
 
 A call is a short script of steps, plain data (no code is ever sent):
 
@@ -36,13 +38,13 @@ not be imported), ``D`` (done). The parent trusts none of it beyond reading
 plain arrays back.
 """
 
+import ctypes
 import io
 import json
 import os
 import resource
 import select
 import signal
-import subprocess
 import sys
 import time
 
@@ -81,13 +83,118 @@ def _limits(job):
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
-def _hide(job, serverdir):
-    """Cover the grader's folders with empty read-only tmpfs mounts (own mount namespace only)."""
-    for path in job.get("hide", []):
-        if not os.path.isdir(path) or os.path.commonpath([path, serverdir]) in (path, serverdir):
-            continue
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0555,ro", "tmpfs", path],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+DEVICES = ("null", "zero", "urandom", "random")
+
+
+def _check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src, target, fstype, flags, data=None):
+    def enc(v):
+        return v.encode() if v is not None else None
+    _check(_LIBC.mount(enc(src), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _bind(src, target, writable=False, device=False):
+    _mount(src, target, None, MS_BIND | MS_REC)
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (0 if device else MS_NODEV) | (0 if writable else MS_RDONLY)
+    _mount(None, target, None, flags)
+
+
+def _die_with_parent():
+    """SIGKILL when the process that started this one ends (a killed grader leaves nothing running)."""
+    _check(_LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+
+
+def _enter_namespaces():
+    """New mount, PID, network, IPC and UTS namespaces; returns only in PID 1 of the new one."""
+    _check(_LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    pid = os.fork()
+    if pid == 0:
+        _die_with_parent()
+        return
+    sys.stdin.close()   # the pipes are PID 1's
+    os.close(0)
+    os.close(1)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _target(root, path, is_dir):
+    target = root + path
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    return target
+
+
+def _build_root(job, root):
+    """The jail: a tmpfs holding read-only binds of the libraries, the Python standard library and the
+    allowed packages only (each at its own path), an empty site-packages, /proc of this PID namespace
+    and a /dev of a few devices. Nothing else of the machine is in it."""
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    for path in job["system"]:          # /usr, /lib...: a link (merged /usr) is made as a link
+        if os.path.islink(path):
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            os.symlink(os.readlink(path), root + path)
+        elif os.path.isdir(path):
+            _bind(path, _target(root, path, True))
+    for path in job["stdlib"]:
+        if os.path.isdir(path) and not os.path.exists(root + path + "/os.py"):
+            _bind(path, _target(root, path, True))
+    for path in job["site"]:            # every package folder emptied, then the allowed ones put back
+        if os.path.isdir(path):
+            _mount("tmpfs", _target(root, path, True), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    for path in job["packages"]:
+        if os.path.exists(path):
+            _bind(path, _target(root, path, os.path.isdir(path)))
+    for path in job["site"]:
+        if os.path.isdir(root + path):
+            _mount(None, root + path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    for name in ("tmp", "work", "dev/shm", "proc"):
+        os.makedirs(root + "/" + name, exist_ok=True)
+    for name in DEVICES:
+        _bind("/dev/" + name, _target(root, "/dev/" + name, False), writable=True, device=True)
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+
+
+def _enter_jail(job, request):
+    """In the child: its own mount and IPC namespaces, private tmpfs for /tmp, /dev/shm and /work, its submission
+    read-only and its out/ folder bound in, then chroot. Returns the work folder as the child sees it."""
+    root, host, size = job["root"], request["workdir"], int(job["memory_bytes"])
+    _check(_LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")   # its own SysV shared memory too
+    uid, gid = (int(v) for v in request["user"]) if request.get("user") else (0, 0)
+    tmpfs = f"size={size},mode=0700,uid={uid},gid={gid}"
+    for name in ("/tmp", "/dev/shm", "/work"):
+        _mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+    for name, writable in (("submission", False), ("out", True)):
+        os.mkdir(root + "/work/" + name)
+        _bind(os.path.join(host, name), root + "/work/" + name, writable)
+    os.chroot(root)
+    os.chdir("/work")
+    return "/work"
+
+
+def _join_cgroups(job):
+    for procs in job.get("cgroups", []):
+        fd = os.open(procs, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
 
 
 def _drop_privileges(request):
@@ -101,6 +208,7 @@ def _drop_privileges(request):
     os.setuid(uid)
     if os.geteuid() == 0:
         raise SystemExit("could not drop root")
+    _check(_LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
 
 
 def _preload(job):
@@ -252,10 +360,12 @@ class Call:
                 raise ValueError(op)
 
 
-def run_submission(job, request, inputs, np, torch):
-    """In the child: limits, unprivileged user, import, every call; never returns."""
+def run_submission(job, request, inputs, np, torch, ack):
+    """In the child: cgroups, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
+    after the import and after each call (the server times them); never returns."""
     import importlib.util
-    workdir = request["workdir"]
+    _join_cgroups(job)
+    workdir = _enter_jail(job, request) if job.get("root") else request["workdir"]
     os.chdir(workdir)
     _limits(job)
     os.umask(0o077)
@@ -287,6 +397,7 @@ def run_submission(job, request, inputs, np, torch):
         if callable(fn) and not isinstance(fn, type):
             module.__dict__[name] = traced(name, fn)
     skip = set(request.get("skip", []))
+    os.write(ack, b"i")
     for call in job["calls"]:
         cid = call["id"]
         if cid in skip:
@@ -300,53 +411,51 @@ def run_submission(job, request, inputs, np, torch):
             where = "" if script.where in (None, call["func"]) else f"in {script.where}: "
             log.record("E", cid, f"{where}{type(exc).__name__}: {exc}"[:2000].encode())
         log.record("C", cid, json.dumps(sorted(called - {call["func"]})).encode())
+        os.write(ack, b"d")
     log.record("D", "-")
     os._exit(0)
 
 
-def _child(job, request, inputs, np, torch):
+def _child(job, request, inputs, np, torch, ack):
     try:
         os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)   # the protocol pipes are the server's, never the submission's
-        os.closerange(3, 4096)
-        run_submission(job, request, inputs, np, torch)
+        os.dup2(ack, 3)
+        os.closerange(4, 4096)
+        run_submission(job, request, inputs, np, torch, 3)
     finally:
         os._exit(70)
 
 
-def _log_size(path):
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return -1
+def _run_child(pid, ack, calls, wall, startup, grader):
+    """The child's status: exit code, -signal, or None when it overran a deadline.
 
-
-def _wait(pid, log_path, wall, startup):
-    """The child's status: exit code, -signal, or None when a call ran past the wall-clock limit."""
-    deadline, seen = time.monotonic() + wall + startup, -1
-    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    The deadline is the server's: startup + wall for the import, then wall from the moment the server
+    saw the last call end (a byte on ``ack``). At most ``calls + 1`` bytes count, so a submission that
+    writes acknowledgements itself gains at most what its honest calls could have had; after the last,
+    the child has a fixed second to end. A grader gone (stdin at EOF) ends the server."""
+    pidfd = os.pidfd_open(pid)
     try:
+        seen, deadline = 0, time.monotonic() + startup + wall
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 return os.waitstatus_to_exitcode(status)
-            now = time.monotonic()
-            size = _log_size(log_path)
-            if size != seen:
-                if seen >= 0 or size > 0:
-                    deadline = max(deadline if size <= 0 else 0, now + wall)
-                seen = size
-            if now > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return None
-            if pidfd is not None:
-                select.select([pidfd], [], [], 0.02)
-            else:
-                time.sleep(0.005)
+            ready, _, _ = select.select([ack, pidfd, grader], [], [], min(left, 1.0))
+            if grader in ready and not os.read(grader, 1):
+                os._exit(1)
+            if ack in ready and seen <= calls:
+                got = min(len(os.read(ack, 4096)), calls + 1 - seen)
+                if got:
+                    seen += got
+                    deadline = time.monotonic() + (wall if seen <= calls else 1.0)
     finally:
-        if pidfd is not None:
-            os.close(pidfd)
+        os.close(pidfd)
 
 
 def _clean_up(pid):
@@ -373,29 +482,49 @@ def _clean_up(pid):
             time.sleep(0.001)
 
 
+def _requests(fd):
+    """Request lines from the grader (raw reads: its EOF must be seen while a child runs)."""
+    buf = b""
+    while True:
+        while b"\n" not in buf:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            buf += chunk
+        line, buf = buf.split(b"\n", 1)
+        yield json.loads(line)
+
+
 def serve(serverdir):
+    _die_with_parent()
     with open(os.path.join(serverdir, "server.json")) as fh:
         job = json.load(fh)
-    if job.get("hide"):
-        _hide(job, serverdir)
-    # Loaded before any child drops privileges: the Python installation may
+    if job.get("root"):
+        _enter_namespaces()
+    # Loaded before the jail and before any child drops privileges: the Python installation may
     # not be readable by the unprivileged user (e.g. under /root/.pyenv).
     np = _preload(job)
     torch = sys.modules.get("torch")
     inputs = {key: np.load(os.path.join(serverdir, fname), allow_pickle=False)
               for key, fname in job["arrays"].items()}
     import importlib.util  # noqa: F401 - loaded for the children
+    if job.get("root"):
+        _build_root(job, job["root"])
     out = sys.stdout
     out.write("ready\n")
     out.flush()
-    for line in sys.stdin:
-        request = json.loads(line)
+    calls = len(job["calls"])
+    for request in _requests(0):
+        ack_r, ack_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(job, request, inputs, np, torch)
-        status = _wait(pid, os.path.join(request["workdir"], "out", "log"), float(job["wall_seconds"]),
-                       float(job["startup"]))
+            os.close(ack_r)
+            _child(job, request, inputs, np, torch, ack_w)
+        os.close(ack_w)
+        status = _run_child(pid, ack_r, calls - len(request.get("skip", [])), float(job["wall_seconds"]),
+                            float(job["startup"]), 0)
         _clean_up(pid)
+        os.close(ack_r)
         out.write(json.dumps({"status": status}) + "\n")
         out.flush()
 

@@ -83,13 +83,15 @@ class Checker:
     """
 
     def __init__(self, spec, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024,
-                 points: int = POINTS, seed: int = 0, limits: Limits | None = None, hide: tuple = (), plan=None):
+                 points: int = POINTS, seed: int = 0, limits: Limits | None = None, hide: tuple = (), plan=None,
+                 packages: tuple = ()):
         self.profile = profile
         self.plan = plan or make_plan(envmod.load_derivation(spec), profile, points, seed)
         need_packages(profile, self.plan.packages)
         self.limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
                                        memory_bytes=int(memory_mb) << 20)
         self.hide = tuple(hide)
+        self.packages = tuple(packages)   # importable besides the profile's (symgrad.verify.jail.allowed_packages)
         self.sandbox = None
 
     def __enter__(self):
@@ -111,7 +113,8 @@ class Checker:
         if self.sandbox is None:
             plan = self.plan
             self.sandbox = Sandbox(plan.calls, plan.arrays, self.limits, plan.trace,
-                                   self.hide + (path.resolve().parent,), plan.torch)
+                                   self.hide + (path.resolve().parent,), plan.torch,
+                                   tuple(plan.packages) + self.packages)   # the course's list, then the instructor's
         if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
             import tempfile
             import time

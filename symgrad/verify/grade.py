@@ -6,21 +6,26 @@ Results go to ``grades.json`` (per submission, per function: verdict,
 counterexample, diagnosis) and ``grades.csv`` (one row per submission and
 function; every cell through :func:`symgrad.escape.csv_cell`: no cell is a
 spreadsheet formula, no control character splits a row), rewritten atomically
-every second and at the end (also when interrupted), so an interrupted run
-loses at most a second's work; a re-run skips submissions already in
-``grades.json`` unless ``regrade`` is set. A report that is a symbolic link
-is refused before grading starts. A failure while grading one submission is
-recorded as that submission's error and the others go on.
+after every submission and at the end; SIGTERM and SIGINT stop the run, kill
+every sandbox and write what is finished (exit 130). A re-run skips
+submissions already in ``grades.json`` unless ``regrade`` is set. One run at a
+time writes a report folder: a second ``grade`` into the same folder is
+refused (exit 2) while the first holds ``.symgrad-grade.lock`` there. A report
+that is a symbolic link is refused before grading starts. A failure while
+grading one submission is recorded as that submission's error and the others
+go on.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
+import os
+import signal
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -32,7 +37,62 @@ from .env import load_derivation
 
 REPORT_JSON = "grades.json"
 REPORT_CSV = "grades.csv"
-SAVE_EVERY = 1.0   # seconds between rewrites of the reports during a run (and once at the end)
+LOCK = ".symgrad-grade.lock"   # in the report folder, held by the run writing there
+
+
+def lock_reports(out: Path) -> int:
+    """An exclusive lock on the report folder for this run (an fd; :func:`unlock_reports` ends it).
+
+    The lock file is removed at the end; a run that took it meanwhile checks that the file it locked is
+    still the one at the path, and takes the new one otherwise.
+
+    Raises:
+        SymgradError: another grade run writes there now.
+    """
+    check_links(out / LOCK, out)
+    while True:
+        try:
+            fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise SymgradError(f"{out}: cannot lock the report folder ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SymgradError(f"{out}: another 'symgrad grade' is writing its reports there now; wait for "
+                               "it to finish or choose another -o") from None
+        try:
+            if os.stat(out / LOCK, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def unlock_reports(out: Path, fd: int) -> None:
+    try:
+        os.unlink(out / LOCK)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+class _Stop:
+    """SIGTERM raises KeyboardInterrupt in the main thread (as SIGINT does) while grading."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
 
 
 def submissions(folder: Path) -> list[Path]:
@@ -70,8 +130,9 @@ def _save(out: Path, report: dict) -> None:
 
 
 def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, memory_mb: int = 1024,
-                 output=None, regrade: bool = False, stream=None) -> int:
-    """Grade every submission in ``folder``; returns 0 (all graded) or 1 (some could not be)."""
+                 output=None, regrade: bool = False, stream=None, packages: tuple = ()) -> int:
+    """Grade every submission in ``folder``; returns 0 (all graded) or 1 (some could not be).
+    ``packages``: distributions submissions may import besides the profile's (numpy, torch)."""
     stream = sys.stderr if stream is None else stream   # the stream of now, not of import time
     folder = Path(folder)
     if not folder.is_dir():
@@ -79,8 +140,20 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
     out = Path(output) if output else folder
     for report_file in (REPORT_JSON, REPORT_CSV):   # refused before grading, not at the first save
         check_links(out / report_file, out)
-    d = load_derivation(spec)
+    d = load_derivation(spec)   # a bad spec is refused before anything is made or written
     plan = make_plan(d, profile)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SymgradError(f"{out}: cannot make the report folder ({exc.strerror})") from None
+    lock = lock_reports(out)
+    try:
+        return _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages)
+    finally:
+        unlock_reports(out, lock)
+
+
+def _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages) -> int:
     functions = plan.functions
     report = {"spec": d.spec.name, "profile": profile, "submissions": {}}
     existing = out / REPORT_JSON
@@ -103,14 +176,19 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
             checker = getattr(local, "checker", None)
             if checker is None:   # one sandbox (a fork server) per worker thread, for the whole run
                 checker = local.checker = Checker(d, profile, time_limit=time_limit, memory_mb=memory_mb,
-                                                  hide=(folder, out), plan=plan)
+                                                  plan=plan, packages=packages)
                 checkers.append(checker)
             return path.name, checker.check(path).as_json()
         except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
             return path.name, {"error": f"{type(exc).__name__}: {exc}"}
 
     try:
-        _grade_all(todo, one, max(1, jobs), report, out, stream)
+        with _Stop():
+            _grade_all(todo, one, max(1, jobs), report, out, stream, checkers)
+    except KeyboardInterrupt:
+        print(f"\nstopped: {len(report['submissions'])} finished result(s) kept in {one_line(out / REPORT_JSON)}",
+              file=stream)
+        raise
     finally:
         for checker in checkers:
             checker.close()
@@ -120,20 +198,25 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
     return 1 if any("error" in s for s in report["submissions"].values()) else 0
 
 
-def _grade_all(todo, one, jobs, report, out, stream) -> None:
-    total, done, saved = len(todo), 0, time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+def _grade_all(todo, one, jobs, report, out, stream, checkers) -> None:
+    total, done = len(todo), 0
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         futures = [pool.submit(one, p) for p in todo]
         for fut in as_completed(futures):
             name, result = fut.result()
             report["submissions"][name] = result
-            if time.monotonic() - saved > SAVE_EVERY:   # the reports are rewritten whole: not after each one
-                _save(out, report)
-                saved = time.monotonic()
+            _save(out, report)   # after every submission: a killed run loses none that finished
             done += 1
             width = 30
             bar = "#" * (width * done // max(total, 1))
             print(f"\r[{bar:<{width}}] {done}/{total} {one_line(name, 40):<40}", end="", file=stream, flush=True)
+    except BaseException:   # interrupted: nothing more starts, and the sandboxes running now are killed
+        pool.shutdown(wait=False, cancel_futures=True)
+        for checker in list(checkers):
+            checker.close()
+        raise
+    pool.shutdown(wait=True)
     if total:
         print(file=stream)
 

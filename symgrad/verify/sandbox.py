@@ -1,23 +1,24 @@
 """Run untrusted code in a separate, contained process.
 
-Layers, each closing an escape the others leave open:
+Layers, each closing an escape the others leave open (:func:`layers` says
+which are active here; the README's table names the test showing each):
 
-* a wall-clock limit per call (the server kills the child; ``sleep`` never
-  trips a CPU limit) and a CPU limit (RLIMIT_CPU);
-* memory (RLIMIT_AS), file size (RLIMIT_FSIZE) and process count (RLIMIT_NPROC);
-* its own network and PID namespaces (``unshare --net --pid --fork
-  --kill-child``) where the machine allows it: no network, and every process
-  the submission starts, an orphan that called setsid included, dies with it;
-* an unprivileged user when the grader runs as root: a fresh uid for every
-  run (no passwd entry, no files anywhere), so one submission can neither
-  read another's working directory nor share its process-count limit;
-* a throw-away working directory holding only the submission; the
-  reference values never leave the parent;
-* results come back as plain ``.npy`` arrays read with ``allow_pickle=False``
-  and are compared in the parent; what the submission prints, its exit status
-  and its own opinion of its results are ignored.
-
-:func:`layers` reports which of these are active on this machine.
+* a wall-clock limit per call on the server's own clock, counted from the
+  end of the previous call (at most one acknowledgement per call counts, so
+  the whole run is bounded whatever the submission writes), and a CPU limit;
+* whole-submission memory and process-count limits (cgroup v2, else v1
+  memory + pids), on top of the per-process rlimits (address space, file
+  size, process count), which stay in every case;
+* a jail (root only): new mount, PID, network, IPC and UTS namespaces; a
+  minimal root holding the system libraries, the Python standard library and
+  the allowed packages read-only, the submission read-only, private tmpfs for
+  /tmp, /dev/shm and its work folder, /proc of its own PID namespace and
+  /dev/{null,zero,urandom,random}; every process it starts dies with it, and
+  the server dies with the grader (PR_SET_PDEATHSIG);
+* an unprivileged uid held by this sandbox alone on the whole machine
+  (:class:`symgrad.verify.jail.Identity`, an flock per uid);
+* results come back as plain ``.npy`` arrays of one log read as a regular
+  file (:mod:`symgrad.verify.results`) and compared in the parent.
 
 Submissions run as children forked from one server per worker
 (:class:`Sandbox`, ``_runner.py``), which has loaded Python, numpy (and
@@ -28,12 +29,9 @@ PID 1 of its namespace, kills whatever a child left behind before the next.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
-import itertools
 import pwd
-import re
 import shutil
 import signal
 import stat
@@ -41,14 +39,15 @@ import subprocess
 import sys
 import select
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import jail
+from .results import MAX_LOG_BYTES, BadLog, _collect, _load, read_log, saved_keys  # noqa: F401 - re-exported
+
 RUNNER = Path(__file__).with_name("_runner.py")
-MAX_LOG_BYTES = 256 * 2**20       # a run's results log; more is a bad result, not a grader out of memory
 MAX_SUBMISSION_FILES = 2000       # a folder submission: files copied at most ...
 MAX_SUBMISSION_BYTES = 64 * 2**20  # ... and bytes
 
@@ -104,6 +103,9 @@ def _copy_submission(src: Path, dst: Path) -> None:
     else:
         dst.mkdir()
         copy_file(src, dst / src.name)
+
+
+HARNESS_MEMORY = 128 << 20   # the cgroup's allowance for the harness's own pages copied on write
 STARTUP = 5.0  # seconds for the interpreter, numpy and the submission to load
 TORCH_STARTUP = 20.0  # more when the interface needs torch
 
@@ -117,24 +119,11 @@ class Limits:
     processes: int = 64
 
 
-@functools.lru_cache(maxsize=None)
-def _namespaces() -> bool:
-    tool = shutil.which("unshare")
-    if not tool:
-        return False
-    try:
-        done = subprocess.run([tool, "--net", "--pid", "--fork", "--kill-child", "true"],
-                              capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
-
-
-USER_LAYER = "unprivileged user (a fresh uid per run)"
+USER_LAYER = "unprivileged user (a uid of its own on this machine)"
 NOBODY_LAYER = "unprivileged user (nobody, shared by every run)"   # where fresh uids are not accepted
-UID_BASE, UID_SPAN = 620_000, 30_000     # far above the uids of real accounts
-_uids = itertools.count()
-_uid_lock = threading.Lock()
+JAIL_LAYER = "jail: minimal root, own mount/PID/network/IPC namespaces"
+CGROUP_LAYER = "whole-submission memory and process limits (cgroup {})"
+UID_BASE = jail.UID_BASE
 
 
 @functools.lru_cache(maxsize=None)
@@ -169,28 +158,32 @@ def _user_switch() -> str | None:
     return "nobody" if _nobody() is not None else None
 
 
-def _next_user():
-    """(uid, gid) for the next run, or None when this process cannot switch users."""
-    mode = _user_switch()
-    if mode != "fresh":
-        return _nobody() if mode == "nobody" else None
-    with _uid_lock:
-        uid = UID_BASE + next(_uids) % UID_SPAN
-    return uid, uid
+@functools.lru_cache(maxsize=None)
+def _cgroup_kind():
+    """"v2", "v1" or None: which whole-submission limits a sandbox here gets (probed once)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        probe = jail.Cgroup(f"symgrad-probe-{os.getpid()}", 1 << 30, 64)
+    except OSError:
+        return None
+    probe.remove()
+    return probe.kind
 
 
 def layers() -> dict:
     """Which containment layers are active here: name -> True / False."""
+    kind = _cgroup_kind()
     return {
-        "wall-clock limit": True,
+        "wall-clock limit (the server's clock, per call)": True,
         "CPU limit": True,
-        "memory, file-size and process-count limits": True,
-        "network and PID namespaces (unshare)": _namespaces(),
+        "per-process memory, file-size and process-count limits (rlimits)": True,
+        CGROUP_LAYER.format(kind or "v2 or v1"): kind is not None,
+        JAIL_LAYER: jail.jail_available(),
         USER_LAYER: _user_switch() == "fresh",
         NOBODY_LAYER: _user_switch() == "nobody",
-        "grader's folders hidden (mount namespace)": _namespaces() and _mount_namespace(),
-        "throw-away working directory": True,
-        "results as .npy without pickle, compared in the parent": True,
+        "dies with the grader (PR_SET_PDEATHSIG)": True,
+        "results as .npy without pickle, read as a regular file, compared in the parent": True,
     }
 
 
@@ -205,28 +198,7 @@ class RunResult:
 
 
 def _command(serverdir: Path) -> list[str]:
-    base = [sys.executable, "-I", str(serverdir / "_runner.py"), str(serverdir)]
-    if _namespaces():
-        mount = ["--mount"] if _mount_namespace() else []
-        return [shutil.which("unshare"), "--net", "--pid", *mount, "--fork", "--kill-child"] + base
-    return base
-
-
-@functools.lru_cache(maxsize=None)
-def _mount_namespace() -> bool:
-    """True when the runner can cover folders with tmpfs in its own mount namespace."""
-    tool, mount = shutil.which("unshare"), shutil.which("mount")
-    if not tool or not mount or os.geteuid() != 0:
-        return False
-    probe = tempfile.mkdtemp(prefix="symgrad-probe-")
-    try:
-        done = subprocess.run([tool, "--mount", "--fork", mount, "-t", "tmpfs", "-o", "size=4k", "tmpfs", probe],
-                              capture_output=True, timeout=10)
-        return done.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-    finally:
-        os.rmdir(probe)
+    return [sys.executable, "-I", str(serverdir / "_runner.py"), str(serverdir)]
 
 
 def _env() -> dict:
@@ -259,27 +231,23 @@ def function_call(cid: str, func: str, args: list, keys=None) -> dict:
     return {"id": cid, "func": func, "steps": steps}
 
 
-def saved_keys(call: dict) -> list:
-    """The keys a call saves ("" for its one unnamed value)."""
-    return [step[1] for step in call["steps"] if step[0] == "save"]
-
-
 def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None = None,
-              trace: tuple = (), hide: tuple = (), torch: bool = False) -> RunResult:
+              trace: tuple = (), hide: tuple = (), torch: bool = False, packages: tuple = ()) -> RunResult:
     """Run ``calls`` against a submission (a .py file, or a folder with one entry file).
 
     ``calls``: [{"id", "func", "steps": [...]}] (see ``_runner.py`` for the
     steps; :func:`function_call` builds the common one), or the short form
     {"id", "func", "args": [[kind, value]...], "keys": [...]?};
     ``arrays``: name -> numpy array; ``torch``: the interface passes torch
-    tensors (torch is loaded before the limits); ``hide``: folders covered
-    with an empty tmpfs inside the sandbox (the submissions folder, the
-    reports), where a mount namespace is available. A call that hangs or
+    tensors (torch is loaded before the limits); ``hide``: kept for callers,
+    no longer needed (the jail shows none of the grader's folders);
+    ``packages``: distributions the submission may import besides numpy
+    (and torch). A call that hangs or
     kills the process is recorded as an error and the run resumes with the
     calls after it in a fresh child. For many submissions, keep one
     :class:`Sandbox` open instead.
     """
-    with Sandbox(calls, arrays, limits, trace, hide, torch) as box:
+    with Sandbox(calls, arrays, limits, trace, hide, torch, packages) as box:
         return box.run(submission)
 
 
@@ -291,18 +259,27 @@ class Sandbox:
     """
 
     def __init__(self, calls: list, arrays: dict, limits: Limits | None = None, trace: tuple = (),
-                 hide: tuple = (), torch: bool = False):
+                 hide: tuple = (), torch: bool = False, packages: tuple = ()):
         self.limits = limits or Limits()
         self.calls = [c if "steps" in c else function_call(c["id"], c["func"], c["args"], c.get("keys"))
                       for c in calls]
         self.arrays, self.trace, self.torch = arrays, tuple(trace), torch
-        self.hide = [str(Path(h).resolve()) for h in hide] if _mount_namespace() else []
-        self.dir = Path(tempfile.mkdtemp(prefix="symgrad-server-"))
-        self.proc = None
+        self.packages = jail.allowed_packages(torch, packages)
+        self.proc = self.identity = self.cgroup = None
+        self.dir = None
         try:
+            if _user_switch() == "fresh":
+                jail.remove_stale()
+                self.identity = jail.Identity()
+            self.user = (self.identity.uid,) * 2 if self.identity else _nobody() if _user_switch() else None
+            self.prefix = jail.work_prefix(self.identity.uid) if self.identity else "symgrad-"
+            self.dir = Path(tempfile.mkdtemp(prefix=self.prefix + "server-"))
+            if self.identity and _cgroup_kind():
+                self.cgroup = jail.Cgroup(f"symgrad-{self.identity.uid}",
+                                          self.limits.memory_bytes + HARNESS_MEMORY, self.limits.processes)
             self._write_job()
         except BaseException:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            self.close()
             raise
 
     def _write_job(self) -> None:
@@ -313,10 +290,14 @@ class Sandbox:
         shutil.copyfile(RUNNER, self.dir / "_runner.py")
         startup = _startup(self.torch)
         job = {"calls": self.calls, "arrays": names, "trace": list(self.trace), "torch": self.torch,
-               "hide": self.hide, "wall_seconds": self.limits.wall_seconds, "startup": STARTUP,
+               "wall_seconds": self.limits.wall_seconds, "startup": STARTUP,
+               "cgroups": self.cgroup.procs if self.cgroup else [],
                # the CPU limit is a backstop: calls are timed one by one by the server
                "cpu_seconds": self.limits.cpu_seconds * 4 + startup, "memory_bytes": self.limits.memory_bytes,
                "file_bytes": self.limits.file_bytes, "processes": self.limits.processes}
+        if jail.jail_available():
+            job.update(jail.view(self.packages), root=str(self.dir / "root"))
+            (self.dir / "root").mkdir()
         (self.dir / "server.json").write_text(json.dumps(job))
 
     def __enter__(self):
@@ -354,7 +335,15 @@ class Sandbox:
 
     def close(self) -> None:
         self._stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self.identity is not None:
+            self.identity.release()
+            self.identity = None
 
     def run(self, submission) -> RunResult:
         result = RunResult()
@@ -383,7 +372,7 @@ class Sandbox:
         return result
 
     def _one(self, submission: Path, skip: set, result: RunResult):
-        work = Path(tempfile.mkdtemp(prefix="symgrad-sandbox-"))
+        work = Path(tempfile.mkdtemp(prefix=self.prefix))
         try:
             sub = work / "submission"
             try:
@@ -393,7 +382,7 @@ class Sandbox:
                 return set(), None
             entry = _entry(submission) if submission.is_dir() else submission.name
             (work / "out").mkdir()
-            user = _next_user()
+            user = self.user
             if user:
                 for path in [work, *work.rglob("*")]:
                     os.chown(path, *user)
@@ -434,156 +423,3 @@ def _entry(folder: Path) -> str:
                        f"(found {', '.join(files) or 'none'}; name it solution.py)")
 
 
-_NPY_FLOAT64 = re.compile(r"\{'descr': '<f8', 'fortran_order': False, 'shape': \(((?:\d+, ?)*\d*)\), \} *\n")
-
-
-def _fast_float64(data: bytes):
-    """The array of a version-1 .npy of little-endian float64 in C order, the only kind the
-    runner writes (its header read by a pattern, not evaluated); None for anything else."""
-    if data[:8] != b"\x93NUMPY\x01\x00" or len(data) < 10:
-        return None
-    end = 10 + int.from_bytes(data[8:10], "little")
-    match = _NPY_FLOAT64.fullmatch(data[10:end].decode("latin-1"))
-    if not match:
-        return None
-    shape = tuple(int(n) for n in match.group(1).replace(" ", "").split(",") if n)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if len(data) != end + 8 * count:
-        return None
-    return np.frombuffer(data, dtype="<f8", count=count, offset=end).reshape(shape).copy()
-
-
-def _load(source):
-    """A plain float64 array from .npy bytes (or a file), never unpickled; else (None, why)."""
-    if isinstance(source, (bytes, bytearray)):
-        array = _fast_float64(bytes(source))
-        if array is not None:
-            return array, None
-    try:
-        with (io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")) as fh:
-            array = np.load(fh, allow_pickle=False)
-    except Exception as exc:   # a crafted header: any failure of the reader is a bad result, never ours
-        return None, f"its result could not be read as a plain array ({type(exc).__name__}: {str(exc)[:200]})"
-    if not isinstance(array, np.ndarray):
-        return None, "its result is not a plain array"
-    if array.dtype != np.float64:
-        return None, f"its result has dtype {array.dtype}, not float64"
-    return array, None
-
-
-class BadLog(Exception):
-    """The results log is not a regular file of sane size (the submission put a FIFO, a link... there)."""
-
-
-def _read_regular(path: Path, cap: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``cap`` bytes, opened without following
-    a link and without blocking on a FIFO; b"" when it does not exist.
-
-    Raises:
-        BadLog: anything else.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
-    except FileNotFoundError:
-        return b""
-    except OSError as exc:
-        raise BadLog(f"its results log could not be opened ({exc.strerror}; a symbolic link?)") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise BadLog("its results log is not a regular file (a FIFO, device or folder put in its place)")
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(cap + 1)
-    if len(data) > cap:
-        raise BadLog(f"its results log is larger than {cap // 2**20} MiB")
-    return data
-
-
-def read_log(path: Path) -> list:
-    """(tag, name, payload) records of a child's log; a truncated last record is dropped.
-
-    Raises:
-        BadLog: the log is not a regular file of at most MAX_LOG_BYTES.
-    """
-    data = _read_regular(path, MAX_LOG_BYTES)
-    records, pos = [], 0
-    while pos < len(data):
-        end = data.find(b"\n", pos, pos + 400)
-        if end < 0:
-            break
-        parts = data[pos:end].decode(errors="replace").split(" ")
-        if len(parts) != 3 or not parts[2].isdigit():
-            break
-        size = int(parts[2])
-        payload = data[end + 1:end + 1 + size]
-        if len(payload) < size:
-            break
-        records.append((parts[0], parts[1], payload))
-        pos = end + 1 + size
-    return records
-
-
-def _collect(log: Path, calls, skip, status, limits, result):
-    try:
-        records = read_log(log)
-    except BadLog as exc:
-        done = {c["id"] for c in calls if c["id"] not in skip}
-        for cid in done:
-            result.errors.setdefault(cid, f"bad result: {exc}")
-        return done, None
-    return _collect_records(records, calls, skip, status, limits, result)
-
-
-def _collect_records(records, calls, skip, status, limits, result):
-    """Values and errors of a run into ``result``; (calls done, the call that took the child down)."""
-    values, errors, started = {}, {}, set()
-    for tag, name, payload in records:
-        if tag == "I":
-            result.import_error = payload.decode(errors="replace")[:500]
-        elif tag == "S":
-            started.add(name)
-        elif tag == "V":
-            values[name] = payload
-        elif tag == "E":
-            errors[name] = payload.decode(errors="replace")[:500]
-        elif tag == "C":
-            func = next((c["func"] for c in calls if c["id"] == name), None)
-            try:
-                names = json.loads(payload.decode(errors="replace")[:10000])
-            except ValueError:
-                names = None
-            if func and isinstance(names, list):
-                result.calls.setdefault(func, set()).update(str(n) for n in names)
-    done, crashed = set(), None
-    for call in calls:
-        cid = call["id"]
-        if cid in skip:
-            continue
-        failed = cid in errors
-        complete = True
-        for key in saved_keys(call):
-            name = f"{cid}.{key}" if key else cid
-            if name in values:
-                array, err = _load(values[name])
-                if err:
-                    result.errors[cid] = err
-                    failed = True
-                    break
-                result.values[name] = array
-            else:
-                complete = False
-        if failed:
-            result.errors.setdefault(cid, errors.get(cid, ""))
-            done.add(cid)
-        elif complete:
-            done.add(cid)
-        elif cid in started and crashed is None:
-            crashed = cid
-            if status is None:
-                why = f"did not finish within the wall-clock limit of {limits.wall_seconds:g} s"
-            elif status < 0:
-                why = f"the process was killed by signal {signal.Signals(-status).name} " \
-                      "(CPU or memory limit?)"
-            else:
-                why = f"the process ended (exit status {status}) during this call"
-            result.errors[cid] = why
-    return done, crashed
