@@ -119,14 +119,21 @@ def add_grade(sub):
                    help="wall-clock limit per submission run")
     p.add_argument("-o", "--output", metavar="DIR", help="where grades.csv and grades.json go (default: DIR)")
     p.add_argument("--regrade", action="store_true", help="grade again submissions already graded")
+    p.add_argument("--format", choices=("csv", "json", "gradescope", "otter"), default="csv",
+                   help="also write grades.gradescope.json or grades.otter.json (csv and json are always written)")
+    p.add_argument("--points", metavar="FILE.toml", help="points per function for --format gradescope|otter")
     _memory_arg(p)
     p.set_defaults(func=cmd_grade)
 
 
 def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
-    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit, memory_mb=args.memory,
-                        output=args.output, regrade=args.regrade, stream=sys.stderr)
+    status = grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
+                          memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr)
+    if args.format in ("gradescope", "otter"):
+        from .gradescope import write_converted
+        print(f"wrote {one_line(write_converted(args.output or args.dir, args.format, args.points))}")
+    return status
 
 
 COMMANDS = [add_verify, add_grade]
