@@ -67,7 +67,7 @@ def _static_files() -> dict:
     return out
 
 
-def _check_in_child(catalog, request: dict, settings: Settings, deadline: float) -> dict:
+def check_in_child(catalog, request: dict, settings: Settings, deadline: float) -> dict:
     """check_answer in a forked child; killed (with whatever it started) past the deadline."""
     from ..verdicts import check_answer
     d = catalog.derivation(request["spec"])   # derived here, once, so the child inherits it
@@ -137,12 +137,13 @@ class App:
             raise Refused(503, "the server is busy checking other answers; try again in a moment")
         try:
             start = time.monotonic()
-            out = _check_in_child(self.catalog, request, self.settings,
-                                  start + self.settings.time_limit + GRACE)
+            out = check_in_child(self.catalog, request, self.settings, start + self.settings.time_limit + GRACE)
             out["seconds"] = round(time.monotonic() - start, 3)
-            return out
         finally:
             self.slots.release()
+        if "error" in out:   # the spec or the gradient named cannot be used
+            raise Refused(422, out["error"])
+        return out
 
 
 class Handler(BaseHTTPRequestHandler):
