@@ -160,3 +160,32 @@ def test_grade_report_converts_to_gradescope_and_otter():
     o = convert_grades(report, "otter", points)["submissions"]
     assert (o["a.py"]["total"], o["a.py"]["possible"]) == (5.0, 7.0)
     assert results_json(report["submissions"]["a.py"], load_points(None))["score"] == 1.0
+
+
+def test_the_wheel_ships_the_page_and_katex(autograder):
+    wheel = next(autograder["source"].glob("symgrad-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    for needed in ("symgrad/platforms/gradescope.py", "symgrad/web/server.py", "symgrad/web/static/katex.min.js",
+                   "symgrad/web/static/app.js", "symgrad/web/static/LICENSE-katex.txt",
+                   "symgrad/web/static/fonts/KaTeX_Main-Regular.woff2", "symgrad/templates/web/page.html.j2",
+                   "symgrad/templates/web/verdict.html.j2"):
+        assert needed in names, needed
+
+
+def test_grade_format_gradescope(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("correct_vectorized.py", "sign_error.py"):
+        (subs / name).write_text(SUBMISSIONS[name][0])
+    (tmp_path / "points.toml").write_text(POINTS_TOML)
+    proc = subprocess.run([sys.executable, "-m", "symgrad", "grade", str(subs), "--spec", "pset3", "--profile", "pset3",
+                           "--format", "gradescope", "--points", str(tmp_path / "points.toml"), "--jobs", "1",
+                           "--time-limit", "3"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    converted = json.loads((subs / "grades.gradescope.json").read_text())["submissions"]
+    for name, results in converted.items():
+        _valid({**results, "execution_time": 0.0})
+        want = sum(_points_of(f) for f, v in SUBMISSIONS[name][1].items() if _verdict(v) == "correct")
+        assert results["score"] == want, name
