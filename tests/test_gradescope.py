@@ -189,3 +189,17 @@ def test_grade_format_gradescope(tmp_path):
         _valid({**results, "execution_time": 0.0})
         want = sum(_points_of(f) for f, v in SUBMISSIONS[name][1].items() if _verdict(v) == "correct")
         assert results["score"] == want, name
+
+
+@pytest.mark.parametrize("extra, words", [(["--points", "missing.toml"], "not a readable points file"),
+                                          (["--format", "csv", "--points", "p.toml"], "--points needs --format")])
+def test_grade_refuses_bad_points_before_grading(tmp_path, extra, words):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "a.py").write_text(SUBMISSIONS["correct_vectorized.py"][0])
+    args = ["--format", "gradescope"] + extra if extra[0] == "--points" else extra
+    proc = subprocess.run([sys.executable, "-m", "symgrad", "grade", str(subs), "--spec", "pset3", "--profile", "pset3",
+                           *args], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+    assert not (subs / "grades.json").exists()

@@ -27,6 +27,15 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def check_format_options(fmt: str, points_file) -> None:
+    """``grade --points`` only with a format that has points, and a readable points file."""
+    from ..errors import SymgradError
+    from ..platforms.gradescope import load_points
+    if points_file and fmt not in ("gradescope", "otter"):
+        raise SymgradError("--points needs --format gradescope or --format otter")
+    load_points(points_file)
+
+
 def write_converted(out_dir, fmt: str, points_file=None) -> str:
     """grades.json in ``out_dir`` converted to ``grades.<fmt>.json`` (``symgrad grade --format``)."""
     import json

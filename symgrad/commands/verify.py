@@ -128,10 +128,11 @@ def add_grade(sub):
 
 def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
+    from .gradescope import check_format_options, write_converted
+    check_format_options(args.format, args.points)   # a bad points file fails before grading, not after
     status = grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
                           memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr)
     if args.format in ("gradescope", "otter"):
-        from .gradescope import write_converted
         print(f"wrote {one_line(write_converted(args.output or args.dir, args.format, args.points))}")
     return status
 
