@@ -128,6 +128,18 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
     return out
 
 
+def read_answer(d, answer: str, language: str = "auto") -> dict:
+    """How an answer reads, without verifying it (the page's live preview): the language,
+    symgrad's LaTeX and text of it, or the parse error and its column."""
+    out = AnswerCheck(d.spec.name, "", str(answer), _order(str(answer), language)[0], "unusable")
+    try:
+        tree, out.language = _parse(d, str(answer), language)
+        _read_as(d, tree, out)
+    except SymgradError as exc:
+        out.message, out.error_column = str(exc), _column(exc)
+    return {k: getattr(out, k) for k in ("language", "read_as_latex", "read_as_text", "message", "error_column")}
+
+
 def _printer(d):
     from .emit.printers import LatexIRPrinter
     return LatexIRPrinter(dict(d.spec.latex))

@@ -94,6 +94,13 @@ def test_wrong_latex_answer(page, tmp_path):
     assert target.stat().st_size > 10000
 
 
+def test_expression_language_preview(page):
+    box = page.locator(".question[data-wrt='W0']")
+    box.locator("textarea").fill("2 * (y_predicted - y) * h1")
+    box.locator(".preview .katex").wait_for(timeout=5000)
+    assert "reads as" in box.locator(".preview").inner_text()
+
+
 def test_parse_failure_shows_the_column(page):
     box = page.locator(".question[data-wrt='W1']")
     box.locator("select.language").select_option("latex")

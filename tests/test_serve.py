@@ -96,6 +96,14 @@ def test_verdicts(server, answer, language, verdict):
         assert [d["mistake"] for d in v["diagnosis"]] == ["missing_factor_2"] and v["counterexample"]
 
 
+def test_preview_reads_without_proving(server):
+    body = {"spec": "pset3", "answer": CORRECT, "language": "auto"}
+    status, read = request(server, "POST", "/api/preview", body)
+    assert status == 200 and read["language"] == "expr" and read["read_as_latex"] == r"2 (y_{\mathrm{pred}} - y) \vec{h}^{1}"
+    status, read = request(server, "POST", "/api/preview", {**body, "answer": "W2 + $"})
+    assert status == 200 and read["read_as_latex"] is None and read["error_column"] == 6
+
+
 def test_parse_failure_gives_the_column(server):
     text = "2 * (y_predicted - y) * h1 $ 3"
     status, v = check(server, "W2", text)

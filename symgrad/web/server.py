@@ -33,6 +33,8 @@ MAX_BODY = 16 * 1024      # bytes of a request body
 MAX_ANSWER = 2000         # characters of an answer
 QUEUE_WAIT = 15.0         # seconds a check waits for a free worker
 GRACE = 5.0               # seconds a check may run past the verify time limit (the numeric stage)
+PREVIEWS = 4              # previews (parse and print, no proof) made at once, in the request's thread
+BACKLOG = 128             # connections waiting to be accepted
 IDLE = 15.0               # seconds a connection may sit without sending
 STATIC = Path(__file__).resolve().parent / "static"
 SECURITY_HEADERS = {
@@ -113,6 +115,7 @@ class App:
         self.catalog = Catalog(settings.specs_dir)
         self.static = _static_files()
         self.slots = threading.BoundedSemaphore(max(1, settings.workers))
+        self.preview_slots = threading.BoundedSemaphore(PREVIEWS)
         self.page = self._page()
 
     def _page(self) -> bytes:
@@ -120,9 +123,9 @@ class App:
         return render("web/page.html.j2", show_key=self.settings.show_key,
                       time_limit=self.settings.time_limit).encode()
 
-    def check(self, body: dict) -> dict:
+    def _request(self, body: dict, keys: tuple) -> dict:
         request = {}
-        for key in ("spec", "wrt", "answer"):
+        for key in keys:
             if not isinstance(body.get(key), str):
                 raise Refused(400, f"{key} must be a string")
             request[key] = body[key]
@@ -133,6 +136,21 @@ class App:
             raise Refused(413, f"the answer is longer than {MAX_ANSWER} characters")
         if request["spec"] not in self.catalog.sources:
             raise Refused(404, "no such spec here")
+        return request
+
+    def preview(self, body: dict) -> dict:
+        """How the answer reads (parse and print, no proof): cheap, so in the request's thread."""
+        request = self._request(body, ("spec", "answer"))
+        if not self.preview_slots.acquire(timeout=2.0):
+            raise Refused(503, "the server is busy; the preview will come back")
+        try:
+            from ..verdicts import read_answer
+            return read_answer(self.catalog.derivation(request["spec"]), request["answer"], request["language"])
+        finally:
+            self.preview_slots.release()
+
+    def check(self, body: dict) -> dict:
+        request = self._request(body, ("spec", "wrt", "answer"))
         if not self.slots.acquire(timeout=QUEUE_WAIT):
             raise Refused(503, "the server is busy checking other answers; try again in a moment")
         try:
@@ -200,7 +218,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         path = urlsplit(self.path).path
         try:
-            if path != "/api/check":
+            if path not in ("/api/check", "/api/preview"):
                 raise Refused(404, "not found")
             length = self.headers.get("Content-Length")
             if length is None or not length.isdigit():
@@ -214,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise Refused(400, "the request is not JSON") from None
             if not isinstance(body, dict):
                 raise Refused(400, "the request must be a JSON object")
-            self._json(200, self.app.check(body))
+            self._json(200, self.app.check(body) if path == "/api/check" else self.app.preview(body))
         except Refused as exc:
             self._error(exc.status, str(exc))
         except SymgradError as exc:
@@ -223,12 +241,16 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = BACKLOG   # a class connecting at once is queued, not reset
+    daemon_threads = True
+
+
 def make_server(host: str, port: int, settings: Settings, quiet: bool = False) -> ThreadingHTTPServer:
     """A server bound to (host, port) (port 0: any free one); ``serve_forever`` runs it."""
     app = App(settings)
     handler = type("SymgradHandler", (Handler,), {"app": app})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    server = Server((host, port), handler)
     server.quiet = quiet
     return server
 

@@ -39,14 +39,28 @@ function looksLatex(text) {
   return text.includes("\\") || text.includes("{");
 }
 
-function showPreview(box, text, language) {
+// LaTeX is typeset as typed; the expression language is read by the server (parse and
+// print only, no proof) and shown as symgrad reads it, or where reading stopped.
+let previewTimer = null;
+
+async function showPreview(spec, box, text, language) {
   box.replaceChildren();
   if (!text.trim()) return;
   if (language === "latex" || (language === "auto" && looksLatex(text))) {
     box.append(el("span", "label", "preview "), tex(text, false));
-  } else {
-    box.append(el("span", "label", "expression "), el("code", "", text));
+    return;
   }
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(async () => {
+    const read = await api("/api/preview", {spec: spec, answer: text, language: language});
+    box.replaceChildren();
+    if (read.read_as_latex) {
+      box.append(el("span", "label", "reads as "), tex(read.read_as_latex, false));
+    } else {
+      box.append(el("span", "label", read.error_column ? "stops at column " + read.error_column + ": " : ""),
+                 el("span", "preview-error", read.error || read.message || ""));
+    }
+  }, 250);
 }
 
 function valueText(value) {
@@ -113,7 +127,7 @@ function question(spec, q) {
   const preview = node.querySelector(".preview");
   const verdict = node.querySelector(".verdict");
   const button = node.querySelector(".check");
-  const update = () => showPreview(preview, answer.value, language.value);
+  const update = () => showPreview(spec, preview, answer.value, language.value);
   answer.addEventListener("input", update);
   language.addEventListener("change", update);
   const check = async () => {
