@@ -106,6 +106,16 @@ def check_in_child(catalog, request: dict, settings: Settings, deadline: float) 
         parent.close()
 
 
+def _preload() -> None:
+    """Import, before any fork, every module a check imports: a child forked while another
+    thread held the import lock would wait for it forever (until it is killed)."""
+    import importlib
+    for name in ("symgrad.verdicts", "symgrad.parse", "symgrad.verify.answer", "symgrad.verify.latex",
+                 "symgrad.verify.env", "symgrad.verify.mistakes", "symgrad.verify.exprtext", "symgrad.emit.printers",
+                 "symgrad.check.proof", "multiprocessing.connection"):
+        importlib.import_module(name)
+
+
 class App:
     """The state a server shares between its request threads (read-only but for the semaphore)."""
 
@@ -117,6 +127,7 @@ class App:
         self.slots = threading.BoundedSemaphore(max(1, settings.workers))
         self.preview_slots = threading.BoundedSemaphore(PREVIEWS)
         self.page = self._page()
+        _preload()
 
     def _page(self) -> bytes:
         from ..emit.templates import render
