@@ -95,7 +95,7 @@ def _valid(results: dict) -> None:
     for t in results["tests"]:
         assert set(t) >= {"name", "score", "max_score", "output", "visibility", "status"}
         assert isinstance(t["output"], str) and 0 <= t["score"] <= t["max_score"]
-        assert t["status"] in ("passed", "failed")
+        assert t["status"] in ("passed", "failed") and t["output_format"] == "text"
     assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]))
 
 

@@ -131,9 +131,10 @@ def results_json(report: dict, points: Points, execution_time: float | None = No
         passed = f["verdict"] == "correct"
         tests.append({"name": f["function"], "number": str(i), "score": worth if passed else 0.0,
                       "max_score": worth, "status": "passed" if passed else "failed",
-                      "output": function_output(f), "visibility": points.visibility})
+                      "output": function_output(f), "output_format": "text", "visibility": points.visibility})
+    # output_format "text": a submission's names and messages are shown as typed, never as HTML or Markdown
     out = {"score": sum(t["score"] for t in tests), "tests": tests, "visibility": points.visibility,
-           "stdout_visibility": "hidden"}
+           "stdout_visibility": "hidden", "output_format": "text"}
     if "error" in report:
         out["output"] = f"the submission could not be graded: {report['error']}"
     if execution_time is not None:
