@@ -39,3 +39,14 @@ def test_the_package_is_still_a_package():
 def test_unknown_gradient_is_an_error():
     with pytest.raises(SymgradError, match="not a parameter or node"):
         symgrad.verify("pset3", "W9", "x")
+
+
+@pytest.mark.parametrize("wrt", ["W0", "W1", "h0"])
+def test_answer_key_reads_back_as_correct(wrt):
+    """The key shown after a correct answer is itself a correct LaTeX answer."""
+    from symgrad.verify.answer import truth_text
+    from symgrad.verify.env import load_derivation
+    right = symgrad.verify("pset3", wrt, truth_text(load_derivation("pset3"), wrt), show_key=True)
+    assert right.verdict == "correct" and right.key_latex
+    assert symgrad.verify("pset3", wrt, right.key_latex, language="latex").verdict == "correct"
+    assert symgrad.verify("pset3", wrt, "W0", show_key=True).key_latex is None
