@@ -9,6 +9,9 @@ from .derive import Derivation, derive
 from .errors import ParseError, ShapeError, SpecError, SymgradError
 from .graph import Graph, build_graph
 from .spec import Spec, bundled_names, load_spec
+from . import verify  # noqa: E402 - the package, made callable: symgrad.verify(spec, wrt, answer) (notebooks)
+from .verdicts import make_verify_callable  # noqa: E402
+make_verify_callable(verify)
 
 
 def render_module(spec_or_derivation) -> str:
@@ -35,5 +38,5 @@ Derivation._repr_latex_ = _repr_latex_
 Derivation._repr_markdown_ = _repr_markdown_
 
 __all__ = ["Spec", "load_spec", "bundled_names", "build_graph", "Graph", "derive", "Derivation",
-           "render_module", "SymgradError", "SpecError", "ParseError", "ShapeError"]
+           "render_module", "verify", "SymgradError", "SpecError", "ParseError", "ShapeError"]
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ output's context:
 ``py_docstring``       the inside of a ``\"\"\"...\"\"\"`` docstring (its value is the text)
 ``line_comment``       the rest of a TeX ``%`` or DOT ``//`` comment line
 ``html_comment``       the inside of ``<!-- -->``
+``html_text``          HTML text or a quoted attribute value (the web page, notebook verdicts)
 ``tex_text``           LaTeX text mode (a description, a title)
 ``check_display_name`` LaTeX math mode: a display name, checked against a small subset
 ``markdown_text``      Markdown prose (rendered by Jupyter or a site: no HTML)
@@ -96,6 +97,12 @@ line_comment = py_comment
 def html_comment(text) -> str:
     """Text inside ``<!-- ... -->`` (a Markdown file's header): one line, no ``>``."""
     return py_comment(text).replace(">", "&gt;")
+
+
+def html_text(text) -> str:
+    """HTML text or a double-quoted attribute value: ``& < > " '`` as entities, controls as visible escapes."""
+    import html
+    return html.escape(_escape_controls(text), quote=True)
 
 
 def py_docstring(text) -> str:

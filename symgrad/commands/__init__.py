@@ -11,4 +11,6 @@ MODULES = [
     "courses",
     "writeup",
     "verify",
+    "gradescope",
+    "serve",
 ]

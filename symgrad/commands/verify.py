@@ -127,15 +127,23 @@ def add_grade(sub):
                    help="wall-clock limit per submission run")
     p.add_argument("-o", "--output", metavar="DIR", help="where grades.csv and grades.json go (default: DIR)")
     p.add_argument("--regrade", action="store_true", help="grade again submissions already graded")
+    p.add_argument("--format", choices=("csv", "json", "gradescope", "otter"), default="csv",
+                   help="also write grades.gradescope.json or grades.otter.json (csv and json are always written)")
+    p.add_argument("--points", metavar="FILE.toml", help="points per function for --format gradescope|otter")
     _memory_arg(p)
     p.set_defaults(func=cmd_grade)
 
 
 def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
-    return grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
-                        memory_mb=args.memory,
-                        output=args.output, regrade=args.regrade, stream=sys.stderr, packages=_packages(args))
+    from .gradescope import check_format_options, write_converted
+    check_format_options(args.format, args.points)   # a bad points file fails before grading, not after
+    status = grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
+                          memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr,
+                          packages=_packages(args))
+    if args.format in ("gradescope", "otter"):
+        print(f"wrote {one_line(write_converted(args.output or args.dir, args.format, args.points))}")
+    return status
 
 
 def _packages(args) -> tuple:

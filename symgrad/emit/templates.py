@@ -19,7 +19,8 @@ from .. import escape
 #: Filters a template applies to untrusted text, one per output context.
 ESCAPE_FILTERS = {
     "py_string": escape.py_string, "py_comment": escape.py_comment, "py_docstring": escape.py_docstring,
-    "line_comment": escape.line_comment, "html_comment": escape.html_comment, "tex_text": escape.tex_text,
+    "line_comment": escape.line_comment, "html_comment": escape.html_comment, "html_text": escape.html_text,
+    "tex_text": escape.tex_text,
     "markdown_text": escape.markdown_text, "dot_string": escape.dot_string,
 }
 

@@ -1,0 +1,52 @@
+"""symgrad.verify(spec, wrt, answer): the notebook facade and its HTML."""
+
+import pytest
+
+import symgrad
+from symgrad.errors import SymgradError
+
+CORRECT_LATEX = r"2 (y_{\mathrm{pred}} - y) \vec{h}^{1}"   # dL/dW2 of pset3 in its display names
+
+
+def test_correct_latex_answer():
+    v = symgrad.verify("pset3", "W2", CORRECT_LATEX)
+    assert (v.verdict, v.language) == ("correct", "latex")
+    assert v.read_as_text == "(2 * (y_predicted - y)) * h1"
+    assert "correct" in v._repr_html_() and r"\vec{h}^{1}" in v._repr_html_()
+
+
+def test_wrong_expression_answer_names_the_mistake():
+    v = symgrad.verify("pset3", "W2", "(y_predicted - y) * h1")
+    assert (v.verdict, v.language) == ("incorrect", "expr")
+    assert [d["mistake"] for d in v.diagnosis] == ["missing_factor_2"]
+    html = v._repr_html_()
+    assert "counterexample" in html and "missing_factor_2" in html
+
+
+def test_parse_failure_has_its_column_and_is_escaped():
+    text = "2 * (y_predicted - <script>alert(1)</script>"
+    v = symgrad.verify("pset3", "W2", text)
+    assert v.verdict == "unusable" and v.error_column == text.index("<") + 1
+    html = v._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_the_package_is_still_a_package():
+    from symgrad.verify.answer import verify_tree
+    assert symgrad.verify.answer.verify_tree is verify_tree
+
+
+def test_unknown_gradient_is_an_error():
+    with pytest.raises(SymgradError, match="not a parameter or node"):
+        symgrad.verify("pset3", "W9", "x")
+
+
+@pytest.mark.parametrize("wrt", ["W0", "W1", "h0"])
+def test_answer_key_reads_back_as_correct(wrt):
+    """The key shown after a correct answer is itself a correct LaTeX answer."""
+    from symgrad.verify.answer import truth_text
+    from symgrad.verify.env import load_derivation
+    right = symgrad.verify("pset3", wrt, truth_text(load_derivation("pset3"), wrt), show_key=True)
+    assert right.verdict == "correct" and right.key_latex
+    assert symgrad.verify("pset3", wrt, right.key_latex, language="latex").verdict == "correct"
+    assert symgrad.verify("pset3", wrt, "W0", show_key=True).key_latex is None
