@@ -17,6 +17,8 @@ from .errors import SpecError
 from .escape import DisplayNameError, Untrusted, check_display_name, one_line
 from .kinds import InputKind, read_input
 from .names import GENERATED_MODULE_NAMES, is_python_identifier
+from .sizes import SizeError, read_size
+from .sizes import names_in as size_names
 
 LOSS = "loss"
 MAX_DESCRIPTION = 2000
@@ -128,9 +130,19 @@ class Spec:
         self.kinds = {n: kinds.get(n, InputKind()) for n in shapes}
 
     def _check_bounds(self) -> None:
-        """A label's classes or an index's size given by name must be a size some shape declares."""
+        """A label's classes, an index's size and every name in a size expression ("3*E") must be a
+        size some shape declares on its own (so it can be read from that array at run time)."""
         declared = {d for table in (self.inputs, self.params) for shape in table.values()
-                    for d in shape if isinstance(d, str)}
+                    for d in shape if isinstance(d, str) and is_python_identifier(d)}
+        for table in (self.inputs, self.params):
+            for name, shape in table.items():
+                for d in shape:
+                    if isinstance(d, str) and not is_python_identifier(d):
+                        missing = sorted(size_names(read_size(d)) - declared)
+                        if missing:
+                            raise self.error(f"size {missing[0]!r} in {d!r} (shape of {name!r}) is not a dimension "
+                                             "on its own in any shape, so its value cannot be read at run time",
+                                             node=name)
         for name, kind in self.kinds.items():
             if isinstance(kind.bound, str) and kind.bound not in declared:
                 field_name = "classes" if kind.kind == "label" else "size"
@@ -168,8 +180,13 @@ class Spec:
                                  node=name)
             if isinstance(d, int) and not 1 <= d <= 1_000_000:
                 raise self.error(f"dimension {d} of {name!r} must be between 1 and 1000000", node=name)
-            if isinstance(d, str) and (not _valid_name(d) or d.startswith("_")):
-                raise self.error(f"size name {d!r} of {name!r} is not a valid identifier", node=name)
+            if isinstance(d, str):
+                try:
+                    read_size(d)
+                except SizeError as exc:
+                    raise self.error(f"shape of {name!r}: {exc}", node=name) from None
+                if len(d) > MAX_NAME * 4:
+                    raise self.error(f"size {d[:20]!r}... of {name!r} is too long", node=name)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<python>") -> "Spec":

@@ -77,6 +77,12 @@ def kinked_nodes(d: Derivation) -> list[tuple[str, tuple]]:
     return [(arg.name, kinks) for _, arg, kinks in test_points.kinked_arguments(d.graph) if isinstance(arg, Var)]
 
 
+def _known(params: dict, inputs: dict, cache: dict) -> dict:
+    """Every array at a point: a kinked function may read a parameter or an input directly
+    (``relu(W)``), which the forward cache does not hold."""
+    return {**inputs, **params, **cache}
+
+
 def _sides(values: dict, kinks) -> list:
     return [np.sign(np.asarray(values[name])[..., None] - np.asarray(points)) for name, points in kinks]
 
@@ -158,10 +164,11 @@ def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> N
             notes.append("the loss was not finite at a point; drew another")
             continue
         grads = module.backward(params, inputs, cache)
-        base_sides = _sides(cache, kinks)
+        known = _known(params, inputs, cache)
+        base_sides = _sides(known, kinks)
         results, crossing = [], None
         for name in params:
-            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides, cache,
+            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides, known,
                                   rng, max_entries, step)
             if isinstance(result, KinkCrossing):
                 crossing = result
@@ -222,7 +229,8 @@ def _check_param(module, params, inputs, name, analytic, kinks, base_sides, base
             trial[name] = moved if moved.shape else np.float64(moved)
             with np.errstate(all="ignore"):
                 cache = module.forward(trial, inputs)
-            crossing = _crossing(cache, kinks, base_sides, base_cache, name, idx, 2 * step)
+            crossing = _crossing(_known(trial, inputs, cache), kinks, base_sides, base_cache, name, idx,
+                                 2 * step)
             if crossing is not None:
                 return crossing
             losses.append(float(cache["loss"]))
