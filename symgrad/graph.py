@@ -342,10 +342,6 @@ def build_graph(spec) -> Graph:
         SymgradError: the first problem, naming file, node, expression and shapes.
     """
     spec = load_spec(spec)
-    for name, kind in spec.kinds.items():
-        if kind.grad:
-            raise SpecError(f"input {name!r}: grad = true (gradients of inputs) is not supported yet",
-                            source=spec.source, node=f"inputs.{name}.grad")
     low = Lowering(spec)
     inputs = low.declare(spec.inputs, "input")
     params = low.declare(spec.params, "param")

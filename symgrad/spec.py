@@ -62,6 +62,7 @@ class Spec:
     latex: dict = field(default_factory=dict)
     source: str = "<python>"
     kinds: dict = field(default_factory=dict)   # input name -> InputKind (filled by validate)
+    gradients: list | None = None   # adjoints the module returns (None: every parameter)
 
     def __post_init__(self):
         self.validate()
@@ -97,6 +98,7 @@ class Spec:
                 else:
                     self._check_shape(name, value)
         self._check_bounds()
+        self._check_gradients(seen)
         if not self.params:
             raise self.error("[params] is empty: there is nothing to differentiate", node="params")
         if not isinstance(self.loss, str):
@@ -128,6 +130,28 @@ class Spec:
             kinds[name] = kind if isinstance(value, dict) else kinds.get(name, kind)
         self.inputs = shapes
         self.kinds = {n: kinds.get(n, InputKind()) for n in shapes}
+
+    def _check_gradients(self, seen: dict) -> None:
+        if self.gradients is None:
+            return
+        if not isinstance(self.gradients, (list, tuple)) or not all(isinstance(g, str) for g in self.gradients):
+            raise self.error("gradients must be a list of names, such as [\"W1\", \"X\", \"H1\"]", node="gradients")
+        for g in self.gradients:
+            if g not in seen:
+                raise self.error(f"gradients lists {one_line(g, 40)!r}, which is not a parameter, input or node",
+                                 node="gradients")
+            if g in self.kinds and self.kinds[g].integer:
+                raise self.error(f"gradients lists {g!r}, which holds integers ({self.kinds[g].describe()}) and "
+                                 "is never differentiated", node="gradients")
+        if len(set(self.gradients)) != len(self.gradients):
+            raise self.error("gradients lists a name twice", node="gradients")
+
+    @property
+    def extra_gradients(self) -> list[str]:
+        """The inputs and nodes whose adjoints the module returns besides every parameter's:
+        ``gradients`` in its order, then the inputs declared with ``grad = true``."""
+        listed = [g for g in (self.gradients or []) if g not in self.params]
+        return listed + [n for n, k in self.kinds.items() if k.grad and n not in listed]
 
     def _check_bounds(self) -> None:
         """A label's classes, an index's size and every name in a size expression ("3*E") must be a
@@ -199,7 +223,7 @@ class Spec:
                 raise SpecError(f"[{key}] must be a table", source=source, node=key)
             return value
 
-        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex"}
+        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex", "gradients"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}",
@@ -211,7 +235,7 @@ class Spec:
             raise SpecError("[loss] must hold exactly one key, expr = \"...\"", source=source, node=LOSS)
         return cls(name=data["name"], description=data.get("description", ""),
                    inputs=table("inputs", {}), params=table("params"), nodes=table("nodes", {}),
-                   loss=loss["expr"], latex=table("latex", {}),
+                   loss=loss["expr"], latex=table("latex", {}), gradients=data.get("gradients"),
                    source=source)
 
 

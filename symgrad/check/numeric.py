@@ -142,8 +142,25 @@ def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_ent
         worst = max((run.params[i] for run in runs), key=lambda p: p.max_rel_error)
         merged.append(dataclasses.replace(worst, entries_checked=sum(r.params[i].entries_checked for r in runs),
                                           scale=max(r.params[i].scale for r in runs)))
+    from .adjoints import check_extra   # (it builds on this module)
+    for _ in range(points if d.spec.extra_gradients else 0):
+        extra = check_extra(d, module, sizes or test_points.check_sizes(d.graph), rng, max_entries, step)
+        merged = _worst(merged, extra)
     notes = [n for r in runs for n in r.notes]
     return NumericCheck(runs[0].sizes, merged, sum(r.points for r in runs), sum(r.redraws for r in runs), notes)
+
+
+def _worst(merged: list, more: list) -> list:
+    """merged extended by, or merged entry-wise with, ``more`` (the worst error of each name)."""
+    have = {p.name: i for i, p in enumerate(merged)}
+    out = list(merged)
+    for p in more:
+        if p.name not in have:
+            out.append(p)
+        elif p.max_rel_error > out[have[p.name]].max_rel_error:
+            out[have[p.name]] = dataclasses.replace(p, entries_checked=p.entries_checked
+                                                    + out[have[p.name]].entries_checked)
+    return out
 
 
 def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> NumericCheck:
