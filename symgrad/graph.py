@@ -255,10 +255,11 @@ class Lowering:
                 continue
             if arg.name in given:
                 attrs[arg.name] = self.attr(arg, given[arg.name], node)
-            elif arg.default is REQUIRED:
+            elif arg.default is REQUIRED and rule.extra.get("bound") != arg.name:
                 raise SpecError(f"{func} needs {arg.name} (column {node.pos})")
-            else:
+            elif arg.default is not REQUIRED:
                 attrs[arg.name] = arg.default
+        self.bound(rule, arrays, attrs)
         return apply(rule.name, *arrays, **attrs)
 
     def bind(self, rule, node: Call) -> tuple[list[Expr], dict]:
@@ -276,7 +277,7 @@ class Lowering:
             elif rest and arg.positional:
                 value = rest.pop(0)
                 if arg.kind == ARRAY:
-                    arrays.append(self.lower(value))
+                    arrays.append(self.array_arg(rule, len(arrays), value, node))
                 else:
                     given[arg.name] = value
             elif arg.kind == ARRAY:
@@ -289,6 +290,29 @@ class Lowering:
                 raise SpecError(f"{node.func} has no keyword {key!r} (column {node.pos})")
             given[key] = value
         return arrays, given
+
+    def array_arg(self, rule, index: int, value, node: Call) -> Expr:
+        """Array argument ``index`` of a call; an integer position takes a label or index input by name."""
+        if index not in rule.extra.get("integer", ()):
+            return self.lower(value)
+        kind = self.spec.kinds.get(value.id) if isinstance(value, Name) else None
+        if kind is None or not kind.integer:
+            raise SpecError(f"{node.func}'s argument {index + 1} must be an input of kind \"label\" or "
+                            f"\"index\" (column {node.pos})")
+        return self.env[value.id]
+
+    def bound(self, rule, arrays: list, attrs: dict) -> None:
+        """Fill the attribute an integer input's classes or size gives (one_hot's classes)."""
+        integer = arrays[rule.extra["integer"][0]] if "integer" in rule.extra else None
+        name = rule.extra.get("bound")
+        if name and attrs.get(name) is None:
+            attrs[name] = dim(self.spec.kinds[integer.name].bound)
+        if "bound_of" in rule.extra:   # pick: classes = Z's columns; rows: size = C's rows
+            index, axis = rule.extra["bound_of"]
+            kind = self.spec.kinds[integer.name]
+            if dim(kind.bound) != arrays[index].shape[axis]:
+                raise ShapeError(f"{integer.name!r} has {kind.describe()}, but {rule.spelling}'s argument "
+                                 f"{index + 1} has {arrays[index].shape[axis]} along axis {axis}")
 
     def attr(self, arg, value, node: Call):
         """One attribute from its parse node, by the argument's kind."""
@@ -308,6 +332,12 @@ class Lowering:
         return int(number)
 
     def size(self, node) -> sp.Expr:
+        if isinstance(node, BinOp) and node.op in ("*", "+", "-"):   # T*D
+            a, b = self.size(node.left), self.size(node.right)
+            out = a * b if node.op == "*" else a + b if node.op == "+" else a - b
+            if out.is_Integer and not 1 <= out <= 1_000_000:
+                raise SpecError(f"size {out} must be a positive integer (column {node.pos})")
+            return out
         if isinstance(node, Name):
             if node.id not in self.sizes:
                 raise SpecError(f"{node.id!r} (column {node.pos}) is not a size; sizes come from the inputs' "

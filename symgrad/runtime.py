@@ -68,3 +68,20 @@ def log_softmax(x, axis=-1):
     # keeps its digits (1 - softmax = -expm1(log_softmax) then stays exact)
     np.put_along_axis(rest, np.expand_dims(np.argmax(z, axis=axis), axis), 0, axis=axis)
     return z - np.log1p(np.sum(rest, axis=axis, keepdims=True))
+
+
+def one_hot(y, classes, dtype):
+    # row k of the identity for each label k: shape (len(y), classes)
+    return np.eye(classes, dtype=dtype)[np.reshape(y, -1)]
+
+
+def pick(z, y):
+    # z[i, y[i]] for every row i
+    return z[np.arange(z.shape[0]), np.reshape(y, -1)]
+
+
+def scatter_rows(g, ix, size):
+    # the adjoint of c[ix]: each row of g added into row ix of a zero table (repeated indices add up)
+    out = np.zeros((size,) + g.shape[np.ndim(ix):], dtype=g.dtype)
+    np.add.at(out, ix, g)
+    return out

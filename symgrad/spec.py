@@ -22,6 +22,7 @@ from .sizes import names_in as size_names
 
 LOSS = "loss"
 MAX_DESCRIPTION = 2000
+MAX_DIMS = 4    # arrays up to 4-D (flatten or reshape them for @)
 MAX_NAME = 64   # names become file names and identifiers in generated code
 
 
@@ -195,8 +196,8 @@ class Spec:
         if not isinstance(shape, (list, tuple)):
             raise self.error(f"shape of {name!r} must be a list such as [3] or [\"n\", 4], got {shape!r}",
                              node=name)
-        if len(shape) > 2:
-            raise self.error(f"shape of {name!r} has {len(shape)} dimensions; symgrad supports at most 2",
+        if len(shape) > MAX_DIMS:
+            raise self.error(f"shape of {name!r} has {len(shape)} dimensions; symgrad supports at most {MAX_DIMS}",
                              node=name)
         for d in shape:
             if isinstance(d, bool) or not isinstance(d, (int, str)):

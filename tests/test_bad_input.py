@@ -93,7 +93,7 @@ BAD = [
      [LOSS, "softmax needs a vector or matrix"]),
     ("outer of matrices", edit('"x @ W + b"', '"x @ W + b + sum(outer(x, x))"'), [Z, "outer needs two vectors", "(n, 3)"]),
     ("non-scalar loss", edit('"mean((z - y)**2)"', '"(z - y)**2"'), [LOSS, "'(z - y)**2'", "shape (n, 2)", "scalar"]),
-    ("three dimensions", edit("W = [3, 2]", "W = [3, 2, 2]"), ["'W'", "3 dimensions"]),
+    ("five dimensions", edit("W = [3, 2]", "W = [3, 2, 2, 2, 2]"), ["'W'", "5 dimensions", "at most 4"]),
     ("zero dimension", edit("W = [3, 2]", "W = [3, 0]"), ["'W'", "dimension 0", "between 1 and"]),
     ("float dimension", edit("W = [3, 2]", "W = [3, 2.5]"), ["'W'", "dimension 2.5"]),
     ("bool dimension", edit("W = [3, 2]", "W = [3, true]"), ["'W'", "dimension True"]),
