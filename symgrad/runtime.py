@@ -85,3 +85,8 @@ def scatter_rows(g, ix, size):
     out = np.zeros((size,) + g.shape[np.ndim(ix):], dtype=g.dtype)
     np.add.at(out, ix, g)
     return out
+
+
+def elu(x, alpha):
+    # x for x > 0, alpha (e^x - 1) otherwise; exp of non-positive numbers only
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))

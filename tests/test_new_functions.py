@@ -1,0 +1,52 @@
+"""elu, abs, sqrt, rsqrt and swish(x, beta) with a learnable beta: derived, checked, proven."""
+
+import numpy as np
+import pytest
+
+from symgrad.check.numeric import load_module
+from symgrad.derive import derive
+from symgrad.emit.numpy_module import render_module
+from symgrad.errors import SymgradError
+from symgrad.graph import build_graph
+from symgrad.spec import Spec
+
+from language_helpers import checked
+
+
+def net(hidden, params=None, proof=True):
+    s = Spec(name="fn_net", inputs={"X": ["n", 3]}, params={"W1": [3, 4], "W2": [4, 1], **(params or {})},
+             nodes={"H": hidden, "out": "H @ W2"}, loss="mean(out**2)")
+    return s, checked(s, proof=proof)
+
+
+@pytest.mark.parametrize("hidden", ["elu(X @ W1)", "elu(X @ W1, 0.5)", "abs(X @ W1)",
+                                    "sqrt(1 + (X @ W1)**2)", "rsqrt(1 + (X @ W1)**2)"])
+def test_each_function_checks_and_proves(hidden):
+    net(hidden)
+
+
+def test_swish_with_a_learnable_beta():
+    s, (d, numeric, _) = net("swish(X @ W1, beta)", {"beta": [4]})
+    assert "beta" in [p.name for p in numeric.params]
+    m = load_module(render_module(d), "fn_net")
+    rng = np.random.default_rng(0)
+    p = {"W1": rng.normal(size=(3, 4)), "W2": rng.normal(size=(4, 1)), "beta": rng.normal(size=4)}
+    x = rng.normal(size=(5, 3))
+    z = x @ p["W1"]
+    sig = 1 / (1 + np.exp(-p["beta"] * z))
+    dout = 2 * ((z * sig) @ p["W2"]) / 5
+    dh = dout @ p["W2"].T
+    want = np.sum(dh * z * z * sig * (1 - sig), axis=0)     # d/dbeta of z sigmoid(beta z)
+    assert np.allclose(m.loss_and_grads(p, {"X": x})[1]["beta"], want)
+
+
+def test_elu_matches_its_definition():
+    d = derive(Spec(name="e", inputs={"X": [5]}, params={"w": [5]}, nodes={}, loss="sum(elu(X * w, 2))"))
+    m = load_module(render_module(d), "e")
+    x, w = np.array([-2.0, -0.5, 0.3, 1.0, 2.0]), np.ones(5)
+    assert np.isclose(m.forward({"w": w}, {"X": x})["loss"], np.sum(np.where(x > 0, x, 2 * (np.exp(x) - 1))))
+
+
+def test_a_bad_call():
+    with pytest.raises(SymgradError, match="swish takes 2"):
+        build_graph(Spec(name="b", inputs={"X": [3]}, params={"w": [3]}, nodes={}, loss="sum(swish(X * w))"))
