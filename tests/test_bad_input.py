@@ -58,7 +58,7 @@ BAD = [
     ("unknown size", edit('"x @ W + b"', '"concat(x, ones(k, 1), axis=1) @ ones(4, 2) + b"'),
      [Z, "'k'", "not a size", "n"]),
     # functions and syntax
-    ("unknown function", edit('"x @ W + b"', '"swish(x @ W) + b"'), [Z, "'swish(x @ W) + b'", "unknown function 'swish'", "relu"]),
+    ("unknown function", edit('"x @ W + b"', '"mishy(x @ W) + b"'), [Z, "'mishy(x @ W) + b'", "unknown function 'mishy'", "relu"]),
     ("dunder call", edit('"x @ W + b"', '"__import__(x) + b"'), [Z, "'__import__'", "not allowed"]),
     ("attribute access", edit('"x @ W + b"', '"x.shape @ W + b"'), [Z, "only '.T'", "'shape'"]),
     ("lambda", edit('"x @ W + b"', '"lambda: x"'), [Z, "unexpected character ':'"]),
