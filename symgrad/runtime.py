@@ -90,3 +90,13 @@ def scatter_rows(g, ix, size):
 def elu(x, alpha):
     # x for x > 0, alpha (e^x - 1) otherwise; exp of non-positive numbers only
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def first_extremum(x, axis, lowest):
+    # 1 at the first maximum (minimum when lowest) along axis (None: of all entries), 0 elsewhere
+    flat = np.reshape(x, -1) if axis is None else x
+    ax = 0 if axis is None else axis
+    index = np.expand_dims((np.argmin if lowest else np.argmax)(flat, axis=ax), ax)
+    out = np.zeros(np.shape(flat), dtype=np.result_type(x, np.float16))
+    np.put_along_axis(out, index, 1, axis=ax)
+    return np.reshape(out, np.shape(x))

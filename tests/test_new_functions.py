@@ -50,3 +50,28 @@ def test_elu_matches_its_definition():
 def test_a_bad_call():
     with pytest.raises(SymgradError, match="swish takes 2"):
         build_graph(Spec(name="b", inputs={"X": [3]}, params={"w": [3]}, nodes={}, loss="sum(swish(X * w))"))
+
+
+def test_max_and_min_take_the_first_extremum():
+    s = Spec(name="mx", inputs={"X": ["n", 4]}, params={"W": [4, 3]},
+             nodes={"Z": "X @ W", "N": "Z - max(Z, axis=1, keepdims=True)"},
+             loss="sum(exp(N)) + sum(max(W, axis=0)) - min(W)")
+    d, _, _ = checked(s, proof=False)
+    m = load_module(render_module(d), "mx")
+    w = np.array([[1.0, 2.0, 0.0], [3.0, 2.0, -1.0], [3.0, 0.0, -1.0], [0.0, 1.0, 5.0]])   # ties in columns 0, 1
+    x = np.zeros((2, 4))                                    # Z = 0: exp(N) does not depend on W
+    want = np.zeros((4, 3))
+    want[1, 0] = want[0, 1] = want[3, 2] = 1                # the first maximum of each column
+    want[1, 2] -= 1                                         # min(W) = -1, first at (1, 2)
+    assert np.allclose(m.loss_and_grads({"W": w}, {"X": x})[1]["W"], want)
+
+
+def test_the_proof_of_a_max_says_to_use_finite_differences():
+    with pytest.raises(SymgradError, match="cannot order symbolic entries"):
+        from symgrad.check.proof import prove
+        prove(derive(Spec(name="mx", inputs={"X": [3]}, params={"w": [3]}, nodes={}, loss="max(X * w)")))
+
+
+def test_max_over_a_missing_axis():
+    with pytest.raises(SymgradError, match="axis"):
+        build_graph(Spec(name="mx", inputs={"X": ["n", 3]}, params={"w": [3]}, nodes={}, loss="sum(max(X * w, axis=2))"))
