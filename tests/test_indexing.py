@@ -115,3 +115,42 @@ def test_a_bad_reshape_on_the_command_line(tmp_path):
                     '[nodes]\nF = "reshape(X, n, 5)"\n[loss]\nexpr = "sum(F @ W)"\n')
     run = subprocess.run([sys.executable, "-m", "symgrad", "check", str(path)], capture_output=True, text=True)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "do not multiply out" in run.stderr
+
+
+def test_the_makemore_net_with_its_intermediate_adjoints():
+    nodes = {
+        "emb": "rows(C, ix)", "embcat": "flatten(emb)", "hprebn": "embcat @ W1 + b1",
+        "bnmeani": "mean(hprebn, axis=0, keepdims=True)", "bndiff": "hprebn - bnmeani",
+        "bnvar": "1/(B-1) * sum(bndiff**2, axis=0, keepdims=True)", "bnraw": "bndiff * (bnvar + 1e-5)**(-1/2)",
+        "hpreact": "bngain * bnraw + bnbias", "h": "tanh(hpreact)", "logits": "h @ W2 + b2",
+        "norm_logits": "logits - max(logits, axis=1, keepdims=True)", "counts": "exp(norm_logits)",
+        "probs": "counts / sum(counts, axis=1, keepdims=True)", "logprobs": "log(probs)",
+    }
+    s = Spec(name="makemore", inputs={"ix": {"shape": ["B", 3], "kind": "index", "size": 7},
+                                       "y": {"shape": ["B"], "kind": "label", "classes": 7}},
+             params={"C": [7, 2], "W1": [6, 5], "b1": [5], "bngain": [1, 5], "bnbias": [1, 5], "W2": [5, 7],
+                     "b2": [7]},
+             nodes=nodes, loss="-mean(pick(logprobs, y))", gradients=list(nodes))
+    d, numeric, _ = checked(s, proof=False)
+    assert {p.name for p in numeric.params} == set(nodes) | set(s.params)
+    assert all(p.ok for p in numeric.params)
+
+
+def test_word2vec_negative_sampling_with_repeated_samples():
+    s = Spec(name="w2v", inputs={"o": {"shape": [1], "kind": "index", "size": 6},
+                                  "neg": {"shape": [5], "kind": "index", "size": 6}},
+             params={"v": [3], "U": [6, 3]}, gradients=["un"],
+             nodes={"uo": "rows(U, o)", "un": "rows(U, neg)"},
+             loss="-sum(log(sigmoid(uo @ v))) - sum(log(sigmoid(-(un @ v))))")
+    checked(s)
+    m = module_of(s)
+    rng = np.random.default_rng(4)
+    p = {"v": rng.normal(size=3), "U": rng.normal(size=(6, 3))}
+    neg = np.array([2, 2, 5, 2, 0])                     # sample 2 drawn three times
+    grads = m.loss_and_grads(p, {"o": np.array([1]), "neg": neg})[1]
+    sig = 1 / (1 + np.exp(-(p["U"][neg] @ p["v"])))
+    want = np.zeros((6, 3))
+    np.add.at(want, neg, sig[:, None] * p["v"])
+    sig_o = 1 / (1 + np.exp(-(p["U"][1] @ p["v"])))
+    want[1] += (sig_o - 1) * p["v"]
+    assert np.allclose(grads["U"], want)

@@ -63,10 +63,13 @@ def _check_one(d, name, analytic, leaves, base, ctx, kinks, rng, max_entries, st
     base_sides = numeric._sides(base, kinks)
     numbers = np.zeros(len(indices))
     for k, idx in enumerate(indices):
+        # relative to the entry: an intermediate may be small (exp of a shifted logit), and moving it
+        # by a fixed 1e-3 would measure the curvature, not the slope
+        h = step * max(abs(float(value[idx])), 1e-4)
         losses = []
         for offset in (2, 1, -1, -2):
             moved = value.copy()
-            moved[idx] += offset * step
+            moved[idx] += offset * h
             if name in d.graph.inputs:
                 values = _loss_from(d, {**leaves, name: moved}, ctx, {})
             else:
@@ -75,7 +78,7 @@ def _check_one(d, name, analytic, leaves, base, ctx, kinks, rng, max_entries, st
                 return None
             losses.append(float(values[LOSS]))
         f2, f1, m1, m2 = losses
-        numbers[k] = (-f2 + 8 * f1 - 8 * m1 + m2) / (12 * step)
+        numbers[k] = (-f2 + 8 * f1 - 8 * m1 + m2) / (12 * h)
     picked = np.array([analytic[idx] for idx in indices])
     scale = max(np.max(np.abs(numbers), initial=0.0), np.max(np.abs(picked), initial=0.0))
     return numeric.ParamCheck(name, value.shape, 0.0, len(indices), (), float(scale),
