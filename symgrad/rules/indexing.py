@@ -20,6 +20,11 @@ from ..ir import show_shape
 from .core import ANSWER, ARRAY, POSTFIX, RULES, SIZE, SIZES, Arg, Printed, Rule, apply, wrap
 
 
+#: their family: not "structure", so the straight-line scalar step (which fixes every entry when the
+#: module is generated) leaves a net with integer inputs to the array step
+INDEXING = "indexing"
+
+
 def _runtime(name):
     from .. import runtime
     return getattr(runtime, name)
@@ -54,7 +59,7 @@ def _one_hot_evaluate(args, node, ctx):
 
 
 RULES.add(Rule(
-    "one_hot", "structure", 1, _one_hot_shape, (None,),
+    "one_hot", INDEXING, 1, _one_hot_shape, (None,),
     numpy=_one_hot_numpy,
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{onehot}}\\left({args[0].text}\\right)"),
     evaluate=_one_hot_evaluate, domain="index",
@@ -90,7 +95,7 @@ def _pick_evaluate(args, node, ctx):
 
 
 RULES.add(Rule(
-    "pick", "structure", 2, _pick_shape, (_pick_vjp, None),
+    "pick", INDEXING, 2, _pick_shape, (_pick_vjp, None),
     numpy=_pick_numpy,
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{pick}}\\left({args[0].text}, {args[1].text}\\right)"),
     evaluate=_pick_evaluate, domain=("real", "index"),
@@ -115,7 +120,7 @@ def _rows_numpy(args, node, ctx):
 
 
 RULES.add(Rule(
-    "rows", "structure", 2, _rows_shape,
+    "rows", INDEXING, 2, _rows_shape,
     (lambda g, r, c, ix: apply("scatter_rows", g, ix, size=c.shape[0]), None),
     numpy=_rows_numpy,
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{rows}}\\left({args[0].text}, {args[1].text}\\right)"),
@@ -146,7 +151,7 @@ def _scatter_evaluate(args, node, ctx):
 
 
 RULES.add(Rule(
-    "scatter_rows", "structure", 2, _scatter_shape,
+    "scatter_rows", INDEXING, 2, _scatter_shape,
     (lambda g, r, rows, ix, size: apply("rows", g, ix), None),
     numpy=_scatter_numpy,
     latex=lambda args, node, ctx: Printed(
