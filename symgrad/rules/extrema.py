@@ -43,8 +43,9 @@ def _first_evaluate(args, node, ctx):
 
 RULES.add(Rule(
     "first_extremum", "reduce", 1, _first_shape, (None,), numpy=_first_numpy,
-    latex=lambda args, node, ctx: Printed(f"\\mathbb{{1}}_{{\\arg{'min' if node.kw.get('lowest') else 'max'}}}"
-                                          f"\\left({args[0].text}\\right)"),
+    latex=lambda args, node, ctx: Printed(
+        "\\mathbb{1}_{\\operatorname{" + ("argmin" if node.kw.get("lowest") else "argmax") + "}}"
+        f"\\left({args[0].text}\\right)"),
     evaluate=_first_evaluate, language=NONE,
     doc="1 at the first maximum (minimum) along an axis, 0 elsewhere (the derivative of max and min)",
     signature=arrays(1) + (Arg("axis", AXIS, None, keyword=True), Arg("lowest", FLAG, False, keyword=True)),
