@@ -31,6 +31,7 @@ from .derive import Derivation
 from .evaluate import EvalContext, evaluate
 from .graph import Graph
 from .ir import Apply, Var, as_sympy, dim, walk
+from .kinds import REAL, InputKind
 from .rules import RULES
 
 #: A random point closer than this to a kink (in some kinked argument) is drawn again.
@@ -113,15 +114,46 @@ def draw(rng, shape) -> np.ndarray:
     return np.round(rng.normal(0.0, 1.0, shape), 3) + 0.0
 
 
+def draw_kind(rng, shape: tuple, kind: InputKind, ctx: EvalContext, rounded: bool = True) -> np.ndarray:
+    """A value of an input of ``kind`` (:mod:`symgrad.kinds`): one-hot rows, rows on the simplex
+    (a softmax of normal draws), 0/1 entries, uniform in [0, 1], ``0.1 + |z|``, or integers drawn
+    uniformly from 0 .. bound-1 (repeats included, as int64). ``real``: :func:`draw`."""
+    shape = tuple(shape)
+    if kind.integer:
+        bound = kind.bound if isinstance(kind.bound, int) else ctx.size(dim(kind.bound))
+        return rng.integers(0, bound, shape).astype(np.int64)
+    if kind.kind == "onehot":
+        return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+    if kind.kind == "simplex":
+        z = np.exp(rng.standard_normal(shape))
+        return z / z.sum(axis=-1, keepdims=True)
+    if kind.kind == "binary":
+        return rng.integers(0, 2, shape).astype(float)
+    if kind.kind == "unit":
+        value = rng.uniform(0.0, 1.0, shape)
+    elif kind.kind == "positive":
+        value = 0.1 + np.abs(rng.standard_normal(shape))
+    else:
+        return draw(rng, shape) if rounded else rng.standard_normal(shape)
+    return np.round(value, 3) + 0.0 if rounded else value
+
+
+def kind_of(graph: Graph, name: str) -> InputKind:
+    """What an input holds (REAL for a parameter or an input declared by its shape alone)."""
+    return graph.spec.kinds.get(name, REAL) if name in graph.inputs else REAL
+
+
 def draw_leaves(graph: Graph, variables, ctx: EvalContext, rng, rounded: bool = True) -> dict:
-    """A value for each of ``variables`` (in that order, one draw each): standard normal,
-    rounded (:func:`draw`) unless ``rounded`` is False; ``|z|`` for a leaf in a positive domain."""
+    """A value for each of ``variables`` (in that order, one draw each): an input by its declared
+    kind (:func:`draw_kind`); otherwise standard normal, rounded (:func:`draw`) unless ``rounded``
+    is False, and ``|z|`` for a leaf in a positive domain."""
     positive = positive_leaves(graph)
     out = {}
     for var in variables:
         shape = ctx.shape(var.shape)
-        value = draw(rng, shape) if rounded else rng.standard_normal(shape)
-        out[var.name] = np.abs(value) if var.name in positive else value
+        kind = kind_of(graph, var.name)
+        value = draw_kind(rng, shape, kind, ctx, rounded)
+        out[var.name] = np.abs(value) if kind == REAL and var.name in positive else value
     return out
 
 
@@ -190,8 +222,10 @@ def kink_points(d: Derivation, ctx: EvalContext, seed: int = 1) -> list[Point]:
     out = []
     for zeroed in names:
         for _ in range(3):
-            leaves = {v.name: (np.zeros(ctx.shape(v.shape)) if v.name == zeroed.name
-                               else draw(rng, ctx.shape(v.shape))) for v in names}
+            leaves = {v.name: (np.zeros(ctx.shape(v.shape), dtype=int if kind_of(d.graph, v.name).integer else float)
+                               if v.name == zeroed.name else draw_kind(rng, ctx.shape(v.shape),
+                                                                       kind_of(d.graph, v.name), ctx))
+                      for v in names}
             with np.errstate(all="ignore"):
                 values = d.values(leaves, ctx)
                 on_kink = distance_to_kinks(d.graph, values, ctx) == 0.0
@@ -213,9 +247,17 @@ def symbolic_array(name: str, shape: tuple) -> np.ndarray:
     return out
 
 
-def symbolic_leaves(d: Derivation, ctx: EvalContext) -> dict:
-    """Every input and parameter as a :func:`symbolic_array` at ``ctx``'s sizes."""
-    return {v.name: symbolic_array(v.name, ctx.shape(v.shape)) for v in _leaf_vars(d)}
+def symbolic_leaves(d: Derivation, ctx: EvalContext, seed: int = 0) -> dict:
+    """Every input and parameter as a :func:`symbolic_array` at ``ctx``'s sizes; an input of an
+    integer kind (labels, indices) as integers drawn from its range instead (they select entries,
+    so a proof holds for the indices drawn)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for v in _leaf_vars(d):
+        kind = kind_of(d.graph, v.name)
+        out[v.name] = (draw_kind(rng, ctx.shape(v.shape), kind, ctx) if kind.integer
+                       else symbolic_array(v.name, ctx.shape(v.shape)))
+    return out
 
 
 # ---------------------------------------------------------------- comparisons

@@ -68,3 +68,35 @@ def log_softmax(x, axis=-1):
     # keeps its digits (1 - softmax = -expm1(log_softmax) then stays exact)
     np.put_along_axis(rest, np.expand_dims(np.argmax(z, axis=axis), axis), 0, axis=axis)
     return z - np.log1p(np.sum(rest, axis=axis, keepdims=True))
+
+
+def one_hot(y, classes, dtype):
+    # row k of the identity for each label k: shape (len(y), classes)
+    return np.eye(classes, dtype=dtype)[np.reshape(y, -1)]
+
+
+def pick(z, y):
+    # z[i, y[i]] for every row i
+    return z[np.arange(z.shape[0]), np.reshape(y, -1)]
+
+
+def scatter_rows(g, ix, size):
+    # the adjoint of c[ix]: each row of g added into row ix of a zero table (repeated indices add up)
+    out = np.zeros((size,) + g.shape[np.ndim(ix):], dtype=g.dtype)
+    np.add.at(out, ix, g)
+    return out
+
+
+def elu(x, alpha):
+    # x for x > 0, alpha (e^x - 1) otherwise; exp of non-positive numbers only
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def first_extremum(x, axis, lowest):
+    # 1 at the first maximum (minimum when lowest) along axis (None: of all entries), 0 elsewhere
+    flat = np.reshape(x, -1) if axis is None else x
+    ax = 0 if axis is None else axis
+    index = np.expand_dims((np.argmin if lowest else np.argmax)(flat, axis=ax), ax)
+    out = np.zeros(np.shape(flat), dtype=np.result_type(x, np.float16))
+    np.put_along_axis(out, index, 1, axis=ax)
+    return np.reshape(out, np.shape(x))

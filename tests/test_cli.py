@@ -30,7 +30,7 @@ def _variant(old, new):
 
 BAD = [
     ("undefined name", _variant('"x @ W + b"', '"x @ V + b"'), ["node 'z'", "undefined name 'V'"]),
-    ("unknown function", _variant('"x @ W + b"', '"swish(x @ W) + b"'), ["node 'z'", "unknown function 'swish'"]),
+    ("unknown function", _variant('"x @ W + b"', '"mishy(x @ W) + b"'), ["node 'z'", "unknown function 'mishy'"]),
     ("matmul shapes", _variant("W = [3, 2]", "W = [4, 2]"), ["node 'z'", "(n, 3) @ (4, 2)"]),
     ("add shapes", _variant("b = [2]", "b = [3]"), ["node 'z'", "(n, 2) and (3,)"]),
     ("concat shapes", _variant('"x @ W + b"', '"concat(x @ W, ones(4, 1), axis=1) @ ones(3, 2) + b"'),

@@ -61,7 +61,9 @@ def test_a_rule_lacking_a_field_is_refused(base, change, field):
 # -- (b) one gradient test over every rule ------------------------------------
 
 def _draw(rng, domain: str, shape, kinks) -> np.ndarray:
-    """Entries of one input: its domain's values, at least 0.2 from every kink."""
+    """Entries of one input: its domain's values, at least 0.2 from every kink (an index: 0 or 1)."""
+    if domain == "index":
+        return rng.integers(0, 2, shape)
     while True:
         mag = rng.uniform(0.3, 1.6, shape)
         x = mag if domain == "positive" else mag * rng.choice([-1.0, 1.0], shape)

@@ -7,7 +7,7 @@ transpose, outer), :mod:`.reduce` (sum, mean, softmax), :mod:`.structure`
 """
 
 from .core import CALL, RULES, SPEC, Printed, Rule, apply, to_sympy  # noqa: F401
-from . import arith, linalg, reduce, structure, elementwise, internal  # noqa: F401  (fill the table)
+from . import arith, linalg, reduce, structure, elementwise, indexing, extrema, internal  # noqa: F401  (fill the table)
 from .arith import sum_to  # noqa: F401
 from .composites import COMPOSITES  # noqa: F401
 

@@ -25,6 +25,8 @@ COMPOSITES: dict[str, Composite] = {
                      "binary cross-entropy of probabilities p, mean over all elements"),
     "nll": Composite(("p", "y"), "-mean(sum(y * log(p), axis=-1))",
                      "negative log-likelihood of probabilities p for one-hot y, mean over rows"),
+    "swish": Composite(("x", "beta"), "x * sigmoid(beta * x)",
+                       "x sigmoid(beta x); beta a number or a parameter (learnable)"),
     "cross_entropy": Composite(("z", "y"), "-mean(sum(y * log_softmax(z, axis=-1), axis=-1))",
                                "softmax cross-entropy of logits z for one-hot y, mean over rows"),
 }

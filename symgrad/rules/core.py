@@ -271,7 +271,7 @@ class ScalarForm:
 
 SYNTAXES = (CALL, INFIX, PREFIX, POWER, POSTFIX_OP, HIDDEN)
 KINDS = (ARRAY, ARRAYS, SIZE, SIZES, AXIS, FLAG, NUMBER)
-DOMAINS = ("real", "positive", "nonzero")
+DOMAINS = ("real", "positive", "nonzero", "index")   # index: an integer argument (labels, rows)
 
 
 def lacking(rule: Rule) -> list[str]:

@@ -408,3 +408,13 @@ elementwise("softplus", sp.log(1 + sp.exp(_x)), latex=r"\operatorname{softplus}"
             numpy_out=OutForm(_softplus_out, scratch=1), scalar=sc._softplus)
 elementwise("gelu", _x * (1 + sp.erf(_x / sp.sqrt(2))) / 2, latex=r"\operatorname{GELU}", impl=runtime.gelu,
             doc="x Phi(x), Phi the standard normal CDF (exact, erf form)")
+elementwise("elu", sp.Piecewise((_x, _x > 0), (sp.Symbol("alpha", real=True) * (sp.exp(_x) - 1), True)),
+            params=("alpha",), defaults={"alpha": sp.Integer(1)}, latex=r"\operatorname{ELU}", impl=runtime.elu,
+            kinks=(0,), doc="x for x > 0, alpha (e^x - 1) otherwise; derivative at 0 is alpha")
+elementwise("abs", sp.Piecewise((_x, _x > 0), (-_x, True)), latex=r"\operatorname{abs}",
+            impl=np.abs, kinks=(0,), doc="|x|; abs'(0) = -1 (the x <= 0 branch, as ReLU'(0) = 0)")
+elementwise("sqrt", sp.sqrt(_x), latex=r"\operatorname{sqrt}", impl=np.sqrt, native=sp.sqrt, domain="positive",
+            doc="square root (x > 0)")
+elementwise("rsqrt", 1 / sp.sqrt(_x), latex=r"\operatorname{rsqrt}", domain="positive",
+            native=lambda x: 1 / sp.sqrt(x),
+            doc="1 / sqrt(x) (x > 0)")

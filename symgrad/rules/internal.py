@@ -67,7 +67,7 @@ def _internal(name, arity, shape, numpy, latex, evaluate, doc, numpy_out=None):
 
 
 _internal(
-    "max", 1, _max_shape, _max_numpy,
+    "shift_max", 1, _max_shape, _max_numpy,
     latex=lambda args, node, ctx: Printed(f"\\max_{{{node.kw.get('axis')}}}\\left({args[0].text}\\right)"),
     evaluate=lambda args, node, ctx: np.max(args[0], axis=node.kw.get("axis"),
                                             keepdims=bool(node.kw.get("keepdims"))),

@@ -13,7 +13,7 @@ Backward (:data:`BACKWARD`, each function(lowering, expr) -> expr, applied in
 order to every backward expression): log_softmax's VJP in its cheap form, and
 pairs A sigmoid(z) +- B sigmoid(-z) over the shared logistic parts.
 
-The parts are internal rules (:mod:`symgrad.rules.internal`): ``max``,
+The parts are internal rules (:mod:`symgrad.rules.internal`): ``shift_max``,
 ``min0``, ``sigmoid_neg``, ``log1p``, ``scaled_recip_1p``.
 """
 
@@ -30,7 +30,7 @@ def _log_softmax(low, e: Apply, target: str, comment: str) -> Var:
     axis = e.kw["axis"]
     kept = tuple(d if i != axis else dim(1) for i, d in enumerate(e.shape))
     kept_kw = (("axis", axis), ("keepdims", True))
-    m = low.emit(Apply("max", (z,), kept_kw, kept))
+    m = low.emit(Apply("shift_max", (z,), kept_kw, kept))
     shifted = low.emit(Apply("sub", (z, m), (), e.shape))
     exps = low.emit(Apply("exp", (shifted,), (), e.shape))
     total = low.emit(Apply("sum", (exps,), kept_kw, kept))
