@@ -19,15 +19,14 @@ evaluated.
 
 from __future__ import annotations
 
-import difflib
 import re
 from fractions import Fraction
 
-from ..emit.printers import LatexIRPrinter
 from ..errors import ParseError, SymgradError
 from ..parse import MAX_DEPTH, BinOp, Call, Name, Num, Transpose, UnaryOp, check_height, literal_value
 from ..rules.core import AXIS
 from .exprtext import derivative_tree
+from .latex_names import displays, unknown_name
 from .latex_tokens import _NUMBER, tokenize, words
 
 LARGE = {r"\sum"}   # large operators: their argument is the factor that follows, brackets or not
@@ -68,19 +67,7 @@ class _Reader:
         self.d = d
         self.lowering = _remembering(AnswerLowering)(d)
         self.words = words()
-        printer = LatexIRPrinter(dict(d.spec.latex))
-        names = list(d.graph.variables()) + [s for s in d.graph.sizes]
-        self.displays = []
-        for name in names:
-            shown = {printer.name_latex(name), name}
-            if name.endswith("hat"):
-                shown.add(r"\hat{%s}" % name[:-3])
-            for s in shown:
-                try:
-                    self.displays.append((tuple(t for t, _ in tokenize(s)), name))
-                except ParseError:
-                    pass
-        self.displays.sort(key=lambda p: -len(p[0]))
+        self.displays = displays(d)
 
     # -- helpers -------------------------------------------------------------
     @property
@@ -294,39 +281,8 @@ class _Reader:
                 return self.function(self.words[word], pos)
             raise ParseError(f"unknown operator \\operatorname{{{word}}} at column {pos}")
         if re.fullmatch(r"[A-Za-z]", t) or t.startswith("\\"):
-            self.unknown_name(pos)
+            unknown_name(self.toks, self.i, self.displays)
         self.fail("expected a number, a name or '('")
-
-    def unknown_name(self, pos):
-        """Refuse the name starting here, naming it, the names accepted and the nearest."""
-        j, text = self.i + 1, self.tok
-        while j < len(self.toks) and (self.toks[j][0] in ("{", "_", "^") or j == self.i + 1 and text in
-                                      (r"\hat", r"\vec", r"\bar", r"\tilde")):
-            if self.toks[j][0] in ("_", "^"):
-                text += self.toks[j][0]
-                j += 1
-            if j < len(self.toks) and self.toks[j][0] == "{":
-                depth = 0
-                while j < len(self.toks) and self.toks[j][0]:
-                    depth += {"{": 1, "}": -1}.get(self.toks[j][0], 0)
-                    text += self.toks[j][0]
-                    j += 1
-                    if depth == 0:
-                        break
-            else:
-                break
-        shown = sorted({"".join(t) for t, _ in self.displays} | {n for _, n in self.displays})
-        near = difflib.get_close_matches(text, shown, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(near)}?" if near else ""
-        raise ParseError(f"unknown name '{text}' at column {pos}{hint} (the spec's names: "
-                         + ", ".join(self.accepted()) + ")")
-
-    def accepted(self) -> list[str]:
-        out = {}
-        for tokens, name in self.displays:
-            out.setdefault(name, []).append("".join(tokens))
-        return [name + "".join(f" ({v})" for v in sorted(set(forms)) if v != name)
-                for name, forms in sorted(out.items())]
 
     def skip_index(self):
         # \left(x\right)_{i}: an index written after a sum's body
