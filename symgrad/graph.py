@@ -255,6 +255,10 @@ class Lowering:
         raise self.error(f"unsupported syntax {type(node).__name__}")
 
     def name(self, node: Name) -> Expr:
+        kind = self.spec.kinds.get(node.id)
+        if kind is not None and kind.integer:
+            raise SpecError(f"input {node.id!r} (column {node.pos}) holds integers ({kind.describe()}); "
+                            "it cannot be used as a real-valued array")
         if node.id in self.env:
             return self.env[node.id]
         if node.id in self.sizes:
@@ -405,6 +409,10 @@ def build_graph(spec) -> Graph:
         SymgradError: the first problem, naming file, node, expression and shapes.
     """
     spec = load_spec(spec)
+    for name, kind in spec.kinds.items():
+        if kind.grad:
+            raise SpecError(f"input {name!r}: grad = true (gradients of inputs) is not supported yet",
+                            source=spec.source, node=f"inputs.{name}.grad")
     low = Lowering(spec)
     inputs = low.declare(spec.inputs, "input")
     params = low.declare(spec.params, "param")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import SpecError
 from .escape import DisplayNameError, Untrusted, check_display_name, one_line
+from .kinds import InputKind, read_input
 from .names import GENERATED_MODULE_NAMES, is_python_identifier
 
 LOSS = "loss"
@@ -38,7 +39,10 @@ class Spec:
 
     Args:
         name: A Python identifier; names the generated module.
-        inputs: name -> shape; a shape is a list of ints and size names ("n").
+        inputs: name -> shape; a shape is a list of ints and size names ("n"). An entry may
+            also be a table ``{shape = [...], kind = "label", classes = 3, grad = true}``
+            (:mod:`symgrad.kinds`); after validation ``inputs`` holds shapes only and
+            ``kinds`` what each input holds.
         params: name -> shape, as for inputs.
         nodes: name -> expression, in order; each may use earlier names.
         loss: A scalar expression over the names above.
@@ -55,6 +59,7 @@ class Spec:
     description: str = ""
     latex: dict = field(default_factory=dict)
     source: str = "<python>"
+    kinds: dict = field(default_factory=dict)   # input name -> InputKind (filled by validate)
 
     def __post_init__(self):
         self.validate()
@@ -76,6 +81,7 @@ class Spec:
         self.source = Untrusted(self.source)
         reserved = reserved_names()
         seen: dict[str, str] = {}
+        self._read_kinds()
         for table in ("inputs", "params", "nodes"):
             entries = getattr(self, table)
             if not isinstance(entries, dict):
@@ -88,6 +94,7 @@ class Spec:
                                          f"{type(value).__name__}", node=name)
                 else:
                     self._check_shape(name, value)
+        self._check_bounds()
         if not self.params:
             raise self.error("[params] is empty: there is nothing to differentiate", node="params")
         if not isinstance(self.loss, str):
@@ -102,6 +109,34 @@ class Spec:
                 check_display_name(text, field=f"latex.{name}", source=self.source)
             except DisplayNameError as exc:
                 raise SpecError(str(exc), source=exc.source, node=exc.field) from None
+
+    def _read_kinds(self) -> None:
+        """Split table-valued inputs into a shape and an :class:`~symgrad.kinds.InputKind`."""
+        if not isinstance(self.inputs, dict):
+            return   # reported below
+        shapes, kinds = {}, dict(self.kinds)
+        for name, value in self.inputs.items():
+            if isinstance(value, InputKind):
+                raise self.error(f"input {name!r}: give a shape or a table, not an InputKind", node=name)
+
+            def error(message, field_name, _name=name):
+                return self.error(message, node=f"inputs.{_name}.{field_name}")
+            shape, kind = read_input(str(name), value, error)
+            shapes[name] = shape
+            kinds[name] = kind if isinstance(value, dict) else kinds.get(name, kind)
+        self.inputs = shapes
+        self.kinds = {n: kinds.get(n, InputKind()) for n in shapes}
+
+    def _check_bounds(self) -> None:
+        """A label's classes or an index's size given by name must be a size some shape declares."""
+        declared = {d for table in (self.inputs, self.params) for shape in table.values()
+                    for d in shape if isinstance(d, str)}
+        for name, kind in self.kinds.items():
+            if isinstance(kind.bound, str) and kind.bound not in declared:
+                field_name = "classes" if kind.kind == "label" else "size"
+                raise self.error(f"input {name!r}: {field_name} = {kind.bound!r} is not a size any shape "
+                                 f"declares (sizes: {', '.join(sorted(declared)) or 'none'})",
+                                 node=f"inputs.{name}.{field_name}")
 
     def _check_name(self, name, table, reserved, seen):
         if not _valid_name(name):

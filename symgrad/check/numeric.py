@@ -118,7 +118,8 @@ def draw_point(d: Derivation, sizes: dict, rng) -> tuple[dict, dict]:
     graph = d.graph
     leaves = test_points.draw_leaves(graph, list(graph.params.values()) + list(graph.inputs.values()),
                                 EvalContext(sizes), rng, rounded=False)
-    leaves = {n: np.float64(v) if np.ndim(v) == 0 else v for n, v in leaves.items()}
+    leaves = {n: np.float64(v) if np.ndim(v) == 0 and np.asarray(v).dtype.kind == "f" else v
+              for n, v in leaves.items()}
     return ({n: leaves[n] for n in graph.params}, {n: leaves[n] for n in graph.inputs})
 
 
