@@ -93,12 +93,25 @@ def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -
 
 def _prove(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
     ctx = EvalContext(sizes, symbolic=True)
-    values = d.values(symbolic_leaves(d, ctx), ctx)
+    values = d.values(with_kinds(d, symbolic_leaves(d, ctx)), ctx)
     truth = np.asarray(values[f"d_{name}"], dtype=object)
     got = np.asarray(evaluate(answer, values, ctx), dtype=object)
     ok = truth.shape == got.shape and all(is_zero(as_sympy(t) - as_sympy(g))
                                           for t, g in zip(truth.ravel(), got.ravel()))
     conn.send(bool(ok))
+
+
+def with_kinds(d: Derivation, leaves: dict) -> dict:
+    """Symbolic leaves under their inputs' kinds: the last entry of each row of a
+    onehot or simplex input is 1 minus the others (its rows sum to 1)."""
+    for name, kind in d.spec.kinds.items():
+        a = leaves.get(name)
+        if kind.kind in ("onehot", "simplex") and a is not None and a.ndim >= 1:
+            a = a.copy()
+            for idx in np.ndindex(*a.shape[:-1]):
+                a[idx + (-1,)] = 1 - sum(a[idx + (slice(None, -1),)])
+            leaves[name] = a
+    return leaves
 
 
 def prove_equal(d: Derivation, name: str, answer: Expr, sizes: dict, time_limit: float) -> bool | None:
@@ -192,10 +205,38 @@ def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
     try:
         answer = envmod.lower_answer(d, tree)
     except ShapeError as exc:
-        return Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
-                       diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
-                       message=f"the answer's own shapes do not fit: {exc.message}")
-    return verify_expr(d, name, answer, **kw)
+        out = Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
+                      diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
+                      message=f"the answer's own shapes do not fit: {exc.message}")
+        return _repaired(d, name, tree, out, kw.get("seed", 0))
+    out = verify_expr(d, name, answer, **kw)
+    if out.verdict == "incorrect" and [m["mistake"] for m in out.diagnosis] == ["unknown"]:
+        out = _repaired(d, name, tree, out, kw.get("seed", 0))
+    return out
+
+
+def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdict:
+    """``out`` with the mistakes named that small edits of the answer undo (:mod:`.repair`)."""
+    from .exprtext import to_text
+    from .repair import POINTS as REPAIR_POINTS
+    from .repair import repairs
+    pts, ctx = random_points(d, REPAIR_POINTS, seed)
+    truth = d.adjoint_var(name)
+    want = [envmod.value_of(truth, p, ctx) for p in pts]
+    found, gave_up = repairs(d, name, tree, pts, ctx, want, lambda t: envmod.lower_answer(d, t), envmod.value_of)
+    if found:
+        out.diagnosis = []
+        for mistakes, expr in found[:3]:
+            try:
+                shown = to_text(expr)
+            except ValueError:
+                shown = "a repaired answer"
+            for m in mistakes:
+                if all(item["mistake"] != m for item in out.diagnosis):
+                    out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} {shown} fits and is correct."})
+    elif gave_up:
+        out.message += "; the search for a repair gave up (too many variants)"
+    return out
 
 
 def verify_answer(spec, name: str, text: str, **kw) -> Verdict:
