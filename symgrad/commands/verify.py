@@ -62,6 +62,8 @@ def _print_verdict(v, fmt, label=None) -> None:
         print(json.dumps(v.as_json(), indent=2))
         return
     head = f"{label}: " if label else ""
+    if v.read_as and not label:
+        print(f"read as: {one_line(v.read_as)}")
     print(f"{head}{v.verdict}" + (f" ({v.method})" if v.method else "") + f": {one_line(v.message)}")
     if v.answer_shape and v.answer_shape != v.expected_shape:
         print(f"  shape: expected {v.expected_shape}, answer {v.answer_shape}")

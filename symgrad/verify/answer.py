@@ -44,6 +44,7 @@ class Verdict:
     counterexample: dict | None = None
     diagnosis: list = field(default_factory=list)
     message: str = ""
+    read_as: str | None = None   # the answer in the expression language, as it was read
 
     @property
     def exit_status(self) -> int:
@@ -52,7 +53,7 @@ class Verdict:
     def as_json(self) -> dict:
         return {"verdict": self.verdict, "method": self.method, "expected_shape": self.expected_shape,
                 "answer_shape": self.answer_shape, "counterexample": self.counterexample,
-                "diagnosis": self.diagnosis, "message": self.message}
+                "diagnosis": self.diagnosis, "message": self.message, "read_as": self.read_as}
 
 
 def _listed(a):
@@ -160,6 +161,9 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
         out.diagnosis = diagnose(d, name, got, pts, ctx)
         out.message = (f"the answer differs from dL/d{name} at {len(bad)} of {len(usable)} random points "
                        f"(sizes {_sizes(ctx)})")
+        for label in rows_sum_to_one(d, answer, truth, pts, ctx):
+            out.message += (f"; it is equal when each row of {label} sums to 1: declare {label} as onehot or "
+                            f"simplex ({label} = {{ shape = [...], kind = \"onehot\" }})")
         return out
     kinks = kink_points(d, ctx)
     for p in kinks:
@@ -189,6 +193,30 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
     return out
 
 
+def rows_sum_to_one(d: Derivation, answer: Expr, truth: Expr, pts: list, ctx) -> list[str]:
+    """Inputs of real kind under which the answer would be right were their rows
+    on the simplex: the answer assumes a domain the spec does not state."""
+    from ..points import draw_kind
+    from ..kinds import InputKind
+    out = []
+    rng = np.random.default_rng(7)
+    for label, var in d.graph.inputs.items():
+        if d.spec.kinds.get(label, InputKind()).kind != "real" or not var.shape:
+            continue
+        ok = True
+        for p in pts[:6]:
+            leaves = p.leaves(d)
+            leaves[label] = draw_kind(rng, ctx.shape(var.shape), InputKind("simplex"), ctx)
+            with np.errstate(all="ignore"):
+                q = Point(d.values(leaves, ctx))
+            if not close(envmod.value_of(answer, q, ctx), envmod.value_of(truth, q, ctx)):
+                ok = False
+                break
+        if ok:
+            out.append(label)
+    return out
+
+
 def _sizes(ctx) -> str:
     return ", ".join(f"{k}={v}" for k, v in ctx.sizes.items()) or "as declared"
 
@@ -212,7 +240,16 @@ def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
     out = verify_expr(d, name, answer, **kw)
     if out.verdict == "incorrect" and [m["mistake"] for m in out.diagnosis] == ["unknown"]:
         out = _repaired(d, name, tree, out, kw.get("seed", 0))
+    out.read_as = _read_as(answer)
     return out
+
+
+def _read_as(answer: Expr) -> str | None:
+    from .exprtext import to_text
+    try:
+        return to_text(answer)
+    except ValueError:
+        return None
 
 
 def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdict:
