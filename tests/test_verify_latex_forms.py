@@ -79,3 +79,13 @@ def test_ones_row_alone_is_refused():
     d = load_derivation("multiclass")
     with pytest.raises(ParseError, match=r"mathbf\{1\}"):
         parse_latex(r"\mathbf{1}^\top + \mathbf h", d)
+
+
+def test_juxtaposed_columns_read_element_wise_with_a_warning():
+    from symgrad.verify.latex import read_latex
+    d = load_derivation("hw1_sigmoid_sigmoid_bce")
+    tree, warnings = read_latex(r"\sigma(\mathbf z_1)(1-\sigma(\mathbf z_1))", d)
+    assert _strip(tree) == _strip(parse_latex(r"\sigma(\mathbf z_1)\odot(1-\sigma(\mathbf z_1))", d))
+    assert warnings and "element-wise" in warnings[0]
+    _, none = read_latex(r"\mathbf{z}_1^\top \mathbf{z}_1", d)   # an inner product, written as one
+    assert none == []

@@ -96,16 +96,19 @@ def cmd_verify(args) -> int:
     if not args.wrt:
         raise SymgradError("--answer and --latex need --wrt NAME (the parameter or node)")
     d = load_derivation(args.spec)
+    warnings = []
     try:
         if args.answer is not None:
             from ..parse import parse
             tree = parse(args.answer)
         else:
-            from ..verify.latex import parse_latex
-            tree = parse_latex(args.latex, d)
+            from ..verify.latex import read_latex
+            tree, warnings = read_latex(args.latex, d)
         from ..verify.answer import check_wrt
         check_wrt(d, args.wrt)
         v = verify_tree(d, args.wrt, tree, time_limit=args.time_limit)
+        if warnings:
+            v.message += "; note: " + "; ".join(warnings)
     except AnswerError:
         raise
     except SymgradError as exc:

@@ -244,8 +244,22 @@ def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
     return out
 
 
+SHOWN_NODES = 400   # an expression whose text would unfold more operations is not written out
+
+
+def _unfolded(e: Expr, memo: dict) -> int:
+    """How many operations ``e`` has written as text (shared subexpressions repeated)."""
+    key = id(e)
+    if key not in memo:
+        memo[key] = 1 + sum(_unfolded(a, memo) for a in getattr(e, "args", ()))
+    return memo[key]
+
+
 def _read_as(answer: Expr) -> str | None:
+    """The answer-language text of ``answer``; None when it has none or would be too long."""
     from .exprtext import to_text
+    if _unfolded(answer, {}) > SHOWN_NODES:
+        return None
     try:
         return to_text(answer)
     except ValueError:
@@ -254,7 +268,6 @@ def _read_as(answer: Expr) -> str | None:
 
 def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdict:
     """``out`` with the mistakes named that small edits of the answer undo (:mod:`.repair`)."""
-    from .exprtext import to_text
     from .repair import POINTS as REPAIR_POINTS
     from .repair import repairs
     pts, ctx = random_points(d, REPAIR_POINTS, seed)
@@ -264,15 +277,12 @@ def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdic
     if found:
         out.diagnosis = []
         for mistakes, expr in found[:3]:
-            try:
-                shown = to_text(expr)
-            except ValueError:
-                shown = "a repaired answer"
+            shown = _read_as(expr) or "a repaired answer"
             for m in mistakes:
                 if all(item["mistake"] != m for item in out.diagnosis):
                     out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} {shown} fits and is correct."})
     elif gave_up:
-        out.message += "; the search for a repair gave up (too many variants)"
+        out.message += "; the search for an edit that makes it correct stopped at its bound (time or count)"
     return out
 
 

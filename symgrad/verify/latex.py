@@ -68,6 +68,7 @@ class _Reader:
         self.lowering = _remembering(AnswerLowering)(d)
         self.words = words()
         self.displays = displays(d)
+        self.warnings: list[str] = []
 
     # -- helpers -------------------------------------------------------------
     @property
@@ -192,6 +193,11 @@ class _Reader:
             return BinOp("*", a, b, pos)
         if da == 1 and db == 1 and isinstance(b, Transpose) and not isinstance(a, Transpose):
             return Call("outer", (a, b.operand), (), pos)
+        if da == 1 and db == 1 and not isinstance(a, Transpose):
+            # two columns side by side, sigma(z)(1 - sigma(z)): no matrix product fits; element-wise
+            self.warnings.append(f"two column vectors side by side at column {pos} read as an element-wise "
+                                 r"product (write \odot to say so, or u^\top v for an inner product)")
+            return BinOp("*", a, b, pos)
         return BinOp("@", a, b, pos)
 
     def factor(self):
@@ -401,7 +407,13 @@ class _Reader:
 
 
 def parse_latex(text: str, derivation):
-    """Parse a LaTeX answer for a derivation's names into a symgrad.parse tree.
+    """The tree of :func:`read_latex` alone."""
+    return read_latex(text, derivation)[0]
+
+
+def read_latex(text: str, derivation):
+    """Parse a LaTeX answer for a derivation's names into (a symgrad.parse tree,
+    warnings about readings that were a choice).
 
     Raises:
         ParseError: naming the offending token (or command) and its column.
@@ -410,4 +422,4 @@ def parse_latex(text: str, derivation):
     tree = reader.parse()
     check_height(tree, "LaTeX answer")
     reader.check_ones(Call("", (tree,), (), 0))
-    return tree
+    return tree, list(dict.fromkeys(reader.warnings))
