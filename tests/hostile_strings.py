@@ -158,7 +158,11 @@ LATEX = [
     ("tex-percent", r"\mathbf{A}^T % comment", REFUSED),
     ("tex-ampersand", r"\mathbf{A}^T & B", REFUSED),
     ("tex-hash", r"#1", REFUSED),
-    ("tex-dollar", r"$\mathbf{A}^T$", REFUSED),
+    ("tex-dollar", r"$\mathbf{A}^T$", VERDICT),   # math delimiters are dropped (issue 16)
+    ("tex-dollar-inside", r"\mathbf{A}^T $ B", REFUSED),
+    ("tex-hat-chain", "\\hat " * 3000 + "B", REFUSED),
+    ("tex-sqrt-chain", "\\sqrt " * 3000 + "B", REFUSED),
+    ("tex-equation-no-derivative", r"B = A", REFUSED),
     ("tex-number-huge", "9" * 60 + r" \mathbf{W}^{(1)}", REFUSED),
     ("tex-decimals", "0." + "0" * 60 + "1", REFUSED),
     ("tex-power-tower", r"\left(\left(\left(\left(10^{64}\right)^{64}\right)^{64}\right)^{64}\right)^{64}", REFUSED),

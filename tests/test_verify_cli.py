@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIELDS = {"verdict", "method", "expected_shape", "answer_shape", "counterexample", "diagnosis", "message"}
+FIELDS = {"verdict", "method", "expected_shape", "answer_shape", "counterexample", "diagnosis", "message", "read_as"}
 
 
 def run(*args):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -19,9 +20,24 @@ def _courses_help() -> str:
     return "the course interface of --code: " + "; ".join(f"{n} ({get(n).doc})" for n in _courses())
 
 
+LATEX_HELP = r"""--latex accepts LaTeX as people type it (README, "Answers in LaTeX"):
+  $...$ and a trailing \\ are dropped; \frac{\partial L}{\partial W_1} = ... keeps the right side
+  names as the spec writes them or as its [latex] display names; fonts do not matter
+    (\mathbf{W}, \bm W, \boldsymbol{W}, W); braces optional (\hat{\mathbf p}, \vec r^{\,1})
+  \frac \dfrac \tfrac12 \sqrt{v}; W^T W^\top \mathbf{W}^{(2)\top}; A B or A \cdot B (matrix product),
+    u v^\top (outer), \odot \circ (element-wise), \otimes (outer)
+  \sigma \tanh^2(z) \log \operatorname{ReLU} \sigma'(z); \mathbb{1}[z > 0]; \sum_i x, \mathbf{1}^\top X
+examples:
+  symgrad verify multiclass --wrt b2 --latex '$\hat{\mathbf p} - \mathbf y$'
+  symgrad verify hw1_relu_identity_mse --wrt b1 \
+      --latex '\mathbf{W}^{(2)\top} 2(\hat{\mathbf y}-\mathbf y) \odot \mathbb{1}[\mathbf z_1 > 0]'
+"""
+
+
 def add_verify(sub):
     p = sub.add_parser("verify", help="is this formula (or code) for a gradient right? verdict, "
-                                      "counterexample and the mistake named")
+                                      "counterexample and the mistake named",
+                       epilog=LATEX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", metavar="SPEC|NAME", help="a spec file (TOML) or the name of a bundled spec")
     p.add_argument("--wrt", metavar="NAME", help="the parameter or node whose gradient the answer is")
     group = p.add_mutually_exclusive_group(required=True)
@@ -65,6 +81,8 @@ def _print_verdict(v, fmt, label=None) -> None:
         print(json.dumps(v.as_json(), indent=2))
         return
     head = f"{label}: " if label else ""
+    if v.read_as and not label:
+        print(f"read as: {one_line(v.read_as)}")
     print(f"{head}{v.verdict}" + (f" ({v.method})" if v.method else "") + f": {one_line(v.message)}")
     if v.answer_shape and v.answer_shape != v.expected_shape:
         print(f"  shape: expected {v.expected_shape}, answer {v.answer_shape}")
@@ -97,16 +115,19 @@ def cmd_verify(args) -> int:
     if not args.wrt:
         raise SymgradError("--answer and --latex need --wrt NAME (the parameter or node)")
     d = load_derivation(args.spec)
+    warnings = []
     try:
         if args.answer is not None:
             from ..parse import parse
             tree = parse(args.answer)
         else:
-            from ..verify.latex import parse_latex
-            tree = parse_latex(args.latex, d)
+            from ..verify.latex import read_latex
+            tree, warnings = read_latex(args.latex, d)
         from ..verify.answer import check_wrt
         check_wrt(d, args.wrt)
         v = verify_tree(d, args.wrt, tree, time_limit=args.time_limit)
+        if warnings:
+            v.message += "; note: " + "; ".join(warnings)
     except AnswerError:
         raise
     except SymgradError as exc:

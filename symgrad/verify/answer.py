@@ -44,6 +44,7 @@ class Verdict:
     counterexample: dict | None = None
     diagnosis: list = field(default_factory=list)
     message: str = ""
+    read_as: str | None = None   # the answer in the expression language, as it was read
 
     @property
     def exit_status(self) -> int:
@@ -52,7 +53,7 @@ class Verdict:
     def as_json(self) -> dict:
         return {"verdict": self.verdict, "method": self.method, "expected_shape": self.expected_shape,
                 "answer_shape": self.answer_shape, "counterexample": self.counterexample,
-                "diagnosis": self.diagnosis, "message": self.message}
+                "diagnosis": self.diagnosis, "message": self.message, "read_as": self.read_as}
 
 
 def _listed(a):
@@ -93,12 +94,25 @@ def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -
 
 def _prove(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
     ctx = EvalContext(sizes, symbolic=True)
-    values = d.values(symbolic_leaves(d, ctx), ctx)
+    values = d.values(with_kinds(d, symbolic_leaves(d, ctx)), ctx)
     truth = np.asarray(values[f"d_{name}"], dtype=object)
     got = np.asarray(evaluate(answer, values, ctx), dtype=object)
     ok = truth.shape == got.shape and all(is_zero(as_sympy(t) - as_sympy(g))
                                           for t, g in zip(truth.ravel(), got.ravel()))
     conn.send(bool(ok))
+
+
+def with_kinds(d: Derivation, leaves: dict) -> dict:
+    """Symbolic leaves under their inputs' kinds: the last entry of each row of a
+    onehot or simplex input is 1 minus the others (its rows sum to 1)."""
+    for name, kind in d.spec.kinds.items():
+        a = leaves.get(name)
+        if kind.kind in ("onehot", "simplex") and a is not None and a.ndim >= 1:
+            a = a.copy()
+            for idx in np.ndindex(*a.shape[:-1]):
+                a[idx + (-1,)] = 1 - sum(a[idx + (slice(None, -1),)])
+            leaves[name] = a
+    return leaves
 
 
 def prove_equal(d: Derivation, name: str, answer: Expr, sizes: dict, time_limit: float) -> bool | None:
@@ -147,6 +161,9 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
         out.diagnosis = diagnose(d, name, got, pts, ctx)
         out.message = (f"the answer differs from dL/d{name} at {len(bad)} of {len(usable)} random points "
                        f"(sizes {_sizes(ctx)})")
+        for label in rows_sum_to_one(d, answer, truth, pts, ctx):
+            out.message += (f"; it is equal when each row of {label} sums to 1: declare {label} as onehot or "
+                            f"simplex ({label} = {{ shape = [...], kind = \"onehot\" }})")
         return out
     kinks = kink_points(d, ctx)
     for p in kinks:
@@ -176,6 +193,30 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
     return out
 
 
+def rows_sum_to_one(d: Derivation, answer: Expr, truth: Expr, pts: list, ctx) -> list[str]:
+    """Inputs of real kind under which the answer would be right were their rows
+    on the simplex: the answer assumes a domain the spec does not state."""
+    from ..points import draw_kind
+    from ..kinds import InputKind
+    out = []
+    rng = np.random.default_rng(7)
+    for label, var in d.graph.inputs.items():
+        if d.spec.kinds.get(label, InputKind()).kind != "real" or not var.shape:
+            continue
+        ok = True
+        for p in pts[:6]:
+            leaves = p.leaves(d)
+            leaves[label] = draw_kind(rng, ctx.shape(var.shape), InputKind("simplex"), ctx)
+            with np.errstate(all="ignore"):
+                q = Point(d.values(leaves, ctx))
+            if not close(envmod.value_of(answer, q, ctx), envmod.value_of(truth, q, ctx)):
+                ok = False
+                break
+        if ok:
+            out.append(label)
+    return out
+
+
 def _sizes(ctx) -> str:
     return ", ".join(f"{k}={v}" for k, v in ctx.sizes.items()) or "as declared"
 
@@ -192,10 +233,57 @@ def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
     try:
         answer = envmod.lower_answer(d, tree)
     except ShapeError as exc:
-        return Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
-                       diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
-                       message=f"the answer's own shapes do not fit: {exc.message}")
-    return verify_expr(d, name, answer, **kw)
+        out = Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
+                      diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
+                      message=f"the answer's own shapes do not fit: {exc.message}")
+        return _repaired(d, name, tree, out, kw.get("seed", 0))
+    out = verify_expr(d, name, answer, **kw)
+    if out.verdict == "incorrect" and [m["mistake"] for m in out.diagnosis] == ["unknown"]:
+        out = _repaired(d, name, tree, out, kw.get("seed", 0))
+    out.read_as = _read_as(answer)
+    return out
+
+
+SHOWN_NODES = 400   # an expression whose text would unfold more operations is not written out
+
+
+def _unfolded(e: Expr, memo: dict) -> int:
+    """How many operations ``e`` has written as text (shared subexpressions repeated)."""
+    key = id(e)
+    if key not in memo:
+        memo[key] = 1 + sum(_unfolded(a, memo) for a in getattr(e, "args", ()))
+    return memo[key]
+
+
+def _read_as(answer: Expr) -> str | None:
+    """The answer-language text of ``answer``; None when it has none or would be too long."""
+    from .exprtext import to_text
+    if _unfolded(answer, {}) > SHOWN_NODES:
+        return None
+    try:
+        return to_text(answer)
+    except ValueError:
+        return None
+
+
+def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdict:
+    """``out`` with the mistakes named that small edits of the answer undo (:mod:`.repair`)."""
+    from .repair import POINTS as REPAIR_POINTS
+    from .repair import repairs
+    pts, ctx = random_points(d, REPAIR_POINTS, seed)
+    truth = d.adjoint_var(name)
+    want = [envmod.value_of(truth, p, ctx) for p in pts]
+    found, gave_up = repairs(d, name, tree, pts, ctx, want, lambda t: envmod.lower_answer(d, t), envmod.value_of)
+    if found:
+        out.diagnosis = []
+        for mistakes, expr in found[:3]:
+            shown = _read_as(expr) or "a repaired answer"
+            for m in mistakes:
+                if all(item["mistake"] != m for item in out.diagnosis):
+                    out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} {shown} fits and is correct."})
+    elif gave_up:
+        out.message += "; the search for an edit that makes it correct stopped at its bound (time or count)"
+    return out
 
 
 def verify_answer(spec, name: str, text: str, **kw) -> Verdict:

@@ -1,19 +1,20 @@
 r"""A reader for the LaTeX people type for gradient answers, producing the
-same tree as :func:`symgrad.parse.parse`.
+same tree as :func:`symgrad.parse.parse`. TeX's own equivalences (``$...$``,
+unbraced arguments, ``\dfrac``, ``\bm``, fonts...) are reduced to one
+spelling first by :mod:`symgrad.verify.latex_tokens`; README "Answers in
+LaTeX" lists the accepted forms.
 
-Supported: ``\frac{a}{b}``, ``^T ^\top ^{T}`` (transpose), powers, ``\cdot``
-and juxtaposition (a matrix product; a scalar factor scales; a column vector
-times a transposed one is an outer product), ``\odot \circ *`` (element-wise),
-``\otimes`` (outer product), ``\operatorname{diag}(v)`` as a factor,
-``\mathbb{1}[z > 0]`` / ``\mathbf{1}\{z > 0\}`` / ``\mathrm{1\!\!1}[z > 0]`` / ``\mathbb{1}(z)``
-indicators (``\geq`` gives the value 1 at 0), every operation's own words in
-the rule table (``\sigma``, ``\tanh``, ``\log``, ``\operatorname{ReLU}``, ``\sum``...;
-see ``Rule.latex_words``) with a subscript axis where the operation takes one
-(``\sum_i x``, ``\operatorname{sum}_{k}(x)``) and a prime for a derivative
-(``\sigma'(z)``, from the rule's scalar derivative), ``\left( \right)``, ``\left[x\right]_{:, a:b}``
-(a slice), ``\frac{\partial L}{\partial X}`` (an adjoint), and the spec's own
-display names (its ``[latex]`` table, ``\hat{y}``, ``\mathbf{x}``,
-``W^{(1)}``...). Unknown commands are refused by name; nothing is evaluated.
+The grammar: ``\frac{a}{b}``, ``^T ^\top`` (transpose), powers (also
+``\tanh^2(z)``), ``\cdot`` and juxtaposition (a matrix product; a scalar
+factor scales; a column times a transposed column is an outer product;
+``\mathbf{1}^\top X`` sums X's rows, ``X\mathbf{1}`` its columns), ``\odot
+\circ *``, ``\otimes``, ``\operatorname{diag}(v)`` as a factor, indicators
+``\mathbb{1}[z > 0]``, every operation's words in the rule table
+(``Rule.latex_words``) with a subscript axis where it takes one and a prime for
+a derivative, ``\left[x\right]_{:, a:b}`` (a slice), ``\frac{\partial
+L}{\partial X}`` (an adjoint), and the spec's names and display names. An
+unknown name is refused by name, with the names the spec accepts; nothing is
+evaluated.
 """
 
 from __future__ import annotations
@@ -21,68 +22,15 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..emit.printers import LatexIRPrinter
 from ..errors import ParseError, SymgradError
-from ..parse import (MAX_DEPTH, MAX_LENGTH, BinOp, Call, Name, Num, Transpose, UnaryOp, bad_character, check_height,
-                     literal_value)
-from ..rules import RULES
-from ..rules.core import AXIS, SPEC
+from ..parse import MAX_DEPTH, BinOp, Call, Name, Num, Transpose, UnaryOp, check_height, literal_value
+from ..rules.core import AXIS
 from .exprtext import derivative_tree
+from .latex_names import displays, unknown_name
+from .latex_tokens import _NUMBER, tokenize, words
 
-_NUMBER = r"[0-9]+\.?[0-9]*|\.[0-9]+"   # ASCII digits only; no exponent in LaTeX answers
-_TOKEN = re.compile(r"""
-    (?P<ws>[ \t\r\n]+|\\[,;:!]|\\quad|~)
-  | (?P<cmd>\\[A-Za-z]+|\\[{}|])
-  | (?P<number>""" + _NUMBER + r""")
-  | (?P<letter>[A-Za-z])
-  | (?P<op>>=|<=|[-+*/^_'(){}\[\],:<>=|.])
-""", re.VERBOSE)
-
-KNOWN = {r"\frac", r"\left", r"\right", r"\cdot", r"\odot", r"\circ", r"\otimes", r"\top", r"\intercal",
-         r"\operatorname", r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm", r"\hat", r"\vec", r"\bar",
-         r"\tilde", r"\partial", r"\geq", r"\ge", r"\leq", r"\le", r"\gt", r"\lt", r"\times",
-         r"\{", r"\}", r"\mathcal", r"\lambda", r"\alpha", r"\beta", r"\gamma", r"\delta", r"\epsilon",
-         r"\mu", r"\theta", r"\tau", r"\phi", r"\eta", r"\ell", r"\mathit", r"\mathsf", r"\big", r"\Big",
-         r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"}
-SIZES = {r"\big", r"\Big", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr"}
 LARGE = {r"\sum"}   # large operators: their argument is the factor that follows, brackets or not
-
-
-def words() -> dict:
-    """Reader word (a command, or the word of an \\operatorname) -> the rule it names."""
-    return {w: r for r in RULES if r.language == SPEC for w in r.latex_words}
-
-
-def tokenize(text: str) -> list[tuple[str, int]]:
-    """(token, column) pairs; scripts normalised to braces (x_1 -> x_{1})."""
-    if not isinstance(text, str):
-        raise ParseError(f"LaTeX answer must be a string, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"LaTeX answer is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    raw, i, commands = [], 0, words()
-    while i < len(text):
-        m = _TOKEN.match(text, i)
-        if m is None:
-            raise bad_character(text, i, "write LaTeX commands in plain ASCII")
-        kind, tok = m.lastgroup, m.group()
-        if kind == "cmd" and tok not in KNOWN and tok not in commands:
-            raise ParseError(f"unknown LaTeX command {tok!r} at column {i + 1}")
-        if kind == "number":
-            literal_value(tok, i + 1)   # refuses literals the expression parser refuses
-        if kind != "ws" and tok not in SIZES:
-            raw.append((tok, i + 1))
-        i = m.end()
-    out = []
-    k = 0
-    while k < len(raw):
-        tok, col = raw[k]
-        out.append((tok, col))
-        if tok in ("^", "_") and k + 1 < len(raw) and raw[k + 1][0] != "{":
-            out += [("{", col), raw[k + 1], ("}", col)]
-            k += 2
-            continue
-        k += 1
-    return out
+ONES_ROW, ONES_COL = "<ones row>", "<ones column>"   # \mathbf{1}^\top x sums x's rows, x \mathbf{1} its columns
 
 
 def _remembering(cls):
@@ -119,19 +67,8 @@ class _Reader:
         self.d = d
         self.lowering = _remembering(AnswerLowering)(d)
         self.words = words()
-        printer = LatexIRPrinter(dict(d.spec.latex))
-        names = list(d.graph.variables()) + [s for s in d.graph.sizes]
-        self.displays = []
-        for name in names:
-            shown = {printer.name_latex(name), name}
-            if name.endswith("hat"):
-                shown.add(r"\hat{%s}" % name[:-3])
-            for s in shown:
-                try:
-                    self.displays.append((tuple(t for t, _ in tokenize(s)), name))
-                except ParseError:
-                    pass
-        self.displays.sort(key=lambda p: -len(p[0]))
+        self.displays = displays(d)
+        self.warnings: list[str] = []
 
     # -- helpers -------------------------------------------------------------
     @property
@@ -178,6 +115,14 @@ class _Reader:
         if self.tok != "":
             self.fail("expected an operator or the end of the answer")
         return node
+
+    def check_ones(self, node):
+        for child in getattr(node, "args", ()) + tuple(getattr(node, k, None) for k in ("left", "right", "operand")):
+            if isinstance(child, Call) and child.func in (ONES_ROW, ONES_COL):
+                raise ParseError(r"write \mathbf{1}^\top right before the array whose rows it sums, or "
+                                 r"\mathbf{1} right after the array whose columns it sums")
+            if child is not None and not isinstance(child, (str, Num)):
+                self.check_ones(child)
 
     def expr(self):
         self.enter()
@@ -231,6 +176,11 @@ class _Reader:
                 return node
 
     def juxt(self, a, b, pos):
+        if isinstance(a, Call) and a.func == ONES_ROW:
+            return Call("sum", (b,), (("axis", Num(Fraction(0), "0", pos)),), pos)
+        if isinstance(b, Call) and b.func == ONES_COL:
+            last = max(self.ndim(a) - 1, 0)
+            return Call("sum", (a,), (("axis", Num(Fraction(last), str(last), pos)),), pos)
         if isinstance(a, Call) and a.func == "diag":
             v = a.args[0]
             if self.ndim(b) == 2:
@@ -243,6 +193,11 @@ class _Reader:
             return BinOp("*", a, b, pos)
         if da == 1 and db == 1 and isinstance(b, Transpose) and not isinstance(a, Transpose):
             return Call("outer", (a, b.operand), (), pos)
+        if da == 1 and db == 1 and not isinstance(a, Transpose):
+            # two columns side by side, sigma(z)(1 - sigma(z)): no matrix product fits; element-wise
+            self.warnings.append(f"two column vectors side by side at column {pos} read as an element-wise "
+                                 r"product (write \odot to say so, or u^\top v for an inner product)")
+            return BinOp("*", a, b, pos)
         return BinOp("@", a, b, pos)
 
     def factor(self):
@@ -310,11 +265,15 @@ class _Reader:
         if t == r"\frac":
             return self.frac(pos)
         # \mathbb{1}, \mathbf{1}, and the package-free \mathrm{1\!\!1} symgrad itself prints
-        if t in (r"\mathbb", r"\mathbf", r"\boldsymbol", r"\mathrm") and self.toks[self.i + 1][0] == "{" and \
-                self.toks[self.i + 2][0] == "1":
+        if t == r"\mathbb" and self.toks[self.i + 1][0] == "{" and self.toks[self.i + 2][0] == "1":
             self.take()
             self.braced_text()
-            return self.indicator(pos)
+            if self.tok == "^" and self.toks[self.i + 2][0] in ("T", r"\top", r"\intercal"):
+                self.i += 4
+                return Call(ONES_ROW, (), (), pos)
+            if self.tok in ("[", r"\{", "(", r"\left"):
+                return self.indicator(pos)
+            return Call(ONES_COL, (), (), pos)
         if t in self.words:
             self.take()
             return self.function(self.words[t], pos, large=t in LARGE)
@@ -328,7 +287,7 @@ class _Reader:
                 return self.function(self.words[word], pos)
             raise ParseError(f"unknown operator \\operatorname{{{word}}} at column {pos}")
         if re.fullmatch(r"[A-Za-z]", t) or t.startswith("\\"):
-            raise ParseError(f"unknown name {t!r} at column {pos}; use the spec's names or display names")
+            unknown_name(self.toks, self.i, self.displays)
         self.fail("expected a number, a name or '('")
 
     def skip_index(self):
@@ -388,6 +347,15 @@ class _Reader:
             sub = self.braced_text()
             if sub.isdigit():   # \sum_i names an index, not an axis
                 kwargs = ((next(a.name for a in rule.signature if a.kind == AXIS), Num(Fraction(sub), sub, pos)),)
+        if large and self.tok == "^":   # \sum_{i=1}^{n}: the limits say nothing an answer needs
+            self.take()
+            self.braced_text()
+        power = None
+        if self.tok == "^" and not (self.toks[self.i + 2][0] == r"\prime"):   # \tanh^2(z) = (\tanh z)^2
+            self.take()
+            self.expect("{")
+            power = self.expr()
+            self.expect("}")
         prime = self.tok == "'"
         if prime:
             self.take()
@@ -403,7 +371,7 @@ class _Reader:
         derivative = derivative_tree(rule, arg, call, pos) if prime else call
         if derivative is None:
             raise ParseError(f"write the derivative of {func} explicitly (column {pos})")
-        return derivative
+        return derivative if power is None else BinOp("**", derivative, power, pos)
 
     def indicator(self, pos):
         if self.tok == r"\left":
@@ -439,11 +407,19 @@ class _Reader:
 
 
 def parse_latex(text: str, derivation):
-    """Parse a LaTeX answer for a derivation's names into a symgrad.parse tree.
+    """The tree of :func:`read_latex` alone."""
+    return read_latex(text, derivation)[0]
+
+
+def read_latex(text: str, derivation):
+    """Parse a LaTeX answer for a derivation's names into (a symgrad.parse tree,
+    warnings about readings that were a choice).
 
     Raises:
         ParseError: naming the offending token (or command) and its column.
     """
-    tree = _Reader(text, derivation).parse()
+    reader = _Reader(text, derivation)
+    tree = reader.parse()
     check_height(tree, "LaTeX answer")
-    return tree
+    reader.check_ones(Call("", (tree,), (), 0))
+    return tree, list(dict.fromkeys(reader.warnings))
