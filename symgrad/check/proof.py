@@ -156,14 +156,20 @@ def _compare(step: Step, truth: np.ndarray, ours: np.ndarray, budget: Budget, pr
     step.done = True
 
 
-def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress) -> Step:
-    shapes = d.graph.variables()
+def _readers(d: Derivation) -> dict:
+    """Name -> the graph nodes whose expression reads it directly (inline operations included)."""
+    out: dict = {}
+    for n in d.graph.nodes:
+        for name in dict.fromkeys(v.name for v in walk(n.expr) if isinstance(v, Var)):
+            out.setdefault(name, []).append(n)
+    return out
+
+
+def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress, shapes, readers) -> Step:
     by_source: dict = {}
     for c in d.contributions.get(target, []):
         by_source.setdefault(c.source, []).append(c)
-    # every node reading target directly (one that does not reach the loss has adjoint 0)
-    readers = [n for n in d.graph.nodes
-               if any(isinstance(v, Var) and v.name == target for v in walk(n.expr))]
+    readers = readers.get(target, [])   # one that does not reach the loss has adjoint 0
     via = ", ".join(f"{s} ({', '.join(f'{c.op} input {c.index}' for c in cs)})" for s, cs in by_source.items())
     shape = ctx.shape(shapes[target].shape)
     step = Step("adjoint", target, via or "no consumer", int(np.prod(shape, dtype=int)))
@@ -188,7 +194,8 @@ def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress
         for j in np.ndindex(*shape):
             budget.tick()
             s = t_syms[j]
-            truth[j] += sum((adj[i] * sp.diff(out[i], s) for i in np.ndindex(*out.shape)), sp.Integer(0))
+            truth[j] += sum((adj[i] * sp.diff(out[i], s) for i in np.ndindex(*out.shape)
+                            if s in getattr(out[i], "free_symbols", ())), sp.Integer(0))
     if target in d.contributions:
         ours = _entries(np.broadcast_to(evaluate(d.adjoint(target), values, ctx, memo), shape))
     else:
@@ -249,9 +256,10 @@ def prove(d: Derivation, sizes: dict | None = None, time_limit: float | None = N
             for fusion in d.fusions:
                 wsym = {n: symbolic_array(n, ctx.shape(v.shape)) for n, v in d.written.variables().items()}
                 steps.append(_prove_fusion(fusion, d.written, ctx, wsym, budget, progress))
+            readers = _readers(d)
             for target in plan(d):
                 steps.append(Step("adjoint", target, "", 0))
-                steps[-1] = _prove_step(d, target, ctx, symbols, defs, budget, progress)
+                steps[-1] = _prove_step(d, target, ctx, symbols, defs, budget, progress, variables, readers)
     except OutOfTime:
         stopped = "time"
     except KeyboardInterrupt:
