@@ -154,6 +154,8 @@ def _compare(step: Step, truth: np.ndarray, ours: np.ndarray, budget: Budget, pr
         if progress:
             progress(step)
     step.done = True
+    if progress:
+        progress(step)
 
 
 def _readers(d: Derivation) -> dict:
@@ -165,7 +167,7 @@ def _readers(d: Derivation) -> dict:
     return out
 
 
-def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress, shapes, readers) -> Step:
+def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress, shapes, readers, out: list):
     by_source: dict = {}
     for c in d.contributions.get(target, []):
         by_source.setdefault(c.source, []).append(c)
@@ -173,6 +175,7 @@ def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress
     via = ", ".join(f"{s} ({', '.join(f'{c.op} input {c.index}' for c in cs)})" for s, cs in by_source.items())
     shape = ctx.shape(shapes[target].shape)
     step = Step("adjoint", target, via or "no consumer", int(np.prod(shape, dtype=int)))
+    out.append(step)
     memo: dict = {}
     # fresh symbols: target, inputs, parameters, every reader's arguments and adjoint; any other
     # forward node a contribution names stands for its definition over those
@@ -188,25 +191,25 @@ def _prove_step(d: Derivation, target: str, ctx, symbols, defs, budget, progress
     for reader in readers:
         if reader.name != LOSS and reader.name not in d.order:
             continue                      # does not reach the loss: its adjoint is 0
-        out = _entries(evaluate(reader.expr, symbols, ctx, {}))
+        val = _entries(evaluate(reader.expr, symbols, ctx, {}))
         adj = (np.array(sp.Integer(1), dtype=object) if reader.name == LOSS
                else _entries(symbols[naming.adjoint(reader.name)]))
         for j in np.ndindex(*shape):
             budget.tick()
             s = t_syms[j]
-            truth[j] += sum((adj[i] * sp.diff(out[i], s) for i in np.ndindex(*out.shape)
-                            if s in getattr(out[i], "free_symbols", ())), sp.Integer(0))
+            truth[j] += sum((adj[i] * sp.diff(val[i], s) for i in np.ndindex(*val.shape)
+                            if s in getattr(val[i], "free_symbols", ())), sp.Integer(0))
     if target in d.contributions:
         ours = _entries(np.broadcast_to(evaluate(d.adjoint(target), values, ctx, memo), shape))
     else:
         ours = np.full(shape, sp.Integer(0), dtype=object)
     _compare(step, truth, ours, budget, progress)
-    return step
 
 
-def _prove_fusion(fusion, written, ctx, symbols, budget, progress) -> Step:
+def _prove_fusion(fusion, written, ctx, symbols, budget, progress, out: list):
     shape = ctx.shape(fusion.after.shape)
     step = Step("fusion", fusion.node, fusion.rule, int(np.prod(shape, dtype=int)))
+    out.append(step)
     defs = {n.name: n.expr for n in written.nodes}
     # the fused form's arguments are the leaves; the written form is unfolded down to them
     leaves = {v.name for v in walk(fusion.after) if isinstance(v, Var)}
@@ -214,12 +217,22 @@ def _prove_fusion(fusion, written, ctx, symbols, budget, progress) -> Step:
     before = _entries(np.broadcast_to(evaluate(fusion.before, values, ctx, {}), shape))
     after = _entries(np.broadcast_to(evaluate(fusion.after, values, ctx, {}), shape))
     _compare(step, before, after, budget, progress, zero=_by_definitions)
-    return step
 
 
 def plan(d: Derivation) -> list[str]:
-    """The targets whose adjoint steps the proof checks, in the order derived."""
-    return list(d.order)
+    """Every target whose adjoint step the proof checks: nodes in the order derived, each
+    parameter right after the last step its gradient rests on (so a proof that is stopped
+    early has whole gradients proven, the last layer's first)."""
+    nodes = [t for t in d.order if t not in d.graph.params]
+    after: dict = {}
+    for name in d.graph.params:
+        sources = [c.source for c in d.contributions[name]]
+        last = max((nodes.index(s) for s in sources if s in nodes), default=-1)
+        after.setdefault(last, []).append(name)
+    out = after.get(-1, [])
+    for i, t in enumerate(nodes):
+        out += [t] + after.get(i, [])
+    return out
 
 
 def prove(d: Derivation, sizes: dict | None = None, time_limit: float | None = None,
@@ -255,16 +268,14 @@ def prove(d: Derivation, sizes: dict | None = None, time_limit: float | None = N
                 lemmas[op] = _lemma(op)
             for fusion in d.fusions:
                 wsym = {n: symbolic_array(n, ctx.shape(v.shape)) for n, v in d.written.variables().items()}
-                steps.append(_prove_fusion(fusion, d.written, ctx, wsym, budget, progress))
+                _prove_fusion(fusion, d.written, ctx, wsym, budget, progress, steps)
             readers = _readers(d)
             for target in plan(d):
-                steps.append(Step("adjoint", target, "", 0))
-                steps[-1] = _prove_step(d, target, ctx, symbols, defs, budget, progress, variables, readers)
+                _prove_step(d, target, ctx, symbols, defs, budget, progress, variables, readers, steps)
     except OutOfTime:
         stopped = "time"
     except KeyboardInterrupt:
         stopped = "interrupt"
-    steps = [s for s in steps if s.done or s.entries]
     results = _param_results(d, ctx, steps)
     return Proof({str(k): v for k, v in sizes.items()}, results, lemmas,
                  time.perf_counter() - start, steps, stopped)
