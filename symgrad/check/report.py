@@ -39,15 +39,18 @@ def _short(e, limit=160) -> str:
     return one_line(str(e), limit)
 
 
-def run_proof(d, spec_arg: str, time_limit: float, command: str) -> int:
-    from .proof import prove
+def run_proof(d, spec_arg: str, time_limit: float, format_table) -> int:
+    """Prove ``d`` under ``time_limit`` seconds and print the result; the exit status."""
+    import numpy as np
+
+    from ..evaluate import EvalContext
     from ..points import proof_sizes
+    from .proof import prove
     sizes = proof_sizes(d.graph)
     shown = ", ".join(f"{k}={v}" for k, v in sizes.items()) or "as declared"
     variables = d.graph.variables()
-    from ..evaluate import EvalContext
     ctx = EvalContext(sizes)
-    entries = sum(int(__import__("numpy").prod(ctx.shape(variables[t].shape), dtype=int)) for t in d.order)
+    entries = sum(int(np.prod(ctx.shape(variables[t].shape), dtype=int)) for t in d.order)
     print(f"proving (sizes {shown}, time limit {time_limit:g} s): {len(d.order)} adjoint steps and "
           f"{len(d.fusions)} fusions, {entries} entries; progress on stderr", flush=True)
     proof = prove(d, sizes, time_limit=time_limit, progress=Progress(len(d.order) + len(d.fusions), entries))
@@ -55,8 +58,7 @@ def run_proof(d, spec_arg: str, time_limit: float, command: str) -> int:
     for p in proof.params:
         verdict = "proven" if p.ok else ("FAIL" if p.failures else "undecided")
         rows.append([p.name, show_shape(d.graph.params[p.name].shape), f"{p.proven}/{p.entries}", verdict])
-    from ..commands.core import _format_table
-    print(_format_table(["parameter", "shape", "entries", "proof"], rows))
+    print(format_table(["parameter", "shape", "entries", "proof"], rows))
     lemmas = ", ".join(f"{k}' {'proven' if v else ('NOT proven' if v is False else 'undecided')}"
                        for k, v in proof.lemmas.items())
     if lemmas:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..check.report import UNDECIDED
 from ..escape import one_line
 
 
@@ -55,7 +56,6 @@ def cmd_derive(args) -> int:
     return 0
 
 
-UNDECIDED = 4       # the proof ran out of time: neither proven nor failed (1 is a failure, 2 bad input, 3 a bug)
 TIME_LIMITS = {"check": 60.0, "prove": 300.0}
 
 
@@ -73,7 +73,7 @@ def add_check(sub, name="check"):
         p.add_argument("--no-proof", action="store_true", help="finite differences only")
     else:
         p.set_defaults(no_proof=False)
-    p.set_defaults(func=cmd_check, command_name=name)
+    p.set_defaults(func=cmd_check)
 
 
 def add_prove(sub):
@@ -106,7 +106,7 @@ def cmd_check(args) -> int:
         return 0 if numeric.ok else 1
     sys.stdout.flush()
     from ..check.report import run_proof
-    status = run_proof(d, args.spec, args.time_limit, args.command_name)
+    status = run_proof(d, args.spec, args.time_limit, _format_table)
     if not numeric.ok:
         print("FAILED (finite differences)")
         return 1
