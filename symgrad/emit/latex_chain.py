@@ -5,8 +5,9 @@ and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked w
 from __future__ import annotations
 
 from ..ir import Var
-from ..rules.core import MUL, wrap
-from .latex_base import Block, Context, T, fused_form
+from ..rules.core import MUL, Printed, wrap
+from ..rules.linalg import transposed_latex
+from .latex_base import Block, Context, fused_form
 from .latex_steps import Step, adjoint_targets
 
 
@@ -69,6 +70,7 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
              "so it reads the same in both layouts.")
     if k == "matrix":
         W = c.tex(s.factor)
+        WT = transposed_latex(c.p.print(s.factor))
         Wn = s.factor.name if isinstance(s.factor, Var) else None
         index = []
         if Wn:
@@ -76,16 +78,17 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                       r"\sum_i %s \frac{\partial %s}{\partial %s} = \sum_i %s\, %s"
                       % (c.adj_elem(src, "i"), c.elem(src, "i"), c.elem(t, "j"), c.adj_elem(src, "i"),
                          c.elem(Wn, "ij"))),
-                     (r"\Rightarrow " + c.adj(t), f"{T(W)} {g}")]
-        return chain, [(J, W if num else T(W))], index, \
+                     (r"\Rightarrow " + c.adj(t), f"{WT} {g}")]
+        return chain, [(J, W if num else WT)], index, \
             f"${c.name(src)}$ is ${W}$ times ${c.name(t)}$ (plus terms without ${c.name(t)}$)."
     if k == "row_matrix":
         W = c.tex(s.factor)
+        WT = transposed_latex(c.p.print(s.factor))
         Wn = s.factor.name if isinstance(s.factor, Var) else None
         index = [(c.adj_elem(t, "ij"),
                   r"\sum_k %s\, %s" % (c.adj_elem(src, "ik"), c.elem(Wn, "jk")) if Wn else ""),
-                 (r"\Rightarrow " + c.adj(t), f"{g} {T(W)}")]
-        return f"{g} {T(W)}", [], index, \
+                 (r"\Rightarrow " + c.adj(t), f"{g} {WT}")]
+        return f"{g} {WT}", [], index, \
             (f"Each row of ${c.name(src)}$ is the matching row of ${c.name(t)}$ times ${W}$, so "
              f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = "
              f"{c.elem(Wn, 'jk') if Wn else W}$.")
@@ -103,10 +106,14 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
 def _weight(c: Context, s: Step):
     t, src = s.target, s.source
     g = c.adj(src)
-    up = g if s.upstream is None or (isinstance(s.upstream, Var) and s.upstream.role == "adjoint") \
-        else c.tex(s.upstream)
-    compound = up != g
-    x = c.tex(s.factor)
+    compound = not (s.upstream is None or (isinstance(s.upstream, Var) and s.upstream.role == "adjoint"))
+    up_p = c.p.print(s.upstream) if compound else Printed(g)
+    up = up_p.text
+    x_p = c.p.print(s.factor)
+    x = x_p.text
+    # each factor of a product parenthesised by precedence: X^T (G \odot D), never X^T G \odot D
+    up_left, up_right = wrap(up_p, MUL), wrap(up_p, MUL + 1)
+    x_left, x_right, xT = wrap(x_p, MUL), wrap(x_p, MUL + 1), transposed_latex(x_p)
     xn = s.factor.name if isinstance(s.factor, Var) else None
 
     def up_elem(i):
@@ -121,28 +128,28 @@ def _weight(c: Context, s: Step):
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "ij")),
                   r"\sum_r %s \frac{\partial u_r}{\partial %s} = \sum_r %s\, \delta_{ri}\, %s = %s\, %s"
                   % (up_elem("r"), c.elem(t, "ij"), up_elem("r"), x_elem("j"), up_elem("i"), x_elem("j"))),
-                 (r"\Rightarrow " + c.adj(t), f"{up} {T(x)}")]
-        return f"{up} {T(x)}", [], index, \
-            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has "
+                 (r"\Rightarrow " + c.adj(t), f"{up_left} {xT}")]
+        return f"{up_left} {xT}", [], index, \
+            (f"The affine step $u = {c.name(t)} {x_right} + \\dots$ has "
              f"$\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
              f" = \\delta_{{ri}} {x_elem('j')}$; in index notation:" + note)
     if s.kind == "weight_left":
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "jk")),
                   r"\sum_i %s\, %s" % (x_elem("ij"), up_elem("ik"))),
-                 (r"\Rightarrow " + c.adj(t), f"{T(x)} {up}")]
-        return f"{T(x)} {up}", [], index, \
-            (f"With rows as examples, $u = {x} {c.name(t)}$ has "
+                 (r"\Rightarrow " + c.adj(t), f"{xT} {up_right}")]
+        return f"{xT} {up_right}", [], index, \
+            (f"With rows as examples, $u = {x_left} {c.name(t)}$ has "
              f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
              "in index notation:" + note)
     # weight_dot: a scalar times the factor
     if len(c.shape(t)):
         J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))
-        jac = [(J, T(x) if c.layout == "numerator" else x)]
-        index = [(c.adj_elem(t, "j"), f"{up}\\, {x_elem('j')}"),
-                 (r"\Rightarrow " + c.adj(t), f"{up} {x}")]
-        return f"{up} {x}", jac, index, \
+        jac = [(J, xT if c.layout == "numerator" else x)]
+        index = [(c.adj_elem(t, "j"), f"{up_left}\\, {x_elem('j')}"),
+                 (r"\Rightarrow " + c.adj(t), f"{up_left} {x_right}")]
+        return f"{up_left} {x_right}", jac, index, \
             f"${c.name(src)}$ is a scalar, linear in ${c.name(t)}$ with coefficients ${x}$."
-    return f"{up} {x}", [], [], f"${c.name(src)}$ is ${c.name(t)}$ times ${x}$."
+    return f"{up_left} {x_right}", [], [], f"${c.name(src)}$ is ${c.name(t)}$ times ${x}$."
 
 
 def chain_section(c: Context):
