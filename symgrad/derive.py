@@ -184,12 +184,29 @@ def _unalias(e: Expr) -> Expr:
 
 
 def _depends(graph: Graph) -> set[str]:
-    """Names whose value depends on a parameter."""
-    out = set(graph.params)
+    """Names whose value depends on a parameter or on an input or node whose gradient the spec asks for."""
+    out = set(graph.params) | set(graph.spec.extra_gradients)
     for node in graph.nodes:
         if any(isinstance(v, Var) and v.name in out for v in walk(node.expr)):
             out.add(node.name)
     return out
+
+
+def _extra_adjoints(d: Derivation, pending: dict) -> None:
+    """The adjoints of the inputs and nodes the spec lists in ``gradients`` (or marks grad = true)."""
+    graph = d.graph
+    for name in graph.spec.extra_gradients:
+        if name in graph.inputs:
+            if name not in pending:
+                raise DerivationError(f"{name!r} is listed in gradients but does not influence the loss",
+                                      source=graph.spec.source, node=name)
+            d.contributions[name] = pending.pop(name)
+            d.order.append(name)
+        elif name not in d.contributions:
+            why = ("is rewritten away by a stable form (" + ", ".join(sorted({f.rule for f in d.fusions})) + ")"
+                   if d.fusions and not any(n.name == name for n in graph.nodes) else "does not influence the loss")
+            raise DerivationError(f"{name!r} is listed in gradients but {why}, so it has no adjoint",
+                                  source=graph.spec.source, node=name)
 
 
 def derive(spec_or_graph, fuse: bool = True) -> Derivation:
@@ -248,6 +265,7 @@ def derive(spec_or_graph, fuse: bool = True) -> Derivation:
                                   source=graph.spec.source, node=name)
         d.contributions[name] = pending.pop(name)
         d.order.append(name)
+    _extra_adjoints(d, pending)
     table = forward_table(graph)
     for target, parts in d.contributions.items():
         d.contributions[target] = [dataclasses.replace(c, expr=reuse_forward(c.expr, table)) for c in parts]

@@ -31,6 +31,7 @@ from .derive import Derivation
 from .evaluate import EvalContext, evaluate
 from .graph import Graph
 from .ir import Apply, Var, as_sympy, dim, walk
+from .kinds import REAL, InputKind
 from .rules import RULES
 
 #: A random point closer than this to a kink (in some kinked argument) is drawn again.
@@ -113,15 +114,42 @@ def draw(rng, shape) -> np.ndarray:
     return np.round(rng.normal(0.0, 1.0, shape), 3) + 0.0
 
 
+def draw_kind(rng, shape: tuple, kind: InputKind, ctx: EvalContext, rounded: bool = True) -> np.ndarray:
+    """A value of an input of ``kind`` (:mod:`symgrad.kinds`): one-hot rows, rows on the simplex
+    (a softmax of normal draws), 0/1 entries, uniform in [0, 1], ``0.1 + |z|``, or integers drawn
+    uniformly from 0 .. bound-1 (repeats included, as int64). ``real``: :func:`draw`."""
+    shape = tuple(shape)
+    if kind.integer:
+        bound = kind.bound if isinstance(kind.bound, int) else ctx.size(dim(kind.bound))
+        return rng.integers(0, bound, shape).astype(np.int64)
+    if kind.kind == "onehot":
+        return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
+    if kind.kind == "simplex":
+        z = np.exp(rng.standard_normal(shape))
+        return z / z.sum(axis=-1, keepdims=True)
+    if kind.kind == "binary":
+        return rng.integers(0, 2, shape).astype(float)
+    if kind.kind == "unit":
+        value = rng.uniform(0.0, 1.0, shape)
+    elif kind.kind == "positive":
+        value = 0.1 + np.abs(rng.standard_normal(shape))
+    else:
+        return draw(rng, shape) if rounded else rng.standard_normal(shape)
+    return np.round(value, 3) + 0.0 if rounded else value
+
+
 def draw_leaves(graph: Graph, variables, ctx: EvalContext, rng, rounded: bool = True) -> dict:
-    """A value for each of ``variables`` (in that order, one draw each): standard normal,
-    rounded (:func:`draw`) unless ``rounded`` is False; ``|z|`` for a leaf in a positive domain."""
+    """A value for each of ``variables`` (in that order, one draw each): an input by its declared
+    kind (:func:`draw_kind`); otherwise standard normal, rounded (:func:`draw`) unless ``rounded``
+    is False, and ``|z|`` for a leaf in a positive domain."""
     positive = positive_leaves(graph)
+    kinds = graph.spec.kinds
     out = {}
     for var in variables:
         shape = ctx.shape(var.shape)
-        value = draw(rng, shape) if rounded else rng.standard_normal(shape)
-        out[var.name] = np.abs(value) if var.name in positive else value
+        kind = kinds.get(var.name, REAL) if var.name in graph.inputs else REAL
+        value = draw_kind(rng, shape, kind, ctx, rounded)
+        out[var.name] = np.abs(value) if kind == REAL and var.name in positive else value
     return out
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from .errors import SpecError
 from .escape import DisplayNameError, Untrusted, check_display_name, one_line
+from .kinds import InputKind, read_input
 from .names import GENERATED_MODULE_NAMES, is_python_identifier
+from .sizes import SizeError, read_size
+from .sizes import names_in as size_names
 
 LOSS = "loss"
 MAX_DESCRIPTION = 2000
@@ -38,7 +41,10 @@ class Spec:
 
     Args:
         name: A Python identifier; names the generated module.
-        inputs: name -> shape; a shape is a list of ints and size names ("n").
+        inputs: name -> shape; a shape is a list of ints and size names ("n"). An entry may
+            also be a table ``{shape = [...], kind = "label", classes = 3, grad = true}``
+            (:mod:`symgrad.kinds`); after validation ``inputs`` holds shapes only and
+            ``kinds`` what each input holds.
         params: name -> shape, as for inputs.
         nodes: name -> expression, in order; each may use earlier names.
         loss: A scalar expression over the names above.
@@ -55,6 +61,8 @@ class Spec:
     description: str = ""
     latex: dict = field(default_factory=dict)
     source: str = "<python>"
+    kinds: dict = field(default_factory=dict)   # input name -> InputKind (filled by validate)
+    gradients: list | None = None   # adjoints the module returns (None: every parameter)
 
     def __post_init__(self):
         self.validate()
@@ -76,6 +84,7 @@ class Spec:
         self.source = Untrusted(self.source)
         reserved = reserved_names()
         seen: dict[str, str] = {}
+        self._read_kinds()
         for table in ("inputs", "params", "nodes"):
             entries = getattr(self, table)
             if not isinstance(entries, dict):
@@ -88,6 +97,8 @@ class Spec:
                                          f"{type(value).__name__}", node=name)
                 else:
                     self._check_shape(name, value)
+        self._check_bounds()
+        self._check_gradients(seen)
         if not self.params:
             raise self.error("[params] is empty: there is nothing to differentiate", node="params")
         if not isinstance(self.loss, str):
@@ -102,6 +113,66 @@ class Spec:
                 check_display_name(text, field=f"latex.{name}", source=self.source)
             except DisplayNameError as exc:
                 raise SpecError(str(exc), source=exc.source, node=exc.field) from None
+
+    def _read_kinds(self) -> None:
+        """Split table-valued inputs into a shape and an :class:`~symgrad.kinds.InputKind`."""
+        if not isinstance(self.inputs, dict):
+            return   # reported below
+        shapes, kinds = {}, dict(self.kinds)
+        for name, value in self.inputs.items():
+            if isinstance(value, InputKind):
+                raise self.error(f"input {name!r}: give a shape or a table, not an InputKind", node=name)
+
+            def error(message, field_name, _name=name):
+                return self.error(message, node=f"inputs.{_name}.{field_name}")
+            shape, kind = read_input(str(name), value, error)
+            shapes[name] = shape
+            kinds[name] = kind if isinstance(value, dict) else kinds.get(name, kind)
+        self.inputs = shapes
+        self.kinds = {n: kinds.get(n, InputKind()) for n in shapes}
+
+    def _check_gradients(self, seen: dict) -> None:
+        if self.gradients is None:
+            return
+        if not isinstance(self.gradients, (list, tuple)) or not all(isinstance(g, str) for g in self.gradients):
+            raise self.error("gradients must be a list of names, such as [\"W1\", \"X\", \"H1\"]", node="gradients")
+        for g in self.gradients:
+            if g not in seen:
+                raise self.error(f"gradients lists {one_line(g, 40)!r}, which is not a parameter, input or node",
+                                 node="gradients")
+            if g in self.kinds and self.kinds[g].integer:
+                raise self.error(f"gradients lists {g!r}, which holds integers ({self.kinds[g].describe()}) and "
+                                 "is never differentiated", node="gradients")
+        if len(set(self.gradients)) != len(self.gradients):
+            raise self.error("gradients lists a name twice", node="gradients")
+
+    @property
+    def extra_gradients(self) -> list[str]:
+        """The inputs and nodes whose adjoints the module returns besides every parameter's:
+        ``gradients`` in its order, then the inputs declared with ``grad = true``."""
+        listed = [g for g in (self.gradients or []) if g not in self.params]
+        return listed + [n for n, k in self.kinds.items() if k.grad and n not in listed]
+
+    def _check_bounds(self) -> None:
+        """A label's classes, an index's size and every name in a size expression ("3*E") must be a
+        size some shape declares on its own (so it can be read from that array at run time)."""
+        declared = {d for table in (self.inputs, self.params) for shape in table.values()
+                    for d in shape if isinstance(d, str) and is_python_identifier(d)}
+        for table in (self.inputs, self.params):
+            for name, shape in table.items():
+                for d in shape:
+                    if isinstance(d, str) and not is_python_identifier(d):
+                        missing = sorted(size_names(read_size(d)) - declared)
+                        if missing:
+                            raise self.error(f"size {missing[0]!r} in {d!r} (shape of {name!r}) is not a dimension "
+                                             "on its own in any shape, so its value cannot be read at run time",
+                                             node=name)
+        for name, kind in self.kinds.items():
+            if isinstance(kind.bound, str) and kind.bound not in declared:
+                field_name = "classes" if kind.kind == "label" else "size"
+                raise self.error(f"input {name!r}: {field_name} = {kind.bound!r} is not a size any shape "
+                                 f"declares (sizes: {', '.join(sorted(declared)) or 'none'})",
+                                 node=f"inputs.{name}.{field_name}")
 
     def _check_name(self, name, table, reserved, seen):
         if not _valid_name(name):
@@ -133,8 +204,13 @@ class Spec:
                                  node=name)
             if isinstance(d, int) and not 1 <= d <= 1_000_000:
                 raise self.error(f"dimension {d} of {name!r} must be between 1 and 1000000", node=name)
-            if isinstance(d, str) and (not _valid_name(d) or d.startswith("_")):
-                raise self.error(f"size name {d!r} of {name!r} is not a valid identifier", node=name)
+            if isinstance(d, str):
+                try:
+                    read_size(d)
+                except SizeError as exc:
+                    raise self.error(f"shape of {name!r}: {exc}", node=name) from None
+                if len(d) > MAX_NAME * 4:
+                    raise self.error(f"size {d[:20]!r}... of {name!r} is too long", node=name)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "<python>") -> "Spec":
@@ -147,7 +223,7 @@ class Spec:
                 raise SpecError(f"[{key}] must be a table", source=source, node=key)
             return value
 
-        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex"}
+        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex", "gradients"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}",
@@ -159,7 +235,7 @@ class Spec:
             raise SpecError("[loss] must hold exactly one key, expr = \"...\"", source=source, node=LOSS)
         return cls(name=data["name"], description=data.get("description", ""),
                    inputs=table("inputs", {}), params=table("params"), nodes=table("nodes", {}),
-                   loss=loss["expr"], latex=table("latex", {}),
+                   loss=loss["expr"], latex=table("latex", {}), gradients=data.get("gradients"),
                    source=source)
 
 

@@ -77,6 +77,12 @@ def kinked_nodes(d: Derivation) -> list[tuple[str, tuple]]:
     return [(arg.name, kinks) for _, arg, kinks in test_points.kinked_arguments(d.graph) if isinstance(arg, Var)]
 
 
+def _known(params: dict, inputs: dict, cache: dict) -> dict:
+    """Every array at a point: a kinked function may read a parameter or an input directly
+    (``relu(W)``), which the forward cache does not hold."""
+    return {**inputs, **params, **cache}
+
+
 def _sides(values: dict, kinks) -> list:
     return [np.sign(np.asarray(values[name])[..., None] - np.asarray(points)) for name, points in kinks]
 
@@ -118,7 +124,8 @@ def draw_point(d: Derivation, sizes: dict, rng) -> tuple[dict, dict]:
     graph = d.graph
     leaves = test_points.draw_leaves(graph, list(graph.params.values()) + list(graph.inputs.values()),
                                 EvalContext(sizes), rng, rounded=False)
-    leaves = {n: np.float64(v) if np.ndim(v) == 0 else v for n, v in leaves.items()}
+    leaves = {n: np.float64(v) if np.ndim(v) == 0 and np.asarray(v).dtype.kind == "f" else v
+              for n, v in leaves.items()}
     return ({n: leaves[n] for n in graph.params}, {n: leaves[n] for n in graph.inputs})
 
 
@@ -135,8 +142,25 @@ def check_module(d: Derivation, module, *, sizes=None, seed=0, points=3, max_ent
         worst = max((run.params[i] for run in runs), key=lambda p: p.max_rel_error)
         merged.append(dataclasses.replace(worst, entries_checked=sum(r.params[i].entries_checked for r in runs),
                                           scale=max(r.params[i].scale for r in runs)))
+    from .adjoints import check_extra   # (it builds on this module)
+    for _ in range(points if d.spec.extra_gradients else 0):
+        extra = check_extra(d, module, sizes or test_points.check_sizes(d.graph), rng, max_entries, step)
+        merged = _worst(merged, extra)
     notes = [n for r in runs for n in r.notes]
     return NumericCheck(runs[0].sizes, merged, sum(r.points for r in runs), sum(r.redraws for r in runs), notes)
+
+
+def _worst(merged: list, more: list) -> list:
+    """merged extended by, or merged entry-wise with, ``more`` (the worst error of each name)."""
+    have = {p.name: i for i, p in enumerate(merged)}
+    out = list(merged)
+    for p in more:
+        if p.name not in have:
+            out.append(p)
+        elif p.max_rel_error > out[have[p.name]].max_rel_error:
+            out[have[p.name]] = dataclasses.replace(p, entries_checked=p.entries_checked
+                                                    + out[have[p.name]].entries_checked)
+    return out
 
 
 def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> NumericCheck:
@@ -157,10 +181,11 @@ def _check_one_point(d, module, sizes, rng, max_entries, step, max_redraws) -> N
             notes.append("the loss was not finite at a point; drew another")
             continue
         grads = module.backward(params, inputs, cache)
-        base_sides = _sides(cache, kinks)
+        known = _known(params, inputs, cache)
+        base_sides = _sides(known, kinks)
         results, crossing = [], None
         for name in params:
-            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides, cache,
+            result = _check_param(module, params, inputs, name, grads[name], kinks, base_sides, known,
                                   rng, max_entries, step)
             if isinstance(result, KinkCrossing):
                 crossing = result
@@ -221,7 +246,8 @@ def _check_param(module, params, inputs, name, analytic, kinks, base_sides, base
             trial[name] = moved if moved.shape else np.float64(moved)
             with np.errstate(all="ignore"):
                 cache = module.forward(trial, inputs)
-            crossing = _crossing(cache, kinks, base_sides, base_cache, name, idx, 2 * step)
+            crossing = _crossing(_known(trial, inputs, cache), kinks, base_sides, base_cache, name, idx,
+                                 2 * step)
             if crossing is not None:
                 return crossing
             losses.append(float(cache["loss"]))

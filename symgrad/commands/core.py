@@ -83,12 +83,13 @@ def cmd_check(args) -> int:
     numeric = check_module(d, module, seed=args.seed)
     proof = None if args.no_proof else prove(d)
     rows = []
-    for i, p in enumerate(numeric.params):
-        shape = show_shape(d.graph.params[p.name].shape)
+    proven = {pp.name: pp for pp in proof.params} if proof else {}
+    for p in numeric.params:
+        shape = show_shape(d.graph.variables()[p.name].shape)
         row = [p.name, shape, f"{p.max_rel_error:.2e}", "ok" if p.ok else "FAIL"]
         if proof:
-            pp = proof.params[i]
-            row += [f"{pp.proven}/{pp.entries}", "proven" if pp.ok else "FAIL"]
+            pp = proven.get(p.name)   # a node's adjoint (gradients = [...]) is not proven
+            row += [f"{pp.proven}/{pp.entries}", "proven" if pp.ok else "FAIL"] if pp else ["-", "-"]
         rows.append(row)
     header = ["parameter", "shape", "max rel error", "verdict"]
     if proof:

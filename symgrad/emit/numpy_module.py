@@ -74,7 +74,7 @@ def plan_backward(d: Derivation, keep_entries: bool = True):
         named = d.adjoint(target)
         expr = substitute(named, inline)
         adj = naming.adjoint(target)
-        materialize = target in d.graph.params or (
+        materialize = target in d.graph.params or target in d.spec.extra_gradients or (
             not _is_trivial(expr) and ((keep_entries and target in entries) or refs.get(adj, 0) > 1))
         if materialize:
             kept.append((target, named, expr))
@@ -170,7 +170,8 @@ def render_module(d: Derivation) -> str:
         backward_sizes=size_lines if any(s in _sizes_used(backward_exprs) for s in graph.sizes) else [],
         backward_dtype=backward_uses_dtype,
         backward=backward,
-        grads=list(graph.params),
+        grads=list(graph.params) + graph.spec.extra_gradients,
+        extra_grads=graph.spec.extra_gradients,
         adjoint=naming.adjoint,
         loss=LOSS,
         step=step,
