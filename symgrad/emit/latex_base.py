@@ -122,7 +122,12 @@ class Context:
 
 
 def fused_form(c: Context, t: str, ss: list[Step]):
-    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL)."""
+    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL),
+    or a composite loss's gradient in its closed form (cross-entropy of logits: P - Y)."""
+    if len(ss) == 1 and ss[0].kind == "gradient":
+        from .latex_collapse import gradient_collapse
+        found = gradient_collapse(c, t, ss[0].expr)
+        return (None, found[1], found[0]) if found else None
     if len(ss) != 1 or ss[0].kind not in ("diagonal", "softmax"):
         return None
     s = ss[0]

@@ -152,6 +152,13 @@ def _weight(c: Context, s: Step):
     return f"{up_left} {x_right}", [], [], f"${c.name(src)}$ is ${c.name(t)}$ times ${x}$."
 
 
+def _through(c: Context, s: Step, lhs: str) -> str:
+    """lhs of an index-notation line, naming the path when the adjoint has several."""
+    if not lhs.startswith(r"\Rightarrow"):
+        return lhs
+    return r"\Rightarrow \text{through } %s\text{:}\quad %s" % (c.name(s.source), lhs[len(r"\Rightarrow"):].strip())
+
+
 def chain_section(c: Context):
     steps = c.steps
     blocks = []
@@ -161,12 +168,19 @@ def chain_section(c: Context):
         if len(ss) == 1 and ss[0].kind == "gradient":
             blocks.append(Block("text", text=f"The loss gives ${c.adj(t)}$ directly "
                                 f"(${c.size(t)}$, shaped like ${c.name(t)}$):"))
-            fused = c.tex(ss[0].factor)
-            blocks.append(Block("align", rows=[(c.adj(t), fused)]))
+            closed = fused_form(c, t, ss)
+            if closed:
+                blocks[-1] = Block("text", text=blocks[-1].text[:-1] + ". " + closed[1])
+                blocks.append(Block("align", rows=[(c.adj(t), c.tex(closed[2]))]))
+            else:
+                blocks.append(Block("align", rows=[(c.adj(t), c.tex(ss[0].factor))]))
             continue
         chain_terms, results = [], []
         for s in ss:
             term, jac, index, sentence = _jacobian(c, s)
+            if len(ss) > 1:
+                # one path of several: its index argument gives that path's contribution only
+                index = [(_through(c, s, lhs), rhs) for lhs, rhs in index]
             chain_terms.append(term)
             results.append(c.tex(s.expr))
             jac_rows += jac

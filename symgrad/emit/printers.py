@@ -177,7 +177,7 @@ class LatexIRPrinter:
             done = Printed(text, UNARY if value.could_extract_minus_sign() else prec)
         elif isinstance(e, Apply):
             done = RULES[e.op].latex([self.print(a) for a in e.args], e, self)
-        if done is not None and done.text.startswith("-") and done.prec > ADD:
+        if isinstance(e, Apply) and done.text.startswith("-") and done.prec > ADD:
             # a leading minus reads as a subtraction: parenthesised after any operator
             # (A \odot (-\frac{1}{n} Y), a - (-b)), never "\odot -" or "- -"
             done = Printed(done.text, ADD)
