@@ -99,7 +99,7 @@ def test_latex_command_writes_standalone_document_and_its_graph(tmp_path, capsys
 
 @pytest.mark.parametrize("argv, marker", [
     (["latex", "pset3", "--markdown"], "$$"),
-    (["latex", "pset3", "--sections", "gradients"], r"\section*{Gradients}"),
+    (["latex", "pset3", "--sections", "gradients"], r"\paragraph*{Gradients}"),
 ])
 def test_latex_command_prints_to_stdout(argv, marker, capsys):
     assert main(argv) == 0

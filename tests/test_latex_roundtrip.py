@@ -81,7 +81,13 @@ def _formulas(c: Context):
     for block in chain_section(c):
         if block.kind != "align":
             continue
-        for lhs, rhs in block.rows:
+        rows = []
+        for lhs, rhs in block.rows:   # a long line continues on rows whose lhs is None
+            if lhs is None:
+                rows[-1] = (rows[-1][0], rows[-1][1] + " " + rhs)
+            else:
+                rows.append((lhs, rhs))
+        for lhs, rhs in rows:
             lhs = lhs.replace(r"\Rightarrow", "").strip()
             if lhs in lhs_of:
                 current = lhs_of[lhs]

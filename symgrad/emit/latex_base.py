@@ -178,3 +178,39 @@ def _collapse(c: Context, combined, source: str):
             expr = apply("mul", Const(ratio), apply("sub", c.variables[source], c.variables[y.name]))
             return None, note, expr
     return None
+
+
+#: a displayed right-hand side longer than this (characters of LaTeX) is broken over lines
+LINE_LIMIT = 170
+
+
+def split_long(rhs: str, limit: int = LINE_LIMIT) -> list[str]:
+    """rhs in pieces of about ``limit`` characters, cut before a + or - outside every {}
+    group, with \\left( \\right) made plain so the pieces may open and close brackets."""
+    if len(rhs) <= limit:
+        return [rhs]
+    text = rhs.replace(r"\left(", "(").replace(r"\right)", ")")
+    cuts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0 and ch in "+-" and text[i - 1:i] == " " and text[i + 1:i + 2] == " " \
+                and i - start > limit * 0.6:
+            cuts.append(i)
+            start = i
+    if not cuts:
+        return [rhs]
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:])]
+
+
+def break_rows(rows: list) -> list:
+    """Align rows with every long right-hand side continued on following lines."""
+    out = []
+    for lhs, rhs in rows:
+        pieces = split_long(rhs)
+        out.append((lhs, pieces[0]))
+        out += [(None, p) for p in pieces[1:]]   # None: a continuation, no "=" (the templates)
+    return out

@@ -138,8 +138,8 @@ def _weight(c: Context, s: Step):
                   r"\sum_i %s\, %s" % (x_elem("ij"), up_elem("ik"))),
                  (r"\Rightarrow " + c.adj(t), f"{xT} {up_right}")]
         return f"{xT} {up_right}", [], index, \
-            (f"With rows as examples, $u = {x_left} {c.name(t)}$ has "
-             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
+            (f"Each column of $u = {x_left} {c.name(t)}$ is ${x_left}$ times the matching column of "
+             f"${c.name(t)}$, so $\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
              "in index notation:" + note)
     # weight_dot: a scalar times the factor
     if len(c.shape(t)):
@@ -181,6 +181,9 @@ def chain_section(c: Context):
             if len(ss) > 1:
                 # one path of several: its index argument gives that path's contribution only
                 index = [(_through(c, s, lhs), rhs) for lhs, rhs in index]
+            # a chain of equalities on one line runs off the page: one equality per line
+            index = [(lhs if k == 0 else "", part) for lhs, rhs in index
+                     for k, part in enumerate(rhs.split(" = "))]
             chain_terms.append(term)
             results.append(c.tex(s.expr))
             jac_rows += jac
