@@ -59,8 +59,8 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                     r"\delta_{ik} \delta_{jl}\, %s" % c.expr_elem(s.factor, "ij"))]
             index = [(r"\Rightarrow " + c.adj(t), f"{g} \\odot {e}")]
         return chain, jac, index, (f"${c.name(src)}$ is an element-wise function of ${c.name(t)}$: its "
-                                   f"Jacobian is diagonal, with the derivative ${e}$ (from the rule table) "
-                                   "on the diagonal.")
+                                   f"Jacobian is diagonal, with the derivative ${e}$ of that function, "
+                                   "entry by entry, on the diagonal.")
     if k == "softmax":
         p = c.tex(s.factor)
         return chain, [(J, r"\operatorname{diag}\left(%s\right) - %s %s^\top" % (p, p, p)),
@@ -100,7 +100,47 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                                        "(the Jacobian selects those entries).")
     if k == "sum":
         return c.tex(s.expr), [], [], f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
-    return c.tex(s.expr), [], [], "The rule table's vector-Jacobian product for this step."
+    return c.tex(s.expr), [], [], _general_sentence(c, s)
+
+
+def _general_sentence(c: Context, s: Step) -> str:
+    """Words for a step without a named Jacobian pattern: a bias, a step through an
+    inline activation, a normalisation, a reduction."""
+    from ..ir import Apply, walk
+    t, src = s.target, s.source
+    e = s.expr
+    words = []
+    inline = next((sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
+                   and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
+                   and sub.args[0].name.endswith(src)), None)
+    if inline is not None:
+        words.append(f"${c.name(src)}$ applies an element-wise activation to a pre-activation $u$; by the "
+                     f"element-wise rule the adjoint of $u$ is ${c.tex(inline)}$, the derivative of the "
+                     "activation taken entry by entry.")
+    if isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None and e.args[0].ndim == 2:
+        axis = e.kw["axis"]
+        lines = "row" if axis == 0 else "column"
+        words.append(f"${c.name(t)}$ is added to every {lines} of the pre-activation (broadcast over the "
+                     f"{lines}s), so each entry of ${c.name(t)}$ collects the adjoints of all the entries it was "
+                     f"added to: the sum over axis {axis}.")
+    elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[1], Apply) and e.args[1].op == "transpose":
+        w = c.tex(e.args[1].args[0])
+        words.append(f"The pre-activation is $u = {c.name(t)} {w}$: row $i$ of $u$ is row $i$ of "
+                     f"${c.name(t)}$ times ${w}$, so $\\frac{{\\partial u_{{ik}}}}{{\\partial "
+                     f"{c.elem(t, 'ij')}}} = {c.elem(w, 'jk') if isinstance(e.args[1].args[0], Var) else w + '_{jk}'}$ "
+                     f"and the adjoint is that of $u$ times ${w}^\\top$.")
+    elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[0], Apply) and e.args[0].op == "transpose":
+        w = c.tex(e.args[0].args[0])
+        words.append(f"The pre-activation is $u = {w} {c.name(t)}$, so the adjoint is ${w}^\\top$ times that of $u$.")
+    if not words or inline is None and len(words) == 0:
+        defs = c.d.entry_definitions()
+        definition = c.tex(defs[src]) if src in defs else c.name(src)
+        words.append(f"Differentiating ${c.name(src)} = {definition}$ with respect to each entry of "
+                     f"${c.name(t)}$ and applying the chain rule "
+                     f"$\\frac{{\\partial {c.loss}}}{{\\partial t_j}} = \\sum_i "
+                     f"\\frac{{\\partial {c.loss}}}{{\\partial s_i}} \\frac{{\\partial s_i}}{{\\partial t_j}}$ "
+                     f"(with $s = {c.name(src)}$, $t = {c.name(t)}$) gives:")
+    return " ".join(words)
 
 
 def _weight(c: Context, s: Step):
