@@ -57,6 +57,7 @@ class Context:
         # The write-up follows the spec as written (the textbook chain rule);
         # the stable rewrites the generated code uses are shown as a step of their own.
         self.fusions = list(d.fusions)
+        self.fused = d
         self.d = d = d.textbook
         self.p = printer
         self.layout = layout

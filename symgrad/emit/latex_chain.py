@@ -5,7 +5,7 @@ and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked w
 from __future__ import annotations
 
 from ..ir import Var
-from ..rules.core import MUL, Printed, wrap
+from ..rules.core import ADD, MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
 from .latex_base import Block, Context, fused_form
 from .latex_steps import Step, adjoint_targets
@@ -243,16 +243,56 @@ def chain_section(c: Context):
     return blocks + _stable_forms(c)
 
 
+def _in_textbook_terms(c: Context, e):
+    """e with every intermediate the fused graph made (the logit inside a fused sigmoid)
+    replaced by its definition, so the note speaks of the net as written."""
+    from ..rewrite import substitute
+    spec = c.d.spec
+    known = {*spec.inputs, *spec.params, *spec.nodes}
+    mapping = {}
+    for node in c.fused.graph.nodes:
+        if node.name not in known:
+            mapping[node.name] = substitute(node.expr, mapping)
+    return substitute(e, mapping)
+
+
+def _remember(shown: dict, p) -> str:
+    shown[p.text] = p
+    return p.text
+
+
+def _plain(tex: str) -> str:
+    """tex without spacing and sizing commands, to compare two spellings of one formula."""
+    import re
+    return re.sub(r"\\left|\\right|\\operatorname|\\,|[{}\s\\]", "", tex)
+
+
 def _stable_forms(c: Context) -> list:
-    """The fused step: which identities the generated code uses instead, and why."""
-    if not c.fusions:
-        return []
-    text = ("Numerically stable form. The generated code does not take the logarithm of a "
-            "probability that can round to 0 or 1: it computes these steps from the logits with "
-            "the identities below (the fused form), so the loss and its gradient stay finite "
-            "for saturated logits. The gradients are the same as above.")
+    """How the generated code evaluates the loss without overflow, as identities between
+    different expressions (never a name equal to itself)."""
+    from ..ir import Apply, walk
     rows = []
     for f in c.fusions:
-        lhs, _, rhs = f.latex_with(c.tex).partition("=")
-        rows.append((lhs.strip(), rhs.strip()))
+        # a chain a = b = c; a side equal to the left side (log softmax(z) = ... = log softmax(z)) says nothing
+        shown: dict = {}
+        text = f.latex_with(lambda e, shown=shown: _remember(shown, c.p.print(_in_textbook_terms(c, e))))
+        for arg, p in shown.items():   # the identity's "-x": a sum needs its brackets
+            if p.prec <= ADD:
+                text = text.replace("-" + arg, f"-({arg})")
+        lhs, *sides = [p.strip() for p in text.split(" = ")]
+        sides = [p for p in dict.fromkeys(sides) if _plain(p) != _plain(lhs)]
+        if sides:
+            rows.append((lhs, " = ".join(sides)))
+    uses_log_softmax = any(isinstance(e, Apply) and e.op in ("log_softmax", "cross_entropy")
+                           for n in c.d.graph.nodes for e in walk(n.expr))
+    if uses_log_softmax:
+        rows.append((r"\log \operatorname{softmax}(z)_i",
+                     r"z_i - m - \log \sum_j e^{z_j - m}, \quad m = \max_j z_j"))
+    if not rows:
+        return []
+    text = ("Numerically stable implementation. The formulas above are the mathematics; the generated "
+            "code evaluates the loss with the identities below instead, which give the same numbers "
+            "but never take the logarithm of a probability that rounded to 0 or 1, nor the exponential "
+            "of a large logit (subtracting the row maximum $m$ leaves the softmax unchanged). "
+            "The gradients are the ones derived above.")
     return [Block("text", text=text), Block("align", rows=rows)]
