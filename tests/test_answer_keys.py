@@ -87,7 +87,9 @@ def test_inline_activation_step_gives_the_pre_activation_adjoint():
 
 
 def test_axis_sums_are_defined_and_epsilon_is_a_decimal():
-    assert r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column" in _doc("batch_tanh_softmax")
+    doc = _doc("batch_tanh_softmax")
+    assert r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column" in doc
+    assert r"(a bias of shape $m \times 1$)" in doc
     text = _doc("layernorm_residual")
     assert "10^{-5}" in text and "100000" not in text
 

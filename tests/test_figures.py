@@ -27,12 +27,23 @@ def _need_dot():
 
 def test_graph_dot_has_every_array_with_its_shape_and_the_data_flow():
     text = graph_dot(derive("titanic"))
-    for label in ['"X\\n(n, 3)"', '"W1\\n(4, 4)"', '"W2\\n(5, 1)"', '"B = A @ W1\\n(n, 4)"',
-                  '"D = concat(C, ones(n, 1), axis=1)\\n(n, 5)"', '"loss = mean((yhat - y)**2)\\nscalar"']:
+    # display names from the spec's [latex] table (W1 is W^{(1)}, yhat is \\hat{y}), formulas as written
+    for label in ['"X\\n(n, 3)"', '"W⁽¹⁾\\n(4, 4)"', '"W⁽²⁾\\n(5, 1)"', '"B = A W⁽¹⁾\\n(n, 4)"',
+                  '"y\u0302 = D W⁽²⁾\\n(n, 1)"', '"L = 1/n Σᵢ ((y\u0302 - y)²)ᵢ\\nscalar"']:
         assert label in text
+    for code in ("@", "**", "yhat"):
+        assert code not in text.split("digraph")[1].replace('"yhat"', "")
     for edge in ['"X" -> "A"', '"A" -> "B"', '"W1" -> "B"', '"C" -> "D"', '"D" -> "yhat"', '"y" -> "loss"']:
         assert edge in text
     assert '"W1" -> "A"' not in text
+    assert "rankdir=TB" in text   # 10 arrays: top to bottom, so the text stays large on a page
+
+
+def test_graph_is_the_net_as_written_not_the_fused_one():
+    """multiclass: p = softmax(z) feeds the loss (the code fuses them; the figure does not)."""
+    text = graph_dot(derive("multiclass"))
+    assert '"p" -> "loss"' in text and '"z" -> "p"' in text
+    assert "1e-5" not in graph_dot(derive("tests/data/layernorm_residual.toml"))
 
 
 @pytest.mark.parametrize("fmt", ["svg", "pdf", "png"])

@@ -172,15 +172,15 @@ def _weight(c: Context, s: Step):
         return f"{up_left} {xT}", [], index, \
             (f"The affine step $u = {c.name(t)} {x_right} + \\dots$ has "
              f"$\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
-             f" = \\delta_{{ri}} {x_elem('j')}$; in index notation:" + note)
+             f" = \\delta_{{ri}} {x_elem('j')}$." + note + " In index notation:")
     if s.kind == "weight_left":
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "jk")),
                   r"\sum_i %s\, %s" % (x_elem("ij"), up_elem("ik"))),
                  (r"\Rightarrow " + c.adj(t), f"{xT} {up_right}")]
         return f"{xT} {up_right}", [], index, \
             (f"Each column of $u = {x_left} {c.name(t)}$ is ${x_left}$ times the matching column of "
-             f"${c.name(t)}$, so $\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
-             "in index notation:" + note)
+             f"${c.name(t)}$, so $\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$." + note
+             + " In index notation:")
     # weight_dot: a scalar times the factor
     if len(c.shape(t)):
         J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))

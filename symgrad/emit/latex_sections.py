@@ -123,7 +123,7 @@ def _conventions(c: Context):
            for t in adjoint_targets(c.d) for e in walk(c.best(t))):
         items.append(r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column (over axis 0, the "
                      r"rows) and $\operatorname{sum}_{1}(A)$ along each row (over axis 1, the columns); where "
-                     "the gradient's shape keeps that axis (a bias of shape $m \times 1$), the sum keeps it "
+                     r"the gradient's shape keeps that axis (a bias of shape $m \times 1$), the sum keeps it "
                      "with length 1.")
     items += _reductions(c) + _kink_notes(c)
     return [Block("items", items=items)]
