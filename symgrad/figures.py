@@ -35,26 +35,62 @@ def _dot_string(text: str) -> str:
     return '"' + "\\n".join(dot_string(line)[1:-1] for line in text.split("\n")) + '"'
 
 
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "theta": "θ",
+          "lambda": "λ", "mu": "μ", "sigma": "σ", "tau": "τ", "phi": "φ", "ell": "ℓ", "odot": "⊙",
+          "top": "ᵀ", "cdot": "·", "times": "×", "sum": "Σ", "partial": "∂", "quad": " ", "le": "≤", "ge": "≥"}
+_SUB = str.maketrans("0123456789+-()ijkn", "₀₁₂₃₄₅₆₇₈₉₊₋₍₎ᵢⱼₖₙ")
+_SUP = str.maketrans("0123456789+-()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿ")
+
+
+def tex_label(tex: str) -> str:
+    """LaTeX math as plain Unicode text for a graph label: W_{1} -> W₁, \\hat{y} -> ŷ, H^{2} -> H²."""
+    import re
+    t = tex
+    t = re.sub(r"\\[,;]", " ", t)
+    t = re.sub(r"\\(?:left|right|big|Big|!)", "", t)
+    t = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
+               lambda m: "/".join(p if re.fullmatch(r"[\w.]+", p) else f"({p})" for p in m.groups()), t)
+    t = re.sub(r"\\begin\{[a-z]*matrix\}", "[", t)
+    t = re.sub(r"\\end\{[a-z]*matrix\}", "]", t).replace("&", ",")
+    t = re.sub(r"\\(?:mathbf|boldsymbol|mathrm|operatorname|vec|mathcal|mathit|text)\{([^{}]*)\}", r"\1", t)
+    t = re.sub(r"\\hat\{(\w)\}", lambda m: m.group(1) + "\u0302", t)
+    t = re.sub(r"\\([A-Za-z]+)", lambda m: _GREEK.get(m.group(1), m.group(1)), t)
+    t = re.sub(r"_\{([0-9+\-()ijkn]+)\}|_([0-9ijkn])", lambda m: (m.group(1) or m.group(2)).translate(_SUB), t)
+    t = re.sub(r"\^\{([0-9+\-()n]+)\}|\^([0-9n])", lambda m: (m.group(1) or m.group(2)).translate(_SUP), t)
+    t = t.replace("^ᵀ", "ᵀ").replace("^{ᵀ}", "ᵀ")
+    t = re.sub(r"\^\{([^{}]*)\}", lambda m: "^(" + m.group(1).replace(" ", "") + ")", t)
+    t = re.sub(r"[{}]", "", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
 def graph_dot(d: Derivation) -> str:
-    """The computation graph of ``d`` as DOT text (one node per named array)."""
+    """The computation graph of ``d`` as the user wrote it (the textbook view: a softmax the
+    code fuses into its loss is still drawn), one node per named array, labelled with
+    display names (the spec's [latex] table) and the node's formula."""
+    from .emit.latex_doc import doc_printer
+    d = d.textbook
     g = d.graph
     defs = d.entry_definitions()
+    printer = doc_printer(d)
     nodes, edges = [], []
 
     def shape_text(shape):
         return "scalar" if not shape else show_shape(shape)
 
+    def name_text(name):
+        return "L" if name == LOSS else tex_label(printer.name_latex(name))
+
     for name, v in g.inputs.items():
-        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name}\n{shape_text(v.shape)}"),
+        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name_text(name)}\n{shape_text(v.shape)}"),
                       "kind": "input"})
     for name, v in g.params.items():
-        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name}\n{shape_text(v.shape)}"),
+        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name_text(name)}\n{shape_text(v.shape)}"),
                       "kind": "param"})
     variables = g.variables()
     for name in entry_names(d):
-        text = g.entry_text.get(name, "")
         shape = variables[name].shape
-        label = f"{name} = {text}\n{shape_text(shape)}"
+        formula = tex_label(printer.doprint(defs[name]))
+        label = f"{name_text(name)} = {formula}\n{shape_text(shape)}"
         nodes.append({"id": _dot_string(name), "label": _dot_string(label),
                       "kind": "loss" if name == LOSS else "node"})
         seen = []
@@ -62,8 +98,9 @@ def graph_dot(d: Derivation) -> str:
             if isinstance(v, Var) and v.name not in seen:
                 seen.append(v.name)
                 edges.append({"src": _dot_string(v.name), "dst": _dot_string(name)})
+    # past six arrays a left-to-right chain gets too wide for a page and its text too small
     return render("figures/graph.dot.j2", source=source_label(d.spec), name=d.spec.name,
-                  nodes=nodes, edges=edges)
+                  nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 else "TB")
 
 
 def _dot_program() -> str:

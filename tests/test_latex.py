@@ -92,17 +92,20 @@ def test_unknown_section_and_layout_are_errors():
 @pytest.mark.parametrize("section", SECTIONS[1:])
 def test_each_section_can_be_selected_alone(section):
     text = render_latex(derive("hw1_relu_identity_mse"), sections=[section])
-    titles = [t for t in TITLES.values() if f"\\section*{{{t}}}" in text]
+    titles = [t for t in TITLES.values() if f"\\paragraph*{{{t}}}" in text]   # a fragment's heading
     assert titles == [TITLES[section]]
 
 
 # -- the seeds' theory questions, read off the generated documents ----------------
 
 def test_001_forward_table_in_inputs_and_parameters_only():
-    text = _doc("hw1_relu_identity_mse", sections=["forward"])
+    """The expanded view is its own section (an appendix): --sections forward leaves it out."""
     relu = r"\operatorname{ReLU}(\mathbf{W}^{(1)} \mathbf{x} + \mathbf{b}^{(1)})"
-    assert rf"$\mathbf{{z}}_3$ & ${relu}$ & $\mathbf{{W}}^{{(2)}} {relu} + \mathbf{{b}}^{{(2)}}$" in text
+    expanded_z3 = rf"\mathbf{{z}}_3 = \mathbf{{W}}^{{(2)}} {relu} + \mathbf{{b}}^{{(2)}}$"
+    text = _doc("hw1_relu_identity_mse", sections=["forward", "expanded"])
+    assert expanded_z3 in text
     assert r"$\mathbf{z}_1$ & $\mathbf{x}$ & $\mathbf{W}^{(1)} \mathbf{x} + \mathbf{b}^{(1)}$" in text
+    assert expanded_z3 not in _doc("hw1_relu_identity_mse", sections=["forward", "gradients"])
 
 
 @pytest.mark.parametrize("name, dyhat", [

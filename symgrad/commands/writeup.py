@@ -41,6 +41,11 @@ def add_latex(sub):
                    help=f"comma-separated, in order; default all: {','.join(SECTIONS)}")
     p.add_argument("--layout", choices=LAYOUTS, default="numerator",
                    help="how Jacobians are shown (gradients are always shaped like their variable)")
+    p.add_argument("--heading-level", choices=("section", "subsection", "subsubsection", "paragraph", "none"),
+                   help="the section titles' command (default: section standalone, paragraph in a fragment, "
+                        "so it sits under a problem's own heading)")
+    p.add_argument("--title", help="the standalone document's title")
+    p.add_argument("--author", help="the standalone document's author")
     p.add_argument("--force", action="store_true", help="replace files symgrad did not generate")
     p.set_defaults(func=cmd_latex)
 
@@ -60,7 +65,8 @@ def cmd_latex(args) -> int:
         out = Path(args.output) if args.output else None
         graph = f"{out.stem}-graph.pdf" if out is not None else f"{d.spec.name}-graph.pdf"
         text = render_latex(d, standalone=args.standalone, sections=sections, layout=args.layout,
-                            graph_file=graph)
+                            graph_file=graph, heading=args.heading_level, title=args.title,
+                            author=args.author)
         files = {}
         if args.standalone and out is not None and (sections is None or "graph" in sections):
             import shutil

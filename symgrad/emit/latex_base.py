@@ -57,6 +57,7 @@ class Context:
         # The write-up follows the spec as written (the textbook chain rule);
         # the stable rewrites the generated code uses are shown as a step of their own.
         self.fusions = list(d.fusions)
+        self.fused = d
         self.d = d = d.textbook
         self.p = printer
         self.layout = layout
@@ -122,7 +123,12 @@ class Context:
 
 
 def fused_form(c: Context, t: str, ss: list[Step]):
-    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL)."""
+    """A step that collapses when its upstream adjoint is put in (sigmoid + BCE, softmax + NLL),
+    or a composite loss's gradient in its closed form (cross-entropy of logits: P - Y)."""
+    if len(ss) == 1 and ss[0].kind == "gradient":
+        from .latex_collapse import gradient_collapse
+        found = gradient_collapse(c, t, ss[0].expr)
+        return (None, found[1], found[0]) if found else None
     if len(ss) != 1 or ss[0].kind not in ("diagonal", "softmax"):
         return None
     s = ss[0]
@@ -173,3 +179,39 @@ def _collapse(c: Context, combined, source: str):
             expr = apply("mul", Const(ratio), apply("sub", c.variables[source], c.variables[y.name]))
             return None, note, expr
     return None
+
+
+#: a displayed right-hand side longer than this (characters of LaTeX) is broken over lines
+LINE_LIMIT = 170
+
+
+def split_long(rhs: str, limit: int = LINE_LIMIT) -> list[str]:
+    """rhs in pieces of about ``limit`` characters, cut before a + or - outside every {}
+    group, with \\left( \\right) made plain so the pieces may open and close brackets."""
+    if len(rhs) <= limit:
+        return [rhs]
+    text = rhs.replace(r"\left(", "(").replace(r"\right)", ")")
+    cuts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0 and ch in "+-" and text[i - 1:i] == " " and text[i + 1:i + 2] == " " \
+                and i - start > limit * 0.6:
+            cuts.append(i)
+            start = i
+    if not cuts:
+        return [rhs]
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:])]
+
+
+def break_rows(rows: list) -> list:
+    """Align rows with every long right-hand side continued on following lines."""
+    out = []
+    for lhs, rhs in rows:
+        pieces = split_long(rhs)
+        out.append((lhs, pieces[0]))
+        out += [(None, p) for p in pieces[1:]]   # None: a continuation, no "=" (the templates)
+    return out

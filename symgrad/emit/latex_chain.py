@@ -5,8 +5,9 @@ and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked w
 from __future__ import annotations
 
 from ..ir import Var
-from ..rules.core import MUL, wrap
-from .latex_base import Block, Context, T, fused_form
+from ..rules.core import ADD, MUL, Printed, wrap
+from ..rules.linalg import transposed_latex
+from .latex_base import Block, Context, fused_form
 from .latex_steps import Step, adjoint_targets
 
 
@@ -58,8 +59,8 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                     r"\delta_{ik} \delta_{jl}\, %s" % c.expr_elem(s.factor, "ij"))]
             index = [(r"\Rightarrow " + c.adj(t), f"{g} \\odot {e}")]
         return chain, jac, index, (f"${c.name(src)}$ is an element-wise function of ${c.name(t)}$: its "
-                                   f"Jacobian is diagonal, with the derivative ${e}$ (from the rule table) "
-                                   "on the diagonal.")
+                                   f"Jacobian is diagonal, with the derivative ${e}$ of that function, "
+                                   "entry by entry, on the diagonal.")
     if k == "softmax":
         p = c.tex(s.factor)
         return chain, [(J, r"\operatorname{diag}\left(%s\right) - %s %s^\top" % (p, p, p)),
@@ -69,6 +70,7 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
              "so it reads the same in both layouts.")
     if k == "matrix":
         W = c.tex(s.factor)
+        WT = transposed_latex(c.p.print(s.factor))
         Wn = s.factor.name if isinstance(s.factor, Var) else None
         index = []
         if Wn:
@@ -76,16 +78,17 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                       r"\sum_i %s \frac{\partial %s}{\partial %s} = \sum_i %s\, %s"
                       % (c.adj_elem(src, "i"), c.elem(src, "i"), c.elem(t, "j"), c.adj_elem(src, "i"),
                          c.elem(Wn, "ij"))),
-                     (r"\Rightarrow " + c.adj(t), f"{T(W)} {g}")]
-        return chain, [(J, W if num else T(W))], index, \
+                     (r"\Rightarrow " + c.adj(t), f"{WT} {g}")]
+        return chain, [(J, W if num else WT)], index, \
             f"${c.name(src)}$ is ${W}$ times ${c.name(t)}$ (plus terms without ${c.name(t)}$)."
     if k == "row_matrix":
         W = c.tex(s.factor)
+        WT = transposed_latex(c.p.print(s.factor))
         Wn = s.factor.name if isinstance(s.factor, Var) else None
         index = [(c.adj_elem(t, "ij"),
                   r"\sum_k %s\, %s" % (c.adj_elem(src, "ik"), c.elem(Wn, "jk")) if Wn else ""),
-                 (r"\Rightarrow " + c.adj(t), f"{g} {T(W)}")]
-        return f"{g} {T(W)}", [], index, \
+                 (r"\Rightarrow " + c.adj(t), f"{g} {WT}")]
+        return f"{g} {WT}", [], index, \
             (f"Each row of ${c.name(src)}$ is the matching row of ${c.name(t)}$ times ${W}$, so "
              f"$\\frac{{\\partial {c.elem(src, 'ik')}}}{{\\partial {c.elem(t, 'ij')}}} = "
              f"{c.elem(Wn, 'jk') if Wn else W}$.")
@@ -97,16 +100,60 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                                        "(the Jacobian selects those entries).")
     if k == "sum":
         return c.tex(s.expr), [], [], f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
-    return c.tex(s.expr), [], [], "The rule table's vector-Jacobian product for this step."
+    return c.tex(s.expr), [], [], _general_sentence(c, s)
+
+
+def _general_sentence(c: Context, s: Step) -> str:
+    """Words for a step without a named Jacobian pattern: a bias, a step through an
+    inline activation, a normalisation, a reduction."""
+    from ..ir import Apply, walk
+    t, src = s.target, s.source
+    e = s.expr
+    words = []
+    inline = next((sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
+                   and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
+                   and sub.args[0].name.endswith(src)), None)
+    if inline is not None:
+        words.append(f"${c.name(src)}$ applies an element-wise activation to a pre-activation $u$; by the "
+                     f"element-wise rule the adjoint of $u$ is ${c.tex(inline)}$, the derivative of the "
+                     "activation taken entry by entry.")
+    if isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None and e.args[0].ndim == 2:
+        axis = e.kw["axis"]
+        lines = "row" if axis == 0 else "column"
+        words.append(f"${c.name(t)}$ is added to every {lines} of the pre-activation (broadcast over the "
+                     f"{lines}s), so each entry of ${c.name(t)}$ collects the adjoints of all the entries it was "
+                     f"added to: the sum over axis {axis}.")
+    elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[1], Apply) and e.args[1].op == "transpose":
+        w = c.tex(e.args[1].args[0])
+        words.append(f"The pre-activation is $u = {c.name(t)} {w}$: row $i$ of $u$ is row $i$ of "
+                     f"${c.name(t)}$ times ${w}$, so $\\frac{{\\partial u_{{ik}}}}{{\\partial "
+                     f"{c.elem(t, 'ij')}}} = {c.elem(w, 'jk') if isinstance(e.args[1].args[0], Var) else w + '_{jk}'}$ "
+                     f"and the adjoint is that of $u$ times ${w}^\\top$.")
+    elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[0], Apply) and e.args[0].op == "transpose":
+        w = c.tex(e.args[0].args[0])
+        words.append(f"The pre-activation is $u = {w} {c.name(t)}$, so the adjoint is ${w}^\\top$ times that of $u$.")
+    if not words or inline is None and len(words) == 0:
+        defs = c.d.entry_definitions()
+        definition = c.tex(defs[src]) if src in defs else c.name(src)
+        words.append(f"Differentiating ${c.name(src)} = {definition}$ with respect to each entry of "
+                     f"${c.name(t)}$ and applying the chain rule "
+                     f"$\\frac{{\\partial {c.loss}}}{{\\partial t_j}} = \\sum_i "
+                     f"\\frac{{\\partial {c.loss}}}{{\\partial s_i}} \\frac{{\\partial s_i}}{{\\partial t_j}}$ "
+                     f"(with $s = {c.name(src)}$, $t = {c.name(t)}$) gives:")
+    return " ".join(words)
 
 
 def _weight(c: Context, s: Step):
     t, src = s.target, s.source
     g = c.adj(src)
-    up = g if s.upstream is None or (isinstance(s.upstream, Var) and s.upstream.role == "adjoint") \
-        else c.tex(s.upstream)
-    compound = up != g
-    x = c.tex(s.factor)
+    compound = not (s.upstream is None or (isinstance(s.upstream, Var) and s.upstream.role == "adjoint"))
+    up_p = c.p.print(s.upstream) if compound else Printed(g)
+    up = up_p.text
+    x_p = c.p.print(s.factor)
+    x = x_p.text
+    # each factor of a product parenthesised by precedence: X^T (G \odot D), never X^T G \odot D
+    up_left, up_right = wrap(up_p, MUL), wrap(up_p, MUL + 1)
+    x_left, x_right, xT = wrap(x_p, MUL), wrap(x_p, MUL + 1), transposed_latex(x_p)
     xn = s.factor.name if isinstance(s.factor, Var) else None
 
     def up_elem(i):
@@ -121,28 +168,35 @@ def _weight(c: Context, s: Step):
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "ij")),
                   r"\sum_r %s \frac{\partial u_r}{\partial %s} = \sum_r %s\, \delta_{ri}\, %s = %s\, %s"
                   % (up_elem("r"), c.elem(t, "ij"), up_elem("r"), x_elem("j"), up_elem("i"), x_elem("j"))),
-                 (r"\Rightarrow " + c.adj(t), f"{up} {T(x)}")]
-        return f"{up} {T(x)}", [], index, \
-            (f"The affine step $u = {c.name(t)} {x} + \\dots$ has "
+                 (r"\Rightarrow " + c.adj(t), f"{up_left} {xT}")]
+        return f"{up_left} {xT}", [], index, \
+            (f"The affine step $u = {c.name(t)} {x_right} + \\dots$ has "
              f"$\\frac{{\\partial u_r}}{{\\partial {c.elem(t, 'ij')}}}"
-             f" = \\delta_{{ri}} {x_elem('j')}$; in index notation:" + note)
+             f" = \\delta_{{ri}} {x_elem('j')}$." + note + " In index notation:")
     if s.kind == "weight_left":
         index = [(r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(t, "jk")),
                   r"\sum_i %s\, %s" % (x_elem("ij"), up_elem("ik"))),
-                 (r"\Rightarrow " + c.adj(t), f"{T(x)} {up}")]
-        return f"{T(x)} {up}", [], index, \
-            (f"With rows as examples, $u = {x} {c.name(t)}$ has "
-             f"$\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$; "
-             "in index notation:" + note)
+                 (r"\Rightarrow " + c.adj(t), f"{xT} {up_right}")]
+        return f"{xT} {up_right}", [], index, \
+            (f"Each column of $u = {x_left} {c.name(t)}$ is ${x_left}$ times the matching column of "
+             f"${c.name(t)}$, so $\\frac{{\\partial u_{{ik}}}}{{\\partial {c.elem(t, 'jk')}}} = {x_elem('ij')}$." + note
+             + " In index notation:")
     # weight_dot: a scalar times the factor
     if len(c.shape(t)):
         J = r"\frac{\partial %s}{\partial %s}" % (c.name(src), c.name(t))
-        jac = [(J, T(x) if c.layout == "numerator" else x)]
-        index = [(c.adj_elem(t, "j"), f"{up}\\, {x_elem('j')}"),
-                 (r"\Rightarrow " + c.adj(t), f"{up} {x}")]
-        return f"{up} {x}", jac, index, \
+        jac = [(J, xT if c.layout == "numerator" else x)]
+        index = [(c.adj_elem(t, "j"), f"{up_left}\\, {x_elem('j')}"),
+                 (r"\Rightarrow " + c.adj(t), f"{up_left} {x_right}")]
+        return f"{up_left} {x_right}", jac, index, \
             f"${c.name(src)}$ is a scalar, linear in ${c.name(t)}$ with coefficients ${x}$."
-    return f"{up} {x}", [], [], f"${c.name(src)}$ is ${c.name(t)}$ times ${x}$."
+    return f"{up_left} {x_right}", [], [], f"${c.name(src)}$ is ${c.name(t)}$ times ${x}$."
+
+
+def _through(c: Context, s: Step, lhs: str) -> str:
+    """lhs of an index-notation line, naming the path when the adjoint has several."""
+    if not lhs.startswith(r"\Rightarrow"):
+        return lhs
+    return r"\Rightarrow \text{through } %s\text{:}\quad %s" % (c.name(s.source), lhs[len(r"\Rightarrow"):].strip())
 
 
 def chain_section(c: Context):
@@ -154,12 +208,22 @@ def chain_section(c: Context):
         if len(ss) == 1 and ss[0].kind == "gradient":
             blocks.append(Block("text", text=f"The loss gives ${c.adj(t)}$ directly "
                                 f"(${c.size(t)}$, shaped like ${c.name(t)}$):"))
-            fused = c.tex(ss[0].factor)
-            blocks.append(Block("align", rows=[(c.adj(t), fused)]))
+            closed = fused_form(c, t, ss)
+            if closed:
+                blocks[-1] = Block("text", text=blocks[-1].text[:-1] + ". " + closed[1])
+                blocks.append(Block("align", rows=[(c.adj(t), c.tex(closed[2]))]))
+            else:
+                blocks.append(Block("align", rows=[(c.adj(t), c.tex(ss[0].factor))]))
             continue
         chain_terms, results = [], []
         for s in ss:
             term, jac, index, sentence = _jacobian(c, s)
+            if len(ss) > 1:
+                # one path of several: its index argument gives that path's contribution only
+                index = [(_through(c, s, lhs), rhs) for lhs, rhs in index]
+            # a chain of equalities on one line runs off the page: one equality per line
+            index = [(lhs if k == 0 else "", part) for lhs, rhs in index
+                     for k, part in enumerate(rhs.split(" = "))]
             chain_terms.append(term)
             results.append(c.tex(s.expr))
             jac_rows += jac
@@ -179,16 +243,56 @@ def chain_section(c: Context):
     return blocks + _stable_forms(c)
 
 
+def _in_textbook_terms(c: Context, e):
+    """e with every intermediate the fused graph made (the logit inside a fused sigmoid)
+    replaced by its definition, so the note speaks of the net as written."""
+    from ..rewrite import substitute
+    spec = c.d.spec
+    known = {*spec.inputs, *spec.params, *spec.nodes}
+    mapping = {}
+    for node in c.fused.graph.nodes:
+        if node.name not in known:
+            mapping[node.name] = substitute(node.expr, mapping)
+    return substitute(e, mapping)
+
+
+def _remember(shown: dict, p) -> str:
+    shown[p.text] = p
+    return p.text
+
+
+def _plain(tex: str) -> str:
+    """tex without spacing and sizing commands, to compare two spellings of one formula."""
+    import re
+    return re.sub(r"\\left|\\right|\\operatorname|\\,|[{}\s\\]", "", tex)
+
+
 def _stable_forms(c: Context) -> list:
-    """The fused step: which identities the generated code uses instead, and why."""
-    if not c.fusions:
-        return []
-    text = ("Numerically stable form. The generated code does not take the logarithm of a "
-            "probability that can round to 0 or 1: it computes these steps from the logits with "
-            "the identities below (the fused form), so the loss and its gradient stay finite "
-            "for saturated logits. The gradients are the same as above.")
+    """How the generated code evaluates the loss without overflow, as identities between
+    different expressions (never a name equal to itself)."""
+    from ..ir import Apply, walk
     rows = []
     for f in c.fusions:
-        lhs, _, rhs = f.latex_with(c.tex).partition("=")
-        rows.append((lhs.strip(), rhs.strip()))
+        # a chain a = b = c; a side equal to the left side (log softmax(z) = ... = log softmax(z)) says nothing
+        shown: dict = {}
+        text = f.latex_with(lambda e, shown=shown: _remember(shown, c.p.print(_in_textbook_terms(c, e))))
+        for arg, p in shown.items():   # the identity's "-x": a sum needs its brackets
+            if p.prec <= ADD:
+                text = text.replace("-" + arg, f"-({arg})")
+        lhs, *sides = [p.strip() for p in text.split(" = ")]
+        sides = [p for p in dict.fromkeys(sides) if _plain(p) != _plain(lhs)]
+        if sides:
+            rows.append((lhs, " = ".join(sides)))
+    uses_log_softmax = any(isinstance(e, Apply) and e.op in ("log_softmax", "cross_entropy")
+                           for n in c.d.graph.nodes for e in walk(n.expr))
+    if uses_log_softmax:
+        rows.append((r"\log \operatorname{softmax}(z)_i",
+                     r"z_i - m - \log \sum_j e^{z_j - m}, \quad m = \max_j z_j"))
+    if not rows:
+        return []
+    text = ("Numerically stable implementation. The formulas above are the mathematics; the generated "
+            "code evaluates the loss with the identities below instead, which give the same numbers "
+            "but never take the logarithm of a probability that rounded to 0 or 1, nor the exponential "
+            "of a large logit (subtracting the row maximum $m$ leaves the softmax unchanged). "
+            "The gradients are the ones derived above.")
     return [Block("text", text=text), Block("align", rows=rows)]

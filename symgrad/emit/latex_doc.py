@@ -9,6 +9,8 @@ content with ``$$`` math for notebooks. Every section is prepared here as data
 
 from __future__ import annotations
 
+from ..errors import SymgradError
+
 from ..derive import Derivation
 from ..ir import show_shape
 from .latex_sections import SECTIONS, Writeup, build
@@ -58,8 +60,14 @@ def _writeup(d: Derivation, sections, layout: str, graph_file: str | None) -> Wr
     return build(d, doc_printer(d), sections=sections, layout=layout, graph_file=graph_file)
 
 
+#: heading commands a section title may use: a fragment sits under a problem's own
+#: heading (\\paragraph* by default), a standalone document has \\section*
+HEADINGS = ("section", "subsection", "subsubsection", "paragraph", "none")
+
+
 def render_latex(d: Derivation, *, standalone: bool = False, sections=None,
-                 layout: str = "numerator", graph_file: str | None = None) -> str:
+                 layout: str = "numerator", graph_file: str | None = None, heading: str | None = None,
+                 title: str | None = None, author: str | None = None) -> str:
     """The write-up of ``d`` as LaTeX.
 
     Args:
@@ -72,10 +80,16 @@ def render_latex(d: Derivation, *, standalone: bool = False, sections=None,
             Gradients are always in denominator layout (shaped like the variable).
         graph_file: The computation graph's image, relative to the document;
             included when it exists at compile time.
+        heading: One of :data:`HEADINGS` for the section titles (default: ``section``
+            in a standalone document, ``paragraph`` in a fragment).
+        title, author: The standalone document's title and author (plain text).
     """
+    heading = heading or ("section" if standalone else "paragraph")
+    if heading not in HEADINGS:
+        raise SymgradError(f"unknown heading level {heading!r}; use one of: {', '.join(HEADINGS)}")
     w = _writeup(d, sections, layout, graph_file if standalone else None)
-    return render("latex/document.tex.j2", w=w, standalone=standalone,
-                  source=source_label(d.spec), shape=show_shape)
+    return render("latex/document.tex.j2", w=w, standalone=standalone, heading=heading, title=title,
+                  author=author, source=source_label(d.spec), shape=show_shape)
 
 
 def render_repr_latex(d: Derivation) -> str:

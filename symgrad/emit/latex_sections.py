@@ -15,14 +15,20 @@ from ..errors import SymgradError
 from ..ir import Apply, Var, walk
 from ..rules import RULES
 from ..spec import LOSS
-from .latex_base import Block, Context, Section, Writeup, math
+from .latex_base import Block, Context, Section, Writeup, break_rows, math
 from .latex_chain import chain_section
 from .latex_entries import entries_section
 from .latex_steps import adjoint_targets, entry_names
 from .printers import LatexIRPrinter
 
 #: Section names, in document order.
-SECTIONS = ("graph", "shapes", "conventions", "forward", "gradients", "chain", "entries")
+SECTIONS = ("graph", "shapes", "conventions", "forward", "gradients", "chain", "entries", "expanded")
+
+#: an expanded formula longer than this (characters of LaTeX) is not printed: past it the
+#: formula runs over many lines and teaches nothing the named form does not
+EXPANDED_LIMIT = 1200
+#: a table cell longer than this (characters of LaTeX) makes its table wrap (paragraph columns)
+WIDE_CELL = 70
 
 LAYOUTS = ("numerator", "denominator")
 
@@ -113,6 +119,12 @@ def _conventions(c: Context):
     items.append(r"$\odot$ is the element-wise (Hadamard) product; $\mathrm{1\!\!1}[z > 0]$ is 1 where "
                  r"$z > 0$ and 0 elsewhere; $\operatorname{diag}(v)$ is the diagonal matrix with $v$ on "
                  r"its diagonal; $\delta_{ij}$ is 1 when $i = j$ and 0 otherwise.")
+    if any(isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None
+           for t in adjoint_targets(c.d) for e in walk(c.best(t))):
+        items.append(r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column (over axis 0, the "
+                     r"rows) and $\operatorname{sum}_{1}(A)$ along each row (over axis 1, the columns); where "
+                     r"the gradient's shape keeps that axis (a bias of shape $m \times 1$), the sum keeps it "
+                     "with length 1.")
     items += _reductions(c) + _kink_notes(c)
     return [Block("items", items=items)]
 
@@ -126,47 +138,75 @@ def _reads(c: Context, n: str, defs) -> list[str]:
     return out
 
 
+def _table(header, rows) -> Block:
+    """A table, with paragraph columns (its formulas wrap) once a cell is long."""
+    wide = any(len(cell) > WIDE_CELL for row in rows for cell in row[1:])
+    if wide:
+        rows = [row[:-1] + [_breakable(row[-1])] for row in rows]
+    return Block("table", header=header, rows=rows, wide=wide)
+
+
 def _forward(c: Context):
     defs = c.d.entry_definitions()
-    values = c.d.expanded_values()
-    named, expanded = [], []
+    named = []
     for n in entry_names(c.d):
         reads = _reads(c, n, defs)
         named.append([math(c.name(n)), math(", ".join(c.name(r) for r in reads)),
                       math(c.tex(defs[n]))])
-        expanded.append([math(c.name(n)),
-                         math(", ".join(c.tex(values[r]) if r in values else c.name(r) for r in reads)),
-                         math(c.tex(values[n]))])
-    header = ["Node", "Input", "Output"]
-    return [Block("text", text="In named intermediates:"),
-            Block("table", header=header, rows=named),
-            Block("text", text="Fully expanded, in inputs and parameters only:"),
-            Block("table", header=header, rows=expanded, wide=True)]
+    return [_table(["Node", "Input", "Output"], named)]
 
 
 def _gradients(c: Context):
-    expanded = c.expanded_best()
-    named_rows, expanded_rows = [], []
-    for n in c.d.graph.params:
-        named_rows.append([math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))])
-        expanded_rows.append([math(c.name(n)), math(c.tex(expanded[n]))])
+    named_rows = [[math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))] for n in c.d.graph.params]
     inner = [[math(c.adj(t)), math(c.size(t)), math(c.tex(c.best(t)))]
              for t in adjoint_targets(c.d) if t not in c.d.graph.params]
     return [Block("text", text="In named intermediates and their adjoints:"),
-            Block("table", header=["Parameter", "Shape", "Gradient"], rows=named_rows),
+            _table(["Parameter", "Shape", "Gradient"], named_rows),
             *([Block("text", text="The adjoints those use:"),
-               Block("table", header=["Adjoint", "Shape", "Value"], rows=inner)] if inner else []),
-            Block("text", text="Fully expanded, in inputs and parameters only:"),
-            Block("table", header=["Parameter", "Gradient"],
-                  rows=[[r[0], r[1]] for r in expanded_rows], wide=True)]
+               _table(["Adjoint", "Shape", "Value"], inner)] if inner else [])]
+
+
+def _breakable(text: str) -> str:
+    """Inline math TeX may break at + and -: no \\left...\\right group holding the line together."""
+    return text.replace(r"\left(", "(").replace(r"\right)", ")")
+
+
+def _expanded(c: Context):
+    """Every node and gradient in inputs and parameters only (an appendix)."""
+    values = c.d.expanded_values()
+    lines, skipped = [], []
+
+    def add(lhs, e):
+        text = c.tex(e)
+        if len(text) > EXPANDED_LIMIT:
+            skipped.append(math(lhs))
+        else:
+            lines.append((lhs, _breakable(text)))
+
+    for n in entry_names(c.d):
+        if n in values:
+            add(c.name(n), values[n])
+    grads = c.expanded_best()
+    for n in c.d.graph.params:
+        add(c.adj(n), grads[n])
+    blocks = [Block("text", text="Each node and gradient with the named intermediates substituted, "
+                    "in inputs and parameters only.")]
+    if lines:
+        blocks.append(Block("lines", rows=lines))
+    if skipped:
+        blocks.append(Block("text", text=f"Not printed, being over {EXPANDED_LIMIT} characters of LaTeX "
+                            "(substitute the forward pass into the named forms above): "
+                            + ", ".join(skipped) + "."))
+    return blocks
 
 
 _BUILDERS = {"shapes": _shapes, "conventions": _conventions, "forward": _forward,
-             "gradients": _gradients, "chain": chain_section, "entries": entries_section}
+             "gradients": _gradients, "chain": chain_section, "entries": entries_section,
+             "expanded": _expanded}
 
 TITLES = {"graph": "Computation graph", "shapes": "Shapes", "conventions": "Conventions",
           "forward": "Forward pass", "gradients": "Gradients", "chain": "The chain rule, step by step",
-          "entries": "Entry by entry"}
+          "entries": "Entry by entry", "expanded": "Fully expanded forms"}
 
 
 def build(d: Derivation, printer: LatexIRPrinter, *, sections=None, layout: str = "numerator",
@@ -183,5 +223,8 @@ def build(d: Derivation, printer: LatexIRPrinter, *, sections=None, layout: str 
     for key in chosen:
         blocks = _graph(c, graph_file) if key == "graph" else _BUILDERS[key](c)
         if blocks:
+            for b in blocks:
+                if b.kind == "align":
+                    b.rows = break_rows(b.rows)
             out.append(Section(key, TITLES[key], blocks))
     return Writeup(d.spec.name, d.spec.description, out)

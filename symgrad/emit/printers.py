@@ -172,11 +172,15 @@ class LatexIRPrinter:
                 done = Printed(self.name_latex(e.name), ATOM)
         elif isinstance(e, Const):
             value = as_sympy(e.value)
-            text = self._scalar.doprint(value)
+            text = decimal_latex(value) or self._scalar.doprint(value)
             prec = ATOM if (value.is_Integer and value >= 0) or value.is_Symbol else MUL
             done = Printed(text, UNARY if value.could_extract_minus_sign() else prec)
         elif isinstance(e, Apply):
             done = RULES[e.op].latex([self.print(a) for a in e.args], e, self)
+        if isinstance(e, Apply) and done.text.startswith("-") and done.prec > ADD:
+            # a leading minus reads as a subtraction: parenthesised after any operator
+            # (A \odot (-\frac{1}{n} Y), a - (-b)), never "\odot -" or "- -"
+            done = Printed(done.text, ADD)
         if done is not None:
             self._memo[e] = done
             return done
@@ -184,6 +188,34 @@ class LatexIRPrinter:
 
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
+
+
+def decimal_latex(value) -> str | None:
+    """A rational with a power of ten below it as people write it: 0.01, 0.25, 10^{-5}, 3 \\cdot 10^{-6}."""
+    if not (value.is_Rational and not value.is_Integer):
+        return None
+    p, q = int(value.p), int(value.q)
+    k = 0
+    while q % 10 == 0 and q > 1:
+        q //= 10
+        k += 1
+    if q not in (1, 2, 4, 5, 8) or k == 0:   # 1/2, 1/4 stay fractions; 1/100 -> 0.01
+        return None
+    digits = p * (10 ** (k + 3) // (q * 10 ** k)) if q > 1 else p   # scale p/q to an integer over 10^m
+    m = k + 3 if q > 1 else k
+    while digits % 10 == 0 and m > 0:
+        digits //= 10
+        m -= 1
+    sign, digits = ("-" if digits < 0 else ""), abs(digits)
+    if m <= 3:
+        text = str(digits).rjust(m + 1, "0")
+        return f"{sign}{text[:-m]}.{text[-m:]}" if m else f"{sign}{text}"
+    if digits == 1:
+        return f"{sign}10^{{-{m}}}"
+    mant = str(digits)
+    exp = m - (len(mant) - 1)
+    mant = mant[0] + ("." + mant[1:] if len(mant) > 1 else "")
+    return f"{sign}{mant} \\cdot 10^{{-{exp}}}"
 
 
 def default_latex_name(name: str) -> str:

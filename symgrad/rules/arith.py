@@ -141,11 +141,24 @@ def _simplify_div(args, shape):
     return None
 
 
+# The element-wise product binds less tightly than juxtaposition (a matrix
+# product or a scalar factor) and more tightly than +; a matrix product inside
+# it is parenthesised as well, so a formula reads the same whichever of the two
+# conventions its reader uses: (X W) \odot C, X^\top (G \odot D).
+HADAMARD = MUL - 5
+
+
+def _hadamard_operand(p: Printed, e, minimum: int) -> str:
+    juxtaposed = isinstance(e, Apply) and e.op in ("matmul", "outer") and e.ndim > 0
+    return f"({p.text})" if juxtaposed and p.prec <= MUL else wrap(p, minimum)
+
+
 def _mul_latex(args, node, ctx):
     a, b = node.args
     if a.ndim == 0 or b.ndim == 0:
         return Printed(f"{wrap(args[0], MUL)} {wrap(args[1], MUL + 1)}", MUL)
-    return Printed(f"{wrap(args[0], MUL)} \\odot {wrap(args[1], MUL + 1)}", MUL)
+    return Printed(f"{_hadamard_operand(args[0], a, HADAMARD)} \\odot "
+                   f"{_hadamard_operand(args[1], b, HADAMARD + 1)}", HADAMARD)
 
 
 def _div_latex(args, node, ctx):

@@ -1,0 +1,124 @@
+"""Answer keys for nets a user writes (issue 17): the three nets of the report in
+tests/data, each compiled with pdflatex and read for overfull boxes, and each
+prose defect of the report pinned by the assertion named after it."""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from symgrad import derive
+from symgrad.cli import main
+from symgrad.emit.latex_doc import render_latex
+
+DATA = Path(__file__).parent / "data"
+NETS = sorted(p.stem for p in DATA.glob("*.toml"))
+REQUIRE_TOOLS = os.environ.get("SYMGRAD_REQUIRE_TOOLS") == "1"
+
+
+def _doc(net, **kw):
+    return render_latex(derive(str(DATA / f"{net}.toml")), **kw)
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_document_compiles_without_overfull_boxes(net, tmp_path):
+    if shutil.which("pdflatex") is None:
+        if REQUIRE_TOOLS:
+            pytest.fail("pdflatex is not installed (CI installs it)")
+        pytest.skip("pdflatex is not installed")
+    (tmp_path / "doc.tex").write_text(_doc(net, standalone=True))
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    assert "Undefined control sequence" not in log
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide", log)]
+    assert max(widths, default=0.0) <= 1.0, widths
+
+
+def test_softmax_cross_entropy_with_onehot_labels_is_p_minus_y_over_n():
+    text = _doc("batch_tanh_softmax")
+    assert r"\frac{1}{n} (\operatorname{softmax}\left(Z\right) - Y)" in text
+    for implementation in ("expm1", r"\operatorname{log\,softmax}\left(Z\right)) \odot"):
+        assert implementation not in text
+
+
+def test_softmax_cross_entropy_of_real_labels_states_the_general_form(tmp_path):
+    text = (DATA / "batch_tanh_softmax.toml").read_text().replace(
+        'Y = { shape = ["n", 3], kind = "onehot" }', 'Y = ["n", 3]')
+    assert 'Y = ["n", 3]' in text
+    (tmp_path / "real_labels.toml").write_text(text)
+    doc = render_latex(derive(str(tmp_path / "real_labels.toml")))
+    assert r"\operatorname{softmax}\left(Z\right) \odot \operatorname{sum}_{1}\left(Y\right) - Y" in doc
+    assert 'kind = "onehot"' in doc   # says when the familiar form holds
+
+
+def test_stability_note_is_not_a_tautology():
+    for net in ("batch_tanh_softmax", "column_sigmoid"):
+        note = _doc(net).split("Numerically stable implementation")[1].split(r"\end{align*}")[0]
+        for row in note.split(r"\\"):
+            if "&=" in row:
+                lhs, rhs = (s.strip() for s in row.split("&=", 1))
+                assert lhs not in rhs, row
+    assert r"\operatorname{softplus}\left(-(W_2 A_1 + b_2)\right)" in _doc("column_sigmoid")
+
+
+def test_no_internals_in_any_document():
+    for net in NETS:
+        text = _doc(net)
+        assert "rule table" not in text
+        assert "vector-Jacobian" not in text
+
+
+def test_bias_step_explains_the_broadcast_with_the_nets_own_layout():
+    assert r"$\mathbf{b}_1$ is added to every row of the pre-activation" in _doc("batch_tanh_softmax")
+    column = _doc("column_sigmoid")
+    assert r"$\mathbf{b}_1$ is added to every column of the pre-activation" in column
+    assert "rows as examples" not in column
+
+
+def test_inline_activation_step_gives_the_pre_activation_adjoint():
+    text = _doc("batch_tanh_softmax")
+    assert (r"$H_2$ applies an element-wise activation to a pre-activation $u$; by the element-wise rule "
+            r"the adjoint of $u$ is $\frac{\partial \mathcal{L}}{\partial H_2} \odot (1 - H_2^{2})$") in text
+
+
+def test_axis_sums_are_defined_and_epsilon_is_a_decimal():
+    doc = _doc("batch_tanh_softmax")
+    assert r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column" in doc
+    assert r"(a bias of shape $m \times 1$)" in doc
+    text = _doc("layernorm_residual")
+    assert "10^{-5}" in text and "100000" not in text
+
+
+def test_fragment_sits_under_a_solution_heading():
+    fragment = _doc("column_sigmoid", sections=["gradients"])
+    assert r"\section*" not in fragment and r"\paragraph*{Gradients}" in fragment
+    assert r"\subsection*{Gradients}" in _doc("column_sigmoid", sections=["gradients"], heading="subsection")
+    bare = _doc("column_sigmoid", sections=["gradients"], heading="none")
+    assert "Gradients}" not in bare
+
+
+def test_title_and_author_options(tmp_path, capsys):
+    out = tmp_path / "key.tex"
+    assert main(["latex", str(DATA / "column_sigmoid.toml"), "--standalone", "--sections", "gradients",
+                 "--title", "Problem 3 & its key", "--author", "TA_team", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert r"\title{Problem 3 \& its key}" in text and r"\author{TA\_team}" in text
+
+
+def test_sections_drop_only_the_expanded_half():
+    named = _doc("batch_tanh_softmax", sections=["forward", "gradients"])
+    both = _doc("batch_tanh_softmax", sections=["forward", "gradients", "expanded"])
+    assert "Fully expanded" not in named and "Fully expanded" in both
+    assert r"X^\top (\frac{\partial \mathcal{L}}{\partial H_1} \odot (1 - H_1^{2}))" in named
+
+
+def test_bad_heading_level_is_one_clear_message(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["latex", str(DATA / "column_sigmoid.toml"), "--heading-level", "chapter"])
+    assert exc.value.code == 2
+    assert "--heading-level" in capsys.readouterr().err
