@@ -189,7 +189,7 @@ def step_tables(rows) -> list[str]:
            "| gen / jax | % of matmul peak: gen, hand | peak memory gen / hand (MiB) | ratio |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (net, dtype, n, w), runs in grouped(rows).items():
-        def ratio(a, b):
+        def ratio(a, b, runs=runs):
             found = process_ratios(runs, a, b)
             if found is None:
                 return "-"
@@ -198,7 +198,7 @@ def step_tables(rows) -> list[str]:
                 text += f" ({min(found):.2f}-{max(found):.2f})"
             return text
 
-        def share(a, b):
+        def share(a, b, runs=runs):
             return f"{100 * median(process_ratios(runs, a, b)):.0f}%"
 
         gen = median([median(r["seconds"]["generated"]) for r in runs])

@@ -28,7 +28,7 @@ def _digest(folder: Path) -> dict:
 def _expectations():
     active = layers()
     out = {}
-    for name, (source, expected) in SUBMISSIONS.items():
+    for name, (_source, expected) in SUBMISSIONS.items():
         expected = dict(expected)
         if name == "writes_files.py" and not (active[USER_LAYER] or active[NOBODY_LAYER]):
             expected = {f: "correct" for f in expected}  # it may write its own file; checked below

@@ -10,8 +10,6 @@ loss_and_grads that computes the same values in arrays it reuses from call to
 call (see loss_and_grads_into); its gradients are overwritten by the next call.
 """
 
-import math
-
 import numpy as np
 
 PARAMS = {

@@ -16,6 +16,7 @@ float32 caller gets float32 arrays, rounded once at the end.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -178,8 +179,10 @@ def scalar_data(d: Derivation) -> dict | None:
         else:
             nested = _nest(items, shape)
             grads[p] = f"np.array({nested}, dtype)"
+    helpers = [fn for _, fn in sorted(printer.helpers.items())]
+    code = "\n".join([*lines, *results, *(inspect.getsource(fn) for fn in helpers)])
     return {"reads": reads, "lines": lines, "loss": results[0], "grads": grads,
-            "helpers": [fn for _, fn in sorted(printer.helpers.items())], "math": True}
+            "helpers": helpers, "math": "math." in code}   # import math only where it is used
 
 
 def _nest(items: list[str], shape: tuple) -> str:
