@@ -227,15 +227,21 @@ def _rescore(results: list) -> list:
     return out
 
 
-def _check_param(module, params, inputs, name, analytic, kinks, base_sides, base_cache, rng, max_entries, step):
-    value = np.asarray(params[name], dtype=np.float64)
+def _entries(name, value, analytic, rng, max_entries):
+    """The gradient as float64 with its shape checked, and which of its entries to difference
+    (all of them, or max_entries drawn at random)."""
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != value.shape:
         raise SymgradError(f"gradient of {name} has shape {analytic.shape}, expected {value.shape}")
     indices = list(np.ndindex(*value.shape))
     if len(indices) > max_entries:
-        picks = rng.choice(len(indices), max_entries, replace=False)
-        indices = [indices[i] for i in sorted(picks)]
+        indices = [indices[i] for i in sorted(rng.choice(len(indices), max_entries, replace=False))]
+    return analytic, indices
+
+
+def _check_param(module, params, inputs, name, analytic, kinks, base_sides, base_cache, rng, max_entries, step):
+    value = np.asarray(params[name], dtype=np.float64)
+    analytic, indices = _entries(name, value, analytic, rng, max_entries)
     numeric = np.zeros(len(indices))
     for k, idx in enumerate(indices):
         losses = []
@@ -304,12 +310,7 @@ def check_extra(d: Derivation, module, sizes: dict, rng, max_entries=400, step=1
 
 def _check_one(d, name, analytic, leaves, base, ctx, kinks, rng, max_entries, step):
     value = np.asarray(base[name], dtype=np.float64)
-    analytic = np.asarray(analytic, dtype=np.float64)
-    if analytic.shape != value.shape:
-        raise SymgradError(f"gradient of {name} has shape {analytic.shape}, expected {value.shape}")
-    indices = list(np.ndindex(*value.shape))
-    if len(indices) > max_entries:
-        indices = [indices[i] for i in sorted(rng.choice(len(indices), max_entries, replace=False))]
+    analytic, indices = _entries(name, value, analytic, rng, max_entries)
     base_sides = _sides(base, kinks)
     numbers = np.zeros(len(indices))
     for k, idx in enumerate(indices):
