@@ -46,7 +46,7 @@ from .. import names as naming
 from ..derive import Derivation
 from ..evaluate import EvalContext, evaluate
 from ..ir import Apply, Var, as_sympy, walk
-from ..points import is_zero, proof_sizes, symbolic_array
+from ..points import is_zero, proof_sizes, symbolic_array, symbolic_leaves
 from ..rules import RULES
 from ..rules.elementwise import _is_zero as _zero_unfolded
 from ..rules.elementwise import prove_derivative
@@ -252,6 +252,7 @@ def prove(d: Derivation, sizes: dict | None = None, time_limit: float | None = N
     budget = Budget(time_limit)
     variables = graph.variables()
     symbols = {name: symbolic_array(name, ctx.shape(v.shape)) for name, v in variables.items()}
+    symbols.update(symbolic_leaves(d, ctx))   # labels and indices: integers drawn from their range
     for target in d.order:
         name = naming.adjoint(target)
         symbols[name] = symbolic_array(name, ctx.shape(variables[target].shape))
