@@ -71,7 +71,8 @@ class Catalog:
 
 def _describe(d) -> dict:
     from ..emit.printers import LatexIRPrinter
-    from ..ir import show_shape, substitute
+    from ..ir import show_shape
+    from ..rewrite import substitute
     printer = LatexIRPrinter(dict(d.spec.latex))
     variables = d.graph.variables()
 
