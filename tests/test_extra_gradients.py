@@ -74,3 +74,18 @@ def test_an_input_that_does_not_reach_the_loss():
     with pytest.raises(SymgradError, match="'B' is listed in gradients but does not influence the loss"):
         derive(Spec(name="g", inputs={"B": {"shape": [2], "grad": True}}, params={"W": [3]}, nodes={},
                     loss="sum(W)"))
+
+
+def test_check_proves_an_input_listed_in_gradients(tmp_path):
+    """The proof table has a row for an input listed in `gradients` (it once looked the
+    name up among the parameters only and stopped with an internal error)."""
+    import subprocess
+    import sys
+    path = tmp_path / "extra.toml"
+    path.write_text('name = "extra"\ngradients = ["W", "X"]\n[inputs]\nX = { shape = [2, 3], grad = true }\n'
+                    '[params]\nW = [3, 2]\n[nodes]\nZ = "tanh(X @ W)"\n[loss]\nexpr = "sum(Z**2)"\n')
+    done = subprocess.run([sys.executable, "-m", "symgrad", "check", str(path)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert ["X", "(2,", "3)", "6/6", "proven"] in rows

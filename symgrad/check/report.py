@@ -57,7 +57,7 @@ def run_proof(d, spec_arg: str, time_limit: float, format_table) -> int:
     rows = []
     for p in proof.params:
         verdict = "proven" if p.ok else ("FAIL" if p.failures else "undecided")
-        rows.append([p.name, show_shape(d.graph.params[p.name].shape), f"{p.proven}/{p.entries}", verdict])
+        rows.append([p.name, show_shape(d.graph.variables()[p.name].shape), f"{p.proven}/{p.entries}", verdict])
     print(format_table(["parameter", "shape", "entries", "proof"], rows))
     lemmas = ", ".join(f"{k}' {'proven' if v else ('NOT proven' if v is False else 'undecided')}"
                        for k, v in proof.lemmas.items())
@@ -77,7 +77,7 @@ def run_proof(d, spec_arg: str, time_limit: float, format_table) -> int:
         undecided = sum(p.entries - p.proven for p in proof.params)
         what = f"undecided after {proof.seconds:.0f} s" if proof.stopped == "time" else "interrupted"
         print(f"{what}: {left} steps and {undecided} gradient entries left undecided (none failed so far); "
-              f"to go further: symgrad prove {spec_arg} --time-limit {max(time_limit * 4, 600):g}")
+              f"to go further: symgrad prove {one_line(spec_arg)} --time-limit {max(time_limit * 4, 600):g}")
         return UNDECIDED if proof.stopped == "time" else INTERRUPTED
     at = f"at sizes {shown}" if sizes else "at the declared sizes"
     fused = f"; each of the {len(d.fusions)} stable rewrites equals what it replaced" if d.fusions else ""

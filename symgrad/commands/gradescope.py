@@ -22,7 +22,7 @@ def cmd_gradescope(args) -> int:
     from ..platforms.autograder_zip import build_zip
     config = build_zip(args.spec, args.profile, args.output, points_file=args.points, wheel=args.wheel,
                        time_limit=args.time_limit, memory_mb=args.memory)
-    print(f"wrote {one_line(args.output)}: {config['spec']} / {config['profile']}, "
+    print(f"wrote {one_line(args.output)}: {one_line(config['spec'])} / {config['profile']}, "
           f"{len(config['functions'])} tests, {config['max_score']:g} points, {config['wheel']}")
     return 0
 
