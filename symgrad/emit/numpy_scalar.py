@@ -60,6 +60,9 @@ class _StraightLine(_ScalarCode):
     def _print_tanh(self, expr):
         return self._call("tanh", expr)
 
+    def _print_sign(self, expr):
+        return self._call("sign", expr)
+
     def _call(self, name, expr):
         """The rule's scalar form of function ``name`` applied to expr's argument."""
         form = RULES[name].scalar_code if name in RULES else None

@@ -8,6 +8,7 @@ transpose, outer), :mod:`.reduce` (sum, mean, softmax), :mod:`.structure`
 
 from .core import CALL, RULES, SPEC, Printed, Rule, apply, to_sympy  # noqa: F401
 from . import arith, linalg, reduce, structure, elementwise, indexing, extrema, internal  # noqa: F401  (fill the table)
+from . import variance  # noqa: F401
 from .arith import sum_to  # noqa: F401
 from .composites import COMPOSITES  # noqa: F401
 

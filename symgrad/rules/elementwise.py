@@ -180,8 +180,14 @@ def _step_form(d: sp.Expr) -> sp.Expr:
     if len(pieces) == 2 and pieces[1].cond == sp.true and pieces[0].cond == (X > 0):
         a, b = pieces[0].expr, pieces[1].expr
         return b + sp.factor(a - b) * step(X)
-    raise DerivationError(f"cannot turn derivative {d} into a step form: "
-                          "write the function as Piecewise((f, x > 0), (g, True))")
+    if len(pieces) == 3 and pieces[0].cond == (X > 0) and pieces[1].cond == (X < 0) and pieces[2].cond == sp.true:
+        # a kink with a value of its own: abs' = sign, 0 at 0
+        a, b, c = (p.expr for p in pieces)
+        if c == 0 and b == -a:
+            return a * sp.sign(X)
+        return c + sp.factor(a - c) * step(X) + sp.factor(b - c) * step(-X)
+    raise DerivationError(f"cannot turn derivative {d} into a step form: write the function as "
+                          "Piecewise((f, x > 0), (g, True)) or Piecewise((f, x > 0), (g, x < 0), (h, True))")
 
 
 def from_sympy(expr: sp.Expr, bind: dict) -> Expr:
@@ -411,8 +417,13 @@ elementwise("gelu", _x * (1 + sp.erf(_x / sp.sqrt(2))) / 2, latex=r"\operatornam
 elementwise("elu", sp.Piecewise((_x, _x > 0), (sp.Symbol("alpha", real=True) * (sp.exp(_x) - 1), True)),
             params=("alpha",), defaults={"alpha": sp.Integer(1)}, latex=r"\operatorname{ELU}", impl=runtime.elu,
             kinks=(0,), doc="x for x > 0, alpha (e^x - 1) otherwise; derivative at 0 is alpha")
-elementwise("abs", sp.Piecewise((_x, _x > 0), (-_x, True)), latex=r"\operatorname{abs}",
-            impl=np.abs, kinks=(0,), doc="|x|; abs'(0) = -1 (the x <= 0 branch, as ReLU'(0) = 0)")
+elementwise("sign", sp.Piecewise((1, _x > 0), (-1, _x < 0), (0, True)), latex=r"\operatorname{sign}",
+            impl=np.sign, native=sp.sign, differentiable=False, internal=True,
+            numpy_out=ufunc_out("sign"), scalar="(1.0 if {0} > 0.0 else (-1.0 if {0} < 0.0 else 0.0))",
+            doc="1 where x > 0, -1 where x < 0, 0 at 0 (the derivative of abs)")
+elementwise("abs", sp.Piecewise((_x, _x > 0), (-_x, _x < 0), (0, True)), latex=r"\operatorname{abs}",
+            impl=np.abs, kinks=(0,), numpy_out=ufunc_out("abs"), scalar="abs({0})",
+            doc="|x|; abs'(0) = sign(0) = 0 (the subgradient 0, as ReLU'(0) = 0)")
 elementwise("sqrt", sp.sqrt(_x), latex=r"\operatorname{sqrt}", impl=np.sqrt, native=sp.sqrt, domain="positive",
             doc="square root (x > 0)")
 elementwise("rsqrt", 1 / sp.sqrt(_x), latex=r"\operatorname{rsqrt}", domain="positive",
