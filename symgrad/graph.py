@@ -18,11 +18,12 @@ import sympy as sp
 from . import names as naming
 from .errors import ShapeError, SpecError, SymgradError
 from .ir import Apply, Const, Expr, Var, as_sympy, dim, show_shape, walk
-from .parse import BinOp, Call, Name, Num, Transpose, UnaryOp, parse
+from .parse import BinOp, Call, Name, Num, Subscript, Transpose, UnaryOp, parse
 from .rules import COMPOSITES, RULES, apply, callable_functions
 from .rules.core import ARRAY, ARRAYS, AXIS, CALL, FLAG, INFIX, NUMBER, POSTFIX_OP, POWER, PREFIX, REQUIRED, SIZES, SPEC
 from .sizes import names_in as size_names
 from .sizes import read_size
+from .subscript import lower_subscript
 from .spec import LOSS, Spec, load_spec
 from .limits import (MAX_CONSTANT_BITS, MAX_ELEMENTS, MAX_EXPONENT, _bits, check_constant,  # noqa: F401
                      check_elements, elements)
@@ -57,6 +58,7 @@ class Graph:
     nodes: list[GraphNode]
     sizes: dict[str, tuple]           # size name -> (array name, axis) it is read from
     entry_text: dict[str, str] = field(default_factory=dict)  # entry -> expression text, on one line
+    least: dict[str, int] = field(default_factory=dict)       # size name -> its smallest value (a slice x[:4])
 
     @property
     def name(self) -> str:
@@ -97,6 +99,7 @@ class Lowering:
         self.env: dict[str, Var] = {}
         self.nodes: list[GraphNode] = []
         self.taken: set[str] = set(spec.inputs) | set(spec.params) | set(spec.nodes) | {LOSS}
+        self.least: dict[str, int] = {}
         self.entry = ""
         self.text = ""
 
@@ -184,6 +187,8 @@ class Lowering:
             return self.binop(node)
         if isinstance(node, Call):
             return self.call(node)
+        if isinstance(node, Subscript):
+            return lower_subscript(self, node)
         raise self.error(f"unsupported syntax {type(node).__name__}")
 
     def name(self, node: Name) -> Expr:
@@ -381,7 +386,7 @@ def build_graph(spec) -> Graph:
         # shown in code comments and labels: the parser let only ASCII tokens and whitespace through,
         # and any whitespace (a newline, a form feed, U+2028) becomes one space
         entry_text[entry] = " ".join(text.split())
-    graph = Graph(spec, inputs, params, low.nodes, low.sizes, entry_text)
+    graph = Graph(spec, inputs, params, low.nodes, low.sizes, entry_text, low.least)
     loss = graph.loss
     if loss.shape != ():
         raise SpecError(f"the loss must be a scalar, but it has shape {show_shape(loss.shape)}; "

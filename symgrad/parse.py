@@ -6,9 +6,13 @@ Grammar, lowest precedence first (numpy semantics, Python precedence)::
     term     := unary (('*' | '/' | '@') unary)*
     unary    := ('-' | '+') unary | power
     power    := postfix ('**' unary)?
-    postfix  := atom ('.T')*
+    postfix  := atom ('.T' | '[' item (',' item)* ']')*
     atom     := NUMBER | NAME | NAME '(' [arg (',' arg)*] ')' | '(' expr ')'
     arg      := expr | NAME '=' expr
+    item     := expr | [expr] ':' [expr]
+
+A subscript (``Z[range(n), y]``, ``C[ix]``, ``x[:, 1:]``) is only parsed here;
+:mod:`symgrad.subscript` decides which of pick, rows and slice it means.
 
 The parser only builds a tree of frozen dataclasses; what a name or a function
 means is decided later (graph.py), against the spec and the rule table.
@@ -78,13 +82,29 @@ class Call:
     pos: int
 
 
-Node = Num | Name | UnaryOp | BinOp | Transpose | Call
+@dataclass(frozen=True)
+class Slice:
+    """``lo:hi`` inside a subscript; a bound left out is None."""
+    lo: "Node | None"
+    hi: "Node | None"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Subscript:
+    """``operand[item, ...]``; each item an expression or a :class:`Slice`."""
+    operand: "Node"
+    items: tuple
+    pos: int
+
+
+Node = Num | Name | UnaryOp | BinOp | Transpose | Call | Subscript | Slice
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+)
   | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\*\*|[-+*/@(),=.])
+  | (?P<op>\*\*|[-+*/@(),=.\[\]:])
 """, re.VERBOSE)
 
 
@@ -171,6 +191,10 @@ def children(node) -> tuple:
         return (node.left, node.right)
     if isinstance(node, Call):
         return node.args + tuple(v for _, v in node.kwargs)
+    if isinstance(node, Subscript):
+        return (node.operand,) + node.items
+    if isinstance(node, Slice):
+        return tuple(b for b in (node.lo, node.hi) if b is not None)
     return ()
 
 
@@ -260,13 +284,42 @@ class _Parser:
 
     def postfix(self) -> Node:
         node = self.atom()
-        while self.tok.text == ".":
+        while self.tok.text in (".", "["):
+            if self.tok.text == "[":
+                node = self.subscript(node)
+                continue
             dot = self.take()
             if self.tok.kind != "name" or self.tok.text != "T":
                 self.fail("only '.T' (transpose) may follow a '.'")
             self.take()
             node = Transpose(node, dot.pos)
         return node
+
+    def subscript(self, operand: Node) -> Subscript:
+        self.enter()
+        bracket = self.expect("[")
+        items = []
+        while True:
+            items.append(self.item())
+            if self.tok.text != ",":
+                break
+            self.take()
+        self.expect("]")
+        self.depth -= 1
+        return Subscript(operand, tuple(items), bracket.pos)
+
+    def item(self) -> Node:
+        pos = self.tok.pos
+        lo = None if self.tok.text in (":", ",", "]") else self.expr()
+        if self.tok.text != ":":
+            if lo is None:
+                self.fail("expected an index or a slice")
+            return lo
+        self.take()
+        hi = None if self.tok.text in (",", "]", ":") else self.expr()
+        if self.tok.text == ":":
+            self.fail("a slice takes no step (step 1 only)")
+        return Slice(lo, hi, pos)
 
     def atom(self) -> Node:
         tok = self.tok
@@ -349,6 +402,8 @@ def substitute(node: Node, names: dict, pos: int) -> Node:
             change[f.name] = tuple(substitute(a, names, pos) for a in value)
         elif f.name == "kwargs":
             change[f.name] = tuple((k, substitute(v, names, pos)) for k, v in value)
+        elif f.name == "items":
+            change[f.name] = tuple(substitute(a, names, pos) for a in value)
     return replace(node, **change)
 
 

@@ -43,9 +43,11 @@ RTOL = 1e-7
 # ---------------------------------------------------------------- sizes
 
 def sizes(graph: Graph, start: int, step: int = 1, avoid: frozenset = frozenset()) -> dict:
-    """Size symbol -> value: sorted size names get start, start + step, ..., skipping ``avoid``."""
+    """Size symbol -> value: sorted size names get start, start + step, ..., skipping ``avoid``,
+    and at least the value a slice of a symbolic size needs (``x[:4]``: n >= 5)."""
     out, value = {}, start
     for name in sorted(graph.sizes):
+        value = max(value, graph.least.get(name, 0))
         while value in avoid:
             value += step
         out[dim(name)] = value

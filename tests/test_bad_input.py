@@ -61,7 +61,7 @@ BAD = [
     ("unknown function", edit('"x @ W + b"', '"mishy(x @ W) + b"'), [Z, "'mishy(x @ W) + b'", "unknown function 'mishy'", "relu"]),
     ("dunder call", edit('"x @ W + b"', '"__import__(x) + b"'), [Z, "'__import__'", "not allowed"]),
     ("attribute access", edit('"x @ W + b"', '"x.shape @ W + b"'), [Z, "only '.T'", "'shape'"]),
-    ("lambda", edit('"x @ W + b"', '"lambda: x"'), [Z, "unexpected character ':'"]),
+    ("lambda", edit('"x @ W + b"', '"lambda: x"'), [Z, "found ':' at column 7"]),
     ("unbalanced parenthesis", edit('"x @ W + b"', '"(x @ W + b"'), [Z, "expected ')'", "end of input"]),
     ("stray character", edit('"x @ W + b"', '"x @ W $ b"'), [Z, "'x @ W $ b'", "unexpected character '$'", "column 7"]),
     ("empty expression", edit('"x @ W + b"', '""'), [Z, "empty"]),
