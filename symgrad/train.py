@@ -114,7 +114,11 @@ def _split(path, graph, arrays, suffix, shared=None) -> Split:
             if name in common:
                 continue
             raise DataError(f"{path}: no array {key!r} for input {name!r} of spec {graph.name!r}")
-        value = np.asarray(arrays[key], dtype=np.float64)
+        kind = graph.spec.kinds.get(name)
+        if kind is not None and kind.integer:
+            value = _integer_array(path, key, arrays[key], kind)
+        else:
+            value = np.asarray(arrays[key], dtype=np.float64)
         declared = tuple(var.shape)
         if batched and declared and not declared[0].is_Integer:
             per_example = value.shape[1:] if value.ndim == len(declared) else None
@@ -138,6 +142,20 @@ def _split(path, graph, arrays, suffix, shared=None) -> Split:
         raise DataError(f"{path}: arrays disagree on the number of examples: "
                         + ", ".join(f"{k + suffix} has {v}" for k, v in sizes.items()))
     return Split(examples, common)
+
+
+def _integer_array(path, key: str, raw, kind) -> np.ndarray:
+    """A label or index array, as int64: integers (not floats that look like them) in 0 .. bound-1."""
+    raw = np.asarray(raw)
+    if not np.issubdtype(raw.dtype, np.integer):
+        raise DataError(f"{path}: array {key!r} holds {raw.dtype} values, but its input is {kind.describe()}: "
+                        "save it as integers (e.g. y.astype(np.int64))")
+    bound = kind.bound if isinstance(kind.bound, int) else None   # a size name: its value comes with the batch
+    if raw.size and (raw.min() < 0 or (bound is not None and raw.max() >= bound)):
+        bad = raw.min() if raw.min() < 0 else raw.max()
+        top = f"{bound - 1}" if bound is not None else f"{kind.bound}-1"
+        raise DataError(f"{path}: array {key!r} holds {bad}, outside 0 .. {top} ({kind.describe()})")
+    return raw.astype(np.int64)
 
 
 def _fits(shape, declared) -> bool:
