@@ -45,7 +45,7 @@ def _simplify(args, attrs, shape):
     canonical = _axis_attr(normalize_axis(axis, a.ndim, "var"))
     if canonical != axis:
         return apply("var", a, **{**attrs, "axis": canonical})
-    left_out = [k for k in ("axis", "keepdims") if k in attrs and attrs[k] in (None, False)]
+    left_out = [k for k in ("axis", "keepdims") if k in attrs and (attrs[k] is None or attrs[k] is False)]
     if left_out:   # one IR for var(x) and var(x, axis=None)
         return apply("var", a, **{k: v for k, v in attrs.items() if k not in left_out})
     return None
