@@ -110,6 +110,12 @@ def test_slices_read_like_numpy_and_their_adjoint_pads_with_zeros():
     assert np.isclose(loss, want_loss) and np.allclose(grads["W"], dw)
 
 
+def test_slices_of_a_3d_array_and_of_a_transpose():
+    checked(Spec(name="s3", inputs={"X": ["n", 2, 3]}, params={"W": [2, 2], "V": [3, 2]},
+                 nodes={"A": "X[:, :, 1:] * W", "Z": "flatten(A * X[:, 1:, :2])", "B": "V.T[:1]"},
+                 loss="sum(Z**2) + sum(B * V[:, :1].T)"))
+
+
 def test_a_slice_of_a_symbolic_size_is_checked_at_sizes_large_enough():
     s = Spec(name="sl", inputs={"X": ["n", 4]}, params={"W": [4, 3]}, nodes={"Z": "X @ W", "A": "Z[:4]"},
              loss="sum(A**2)")
