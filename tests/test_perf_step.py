@@ -12,6 +12,7 @@ from symgrad.emit.step import out_form
 from symgrad.emit.printers import NumpyPrinter
 from symgrad.ir import Apply, Const, Var, dim
 from symgrad.rules import RULES, apply
+from symgrad.spec import load_spec
 
 from conftest import BUNDLED, FOREIGN_TOML
 
@@ -49,6 +50,9 @@ def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
     params = {k: rng.standard_normal(shape(s)).astype(dtype) for k, s in module.PARAMS.items()}
     # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows)
     inputs = {k: rng.uniform(0.1, 0.9, shape(s)).astype(dtype) for k, s in module.INPUTS.items()}
+    for k, kind in load_spec(spec).kinds.items():    # labels and indices: integers below their bound
+        if kind.integer:
+            inputs[k] = rng.integers(0, kind.bound if isinstance(kind.bound, int) else batch, shape(module.INPUTS[k]))
     return module, params, inputs
 
 

@@ -128,7 +128,7 @@ def loss_and_grads_into(params, inputs, workspace):
     W = params["W"]
     b = params["b"]
     n = X.shape[0]
-    dtype = np.result_type(W, b, X, y)
+    dtype = np.result_type(W, b, X)
     key = (n, dtype,)
     if workspace.key != key:
         workspace.arrays = _allocate(n, dtype)
