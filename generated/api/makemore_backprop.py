@@ -108,15 +108,15 @@ def backward(params, cache, Xb, Yb):
 
 
 def dlogits_fused(logits, Yb):
-    """dL/dlogits in one formula, from the logits and the labels."""
-    B = Yb.shape[0]
+    """dL/dlogits in one formula from the loss: its closed form, equal to the derivation's at random points."""
+    B = logits.shape[0]
     dtype = logits.dtype
-    out = -torch.expm1(torch.log_softmax(logits, dim=1)) * (-1/B * one_hot(Yb, 27, dtype)) - torch.exp(torch.log_softmax(logits, dim=1)) * (torch.sum(-1/B * one_hot(Yb, 27, dtype), dim=1, keepdim=True) - -1/B * one_hot(Yb, 27, dtype))
+    out = 1/B * (torch.softmax(logits, dim=1) - one_hot(Yb, 27, dtype))
     return out
 
 
 def dhprebn_fused(dhpreact, bngain, bndiff, bnvar, bnvar_inv):
-    """dL/dhprebn in one formula: the batch-norm backward from dhpreact."""
+    """dL/dhprebn in one formula from dhpreact: the derivation's steps composed."""
     B = dhpreact.shape[0]
     out = dhpreact * bngain * bnvar_inv + 2 * bndiff * (1/(B - 1) * (-0.5 * (bnvar + 1e-05) ** (-1.5) * torch.sum(dhpreact * bngain * bndiff, dim=0, keepdim=True))) + 1/B * torch.sum(-(dhpreact * bngain * bnvar_inv + 2 * bndiff * (1/(B - 1) * (-0.5 * (bnvar + 1e-05) ** (-1.5) * torch.sum(dhpreact * bngain * bndiff, dim=0, keepdim=True)))), dim=0, keepdim=True)
     return out

@@ -2,8 +2,8 @@
 adjoint must be.
 
 A submission defines ``backward(params, cache, Xb, Yb)`` returning a dict of the
-exercise's 26 adjoints, ``dlogits_fused(logits, Yb)`` and ``dhprebn_fused``
-with the arguments the profile's own one takes. Each adjoint is judged as a
+exercise's 26 adjoints, and each fused function (``dlogits_fused``,
+``dhprebn_fused``) with the arguments the profile's own takes, called by name. Each adjoint is judged as a
 function of its own (``backward.dcounts_sum_inv``), and the plan records which
 adjoints each rests on (its consumers' adjoints), so a report says of a wrong
 adjoint whether it only inherits a wrong one upstream: the first wrong adjoint
@@ -25,9 +25,10 @@ from .. import names as naming
 from ..derive import Derivation
 from ..errors import SymgradError
 from ..evaluate import EvalContext
+from ..spec import LOSS
 from ..ir import dim
 from . import calls
-from .makemore_backprop import ADJOINTS, PARAMS, exercise_name, fused_names
+from .makemore_render import ADJOINTS, PARAMS, exercise_name, fused_arguments
 from .plan import Case, Plan
 
 RTOL = 1e-5            # float32 at the boundary: the profile's own code is within 1e-8 of float64 here
@@ -74,8 +75,8 @@ def _uses(d: Derivation) -> dict:
 
 def plan(d: Derivation, points: int, seed: int) -> Plan:
     _needs(d)
-    fused_args = fused_names(d)
-    out = Plan([f"backward.{exercise_name(t)}" for t in ADJOINTS] + ["dlogits_fused", "dhprebn_fused"],
+    fused = fused_arguments(d)
+    out = Plan([f"backward.{exercise_name(t)}" for t in ADJOINTS] + list(fused),
                [], {}, [], rtol=RTOL, uses=_uses(d))
     rng = np.random.default_rng(seed)
     (size,) = list(d.graph.sizes)
@@ -88,7 +89,9 @@ def plan(d: Derivation, points: int, seed: int) -> Plan:
         key = f"p{k}"
         for name in list(PARAMS) + forward + ["Xb", "Yb"]:
             out.arrays[f"{key}.{name}"] = np.asarray(values[name], dtype=float)
-        out.arrays[f"{key}.dhpreact"] = np.asarray(values[naming.adjoint("hpreact")], dtype=float)
+        for start in d.spec.fused.values():
+            if start != LOSS:
+                out.arrays[f"{key}.{exercise_name(start)}"] = np.asarray(values[naming.adjoint(start)], dtype=float)
         labels = {n: calls.Tensor(f"{key}.{n}", "int64") for n in ("Xb", "Yb")}
         shown = {n: leaves[n] for n in ("Xb", "Yb")}
         params = calls.DictArg({n: calls.tensor(f"{key}.{n}") for n in PARAMS})
@@ -101,12 +104,10 @@ def plan(d: Derivation, points: int, seed: int) -> Plan:
         for t in ADJOINTS:
             out.cases.append(Case(f"backward.{exercise_name(t)}", cid,
                                   {exercise_name(t): values[naming.adjoint(t)]}, shown))
-        cid = f"dlogits_fused.{key}"
-        out.add(calls.function_call(cid, "dlogits_fused", (calls.tensor(f"{key}.logits"), labels["Yb"])),
-                Case("dlogits_fused", cid, {"": values[naming.adjoint("logits")]}, shown))
-        cid = f"dhprebn_fused.{key}"
-        args = {a: labels[a] if a in labels else calls.tensor(f"{key}.{a}") for a in fused_args}
-        out.add(calls.Script(cid, "dhprebn_fused", (calls.Call("dhprebn_fused", kwargs=args, into="result"),
-                                                    calls.Save("", calls.Slot("result")))),
-                Case("dhprebn_fused", cid, {"": values[naming.adjoint("hprebn")]}, shown))
+        for (name, args), target in zip(fused.items(), d.spec.fused):
+            cid = f"{name}.{key}"
+            kwargs = {a: labels[a] if a in labels else calls.tensor(f"{key}.{a}") for a in args}
+            out.add(calls.Script(cid, name, (calls.Call(name, kwargs=kwargs, into="result"),
+                                             calls.Save("", calls.Slot("result")))),
+                    Case(name, cid, {"": values[naming.adjoint(target)]}, shown))
     return out
