@@ -125,5 +125,81 @@ def test_the_standalone_document_compiles(tmp_path):
     made = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stdout[-2000:]
+    text = tex.read_text()
+    assert "Fused forms" in text and r"\frac{1}{B} (\operatorname{softmax}" in text   # the answer key
     assert "Undefined control sequence" not in made.stdout
     assert (tmp_path / "makemore.pdf").stat().st_size > 1000
+
+
+# -- fused views ([fused] table) ----------------------------------------------------------
+
+def test_the_fused_views_of_the_exercise(d):
+    from symgrad import names as naming
+    from symgrad.emit.printers import NumpyPrinter
+    from symgrad.evaluate import EvalContext
+    from symgrad.fused_view import fused_views
+    from symgrad.ir import Var, walk
+    from symgrad.points import check_sizes, draw_leaves
+    views = {v.target: v for v in fused_views(d)}
+    assert NumpyPrinter().doprint(views["logits"].closed) == "1/B * (softmax(logits, axis=1) - one_hot(Yb, 27, dtype))"
+    assert views["hprebn"].closed is None
+    adjoints = {v.name for v in walk(views["hprebn"].expr) if isinstance(v, Var) and v.role == "adjoint"}
+    assert adjoints == {"d_hpreact"}
+    ctx = EvalContext(check_sizes(d.graph))
+    leaves = draw_leaves(d.graph, list(d.graph.params.values()) + list(d.graph.inputs.values()), ctx,
+                         np.random.default_rng(1))
+    from symgrad.evaluate import evaluate
+    values = d.values(leaves, ctx)
+    for t in ("logits", "hprebn"):
+        assert np.allclose(evaluate(views[t].expr, values, ctx), values[naming.adjoint(t)], rtol=1e-10, atol=1e-13)
+    assert np.allclose(evaluate(views["logits"].closed, values, ctx), values["d_logits"], atol=1e-12)
+
+
+def _softmax_spec(loss: str, fused=None) -> Spec:
+    return Spec(name="sm", inputs={"X": ["n", 4], "y": {"shape": ["n"], "kind": "label", "classes": 3}},
+                params={"W": [4, 3]},
+                nodes={"z": "X @ W", "e": "exp(z)", "p": "e / sum(e, axis=1, keepdims=True)"},
+                loss=loss, fused=fused or {"z": "loss"})
+
+
+def test_a_closed_form_only_where_it_holds():
+    from symgrad.emit.printers import NumpyPrinter
+    from symgrad.fused_view import fused_views
+    (mean,) = fused_views(derive(_softmax_spec("-mean(pick(log(p), y))")))
+    assert NumpyPrinter().doprint(mean.closed) == "1/n * (softmax(z, axis=1) - one_hot(y, 3, dtype))"
+    (total,) = fused_views(derive(_softmax_spec("-sum(pick(log(p), y))")))
+    assert NumpyPrinter().doprint(total.closed) == "softmax(z, axis=1) - one_hot(y, 3, dtype)"
+    (other,) = fused_views(derive(_softmax_spec("-mean(pick(p, y))")))     # not a log-likelihood
+    assert other.closed is None and other.expr is not None
+
+
+@pytest.mark.parametrize("fused, words", [
+    ({"nope": "loss"}, "not a parameter or node"),
+    ({"z": "nope"}, "give a node it flows into"),
+    ({"e": "z"}, "does not flow into"),
+    ({"z": "e"}, None),
+])
+def test_bad_fused_tables(fused, words):
+    from symgrad.errors import SymgradError
+    from symgrad.fused_view import fused_views
+    if words is None:    # e is on every path from z to the loss: fine
+        assert fused_views(derive(_softmax_spec("-mean(pick(log(p), y))", fused)))
+        return
+    with pytest.raises(SymgradError, match=words):
+        fused_views(derive(_softmax_spec("-mean(pick(log(p), y))", fused)))
+
+
+def test_a_start_that_some_path_bypasses_is_refused():
+    from symgrad.errors import SymgradError
+    from symgrad.fused_view import fused_views
+    s = dataclasses.replace(_small_makemore(), fused={"hprebn": "bnmeani"})   # hprebn also reaches bndiff directly
+    with pytest.raises(SymgradError, match="not every path from 'hprebn'"):
+        fused_views(derive(s))
+
+
+def test_a_bad_fused_table_on_the_command_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\n[inputs]\nX = ["n", 2]\n[params]\nW = [2, 1]\n[nodes]\nZ = "X @ W"\n'
+                    '[loss]\nexpr = "sum(Z**2)"\n[fused]\nZ = "Q"\n')
+    run = subprocess.run([sys.executable, "-m", "symgrad", "latex", str(path)], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "[fused] Z = 'Q'" in run.stderr
