@@ -40,7 +40,8 @@ SPEC_IDS = list(BUNDLED) + ["foreign"] + list(BODIES)
 
 def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
     spec = all_specs(tmp_path)[name]
-    module = load_module(render_module(derive(spec)), f"m_{name}")
+    d = derive(spec)
+    module = load_module(render_module(d), f"m_{name}")
     rng = np.random.default_rng(seed)
 
     def shape(s):
@@ -49,6 +50,10 @@ def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
     params = {k: rng.standard_normal(shape(s)).astype(dtype) for k, s in module.PARAMS.items()}
     # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows)
     inputs = {k: rng.uniform(0.1, 0.9, shape(s)).astype(dtype) for k, s in module.INPUTS.items()}
+    for k, s in module.INPUTS.items():   # labels and indices (makemore): integers in their range
+        kind = d.spec.kinds.get(k)
+        if kind is not None and kind.integer:
+            inputs[k] = rng.integers(0, int(kind.bound), shape(s))
     return module, params, inputs
 
 
@@ -62,7 +67,7 @@ def test_step_equals_loss_and_grads(name, tmp_path):
         for step_loss, step_grads in (step(params, inputs),
                                       module.loss_and_grads_into(params, inputs, workspace)):
             assert step_loss == pytest.approx(loss, rel=1e-12)
-            for p in grads:
+            for p in params:     # the step returns parameter gradients only (not a spec's extra adjoints)
                 assert np.shape(step_grads[p]) == np.shape(grads[p])
                 np.testing.assert_allclose(step_grads[p], grads[p], rtol=1e-10, atol=1e-13, err_msg=p)
 

@@ -38,11 +38,11 @@ def module(tmp_path_factory):
     return m
 
 
-def exercise(seed: int, batch: int = 32, repeat: bool = True):
+def exercise(seed: int, batch: int = 32, repeat: bool = True, hidden: int = 64):
     """(params, forward tensors, Xb, Yb, loss): the exercise's net in float32, every
     intermediate a leaf of the graph with its gradient retained."""
     g = torch.Generator().manual_seed(seed)
-    vocab, emb_dim, block, hidden = 27, 10, 3, 64
+    vocab, emb_dim, block = 27, 10, 3
     p = {"C": torch.randn((vocab, emb_dim), generator=g),
          "W1": torch.randn((block * emb_dim, hidden), generator=g) * (5 / 3) / (block * emb_dim) ** 0.5,
          "b1": torch.randn(hidden, generator=g) * 0.1,
@@ -140,6 +140,24 @@ def test_other_batch_sizes(module):
         got = _ours(module, p, f, Xb, Yb)
         for name in NAMES:
             assert torch.allclose(got[f"d{name}"], _true_grad(name, p, f), atol=1e-6), (batch, name)
+
+
+def test_another_hidden_size_through_spec(tmp_path):
+    """--spec: the same net with 8 hidden units (the exercise's file with 64 replaced)."""
+    from symgrad.spec import bundled_dir
+    text = (bundled_dir() / "makemore.toml").read_text().replace("64", "8")
+    spec = tmp_path / "makemore8.toml"
+    spec.write_text(text)
+    filename, code = render("makemore_backprop", str(spec))
+    path = tmp_path / filename
+    path.write_text(code)
+    loaded = importlib.util.spec_from_file_location("makemore8", path)
+    m = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(m)
+    p, f, Xb, Yb, _ = exercise(11, hidden=8)
+    got = _ours(m, p, f, Xb, Yb)
+    for name in NAMES:
+        assert torch.allclose(got[f"d{name}"], _true_grad(name, p, f), atol=1e-6), name
 
 
 def test_fused_dlogits_against_autograd(module):

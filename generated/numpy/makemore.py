@@ -313,7 +313,7 @@ def loss_and_grads_into(params, inputs, workspace):
     W2 = params["W2"]
     b2 = params["b2"]
     B = Xb.shape[0]
-    dtype = np.result_type(C, W1, b1, bngain, bnbias, W2, b2, Xb, Yb)
+    dtype = np.result_type(C, W1, b1, bngain, bnbias, W2, b2)
     key = (B, dtype,)
     if workspace.key != key:
         workspace.arrays = _allocate(B, dtype)
