@@ -64,6 +64,7 @@ class Spec:
     source: str = "<python>"
     kinds: dict = field(default_factory=dict)   # input name -> InputKind (filled by validate)
     gradients: list | None = None   # adjoints the module returns (None: every parameter)
+    fused: dict = field(default_factory=dict)   # target -> the adjoint its one-formula view starts from
 
     def __post_init__(self):
         self.validate()
@@ -100,6 +101,7 @@ class Spec:
                     self._check_shape(name, value)
         self._check_bounds()
         self._check_gradients(seen)
+        self._check_fused(seen)
         if not self.params:
             raise self.error("[params] is empty: there is nothing to differentiate", node="params")
         if not isinstance(self.loss, str):
@@ -146,6 +148,18 @@ class Spec:
                                  "is never differentiated", node="gradients")
         if len(set(self.gradients)) != len(self.gradients):
             raise self.error("gradients lists a name twice", node="gradients")
+
+    def _check_fused(self, seen: dict) -> None:
+        """[fused]: target = "node" (or "loss"): dL/dtarget in one formula from dL/dnode."""
+        if not isinstance(self.fused, dict):
+            raise self.error("[fused] must be a table of target = \"node\"", node="fused")
+        for target, start in self.fused.items():
+            if target not in self.params and target not in self.nodes:
+                raise self.error(f"[fused] names {one_line(str(target), 40)!r}, which is not a parameter or node",
+                                 node="fused")
+            if not isinstance(start, str) or (start not in self.nodes and start != LOSS):
+                raise self.error(f"[fused] {target} = {one_line(str(start), 40)!r}: give a node it flows into, "
+                                 f"or \"{LOSS}\"", node="fused")
 
     @property
     def extra_gradients(self) -> list[str]:
@@ -224,7 +238,7 @@ class Spec:
                 raise SpecError(f"[{key}] must be a table", source=source, node=key)
             return value
 
-        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex", "gradients"}
+        known = {"name", "description", "inputs", "params", "nodes", "loss", "latex", "gradients", "fused"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}",
@@ -237,7 +251,7 @@ class Spec:
         return cls(name=data["name"], description=data.get("description", ""),
                    inputs=table("inputs", {}), params=table("params"), nodes=table("nodes", {}),
                    loss=loss["expr"], latex=table("latex", {}), gradients=data.get("gradients"),
-                   source=source)
+                   fused=table("fused", {}), source=source)
 
 
 def bundled_dir():

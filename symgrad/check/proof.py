@@ -113,8 +113,10 @@ class Proof:
 
 @functools.cache
 def _lemma(op: str) -> bool:
-    """prove_derivative, once per element-wise function and process (the table is fixed)."""
-    return prove_derivative(op)
+    """prove_derivative, once per element-wise function and process (the table is fixed);
+    a rule's own lemma (max: the first-extremum indicator) where it declares one."""
+    lemma = RULES[op].extra.get("lemma")
+    return lemma(op) if lemma else prove_derivative(op)
 
 
 class _Values(dict):
@@ -259,7 +261,7 @@ def prove(d: Derivation, sizes: dict | None = None, time_limit: float | None = N
     defs = {n.name: n.expr for n in graph.nodes}
     used = {e.op for n in graph.nodes for e in walk(n.expr) if isinstance(e, Apply)} | {
         e.op for t in d.order for e in walk(d.adjoint(t)) if isinstance(e, Apply)}
-    lemmas = {op: None for op in sorted(used) if RULES[op].family == "elementwise"}
+    lemmas = {op: None for op in sorted(used) if RULES[op].family == "elementwise" or "lemma" in RULES[op].extra}
     steps: list[Step] = []
     stopped = ""
     try:

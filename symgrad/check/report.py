@@ -59,10 +59,16 @@ def run_proof(d, spec_arg: str, time_limit: float, format_table) -> int:
         verdict = "proven" if p.ok else ("FAIL" if p.failures else "undecided")
         rows.append([p.name, show_shape(d.graph.variables()[p.name].shape), f"{p.proven}/{p.entries}", verdict])
     print(format_table(["parameter", "shape", "entries", "proof"], rows))
-    lemmas = ", ".join(f"{k}' {'proven' if v else ('NOT proven' if v is False else 'undecided')}"
-                       for k, v in proof.lemmas.items())
+    from ..rules import RULES
+    said = {k: f"{k}' {'proven' if v else ('NOT proven' if v is False else 'undecided')}"
+            for k, v in proof.lemmas.items()}
+    lemmas = ", ".join(text for k, text in said.items() if "lemma" not in RULES[k].extra)
     if lemmas:
         print(f"element-wise derivatives (scalar identities, every size): {lemmas}")
+    extrema = ", ".join(text for k, text in said.items() if "lemma" in RULES[k].extra)
+    if extrema:
+        print(f"max/min derivatives (the indicator of the first extremum, where it is strict; "
+              f"the first one at a tie, by convention): {extrema}")
     for step in proof.steps:
         for idx, truth, ours in step.failures[:2]:
             print(f"FAILED step: {step.describe()}, entry {idx}: chain rule gives {_short(truth)}, "

@@ -141,7 +141,7 @@ def cmd_verify(args) -> int:
 def add_grade(sub):
     p = sub.add_parser("grade", help="grade a folder of code submissions (one file or folder each)")
     p.add_argument("dir", metavar="DIR", help="the folder of submissions")
-    p.add_argument("--spec", required=True, metavar="SPEC|NAME")
+    p.add_argument("--spec", metavar="SPEC|NAME", help="default: the course's own spec, where it has one")
     p.add_argument("--profile", required=True, choices=_courses(), help="the course interface")
     p.add_argument("--jobs", type=int, default=4, help="submissions graded in parallel")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
@@ -159,12 +159,22 @@ def cmd_grade(args) -> int:
     from ..verify.grade import grade_folder
     from .gradescope import check_format_options, write_converted
     check_format_options(args.format, args.points)   # a bad points file fails before grading, not after
-    status = grade_folder(args.dir, args.spec, args.profile, jobs=args.jobs, time_limit=args.time_limit,
+    status = grade_folder(args.dir, _spec_or_default(args), args.profile, jobs=args.jobs, time_limit=args.time_limit,
                           memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr,
                           packages=_packages(args))
     if args.format in ("gradescope", "otter"):
         print(f"wrote {one_line(write_converted(args.output or args.dir, args.format, args.points))}")
     return status
+
+
+def _spec_or_default(args) -> str:
+    """--spec, or the course's bundled spec when it has one (makemore_backprop: makemore)."""
+    from ..errors import SymgradError
+    from ..profiles import get
+    spec = args.spec or get(args.profile).default_spec
+    if spec is None:
+        raise SymgradError(f"grade --profile {args.profile} needs --spec (the course has no spec of its own)")
+    return spec
 
 
 def _packages(args) -> tuple:

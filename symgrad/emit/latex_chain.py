@@ -110,6 +110,13 @@ def _general_sentence(c: Context, s: Step) -> str:
     t, src = s.target, s.source
     e = s.expr
     words = []
+    first = next((sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "first_extremum"), None)
+    if first is not None:
+        which = "minimum" if first.kw.get("lowest") else "maximum"
+        along = "of all its entries" if first.kw.get("axis") is None else f"along axis {first.kw.get('axis')}"
+        return (f"${c.name(src)}$ takes the {which} of ${c.name(t)}$ {along}: its derivative is 1 at the first "
+                f"{which} and 0 elsewhere (ties go to the first, a convention like ReLU'(0) = 0), so the adjoint "
+                "reaches that entry only.")
     inline = next((sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
                    and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
                    and sub.args[0].name.endswith(src)), None)

@@ -18,11 +18,12 @@ from ..spec import LOSS
 from .latex_base import Block, Context, Section, Writeup, break_rows, math
 from .latex_chain import chain_section
 from .latex_entries import entries_section
+from .latex_fused import fused_section
 from .latex_steps import adjoint_targets, entry_names
 from .printers import LatexIRPrinter
 
 #: Section names, in document order.
-SECTIONS = ("graph", "shapes", "conventions", "forward", "gradients", "chain", "entries", "expanded")
+SECTIONS = ("graph", "shapes", "conventions", "forward", "gradients", "chain", "fused", "entries", "expanded")
 
 #: an expanded formula longer than this (characters of LaTeX) is not printed: past it the
 #: formula runs over many lines and teaches nothing the named form does not
@@ -201,12 +202,12 @@ def _expanded(c: Context):
 
 
 _BUILDERS = {"shapes": _shapes, "conventions": _conventions, "forward": _forward,
-             "gradients": _gradients, "chain": chain_section, "entries": entries_section,
+             "gradients": _gradients, "chain": chain_section, "fused": fused_section, "entries": entries_section,
              "expanded": _expanded}
 
 TITLES = {"graph": "Computation graph", "shapes": "Shapes", "conventions": "Conventions",
           "forward": "Forward pass", "gradients": "Gradients", "chain": "The chain rule, step by step",
-          "entries": "Entry by entry", "expanded": "Fully expanded forms"}
+          "fused": "Fused forms", "entries": "Entry by entry", "expanded": "Fully expanded forms"}
 
 
 def build(d: Derivation, printer: LatexIRPrinter, *, sections=None, layout: str = "numerator",

@@ -93,7 +93,8 @@ def classify(d: Derivation, target: str, source: str, expr: Expr) -> Step:
                     return Step(target, source, expr, "scale" if len(t_shape) else "weight_dot", other)
                 if len(t_shape) >= 1 and tuple(other.shape) == tuple(t_shape) and g.ndim == 0:
                     return Step(target, source, expr, "weight_dot", other)
-                return Step(target, source, expr, "diagonal", other)
+                if _entrywise(other):
+                    return Step(target, source, expr, "diagonal", other)
             if _softmax_form(expr, g):
                 return Step(target, source, expr, "softmax", args[0])
         if op == "matmul":
@@ -116,6 +117,13 @@ def classify(d: Derivation, target: str, source: str, expr: Expr) -> Step:
         if op in ("sum", "broadcast_to") and _is_adj(args[0], source):
             return Step(target, source, expr, "sum")
     return Step(target, source, expr, "general")
+
+
+def _entrywise(e: Expr) -> bool:
+    """Each entry of e reads the same entry of its arrays (no reduction: the indicator of a
+    row's first maximum is not a diagonal Jacobian's entry)."""
+    from ..rules import RULES
+    return all(RULES[n.op].family in ("arith", "elementwise") for n in walk(e) if isinstance(n, Apply))
 
 
 def _softmax_form(expr: Apply, g: Var) -> bool:

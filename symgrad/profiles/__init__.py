@@ -29,6 +29,7 @@ COURSES = {
     "pset3": "symgrad.profiles.pset3",
     "mlp": "symgrad.profiles.mlp",
     "nodes": "symgrad.profiles.nodes",
+    "makemore_backprop": "symgrad.profiles.makemore_backprop",
 }
 
 
