@@ -53,7 +53,7 @@ def test_repaired_formula_is_shown_and_is_itself_correct():
     d = load_derivation("titanic")
     v = verify_tree(d, "W1", parse("A @ (d_C * step(B))"), time_limit=5)
     message = next(m["message"] for m in v.diagnosis if m["mistake"] == "missing_transpose")
-    repaired = message.split(". ")[-1].removesuffix(" fits and is correct.")
+    repaired = message.split("Repaired: ")[-1].removesuffix(" fits and is correct.")
     assert verify_tree(d, "W1", parse(repaired), time_limit=5).verdict == "correct"
 
 

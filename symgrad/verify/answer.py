@@ -269,21 +269,35 @@ def _read_as(answer: Expr) -> str | None:
 def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdict:
     """``out`` with the mistakes named that small edits of the answer undo (:mod:`.repair`)."""
     from .repair import POINTS as REPAIR_POINTS
-    from .repair import repairs
+    from .repair import Search, mean_counts, repairs
     pts, ctx = random_points(d, REPAIR_POINTS, seed)
     truth = d.adjoint_var(name)
-    want = [envmod.value_of(truth, p, ctx) for p in pts]
-    found, gave_up = repairs(d, name, tree, pts, ctx, want, lambda t: envmod.lower_answer(d, t), envmod.value_of)
+    want_shape = tuple(d.graph.variables()[name].shape)
+    search = Search(want_shape, pts, ctx, [envmod.value_of(truth, p, ctx) for p in pts],
+                    lambda t: envmod.lower_answer(d, t), envmod.value_of, mean_counts(d, ctx))
+    search.variants = [(tuple(v.mistake.split("+")), [envmod.value_of(v.expr, p, ctx) for p in pts])
+                       for v in variants(d, name) if tuple(v.expr.shape) == want_shape]
+    found, gave_up = repairs(search, tree)
     if found:
         out.diagnosis = []
-        for mistakes, expr in found[:3]:
-            shown = _read_as(expr) or "a repaired answer"
+        for mistakes, expr, factor in found[:3]:
+            shown = _read_as(expr) or "the edited answer"
+            if factor:
+                shown = f"{factor} * ({shown})"
+            how = "fits; what is still wrong in it is named beside" if factor is None else "fits and is correct"
+            also = f" ({', '.join(mistakes)})" if len(mistakes) > 1 and factor is not None else ""
             for m in mistakes:
                 if all(item["mistake"] != m for item in out.diagnosis):
-                    out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} {shown} fits and is correct."})
+                    out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} Repaired{also}: {shown} {how}."})
     elif gave_up:
-        out.message += "; the search for an edit that makes it correct stopped at its bound (time or count)"
+        out.message += ("; the search for an edit that makes it correct stopped at its bound "
+                        f"({_bound()}) without finding one")
     return out
+
+
+def _bound() -> str:
+    from .repair import MAX_CANDIDATES, MAX_SECONDS
+    return f"{MAX_CANDIDATES} edited answers or {MAX_SECONDS:g} s"
 
 
 def verify_answer(spec, name: str, text: str, **kw) -> Verdict:
