@@ -176,6 +176,9 @@ class _Reader:
                 return node
 
     def juxt(self, a, b, pos):
+        if isinstance(a, BinOp) and a.op in ("*", "@") and isinstance(a.right, Call) and a.right.func == ONES_ROW:
+            # \frac{1}{n}\mathbf{1}^\top X: the scalar waits while the ones row takes its array
+            return BinOp(a.op, a.left, self.juxt(a.right, b, pos), a.pos)
         if isinstance(a, Call) and a.func == ONES_ROW:
             return Call("sum", (b,), (("axis", Num(Fraction(0), "0", pos)),), pos)
         if isinstance(b, Call) and b.func == ONES_COL:
