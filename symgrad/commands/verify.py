@@ -121,10 +121,12 @@ def cmd_verify(args) -> int:
             from ..parse import parse
             tree = parse(args.answer)
         else:
+            from ..verify.answer import check_wrt
             from ..verify.latex import read_latex
-            tree, warnings = read_latex(args.latex, d)
+            check_wrt(d, args.wrt)
+            tree, warnings = read_latex(args.latex, d, d.graph.variables()[args.wrt].shape)
         from ..verify.answer import check_wrt
-        check_wrt(d, args.wrt)
+        check_wrt(d, args.wrt)   # (for --answer; --latex checked it before reading)
         v = verify_tree(d, args.wrt, tree, time_limit=args.time_limit)
         if warnings:
             v.message += "; note: " + "; ".join(warnings)

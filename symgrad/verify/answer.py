@@ -51,9 +51,10 @@ class Verdict:
         return {"correct": 0, "incorrect": 1}.get(self.verdict, 2)
 
     def as_json(self) -> dict:
-        return {"verdict": self.verdict, "method": self.method, "expected_shape": self.expected_shape,
-                "answer_shape": self.answer_shape, "counterexample": self.counterexample,
-                "diagnosis": self.diagnosis, "message": self.message, "read_as": self.read_as}
+        return {"read_as": self.read_as, "verdict": self.verdict, "method": self.method,
+                "expected_shape": self.expected_shape, "answer_shape": self.answer_shape,
+                "counterexample": self.counterexample,
+                "diagnosis": self.diagnosis, "message": self.message}
 
 
 def _listed(a):
@@ -236,6 +237,8 @@ def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
         out = Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
                       diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
                       message=f"the answer's own shapes do not fit: {exc.message}")
+        from .treetext import read_as
+        out.read_as = read_as(tree)
         return _repaired(d, name, tree, out, kw.get("seed", 0))
     out = verify_expr(d, name, answer, **kw)
     if out.verdict == "incorrect" and [m["mistake"] for m in out.diagnosis] == ["unknown"]:

@@ -69,6 +69,8 @@ class _Reader:
         self.words = words()
         self.displays = displays(d)
         self.warnings: list[str] = []
+        self.columns = "*"          # how two column vectors side by side are read: "*" or "outer"
+        self.juxtaposed = False     # whether the answer has two column vectors side by side
 
     # -- helpers -------------------------------------------------------------
     @property
@@ -197,9 +199,17 @@ class _Reader:
         if da == 1 and db == 1 and isinstance(b, Transpose) and not isinstance(a, Transpose):
             return Call("outer", (a, b.operand), (), pos)
         if da == 1 and db == 1 and not isinstance(a, Transpose):
-            # two columns side by side, sigma(z)(1 - sigma(z)): no matrix product fits; element-wise
-            self.warnings.append(f"two column vectors side by side at column {pos} read as an element-wise "
-                                 r"product (write \odot to say so, or u^\top v for an inner product)")
+            # two columns side by side, sigma(z)(1 - sigma(z)): no matrix product fits. Element-wise,
+            # or (when only that gives the gradient's shape: read_latex decides) outer
+            self.juxtaposed = True
+            if self.columns == "outer":
+                self.warnings.append(f"two column vectors side by side at column {pos} are ambiguous; read as "
+                                     r"an outer product u v^\top, the reading that has the gradient's shape "
+                                     r"(write u \otimes v or u v^\top to say so)")
+                return Call("outer", (a, b), (), pos)
+            self.warnings.append(f"two column vectors side by side at column {pos} are ambiguous; read as an "
+                                 r"element-wise product (write \odot to say so, u^\top v for an inner product "
+                                 r"or u v^\top for an outer one)")
             return BinOp("*", a, b, pos)
         return BinOp("@", a, b, pos)
 
@@ -414,15 +424,36 @@ def parse_latex(text: str, derivation):
     return read_latex(text, derivation)[0]
 
 
-def read_latex(text: str, derivation):
-    """Parse a LaTeX answer for a derivation's names into (a symgrad.parse tree,
+def read_latex(text: str, derivation, expected_shape: tuple | None = None):
+    r"""Parse a LaTeX answer for a derivation's names into (a symgrad.parse tree,
     warnings about readings that were a choice).
+
+    Two column vectors side by side (``\sigma(z)(1-\sigma(z))``) are ambiguous: they
+    are read element-wise, or as an outer product when only that reading lowers
+    to ``expected_shape`` (the gradient's shape, when known); a warning says so.
 
     Raises:
         ParseError: naming the offending token (or command) and its column.
     """
+    reader = _read(text, derivation, "*")
+    if reader.juxtaposed and expected_shape is not None and _shape(reader) != tuple(expected_shape):
+        other = _read(text, derivation, "outer")
+        if _shape(other) == tuple(expected_shape):
+            reader = other
+    return reader.tree, list(dict.fromkeys(reader.warnings))
+
+
+def _read(text: str, derivation, columns: str) -> _Reader:
     reader = _Reader(text, derivation)
-    tree = reader.parse()
-    check_height(tree, "LaTeX answer")
-    reader.check_ones(Call("", (tree,), (), 0))
-    return tree, list(dict.fromkeys(reader.warnings))
+    reader.columns = columns
+    reader.tree = reader.parse()
+    check_height(reader.tree, "LaTeX answer")
+    reader.check_ones(Call("", (reader.tree,), (), 0))
+    return reader
+
+
+def _shape(reader: _Reader):
+    try:
+        return tuple(reader.lowering.lower(reader.tree).shape)
+    except SymgradError:
+        return None
