@@ -84,9 +84,9 @@ def _parse(d, text: str, language: str, expected_shape=None):
     """(parse tree, language, warnings) in the first language of :func:`_order` that reads
     the answer; when none does, the first language's ParseError. ``expected_shape``
     resolves LaTeX's ambiguous juxtapositions (:func:`symgrad.verify.latex.read_latex`)."""
-    from .parse import parse
+    from .verify.entries import parse_answer
     from .verify.latex import read_latex
-    readers = {"latex": lambda: read_latex(text, d, expected_shape), "expr": lambda: (parse(text), [])}
+    readers = {"latex": lambda: read_latex(text, d, expected_shape), "expr": lambda: (parse_answer(text), [])}
     first, *others = _order(text, language)
     try:
         return _with(readers[first](), first)
@@ -113,7 +113,7 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
             does not parse is not raised: it is the verdict ``unusable`` with its column).
     """
     from .derive import Derivation
-    from .verify.answer import check_wrt, verify_tree
+    from .verify.answer import check_wrt, verify_tree, wrt_shape
     from .verify.env import load_derivation
     if language not in LANGUAGES:
         raise SymgradError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
@@ -121,7 +121,7 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
     check_wrt(d, wrt)
     out = AnswerCheck(d.spec.name, wrt, str(answer), _order(str(answer), language)[0], "unusable")
     try:
-        tree, out.language, warnings = _parse(d, str(answer), language, d.graph.variables()[wrt].shape)
+        tree, out.language, warnings = _parse(d, str(answer), language, wrt_shape(d, wrt))
         _read_as(d, tree, out)
         v = verify_tree(d, wrt, tree, time_limit=time_limit)
     except (ParseError, SymgradError) as exc:

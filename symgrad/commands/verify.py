@@ -118,13 +118,13 @@ def cmd_verify(args) -> int:
     warnings = []
     try:
         if args.answer is not None:
-            from ..parse import parse
-            tree = parse(args.answer)
+            from ..verify.entries import parse_answer
+            tree = parse_answer(args.answer)
         else:
-            from ..verify.answer import check_wrt
+            from ..verify.answer import check_wrt, wrt_shape
             from ..verify.latex import read_latex
             check_wrt(d, args.wrt)
-            tree, warnings = read_latex(args.latex, d, d.graph.variables()[args.wrt].shape)
+            tree, warnings = read_latex(args.latex, d, wrt_shape(d, args.wrt))
         from ..verify.answer import check_wrt
         check_wrt(d, args.wrt)   # (for --answer; --latex checked it before reading)
         v = verify_tree(d, args.wrt, tree, time_limit=args.time_limit)

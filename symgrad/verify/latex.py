@@ -25,6 +25,7 @@ from fractions import Fraction
 from ..errors import ParseError, SymgradError
 from ..parse import MAX_DEPTH, BinOp, Call, Name, Num, Transpose, UnaryOp, check_height, literal_value
 from ..rules.core import AXIS
+from .entries import entry_name, read_entry
 from .exprtext import derivative_tree
 from .latex_names import displays, unknown_name
 from .latex_tokens import _NUMBER, tokenize, words
@@ -270,8 +271,7 @@ class _Reader:
             return name
         if t in ("(", "{") or t == r"\left" and self.toks[self.i + 1][0] in ("(", "{", r"\{"):
             node, _ = self.group()
-            self.skip_index()
-            return node
+            return self.skip_index(node)
         if t == r"\left" and self.toks[self.i + 1][0] == "[":
             node, _ = self.group()
             return self.maybe_slice(node, pos)
@@ -303,11 +303,21 @@ class _Reader:
             unknown_name(self.toks, self.i, self.displays)
         self.fail("expected a number, a name or '('")
 
-    def skip_index(self):
+    def skip_index(self, node=None):
         # \left(x\right)_{i}: an index written after a sum's body
         if self.tok == "_" and self.toks[self.i + 1][0] == "{" and self.toks[self.i + 2][0] in ("i", "j", "k"):
             self.take()
             self.braced_text()
+        elif self.tok == "_" and self.toks[self.i + 1][0] == "{" and isinstance(node, Name):
+            # (W_1)_{0,2}: one entry of a named array (integers, one per axis)
+            pos = self.col()
+            self.take()
+            index = self.braced_text()
+            entry = read_entry(f"{node.id}[{index}]")
+            if entry is None:
+                raise ParseError(f"an entry is written (W_1)_{{0,2}}: integers separated by commas (column {pos})")
+            return Name(entry_name(*entry), node.pos)
+        return node
 
     def maybe_slice(self, node, pos):
         if self.tok != "_":
