@@ -27,35 +27,11 @@ from ..parse import MAX_DEPTH, BinOp, Call, Name, Num, Transpose, UnaryOp, check
 from ..rules.core import AXIS
 from .entries import entry_name, read_entry
 from .exprtext import derivative_tree
-from .latex_names import displays, unknown_name
+from .latex_names import displays, remembering, unknown_name
 from .latex_tokens import _NUMBER, tokenize, words
 
 LARGE = {r"\sum"}   # large operators: their argument is the factor that follows, brackets or not
 ONES_ROW, ONES_COL = "<ones row>", "<ones column>"   # \mathbf{1}^\top x sums x's rows, x \mathbf{1} its columns
-
-
-def _remembering(cls):
-    """``cls`` (a lowering) remembering what each parse node lowered to, or the
-    error it raised. The reader asks for the rank of the whole left operand at
-    every factor of a product; remembered, a chain of factors costs linear,
-    not quadratic, work. Keyed by id, the node kept alive beside its result."""
-    class Remembering(cls):
-        def __init__(self, *args):
-            super().__init__(*args)
-            self.memo = {}
-
-        def lower(self, node):
-            hit = self.memo.get(id(node))
-            if hit is None or hit[0] is not node:
-                try:
-                    hit = (node, super().lower(node), None)
-                except SymgradError as exc:
-                    hit = (node, None, exc)
-                self.memo[id(node)] = hit
-            if hit[2] is not None:
-                raise hit[2]
-            return hit[1]
-    return Remembering
 
 
 class _Reader:
@@ -66,7 +42,7 @@ class _Reader:
         self.i = 0
         self.depth = 0
         self.d = d
-        self.lowering = _remembering(AnswerLowering)(d)
+        self.lowering = remembering(AnswerLowering)(d)
         self.words = words()
         self.displays = displays(d)
         self.warnings: list[str] = []
