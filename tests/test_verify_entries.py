@@ -80,3 +80,11 @@ def test_cli_entry_and_its_error():
     assert ok.returncode == 0 and ok.stdout.startswith("read as: 2 * (yhat[1] - y[1]) * z2[2]"), ok.stdout
     bad = subprocess.run(run + ["--wrt", "W2[9,0]", "--answer", "1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "outside" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_help_example_is_judged_correct():
+    from symgrad.commands.verify import EXAMPLES
+    for spec, wrt, flag, text in EXAMPLES:
+        d = load_derivation(spec)
+        tree = parse_answer(text) if flag == "--answer" else parse_latex(text, d)
+        assert verify_tree(d, wrt, tree, time_limit=5).verdict == "correct", (spec, wrt, text)
