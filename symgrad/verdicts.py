@@ -129,7 +129,7 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
         return out
     for name in ("verdict", "message", "method", "expected_shape", "answer_shape", "counterexample", "diagnosis"):
         setattr(out, name, getattr(v, name))
-    out.read_as_text = out.read_as_text or v.read_as
+    out.read_as_text = v.read_as or out.read_as_text   # entries as written (W2[0,1]), not as slices
     if warnings:
         out.message += "; note: " + "; ".join(warnings)
     if show_key and out.verdict == "correct":
