@@ -214,20 +214,24 @@ def random_points(d: Derivation, count: int, seed: int = 0) -> tuple[list[Point]
 def kink_points(d: Derivation, ctx: EvalContext, seed: int = 1) -> list[Point]:
     """Points where some kinked operation sits exactly on its kink.
 
-    Built by zeroing one input or parameter at a time; kept when it puts a
-    kinked argument on its kink.
+    Every leaf is drawn as :func:`draw_leaves` draws it (inputs by their kind, leaves a
+    log or a root reads kept positive); then one leaf of real entries that may be 0 at a
+    time (a parameter, or a real input outside a positive domain) is set to zero, and
+    the point kept when that puts a kinked argument on its kink. A onehot, binary or
+    positive input is never zeroed: zeros are outside its domain.
     """
     if not kinked_arguments(d.graph):
         return []
     rng = np.random.default_rng(seed)
     names = _leaf_vars(d)
+    positive = positive_leaves(d.graph)
     out = []
     for zeroed in names:
+        if kind_of(d.graph, zeroed.name) != REAL or zeroed.name in positive:
+            continue
         for _ in range(3):
-            leaves = {v.name: (np.zeros(ctx.shape(v.shape), dtype=int if kind_of(d.graph, v.name).integer else float)
-                               if v.name == zeroed.name else draw_kind(rng, ctx.shape(v.shape),
-                                                                       kind_of(d.graph, v.name), ctx))
-                      for v in names}
+            leaves = draw_leaves(d.graph, names, ctx, rng)
+            leaves[zeroed.name] = np.zeros(ctx.shape(zeroed.shape))
             with np.errstate(all="ignore"):
                 values = d.values(leaves, ctx)
                 on_kink = distance_to_kinks(d.graph, values, ctx) == 0.0

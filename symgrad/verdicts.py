@@ -80,22 +80,28 @@ def _order(text: str, language: str) -> tuple:
     return ("latex", "expr") if "\\" in text or "{" in text else ("expr", "latex")
 
 
-def _parse(d, text: str, language: str):
-    """The parse tree in the first language of :func:`_order` that reads the answer, and that
-    language; when none does, the first language's ParseError."""
-    from .parse import parse
-    from .verify.latex import parse_latex
-    readers = {"latex": lambda: parse_latex(text, d), "expr": lambda: parse(text)}
+def _parse(d, text: str, language: str, expected_shape=None):
+    """(parse tree, language, warnings) in the first language of :func:`_order` that reads
+    the answer; when none does, the first language's ParseError. ``expected_shape``
+    resolves LaTeX's ambiguous juxtapositions (:func:`symgrad.verify.latex.read_latex`)."""
+    from .verify.entries import parse_answer
+    from .verify.latex import read_latex
+    readers = {"latex": lambda: read_latex(text, d, expected_shape), "expr": lambda: (parse_answer(text), [])}
     first, *others = _order(text, language)
     try:
-        return readers[first](), first
+        return _with(readers[first](), first)
     except SymgradError as exc:
         for other in others:
             try:
-                return readers[other](), other
+                return _with(readers[other](), other)
             except SymgradError:
                 pass
         raise exc from None
+
+
+def _with(read: tuple, language: str) -> tuple:
+    tree, warnings = read
+    return tree, language, warnings
 
 
 def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_limit: float = 10.0,
@@ -107,7 +113,7 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
             does not parse is not raised: it is the verdict ``unusable`` with its column).
     """
     from .derive import Derivation
-    from .verify.answer import check_wrt, verify_tree
+    from .verify.answer import check_wrt, verify_tree, wrt_shape
     from .verify.env import load_derivation
     if language not in LANGUAGES:
         raise SymgradError(f"language {language!r}: choose one of {', '.join(LANGUAGES)}")
@@ -115,7 +121,7 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
     check_wrt(d, wrt)
     out = AnswerCheck(d.spec.name, wrt, str(answer), _order(str(answer), language)[0], "unusable")
     try:
-        tree, out.language = _parse(d, str(answer), language)
+        tree, out.language, warnings = _parse(d, str(answer), language, wrt_shape(d, wrt))
         _read_as(d, tree, out)
         v = verify_tree(d, wrt, tree, time_limit=time_limit)
     except (ParseError, SymgradError) as exc:
@@ -123,6 +129,9 @@ def check_answer(spec, wrt: str, answer: str, *, language: str = "auto", time_li
         return out
     for name in ("verdict", "message", "method", "expected_shape", "answer_shape", "counterexample", "diagnosis"):
         setattr(out, name, getattr(v, name))
+    out.read_as_text = v.read_as or out.read_as_text   # entries as written (W2[0,1]), not as slices
+    if warnings:
+        out.message += "; note: " + "; ".join(warnings)
     if show_key and out.verdict == "correct":
         out.key_latex = answer_key(d, wrt)
     return out
@@ -133,8 +142,10 @@ def read_answer(d, answer: str, language: str = "auto") -> dict:
     symgrad's LaTeX and text of it, or the parse error and its column."""
     out = AnswerCheck(d.spec.name, "", str(answer), _order(str(answer), language)[0], "unusable")
     try:
-        tree, out.language = _parse(d, str(answer), language)
+        tree, out.language, warnings = _parse(d, str(answer), language)
         _read_as(d, tree, out)
+        if warnings:
+            out.message = "note: " + "; ".join(warnings)
     except SymgradError as exc:
         out.message, out.error_column = str(exc), _column(exc)
     return {k: getattr(out, k) for k in ("language", "read_as_latex", "read_as_text", "message", "error_column")}

@@ -108,3 +108,18 @@ def test_is_zero_decides_identities_of_functions_and_refuses_a_difference():
     assert points.is_zero(sp.exp(x) ** 2 - sp.exp(2 * x))
     assert not points.is_zero(x - y)
     assert not points.is_zero(sig - sp.exp(x))
+
+
+def test_kink_points_draw_every_leaf_by_its_kind():
+    """Kink points keep each input in its domain: a onehot label stays one-hot, a leaf a log
+    reads stays positive (and is never the zeroed leaf)."""
+    spec = Spec(name="kinkkinds", inputs={"x": [3], "s": [3], "y": {"shape": [2], "kind": "onehot"}},
+                params={"W": [2, 3]}, nodes={"h": "relu(W @ x)", "q": "log(softmax(h))"},
+                loss="-sum(y * q) + sum(log(s))")
+    d = derive(spec)
+    ctx = EvalContext(points.answer_sizes(d.graph))
+    found = points.kink_points(d, ctx)
+    assert len(found) >= 2
+    for p in found:
+        assert sorted(np.asarray(p.values["y"]).tolist()) == [0.0, 1.0]
+        assert np.all(np.asarray(p.values["s"]) > 0), p.values["s"]

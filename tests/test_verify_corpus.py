@@ -17,7 +17,7 @@ from verify_corpus import CORPUS  # noqa: E402
 
 def test_corpus_size():
     correct = sum(e[4] == "correct" for e in CORPUS)
-    assert correct >= 60 and len(CORPUS) - correct >= 40
+    assert len(CORPUS) >= 150 and correct >= 60 and len(CORPUS) - correct >= 40
     assert {e[2] for e in CORPUS if e[4] != "correct"} == {"expr", "latex"}
 
 

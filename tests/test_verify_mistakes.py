@@ -25,6 +25,11 @@ CASES = [
     ("batchbias", "b", "2 / (2 * n) * (z - y)", "bias_not_summed"),
     ("pset3", "r1", "d_h1 * (1 - step(-r1))", "kink_convention"),
     ("pset3", "W2", "h1 * 3", "unknown"),
+    ("ridge_regression", "w", "2 * (prediction - y) * x", "regularization_dropped"),
+    ("ridge_regression", "b", "2 * (prediction - y) + 2 * l2_reg * b", "extra_term"),
+    ("titanic", "W1", "A.T @ d_C", "chain_factor_dropped"),
+    ("mlp_regression", "b1", "2 * (prediction - y) * (1 - h**2)", "chain_factor_dropped"),
+    ("titanic", "W2", "2/n * D.T @ (yhat - y) / n", "extra_mean_factor"),
 ]
 
 

@@ -53,7 +53,7 @@ def test_repaired_formula_is_shown_and_is_itself_correct():
     d = load_derivation("titanic")
     v = verify_tree(d, "W1", parse("A @ (d_C * step(B))"), time_limit=5)
     message = next(m["message"] for m in v.diagnosis if m["mistake"] == "missing_transpose")
-    repaired = message.split(". ")[-1].removesuffix(" fits and is correct.")
+    repaired = message.split("Repaired: ")[-1].removesuffix(" fits and is correct.")
     assert verify_tree(d, "W1", parse(repaired), time_limit=5).verdict == "correct"
 
 
@@ -61,3 +61,40 @@ def test_an_answer_no_edit_repairs_stays_unknown():
     d = load_derivation("titanic")
     v = verify_tree(d, "W1", parse("A @ A"), time_limit=5)
     assert v.verdict == "incorrect" and [m["mistake"] for m in v.diagnosis] == ["unknown"]
+
+
+def test_two_mistakes_at_once_are_named_with_the_formula_that_undoes_both():
+    d = load_derivation("titanic")
+    v = verify_tree(d, "W2", parse("D @ (2*(yhat - y))"), time_limit=5)
+    named = {m["mistake"]: m["message"] for m in v.diagnosis}
+    assert {"missing_transpose", "missing_mean_factor"} <= set(named), v.diagnosis
+    repaired = named["missing_transpose"].split("): ")[-1].removesuffix(" fits and is correct.")
+    assert verify_tree(d, "W2", parse(repaired), time_limit=5).verdict == "correct", repaired
+
+
+def test_the_ones_column_kept_is_dropped_by_the_repair():
+    d = load_derivation("titanic")
+    v = verify_tree(d, "W1", parse("A.T @ ((2/n*(yhat - y)) @ W2.T * step(B))"), time_limit=5)
+    assert "do not fit" in v.message and [m["mistake"] for m in v.diagnosis] == ["concat_ones_kept"]
+
+
+def test_the_search_says_when_it_gave_up(monkeypatch):
+    from symgrad.verify import repair
+    monkeypatch.setattr(repair, "MAX_CANDIDATES", 2)
+    d = load_derivation("titanic")
+    v = verify_tree(d, "W1", parse("A @ A"), time_limit=5)
+    assert "stopped at its bound" in v.message and [m["mistake"] for m in v.diagnosis] == ["unknown"]
+
+
+@pytest.mark.parametrize("c,names,factor", [
+    (0.5, ["missing_factor_2"], "2"),
+    (-1.0, ["sign_error"], "-1"),
+    (6.0, ["missing_mean_factor"], "1/n"),
+    (1 / 6, ["extra_mean_factor"], "n"),
+    (-3.0, ["sign_error", "missing_factor_2", "missing_mean_factor"], "-1 * 2 * 1/n"),
+    (1 / 36, [], ""),
+    (1.7, [], ""),
+])
+def test_constant_factors_name_their_mistakes(c, names, factor):
+    from symgrad.verify.repair import factor_mistakes
+    assert factor_mistakes(c, [(6, "n")]) == (names, factor)

@@ -20,18 +20,57 @@ def _courses_help() -> str:
     return "the course interface of --code: " + "; ".join(f"{n} ({get(n).doc})" for n in _courses())
 
 
+class _Later(str):
+    """A help text made only when argparse shows it: the course list imports every course's
+    module, which a ``symgrad verify --answer`` does not need (it starts faster)."""
+
+    def __new__(cls, make):
+        out = super().__new__(cls, "COURSE")
+        out.make = make
+        return out
+
+    def __mod__(self, params):
+        return self.make() % params
+
+    def strip(self, chars=None):
+        return self.make().strip(chars)
+
+
+def _check_profile(name) -> None:
+    from ..errors import SymgradError
+    if name not in _courses():
+        raise SymgradError(f"--profile {one_line(name, 60)}: not a course whose code can be checked; choose one "
+                           f"of {', '.join(_courses())}")
+
+
 LATEX_HELP = r"""--latex accepts LaTeX as people type it (README, "Answers in LaTeX"):
   $...$ and a trailing \\ are dropped; \frac{\partial L}{\partial W_1} = ... keeps the right side
   names as the spec writes them or as its [latex] display names; fonts do not matter
     (\mathbf{W}, \bm W, \boldsymbol{W}, W); braces optional (\hat{\mathbf p}, \vec r^{\,1})
   \frac \dfrac \tfrac12 \sqrt{v}; W^T W^\top \mathbf{W}^{(2)\top}; A B or A \cdot B (matrix product),
     u v^\top (outer), \odot \circ (element-wise), \otimes (outer)
+  two column vectors side by side, \sigma(z)(1-\sigma(z)), are ambiguous: read element-wise (or as
+    the outer product when only that has the gradient's shape), and the verdict says so
   \sigma \tanh^2(z) \log \operatorname{ReLU} \sigma'(z); \mathbb{1}[z > 0]; \sum_i x, \mathbf{1}^\top X
+  one entry: (W_1)_{0,2} or \left(\mathbf{z}_2\right)_{1} (a name in brackets, integer subscripts)
+every verdict begins with "read as: <the answer in the expression language>".
 examples:
-  symgrad verify multiclass --wrt b2 --latex '$\hat{\mathbf p} - \mathbf y$'
-  symgrad verify hw1_relu_identity_mse --wrt b1 \
-      --latex '\mathbf{W}^{(2)\top} 2(\hat{\mathbf y}-\mathbf y) \odot \mathbb{1}[\mathbf z_1 > 0]'
 """
+
+#: The examples --help shows (tests/test_verify_entries.py checks each is judged correct).
+EXAMPLES = [
+    ("multiclass", "b2", "--latex", r"$\hat{\mathbf p} - \mathbf y$"),
+    ("hw1_relu_identity_mse", "b1", "--latex",
+     r"\mathbf{W}^{(2)\top} 2(\hat{\mathbf y}-\mathbf y) \odot \mathbb{1}[\mathbf z_1 > 0]"),
+    ("hw1_sigmoid_sigmoid_bce", "b1", "--latex",
+     r"\tfrac12 \mathbf{W}^{(2)\top}(\hat{\mathbf y}-\mathbf y) \odot \sigma(\mathbf z_1)(1-\sigma(\mathbf z_1))"),
+    ("titanic", "W2", "--latex", r"\frac{2}{n} D^\top (\hat{\mathbf y} - \mathbf y)"),
+    ("titanic", "W2", "--answer", "2/n * D.T @ (yhat - y)"),
+    ("hw1_relu_identity_mse", "W2[1,2]", "--answer", "2*(yhat[1] - y[1])*z2[2]"),
+    ("hw1_relu_identity_mse", "W2[1,2]", "--latex", r"2((\hat{\mathbf y})_{1} - (\mathbf y)_{1})(\mathbf z_2)_{2}"),
+]
+LATEX_HELP += "".join(f"  symgrad verify {spec} --wrt '{wrt}' {flag} '{text}'\n" if "[" in wrt else
+                      f"  symgrad verify {spec} --wrt {wrt} {flag} '{text}'\n" for spec, wrt, flag, text in EXAMPLES)
 
 
 def add_verify(sub):
@@ -39,12 +78,13 @@ def add_verify(sub):
                                       "counterexample and the mistake named",
                        epilog=LATEX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", metavar="SPEC|NAME", help="a spec file (TOML) or the name of a bundled spec")
-    p.add_argument("--wrt", metavar="NAME", help="the parameter or node whose gradient the answer is")
+    p.add_argument("--wrt", metavar="NAME", help="the parameter or node whose gradient the answer is, or one "
+                                                  "entry of it: W1[0,2] (arrays of fixed size)")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--answer", metavar="EXPR", help="the answer in the spec expression language")
     group.add_argument("--latex", metavar="TEX", help="the answer in LaTeX")
     group.add_argument("--code", metavar="FILE", help="a Python file written to a course interface")
-    p.add_argument("--profile", choices=_courses(), help=_courses_help())
+    p.add_argument("--profile", metavar="COURSE", help=_Later(_courses_help))
     p.add_argument("--format", choices=("text", "json"), default="text")
     _memory_arg(p)
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
@@ -105,6 +145,7 @@ def cmd_verify(args) -> int:
         from ..verify.code import check_file, print_report
         if not args.profile:
             raise SymgradError(f"--code needs --profile ({' | '.join(_courses())})")
+        _check_profile(args.profile)
         report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit,
                             memory_mb=args.memory, packages=_packages(args))
         if args.format == "json":
@@ -118,13 +159,15 @@ def cmd_verify(args) -> int:
     warnings = []
     try:
         if args.answer is not None:
-            from ..parse import parse
-            tree = parse(args.answer)
+            from ..verify.entries import parse_answer
+            tree = parse_answer(args.answer)
         else:
+            from ..verify.answer import check_wrt, wrt_shape
             from ..verify.latex import read_latex
-            tree, warnings = read_latex(args.latex, d)
+            check_wrt(d, args.wrt)
+            tree, warnings = read_latex(args.latex, d, wrt_shape(d, args.wrt))
         from ..verify.answer import check_wrt
-        check_wrt(d, args.wrt)
+        check_wrt(d, args.wrt)   # (for --answer; --latex checked it before reading)
         v = verify_tree(d, args.wrt, tree, time_limit=args.time_limit)
         if warnings:
             v.message += "; note: " + "; ".join(warnings)

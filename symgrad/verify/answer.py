@@ -51,9 +51,10 @@ class Verdict:
         return {"correct": 0, "incorrect": 1}.get(self.verdict, 2)
 
     def as_json(self) -> dict:
-        return {"verdict": self.verdict, "method": self.method, "expected_shape": self.expected_shape,
-                "answer_shape": self.answer_shape, "counterexample": self.counterexample,
-                "diagnosis": self.diagnosis, "message": self.message, "read_as": self.read_as}
+        return {"read_as": self.read_as, "verdict": self.verdict, "method": self.method,
+                "expected_shape": self.expected_shape, "answer_shape": self.answer_shape,
+                "counterexample": self.counterexample,
+                "diagnosis": self.diagnosis, "message": self.message}
 
 
 def _listed(a):
@@ -70,32 +71,34 @@ def diagnose(d: Derivation, name: str, answer_values: list, points: list, ctx, r
     """Catalogued mistakes whose variant equals the answer at every point."""
     found: list[str] = []
     shape = next(a.shape for a in answer_values if a is not None)
-    for v in variants(d, name):
+    base, index = split_wrt(name)
+    for v in variants(d, base):
         if v.mistake in found:
             continue
-        if tuple(ctx.shape(v.expr.shape)) != tuple(shape):
+        expr = v.expr if index is None else _entry_or_none(v.expr, index)
+        if expr is None or tuple(ctx.shape(expr.shape)) != tuple(shape):
             continue
-        if all(a is None or close(a, envmod.value_of(v.expr, p, ctx), rtol) for a, p in zip(answer_values, points)):
+        if all(a is None or close(a, envmod.value_of(expr, p, ctx), rtol) for a, p in zip(answer_values, points)):
             found += [m for m in v.mistake.split("+") if m not in found]
     if not found:
         found = ["unknown"]
     return [{"mistake": m, "message": MESSAGES[m]} for m in found]
 
 
-def _symbolic_equal(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
+def _symbolic_equal(d: Derivation, truth: Expr, answer: Expr, sizes: dict, conn) -> None:
     """Child process: prove answer == truth entry by entry; sends True / False, or
     None when sympy itself fails (an overflow deep in evalf): undecided, and no
     traceback of the child's on the user's terminal."""
     try:
-        _prove(d, name, answer, sizes, conn)
+        _prove(d, truth, answer, sizes, conn)
     except BaseException:  # noqa: BLE001 - any failure of sympy's means "not decided"
         conn.send(None)
 
 
-def _prove(d: Derivation, name: str, answer: Expr, sizes: dict, conn) -> None:
+def _prove(d: Derivation, truth_expr: Expr, answer: Expr, sizes: dict, conn) -> None:
     ctx = EvalContext(sizes, symbolic=True)
     values = d.values(with_kinds(d, symbolic_leaves(d, ctx)), ctx)
-    truth = np.asarray(values[f"d_{name}"], dtype=object)
+    truth = np.asarray(evaluate(truth_expr, values, ctx), dtype=object)
     got = np.asarray(evaluate(answer, values, ctx), dtype=object)
     ok = truth.shape == got.shape and all(is_zero(as_sympy(t) - as_sympy(g))
                                           for t, g in zip(truth.ravel(), got.ravel()))
@@ -119,7 +122,7 @@ def prove_equal(d: Derivation, name: str, answer: Expr, sizes: dict, time_limit:
     """True / False when sympy decides within the time limit, None otherwise."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_symbolic_equal, args=(d, name, answer, sizes, child), daemon=True)
+    proc = ctx.Process(target=_symbolic_equal, args=(d, truth_of(d, name), answer, sizes, child), daemon=True)
     proc.start()
     child.close()
     try:
@@ -138,16 +141,15 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
                 seed: int = 0, points: int = POINTS) -> Verdict:
     """Compare an answer (IR) with the adjoint of ``name``."""
     start = time.monotonic()
-    var = d.graph.variables().get(name)
-    expected_shape = tuple(var.shape)
+    expected_shape = wrt_shape(d, name)
     out = Verdict("incorrect", expected_shape=show_shape(expected_shape), answer_shape=show_shape(answer.shape))
-    truth = d.adjoint_var(name)
+    truth = truth_of(d, name)
     pts, ctx = random_points(d, points, seed)
     got = [envmod.value_of(answer, p, ctx) for p in pts]
     want = [envmod.value_of(truth, p, ctx) for p in pts]
     if tuple(answer.shape) != expected_shape:
         out.message = (f"the answer has shape {show_shape(answer.shape)} but dL/d{name} has the shape of "
-                       f"{name}, {show_shape(expected_shape)}")
+                       f"{name}, {show_shape(expected_shape) if expected_shape else 'a scalar'}")
         out.method = "numeric"
         out.counterexample = counterexample(d, pts[0], want[0], got[0])
         out.diagnosis = diagnose(d, name, got, pts, ctx)
@@ -222,9 +224,47 @@ def _sizes(ctx) -> str:
 
 
 def check_wrt(d: Derivation, name: str) -> None:
-    if name not in d.contributions:
+    """Raise AnswerError unless ``name`` has a gradient: a parameter or node, or one entry of one
+    (``W1[0,2]``, sizes fixed)."""
+    from .entries import EntryError, check_index
+    base, index = split_wrt(name)
+    if base not in d.contributions:
         known = ", ".join(list(d.graph.params) + [t for t in d.order if t not in d.graph.params])
-        raise AnswerError(f"--wrt {name!r}: not a parameter or node with a gradient; choose one of {known}")
+        raise AnswerError(f"--wrt {name!r}: not a parameter or node with a gradient (or an entry of one, "
+                          f"e.g. W1[0,2]); choose one of {known}")
+    if index is not None:
+        try:
+            check_index(base, tuple(d.graph.variables()[base].shape), index)
+        except EntryError as exc:
+            raise AnswerError(f"--wrt {exc}") from None
+
+
+def split_wrt(name: str) -> tuple[str, tuple | None]:
+    """``"W1[0,2]"`` -> ("W1", (0, 2)); ``"W1"`` -> ("W1", None)."""
+    from .entries import read_entry
+    entry = read_entry(name)
+    return (name, None) if entry is None else entry
+
+
+def wrt_shape(d: Derivation, name: str) -> tuple:
+    """The shape of dL/d``name``: the variable's, or () for one entry."""
+    base, index = split_wrt(name)
+    return () if index is not None else tuple(d.graph.variables()[base].shape)
+
+
+def truth_of(d: Derivation, name: str) -> Expr:
+    """dL/d``name`` as IR: the adjoint, or its entry (:func:`symgrad.verify.entries.entry_of`)."""
+    from .entries import entry_of
+    base, index = split_wrt(name)
+    return d.adjoint_var(base) if index is None else entry_of(d.adjoint_var(base), index)
+
+
+def _entry_or_none(e: Expr, index: tuple):
+    from .entries import entry_of
+    try:
+        return entry_of(e, index) if e.ndim == len(index) else None
+    except SymgradError:
+        return None
 
 
 def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
@@ -233,14 +273,20 @@ def verify_tree(d: Derivation, name: str, tree, **kw) -> Verdict:
     try:
         answer = envmod.lower_answer(d, tree)
     except ShapeError as exc:
-        out = Verdict("incorrect", method=None, expected_shape=show_shape(d.graph.variables()[name].shape),
+        out = Verdict("incorrect", method=None, expected_shape=show_shape(wrt_shape(d, name)),
                       diagnosis=[{"mistake": "unknown", "message": MESSAGES["unknown"]}],
                       message=f"the answer's own shapes do not fit: {exc.message}")
+        from .treetext import read_as
+        out.read_as = read_as(tree)
         return _repaired(d, name, tree, out, kw.get("seed", 0))
     out = verify_expr(d, name, answer, **kw)
     if out.verdict == "incorrect" and [m["mistake"] for m in out.diagnosis] == ["unknown"]:
         out = _repaired(d, name, tree, out, kw.get("seed", 0))
-    out.read_as = _read_as(answer)
+    from ..parse import Name, walk
+    from .treetext import read_as
+    # entries (W2[0,1]) read back as written, not as the slices they lower to
+    entries = any(isinstance(n, Name) and "[" in n.id for n in walk(tree))
+    out.read_as = read_as(tree) if entries else _read_as(answer)
     return out
 
 
@@ -269,21 +315,37 @@ def _read_as(answer: Expr) -> str | None:
 def _repaired(d: Derivation, name: str, tree, out: Verdict, seed: int) -> Verdict:
     """``out`` with the mistakes named that small edits of the answer undo (:mod:`.repair`)."""
     from .repair import POINTS as REPAIR_POINTS
-    from .repair import repairs
+    from .repair import Search, mean_counts, repairs
     pts, ctx = random_points(d, REPAIR_POINTS, seed)
-    truth = d.adjoint_var(name)
-    want = [envmod.value_of(truth, p, ctx) for p in pts]
-    found, gave_up = repairs(d, name, tree, pts, ctx, want, lambda t: envmod.lower_answer(d, t), envmod.value_of)
+    truth = truth_of(d, name)
+    want_shape = wrt_shape(d, name)
+    base, index = split_wrt(name)
+    search = Search(want_shape, pts, ctx, [envmod.value_of(truth, p, ctx) for p in pts],
+                    lambda t: envmod.lower_answer(d, t), envmod.value_of, mean_counts(d, ctx))
+    exprs = [(v.mistake, v.expr if index is None else _entry_or_none(v.expr, index)) for v in variants(d, base)]
+    search.variants = [(tuple(m.split("+")), [envmod.value_of(e, p, ctx) for p in pts])
+                       for m, e in exprs if e is not None and tuple(e.shape) == want_shape]
+    found, gave_up = repairs(search, tree)
     if found:
         out.diagnosis = []
-        for mistakes, expr in found[:3]:
-            shown = _read_as(expr) or "a repaired answer"
+        for mistakes, expr, factor in found[:3]:
+            shown = _read_as(expr) or "the edited answer"
+            if factor:
+                shown = f"{factor} * ({shown})"
+            how = "fits; what is still wrong in it is named beside" if factor is None else "fits and is correct"
+            also = f" ({', '.join(mistakes)})" if len(mistakes) > 1 and factor is not None else ""
             for m in mistakes:
                 if all(item["mistake"] != m for item in out.diagnosis):
-                    out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} {shown} fits and is correct."})
+                    out.diagnosis.append({"mistake": m, "message": f"{MESSAGES[m]} Repaired{also}: {shown} {how}."})
     elif gave_up:
-        out.message += "; the search for an edit that makes it correct stopped at its bound (time or count)"
+        out.message += ("; the search for an edit that makes it correct stopped at its bound "
+                        f"({_bound()}) without finding one")
     return out
+
+
+def _bound() -> str:
+    from .repair import MAX_CANDIDATES, MAX_SECONDS
+    return f"{MAX_CANDIDATES} edited answers or {MAX_SECONDS:g} s"
 
 
 def verify_answer(spec, name: str, text: str, **kw) -> Verdict:
@@ -292,9 +354,9 @@ def verify_answer(spec, name: str, text: str, **kw) -> Verdict:
     Raises:
         SymgradError: the answer does not parse or uses unknown names (unusable).
     """
-    from ..parse import parse
+    from .entries import parse_answer
     d = envmod.load_derivation(spec)
-    return verify_tree(d, name, parse(text), **kw)
+    return verify_tree(d, name, parse_answer(text), **kw)
 
 
 def truth_text(d: Derivation, name: str) -> str:

@@ -51,6 +51,16 @@ class AnswerLowering(Lowering):
             var = d.adjoint_var(target)
             self.env[var.name] = var
 
+    def name(self, node) -> Expr:
+        """A name, or one entry of an array (``W2[0,1]``, :mod:`symgrad.verify.entries`)."""
+        from .entries import check_index, entry_of, read_entry
+        entry = read_entry(node.id)
+        if entry is None:
+            return super().name(node)
+        array = super().name(type(node)(entry[0], node.pos))
+        check_index(entry[0], tuple(array.shape), entry[1])
+        return entry_of(array, entry[1])
+
     def call(self, node: Call) -> Expr:
         if node.func not in self.EXTRA:
             return super().call(node)

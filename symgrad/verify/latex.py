@@ -25,36 +25,13 @@ from fractions import Fraction
 from ..errors import ParseError, SymgradError
 from ..parse import MAX_DEPTH, BinOp, Call, Name, Num, Transpose, UnaryOp, check_height, literal_value
 from ..rules.core import AXIS
+from .entries import entry_name, read_entry
 from .exprtext import derivative_tree
-from .latex_names import displays, unknown_name
+from .latex_names import displays, remembering, unknown_name
 from .latex_tokens import _NUMBER, tokenize, words
 
 LARGE = {r"\sum"}   # large operators: their argument is the factor that follows, brackets or not
 ONES_ROW, ONES_COL = "<ones row>", "<ones column>"   # \mathbf{1}^\top x sums x's rows, x \mathbf{1} its columns
-
-
-def _remembering(cls):
-    """``cls`` (a lowering) remembering what each parse node lowered to, or the
-    error it raised. The reader asks for the rank of the whole left operand at
-    every factor of a product; remembered, a chain of factors costs linear,
-    not quadratic, work. Keyed by id, the node kept alive beside its result."""
-    class Remembering(cls):
-        def __init__(self, *args):
-            super().__init__(*args)
-            self.memo = {}
-
-        def lower(self, node):
-            hit = self.memo.get(id(node))
-            if hit is None or hit[0] is not node:
-                try:
-                    hit = (node, super().lower(node), None)
-                except SymgradError as exc:
-                    hit = (node, None, exc)
-                self.memo[id(node)] = hit
-            if hit[2] is not None:
-                raise hit[2]
-            return hit[1]
-    return Remembering
 
 
 class _Reader:
@@ -65,10 +42,12 @@ class _Reader:
         self.i = 0
         self.depth = 0
         self.d = d
-        self.lowering = _remembering(AnswerLowering)(d)
+        self.lowering = remembering(AnswerLowering)(d)
         self.words = words()
         self.displays = displays(d)
         self.warnings: list[str] = []
+        self.columns = "*"          # how two column vectors side by side are read: "*" or "outer"
+        self.juxtaposed = False     # whether the answer has two column vectors side by side
 
     # -- helpers -------------------------------------------------------------
     @property
@@ -176,6 +155,9 @@ class _Reader:
                 return node
 
     def juxt(self, a, b, pos):
+        if isinstance(a, BinOp) and a.op in ("*", "@") and isinstance(a.right, Call) and a.right.func == ONES_ROW:
+            # \frac{1}{n}\mathbf{1}^\top X: the scalar waits while the ones row takes its array
+            return BinOp(a.op, a.left, self.juxt(a.right, b, pos), a.pos)
         if isinstance(a, Call) and a.func == ONES_ROW:
             return Call("sum", (b,), (("axis", Num(Fraction(0), "0", pos)),), pos)
         if isinstance(b, Call) and b.func == ONES_COL:
@@ -194,9 +176,17 @@ class _Reader:
         if da == 1 and db == 1 and isinstance(b, Transpose) and not isinstance(a, Transpose):
             return Call("outer", (a, b.operand), (), pos)
         if da == 1 and db == 1 and not isinstance(a, Transpose):
-            # two columns side by side, sigma(z)(1 - sigma(z)): no matrix product fits; element-wise
-            self.warnings.append(f"two column vectors side by side at column {pos} read as an element-wise "
-                                 r"product (write \odot to say so, or u^\top v for an inner product)")
+            # two columns side by side, sigma(z)(1 - sigma(z)): no matrix product fits. Element-wise,
+            # or (when only that gives the gradient's shape: read_latex decides) outer
+            self.juxtaposed = True
+            if self.columns == "outer":
+                self.warnings.append(f"two column vectors side by side at column {pos} are ambiguous; read as "
+                                     r"an outer product u v^\top, the reading that has the gradient's shape "
+                                     r"(write u \otimes v or u v^\top to say so)")
+                return Call("outer", (a, b), (), pos)
+            self.warnings.append(f"two column vectors side by side at column {pos} are ambiguous; read as an "
+                                 r"element-wise product (write \odot to say so, u^\top v for an inner product "
+                                 r"or u v^\top for an outer one)")
             return BinOp("*", a, b, pos)
         return BinOp("@", a, b, pos)
 
@@ -257,8 +247,7 @@ class _Reader:
             return name
         if t in ("(", "{") or t == r"\left" and self.toks[self.i + 1][0] in ("(", "{", r"\{"):
             node, _ = self.group()
-            self.skip_index()
-            return node
+            return self.skip_index(node)
         if t == r"\left" and self.toks[self.i + 1][0] == "[":
             node, _ = self.group()
             return self.maybe_slice(node, pos)
@@ -290,11 +279,21 @@ class _Reader:
             unknown_name(self.toks, self.i, self.displays)
         self.fail("expected a number, a name or '('")
 
-    def skip_index(self):
+    def skip_index(self, node=None):
         # \left(x\right)_{i}: an index written after a sum's body
         if self.tok == "_" and self.toks[self.i + 1][0] == "{" and self.toks[self.i + 2][0] in ("i", "j", "k"):
             self.take()
             self.braced_text()
+        elif self.tok == "_" and self.toks[self.i + 1][0] == "{" and isinstance(node, Name):
+            # (W_1)_{0,2}: one entry of a named array (integers, one per axis)
+            pos = self.col()
+            self.take()
+            index = self.braced_text()
+            entry = read_entry(f"{node.id}[{index}]")
+            if entry is None:
+                raise ParseError(f"an entry is written (W_1)_{{0,2}}: integers separated by commas (column {pos})")
+            return Name(entry_name(*entry), node.pos)
+        return node
 
     def maybe_slice(self, node, pos):
         if self.tok != "_":
@@ -411,15 +410,36 @@ def parse_latex(text: str, derivation):
     return read_latex(text, derivation)[0]
 
 
-def read_latex(text: str, derivation):
-    """Parse a LaTeX answer for a derivation's names into (a symgrad.parse tree,
+def read_latex(text: str, derivation, expected_shape: tuple | None = None):
+    r"""Parse a LaTeX answer for a derivation's names into (a symgrad.parse tree,
     warnings about readings that were a choice).
+
+    Two column vectors side by side (``\sigma(z)(1-\sigma(z))``) are ambiguous: they
+    are read element-wise, or as an outer product when only that reading lowers
+    to ``expected_shape`` (the gradient's shape, when known); a warning says so.
 
     Raises:
         ParseError: naming the offending token (or command) and its column.
     """
+    reader = _read(text, derivation, "*")
+    if reader.juxtaposed and expected_shape is not None and _shape(reader) != tuple(expected_shape):
+        other = _read(text, derivation, "outer")
+        if _shape(other) == tuple(expected_shape):
+            reader = other
+    return reader.tree, list(dict.fromkeys(reader.warnings))
+
+
+def _read(text: str, derivation, columns: str) -> _Reader:
     reader = _Reader(text, derivation)
-    tree = reader.parse()
-    check_height(tree, "LaTeX answer")
-    reader.check_ones(Call("", (tree,), (), 0))
-    return tree, list(dict.fromkeys(reader.warnings))
+    reader.columns = columns
+    reader.tree = reader.parse()
+    check_height(reader.tree, "LaTeX answer")
+    reader.check_ones(Call("", (reader.tree,), (), 0))
+    return reader
+
+
+def _shape(reader: _Reader):
+    try:
+        return tuple(reader.lowering.lower(reader.tree).shape)
+    except SymgradError:
+        return None

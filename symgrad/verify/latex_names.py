@@ -1,12 +1,12 @@
 """The names a LaTeX answer may use (a spec's names and display names), and
-the message that refuses one it does not know."""
+the message that refuses one it does not know; the reader's remembering lowering."""
 
 from __future__ import annotations
 
 import difflib
 
 from ..emit.printers import LatexIRPrinter
-from ..errors import ParseError
+from ..errors import ParseError, SymgradError
 from .latex_tokens import tokenize
 
 ACCENTS = (r"\hat", r"\vec", r"\bar", r"\tilde")
@@ -66,3 +66,27 @@ def unknown_name(toks, i, shown):
     hint = f"; did you mean {' or '.join(near)}?" if near else ""
     raise ParseError(f"unknown name '{text}' at column {toks[i][1]}{hint} (the spec's names: "
                      + ", ".join(accepted(shown)) + ")")
+
+
+def remembering(cls):
+    """``cls`` (a lowering) remembering what each parse node lowered to, or the
+    error it raised. The reader asks for the rank of the whole left operand at
+    every factor of a product; remembered, a chain of factors costs linear,
+    not quadratic, work. Keyed by id, the node kept alive beside its result."""
+    class Remembering(cls):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.memo = {}
+
+        def lower(self, node):
+            hit = self.memo.get(id(node))
+            if hit is None or hit[0] is not node:
+                try:
+                    hit = (node, super().lower(node), None)
+                except SymgradError as exc:
+                    hit = (node, None, exc)
+                self.memo[id(node)] = hit
+            if hit[2] is not None:
+                raise hit[2]
+            return hit[1]
+    return Remembering

@@ -30,9 +30,21 @@ MESSAGES = {
     "wrong_order": "The factors of a matrix product are in the wrong order; matrix products do not commute.",
     "hadamard_vs_matmul": "An element-wise (Hadamard) product is used where a matrix product belongs, "
                           "or the reverse.",
-    "missing_factor_2": "The factor 2 from differentiating a square is missing.",
-    "missing_mean_factor": "The 1/n factor of the mean is missing: the mean divides the sum by the number "
-                           "of terms, and so does its derivative.",
+    "missing_factor_2": "The factor 2 from differentiating a square is missing (or, when a 1/2 stands in "
+                        "front of the square, it was not cancelled by that 2).",
+    "missing_mean_factor": "The 1/n factor of the mean is missing: the mean (or a sum divided by a count) "
+                           "divides the sum by the number of terms, and so does its derivative.",
+    "extra_mean_factor": "There is an extra 1/n: the answer divides by the number of terms once more than "
+                         "the loss does (the mean's 1/n appears once in the derivative).",
+    "chain_factor_dropped": "A factor of the chain rule is missing: every step from the loss back to the "
+                            "variable multiplies in its own local derivative (an activation's derivative, "
+                            "a weight matrix).",
+    "regularization_dropped": "The regularization term's gradient is missing: the penalty (e.g. "
+                              "lambda ||w||^2, whose gradient is 2 lambda w) is part of the loss too.",
+    "term_dropped": "A term is missing: a variable used in several places collects a gradient from each "
+                    "path (they add up), and the answer leaves one path out.",
+    "extra_term": "The answer has a term too many: it adds a contribution that does not belong to this "
+                  "gradient.",
     "sign_error": "The sign is wrong: the answer is the negative of the correct one.",
     "derivative_at_output": "The activation's derivative is evaluated at the wrong value: at the activation's "
                             "output instead of its input (pre-activation), or a formula written in terms of "
@@ -55,6 +67,7 @@ MESSAGES = {
 }
 
 CODE_ONLY = ("not_accumulated",)   # seen only in students' code, never in a formula
+REPAIR_ONLY = ("extra_term",)      # found only by editing the answer (repair), not as a variant of the truth
 MISTAKES = tuple(m for m in MESSAGES if m not in CODE_ONLY)
 
 
@@ -165,6 +178,8 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     out: list[tuple[str, Expr]] = []
     for mistake in ("missing_transpose", "wrong_order", "hadamard_vs_matmul", "sign_error"):
         out += [(mistake, new) for new in _rebuild(c.expr, _node_rewrites(_structural, mistake))]
+    if c.op != "pow":   # the square's own 2 (yhat - y) is the factor mistakes' (missing_factor_2)
+        out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor)]
     node = d.graph.node(c.source)
     op_expr = _op_expr(d, c)
     if c.op == "pow" and op_expr is not None and op_expr.kw.get("exponent") == 2:
@@ -177,6 +192,9 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
         out += [("missing_mean_factor", new) for new in
                 _rebuild(c.expr, _consts(c.expr, lambda v: sp.simplify(v * count) if (v * count).is_number
                                          or sp.simplify(v * count).free_symbols < v.free_symbols else None))]
+        out += [("extra_mean_factor", new) for new in
+                _rebuild(c.expr, _consts(c.expr, lambda v: sp.simplify(v / count) if v.free_symbols
+                                         or v.is_number and v != 0 and (v * count).is_Integer else None))]
     if c.op in FUNCTIONS and op_expr is not None and RULES[c.op].vjp(0) is not None:
         fn = FUNCTIONS[c.op]
         x, r = op_expr.args[0], node.var
@@ -209,6 +227,30 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     return out
 
 
+def _broadcast(e: Expr, shape: tuple) -> Expr:
+    try:
+        return apply("broadcast_to", e, shape=shape)
+    except SymgradError:
+        return e
+
+
+def _has_adjoint(e: Expr) -> bool:
+    return any(isinstance(v, Var) and v.role == "adjoint" for v in walk(e))
+
+
+def _drop_chain_factor(node: Expr) -> list[Expr]:
+    """A product (``*``, ``@``, outer) of the incoming adjoint and a local derivative, the
+    local factor left out: ``W.T @ g`` -> ``g``, ``g * step(z)`` -> ``g``. Constant factors
+    (2, 1/n) are left to the factor mistakes."""
+    if not (isinstance(node, Apply) and node.op in ("mul", "matmul", "outer") and len(node.args) == 2):
+        return []
+    carrying = [a for a in node.args if _has_adjoint(a)]
+    local = [a for a in node.args if not _has_adjoint(a)]
+    if len(carrying) != 1 or len(local) != 1 or not any(isinstance(v, Var) for v in walk(local[0])):
+        return []
+    return [carrying[0]]
+
+
 def _other_side(e: Expr) -> Expr:
     """step(z) -> 1 - step(-z): the same function with the value 1 at the kink."""
     def rewrite(node):
@@ -226,6 +268,42 @@ def _op_expr(d: Derivation, c: Contribution) -> Apply | None:
         if isinstance(node, Apply) and node.op == c.op and len(node.args) > c.index:
             return node
     return None
+
+
+def _depends_on_data(d: Derivation, source: str) -> bool:
+    """Whether node ``source`` reads an input with entries (data), not only parameters and
+    scalar inputs (hyperparameters such as lambda)."""
+    defs = {n.name: n.expr for n in d.graph.nodes}
+    seen, stack = set(), [source]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in d.graph.inputs and d.graph.inputs[name].shape:
+            return True
+        if name in defs:
+            stack.extend(v.name for v in walk(defs[name]) if isinstance(v, Var))
+    return False
+
+
+def _dropped_paths(d: Derivation, name: str, target: str, parts: list, truth: Expr) -> list[Variant]:
+    """A variable used in several places with one of its paths left out: the penalty's path
+    (a node reading no data) is ``regularization_dropped``, any other ``term_dropped``."""
+    out = []
+    for k, c in enumerate(parts):
+        rest = [p.expr for j, p in enumerate(parts) if j != k]
+        try:
+            total = rest[0]
+            for other in rest[1:]:
+                total = apply("add", total, other)
+            expr = semi_expanded(d, name, {target: total})
+        except SymgradError:
+            continue
+        if expr != truth:
+            kind = "term_dropped" if _depends_on_data(d, c.source) else "regularization_dropped"
+            out.append(Variant(kind, expr, target, c.source))
+    return out
 
 
 def variants(d: Derivation, name: str) -> list[Variant]:
@@ -246,6 +324,8 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
         parts = d.contributions[target]
         for k, c in enumerate(parts):
             for mistake, new in contribution_variants(d, c):
+                if (mistake == "chain_factor_dropped" and new.ndim == 0 and target_shape and target != name):
+                    new = _broadcast(new, target_shape)   # (pred - y) * w2 with w2 dropped: a scalar spread
                 if tuple(new.shape) != target_shape and target != name:
                     continue
                 try:
@@ -258,6 +338,8 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
                     continue
                 if expr != truth:
                     out.append(Variant(mistake, expr, target, c.source))
+        if len(parts) > 1:
+            out += _dropped_paths(d, name, target, parts, truth)
     seen, unique = set(), []
     for v in out:
         if (v.mistake, v.expr) not in seen:

@@ -7,7 +7,14 @@ definitions (not from symgrad's output); used by
 benchmarks/verify_corpus.py (the measurement) and tests/test_verify_corpus.py.
 """
 
+import os
+
 C = "correct"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# nets of our own (tests/data): a 2-hidden-layer batch net with softmax cross-entropy, a column-vector
+# sigmoid net, a layer-norm net, and a batch regression whose loss is a sum over 2m
+BATCH, COLUMN, LAYERNORM, HALF = (os.path.join(_HERE, f"{n}.toml") for n in (
+    "batch_tanh_softmax", "column_sigmoid", "layernorm_residual", "batch_linear_half"))
 
 CORPUS = [
     # -- hw1_relu_identity_mse: L = ||yhat - y||^2, yhat = W2 relu(W1 x + b1) + b2
@@ -155,4 +162,118 @@ CORPUS = [
     ("titanic", "W2", "latex", r"2 D^\top(\hat{\mathbf y}-\mathbf y)", "missing_mean_factor"),
     ("titanic", "W1", "latex", r"A\left(\frac{\partial L}{\partial C}\odot\mathbb{1}[B>0]\right)", "missing_transpose"),
     ("titanic", "W1", "latex", r"A^\top\left(\frac{\partial L}{\partial C}\, \mathbb{1}[B>0]\right)", "hadamard_vs_matmul"),
+    # -- issue 16, part 2: nets of our own and the new mistakes
+    # -- batch_tanh_softmax
+    (BATCH, 'W3', 'expr', 'H2.T @ (softmax(Z) - Y) / n', C),
+    (BATCH, 'W3', 'expr', '1/n * H2.T @ (softmax(Z) - Y)', C),
+    (BATCH, 'W3', 'latex', r'\frac{1}{n} H_2^\top (\operatorname{softmax}(Z) - Y)', C),
+    (BATCH, 'b3', 'expr', 'sum(softmax(Z) - Y, axis=0) / n', C),
+    (BATCH, 'b3', 'expr', 'mean(softmax(Z) - Y, axis=0)', C),
+    (BATCH, 'b3', 'latex', r'\frac{1}{n}\mathbf{1}^\top(\mathrm{softmax}(Z) - Y)', C),
+    (BATCH, 'W2', 'expr', 'H1.T @ ((((softmax(Z) - Y) / n) @ W3.T) * (1 - H2**2))', C),
+    (BATCH, 'W2', 'latex', r'\frac1n H_1^\top \left(\left((\mathrm{softmax}(Z)-Y) W_3^\top\right) \odot (1 - H_2^2)\right)', C),
+    (BATCH, 'b2', 'expr', 'sum((((softmax(Z) - Y)/n) @ W3.T) * (1 - H2**2), axis=0)', C),
+    (BATCH, 'W1', 'expr', 'X.T @ (((((softmax(Z) - Y)/n @ W3.T) * (1 - H2**2)) @ W2.T) * (1 - H1**2))', C),
+    (BATCH, 'W1', 'latex', r'\frac{1}{n} X^\top \left(\left(\left((\mathrm{softmax}(Z)-Y)W_3^\top \odot (1-H_2^2)\right) W_2^\top\right)\odot(1-H_1^2)\right)', C),
+    (BATCH, 'b1', 'expr', 'mean(((((softmax(Z) - Y) @ W3.T) * (1 - H2**2)) @ W2.T) * (1 - H1**2), axis=0)', C),
+    (BATCH, 'W3', 'expr', 'H2.T @ (softmax(Z) - Y)', 'missing_mean_factor'),
+    (BATCH, 'W3', 'expr', 'H2 @ (softmax(Z) - Y) / n', 'missing_transpose'),
+    (BATCH, 'W3', 'expr', '(softmax(Z) - Y).T @ H2 / n', 'layout_transposed'),
+    (BATCH, 'W2', 'expr', 'H1.T @ (((softmax(Z) - Y)/n) @ W3.T)', 'chain_factor_dropped'),
+    (BATCH, 'W2', 'expr', 'H1.T @ ((((softmax(Z) - Y)/n) @ W3) * (1 - H2**2))', 'missing_transpose'),
+    (BATCH, 'W2', 'expr', 'H1.T @ ((((softmax(Z) - Y)/n) @ W3.T) * (1 - tanh(H2)**2))', 'derivative_at_output'),
+    (BATCH, 'b3', 'expr', 'mean(softmax(Z) - Y, axis=0) / n', 'extra_mean_factor'),
+    (BATCH, 'W1', 'expr', 'X.T @ ((((softmax(Z) - Y)/n @ W3.T) @ W2.T) * (1 - H1**2))', 'chain_factor_dropped'),
+    (BATCH, 'b3', 'expr', '(softmax(Z) - Y)/n', 'bias_not_summed'),
+    (BATCH, 'W3', 'latex', r'H_2 (\mathrm{softmax}(Z) - Y)/n', 'missing_transpose'),
+    (BATCH, 'W3', 'latex', r'H_2^\top (\mathrm{softmax}(Z) - Y)', 'missing_mean_factor'),
+    (BATCH, 'W2', 'latex', r'\frac1n H_1^\top \left((\mathrm{softmax}(Z)-Y) W_3^\top\right)', 'chain_factor_dropped'),
+    # -- column_sigmoid
+    (COLUMN, 'W2', 'expr', '(yhat - y) @ A1.T / n', C),
+    (COLUMN, 'W2', 'expr', '1/n * (yhat - y) @ A1.T', C),
+    (COLUMN, 'W2', 'latex', r'\frac{1}{n}(\hat{y} - y) A_1^\top', C),
+    (COLUMN, 'b2', 'expr', 'sum(yhat - y, axis=1, keepdims=True) / n', C),
+    (COLUMN, 'b2', 'expr', 'mean(yhat - y, axis=1, keepdims=True)', C),
+    (COLUMN, 'W1', 'expr', '((W2.T @ (yhat - y)) * A1 * (1 - A1)) @ X.T / n', C),
+    (COLUMN, 'W1', 'latex', r'\frac{1}{n}\left(W_2^\top(\hat y - y) \odot A_1 \odot (1 - A_1)\right) X^\top', C),
+    (COLUMN, 'W1', 'latex', r"\frac{1}{n}\left(W_2^\top(\hat y - y) \odot \sigma'(W_1 X + \mathbf{b}_1)\right) X^\top", C),
+    (COLUMN, 'b1', 'expr', 'sum((W2.T @ (yhat - y)) * A1 * (1 - A1), axis=1, keepdims=True) / n', C),
+    (COLUMN, 'W2', 'expr', '(yhat - y) @ A1.T', 'missing_mean_factor'),
+    (COLUMN, 'W2', 'expr', '(yhat - y) @ A1 / n', 'missing_transpose'),
+    (COLUMN, 'W1', 'expr', '((W2.T @ (yhat - y)) * A1 * (1 - A1)) @ X / n', 'missing_transpose'),
+    (COLUMN, 'W1', 'expr', '((W2.T @ (yhat - y)) * A1) @ X.T / n', 'sigma_for_sigma_prime'),
+    (COLUMN, 'W1', 'expr', '(W2.T @ (yhat - y)) @ X.T / n', 'chain_factor_dropped'),
+    (COLUMN, 'W1', 'expr', '((W2 @ (yhat - y)) * A1 * (1 - A1)) @ X.T / n', 'missing_transpose'),
+    (COLUMN, 'b1', 'expr', '(W2.T @ (yhat - y)) * A1 * (1 - A1) / n', 'bias_not_summed'),
+    (COLUMN, 'W1', 'latex', r'\frac{1}{n}\left(W_2^\top(\hat y - y) \odot A_1 \odot (1 - A_1)\right) X', 'missing_transpose'),
+    (COLUMN, 'W2', 'latex', r'(\hat y - y) A_1^\top', 'missing_mean_factor'),
+    # -- layernorm_residual
+    (LAYERNORM, 'beta', 'expr', '2*(h - y)', C),
+    (LAYERNORM, 'beta', 'latex', r'2(\mathbf{h} - \mathbf{y})', C),
+    (LAYERNORM, 'gamma', 'expr', '2*(h - y)*s', C),
+    (LAYERNORM, 'gamma', 'latex', r'2(\mathbf h-\mathbf y)\odot\mathbf s', C),
+    (LAYERNORM, 'W', 'expr', 'outer((d_s - mean(d_s) - s*mean(d_s*s)) / sqrt(v + 1e-5), x)', C),
+    (LAYERNORM, 'W', 'expr', 'outer(d_c - mean(d_c), x)', C),
+    (LAYERNORM, 'W', 'expr', 'outer(d_z, x)', C),
+    (LAYERNORM, 'W', 'latex', r'\frac{\partial L}{\partial \mathbf{z}}\mathbf{x}^\top', C),
+    (LAYERNORM, 'W', 'latex', r'\left(\frac{\partial L}{\partial \mathbf{c}} - \frac{1}{4}\mathbf{1}^\top\frac{\partial L}{\partial \mathbf{c}}\right) \otimes \mathbf{x}', C),
+    (LAYERNORM, 'W', 'latex', r'\frac{\partial L}{\partial \mathbf{c}}\mathbf{x}^\top', 'term_dropped'),
+    (LAYERNORM, 'beta', 'expr', 'h - y', 'missing_factor_2'),
+    (LAYERNORM, 'gamma', 'expr', '(h - y)*s', 'missing_factor_2'),
+    (LAYERNORM, 'gamma', 'expr', '2*(y - h)*s', 'sign_error'),
+    (LAYERNORM, 'W', 'expr', 'outer(x, d_z)', 'layout_transposed'),
+    (LAYERNORM, 'W', 'expr', 'outer(d_c, x)', 'term_dropped'),
+    (LAYERNORM, 'gamma', 'latex', r'(\mathbf h-\mathbf y)\odot\mathbf s', 'missing_factor_2'),
+    # -- batch_linear_half
+    (HALF, 'w', 'expr', 'X.T @ (yhat - y) / m', C),
+    (HALF, 'w', 'expr', '1/m * X.T @ (X @ w + b - y)', C),
+    (HALF, 'w', 'latex', r'\frac{1}{m} X^\top(\hat{\mathbf y} - \mathbf y)', C),
+    (HALF, 'b', 'expr', 'sum(yhat - y, axis=0) / m', C),
+    (HALF, 'b', 'expr', 'mean(yhat - y, axis=0)', C),
+    (HALF, 'w', 'expr', 'X.T @ (yhat - y)', 'missing_mean_factor'),
+    (HALF, 'w', 'expr', '2 * X.T @ (yhat - y) / m', 'missing_factor_2'),
+    (HALF, 'w', 'expr', 'X @ (yhat - y) / m', 'missing_transpose'),
+    (HALF, 'w', 'expr', 'X.T @ (yhat - y) / m**2', 'extra_mean_factor'),
+    (HALF, 'b', 'expr', '(yhat - y) / m', 'bias_not_summed'),
+    (HALF, 'b', 'expr', 'sum(yhat - y, axis=0)', 'missing_mean_factor'),
+    (HALF, 'w', 'latex', r'X^\top(\hat{\mathbf y} - \mathbf y)', 'missing_mean_factor'),
+    (HALF, 'w', 'latex', r'\frac{1}{m^2} X^\top(\hat{\mathbf y} - \mathbf y)', 'extra_mean_factor'),
+    # -- batch_tanh_softmax
+    (BATCH, 'b3', 'latex', r'\frac{1}{n}\mathbf{1}^\top(\mathrm{softmax}(Z) - Y)', C),
+    # -- ridge_regression
+    ('ridge_regression', 'w', 'expr', '2*(prediction - y)*x', 'regularization_dropped'),
+    ('ridge_regression', 'w', 'latex', r'2(\hat{y}-y)\mathbf{x}', 'regularization_dropped'),
+    ('ridge_regression', 'b', 'expr', '2*(prediction - y) + 2*l2_reg*b', 'extra_term'),
+    ('ridge_regression', 'w', 'expr', '2*(prediction - y)*x + 2*l2_reg*w + 2*l2_reg*b', 'extra_term'),
+    # -- mlp_regression
+    ('mlp_regression', 'b1', 'expr', '2*(prediction - y)*(1 - h**2)', 'chain_factor_dropped'),
+    ('mlp_regression', 'b1', 'latex', r'2(\hat y - y)(1 - \mathbf{h}^2)', 'chain_factor_dropped'),
+    ('mlp_regression', 'W1', 'expr', 'outer(2*(prediction - y)*w2, x)', 'chain_factor_dropped'),
+    # -- multiclass
+    ('multiclass', 'b1', 'expr', 'W2.T @ (p - y)', 'chain_factor_dropped'),
+    ('multiclass', 'b1', 'latex', r'W_2^\top(\hat{\mathbf p}-\mathbf y)', 'chain_factor_dropped'),
+    # -- titanic
+    ('titanic', 'W1', 'expr', 'A.T @ d_C', 'chain_factor_dropped'),
+    ('titanic', 'W1', 'expr', 'A.T @ ((2/n*(yhat - y)) @ W2.T * step(B))', 'concat_ones_kept'),
+    ('titanic', 'W1', 'latex', r'A^\top\left(\left(\frac{2}{n}(\hat{\mathbf y}-\mathbf y)W^{(2)\top}\right)\odot\mathbb{1}[B>0]\right)', 'concat_ones_kept'),
+    ('titanic', 'W2', 'expr', '2/n * D.T @ (yhat - y) / n', 'extra_mean_factor'),
+    ('titanic', 'W2', 'latex', r'\frac{2}{n^2}D^\top(\hat{\mathbf y}-\mathbf y)', 'extra_mean_factor'),
+    ('titanic', 'W2', 'expr', 'D @ (2*(yhat - y))', 'missing_transpose'),
+    ('titanic', 'W2', 'expr', 'D @ (2*(yhat - y))', 'missing_mean_factor'),
+    # -- hw1_relu_identity_mse
+    ('hw1_relu_identity_mse', 'W1', 'expr', 'outer(W2.T @ (2*(yhat - y)), x)', 'chain_factor_dropped'),
+    ('hw1_relu_identity_mse', 'b1', 'latex', r'\mathbf{W}^{(2)\top} 2(\hat{\mathbf y}-\mathbf y)', 'chain_factor_dropped'),
+    # -- hw1_sigmoid_sigmoid_bce
+    ('hw1_sigmoid_sigmoid_bce', 'b1', 'expr', '(W2.T @ ((yhat - y)/2))', 'chain_factor_dropped'),
+    ('hw1_sigmoid_sigmoid_bce', 'b2', 'expr', '(yhat - y)/4', 'extra_mean_factor'),
+    # -- hw1_relu_sigmoid_bce
+    ('hw1_relu_sigmoid_bce', 'b1', 'latex', r'\frac{1}{2}\mathbf{W}^{(2)\top}(\hat{\mathbf y}-\mathbf y)', 'chain_factor_dropped'),
+    # -- linear_regression
+    ('linear_regression', 'w', 'expr', '2*(prediction - y)', 'chain_factor_dropped'),
+    # -- pset3
+    ('pset3', 'W1', 'expr', 'outer(2*(y_predicted - y)*W2, h0)', 'chain_factor_dropped'),
+    ('pset3', 'W2', 'latex', r'2(y_{\mathrm{pred}} - y)', 'chain_factor_dropped'),
+    (BATCH, 'b3', 'latex', r'\frac{1}{n}(\mathrm{softmax}(Z) - Y)', 'bias_not_summed'),
+    ('ridge_regression', 'b', 'latex', r'2(\hat y - y) + 2\lambda b', 'extra_term'),
+    ('titanic', 'W1', 'latex', r'\left(\frac{\partial L}{\partial C}\odot\mathbb{1}[B>0]\right) A^\top', 'wrong_order'),
 ]

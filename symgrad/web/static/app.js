@@ -75,6 +75,13 @@ function showVerdict(box, v, answer) {
     return;
   }
   box.dataset.verdict = v.verdict;
+  if (v.read_as_latex || v.read_as_text) {   // every verdict begins with how the answer was read
+    const read = el("p", "read-as");
+    read.append(el("span", "label", "read as "));
+    if (v.read_as_latex) read.append(tex(v.read_as_latex, false));
+    read.append(el("code", "as-text", v.read_as_text || ""));
+    box.append(read);
+  }
   const head = el("p", "head");
   head.append(el("strong", "", v.verdict), document.createTextNode(" " + (v.message || "")));
   box.append(head);
@@ -82,12 +89,6 @@ function showVerdict(box, v, answer) {
     const where = el("pre", "parse-error");
     where.textContent = answer + "\n" + " ".repeat(Math.max(0, v.error_column - 1)) + "^";
     box.append(el("p", "", "reading stopped at column " + v.error_column + ":"), where);
-  }
-  if (v.read_as_latex) {
-    const read = el("p", "read-as");
-    read.append(el("span", "label", "read as "), tex(v.read_as_latex, false),
-                el("code", "as-text", v.read_as_text || ""));
-    box.append(read);
   }
   if (v.answer_shape && v.expected_shape && v.answer_shape !== v.expected_shape) {
     box.append(el("p", "", "shape: expected " + v.expected_shape + ", your answer " + v.answer_shape));
