@@ -21,6 +21,30 @@ def T(text: str) -> str:
     return transposed_latex(Printed(text))
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One equality a block displays, as data for ``symgrad latex --check``.
+
+    Attributes:
+        target: The array the equality is about (a node, parameter or ``loss``).
+        kind: ``adjoint`` (tex is dL/d<target>), ``value`` (tex is <target>'s value)
+            or ``entry`` (a scalar entry of dL/d<target>; see ``value``).
+        tex: The right-hand side exactly as the block prints it.
+        lhs: The left-hand side as printed (names the formula in messages).
+        entry: For ``entry`` claims, (index, sympy expression over the symbols the
+            entry section drew, {symbol: what it stands for}).
+        expr: The IR the right-hand side prints, where there is one (checked as data
+            when the text uses notation the reader has no grammar for: a bmatrix).
+    """
+
+    target: str
+    kind: str
+    tex: str
+    lhs: str
+    entry: tuple | None = None
+    expr: object = None
+
+
 @dataclass
 class Block:
     kind: str                      # text | items | table | align | figure
@@ -29,6 +53,7 @@ class Block:
     header: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     wide: bool = False             # a table with long formulas (paragraph columns)
+    claims: list = field(default_factory=list)   # the equalities it states (Claim), for --check
 
 
 @dataclass
@@ -43,6 +68,15 @@ class Writeup:
     name: str
     description: str   # the spec's, Untrusted: each template escapes it for its output
     sections: list
+
+
+def loss_name(d: Derivation) -> str:
+    """The loss's display name: the spec's [latex] ``loss`` entry, else a calligraphic L, else
+    (a node already shows as L, and the two would read as one name) \\ell."""
+    if LOSS in d.spec.latex:
+        return d.spec.latex[LOSS]
+    shown = {d.spec.latex.get(n, n) for n in d.graph.variables()}
+    return r"\ell" if "L" in shown else r"\mathcal{L}"
 
 
 def math(text: str) -> str:
@@ -61,7 +95,7 @@ class Context:
         self.d = d = d.textbook
         self.p = printer
         self.layout = layout
-        self.loss = d.spec.latex.get(LOSS, r"\mathcal{L}")
+        self.loss = loss_name(d)
         self.variables = d.graph.variables()
         self.steps = chain_steps(d)
         self._best: dict = {}

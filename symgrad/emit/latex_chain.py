@@ -7,8 +7,8 @@ from __future__ import annotations
 from ..ir import Var
 from ..rules.core import ADD, MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
-from .latex_base import Block, Context, fused_form
-from .latex_steps import Step, adjoint_targets
+from .latex_base import Block, Claim, Context, fused_form
+from .latex_steps import Step, adjoint_targets, total
 
 
 def _identity(c: Context, n: str) -> str:
@@ -199,47 +199,77 @@ def _through(c: Context, s: Step, lhs: str) -> str:
     return r"\Rightarrow \text{through } %s\text{:}\quad %s" % (c.name(s.source), lhs[len(r"\Rightarrow"):].strip())
 
 
+def _jacobian_claim(c: Context, s: Step, jac: list) -> list:
+    """The Jacobian a one-path step shows, stated as the adjoint it gives: (J)^T g."""
+    J = r"\frac{\partial %s}{\partial %s}" % (c.name(s.source), c.name(s.target))
+    g = c.adj(s.source)
+    out = []
+    for lhs, rhs in jac:
+        if lhs != J or s.kind in ("identity", "negated", "scale"):
+            continue   # an entry formula [J]_{ij}, or a multiple of the identity (I_n has no reading)
+        if s.kind == "softmax":   # symmetric; diag(p) g - p (p^T g), the product distributed
+            p = c.tex(s.factor)
+            tex = r"\operatorname{diag}\left(%s\right) %s - %s %s^\top %s" % (p, g, p, p, g)
+        elif s.kind == "diagonal" or c.layout != "numerator":   # a diagonal J is its own transpose
+            tex = r"\left(%s\right) %s" % (rhs, g)
+        else:
+            tex = r"\left(%s\right)^\top %s" % (rhs, g)
+        out.append(Claim(s.target, "adjoint", tex, f"{J} = {rhs}"))
+    return out
+
+
 def chain_section(c: Context):
     steps = c.steps
     blocks = []
     for t in adjoint_targets(c.d):
         ss = steps[t]
         rows, jac_rows, index_rows, sentences = [], [], [], []
+        lhs = c.adj(t)
         if len(ss) == 1 and ss[0].kind == "gradient":
-            blocks.append(Block("text", text=f"The loss gives ${c.adj(t)}$ directly "
+            blocks.append(Block("text", text=f"The loss gives ${lhs}$ directly "
                                 f"(${c.size(t)}$, shaped like ${c.name(t)}$):"))
             closed = fused_form(c, t, ss)
             if closed:
                 blocks[-1] = Block("text", text=blocks[-1].text[:-1] + ". " + closed[1])
-                blocks.append(Block("align", rows=[(c.adj(t), c.tex(closed[2]))]))
+                expr = closed[2]
             else:
-                blocks.append(Block("align", rows=[(c.adj(t), c.tex(ss[0].factor))]))
+                expr = ss[0].factor
+            rhs = c.tex(expr)
+            blocks.append(Block("align", rows=[(lhs, rhs)], claims=[Claim(t, "adjoint", rhs, lhs, expr=expr)]))
             continue
-        chain_terms, results = [], []
+        chain_terms, results, claims = [], [], []
         for s in ss:
             term, jac, index, sentence = _jacobian(c, s)
             if len(ss) > 1:
                 # one path of several: its index argument gives that path's contribution only
-                index = [(_through(c, s, lhs), rhs) for lhs, rhs in index]
+                index = [(_through(c, s, left), rhs) for left, rhs in index]
+            else:
+                claims += _jacobian_claim(c, s, jac)
+                claims += [Claim(t, "adjoint", rhs, lhs) for left, rhs in index
+                           if left == r"\Rightarrow " + lhs]
             # a chain of equalities on one line runs off the page: one equality per line
-            index = [(lhs if k == 0 else "", part) for lhs, rhs in index
+            index = [(left if k == 0 else "", part) for left, rhs in index
                      for k, part in enumerate(rhs.split(" = "))]
             chain_terms.append(term)
             results.append(c.tex(s.expr))
             jac_rows += jac
             index_rows += index
             sentences.append(sentence)
-        rows.append((c.adj(t), " + ".join(chain_terms)))
+        rows.append((lhs, " + ".join(chain_terms)))
+        if not any(r"\frac{\partial %s}{\partial %s}" % (c.name(s.source), c.name(t)) in rows[-1][1] for s in ss):
+            claims.append(Claim(t, "adjoint", rows[-1][1], lhs))   # no Jacobian symbol in it: a formula
         result = " + ".join(results)
         if result != rows[-1][1]:
             rows.append(("", result))
+            claims.append(Claim(t, "adjoint", result, lhs, expr=total(ss)))
         fused = fused_form(c, t, ss)
         if fused:
             rows.append(("", c.tex(fused[2])))
+            claims.append(Claim(t, "adjoint", rows[-1][1], lhs, expr=fused[2]))
             sentences.append(fused[1])
         unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
         blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
-        blocks.append(Block("align", rows=rows + jac_rows + index_rows))
+        blocks.append(Block("align", rows=rows + jac_rows + index_rows, claims=claims))
     return blocks + _stable_forms(c)
 
 

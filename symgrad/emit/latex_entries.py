@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..ir import as_sympy
 from .. import names as naming
 from ..spec import LOSS
-from .latex_base import Block, Context
+from .latex_base import Block, Claim, Context
 from .latex_steps import adjoint_targets, entry_names
 
 #: Fixed-size nets with at most this many parameter entries get the entry-by-entry section.
@@ -30,11 +30,13 @@ def entries_section(c: Context):
                                    f"are shown for networks with at most {MAX_ENTRIES}.")]
     ctx = EvalContext({}, symbolic=True)
     names: dict[sp.Symbol, str] = {}
+    where: dict[sp.Symbol, tuple] = {}   # symbol -> (array, index): what each symbol stands for
 
     def arr(name, shape, text_of):
         out = symbolic_array(f"v_{name}", shape)
         for idx in np.ndindex(*out.shape):
             names[out[idx]] = text_of(",".join(map(str, idx)) if shape else None)
+            where[out[idx]] = (name, idx)
         return out
 
     values = {}
@@ -55,20 +57,23 @@ def entries_section(c: Context):
         fwd.update({naming.adjoint(k): forward_vals[k] for k in forward_vals})
         forward_vals[t] = np.asarray(evaluate(expr, fwd, ctx))
     printer = _SymbolLatex(names)
-    rows = []
+    rows, claims = [], []
     for n in g.params:
         nv, fv = named_vals[n], forward_vals[n]
         for idx in np.ndindex(*nv.shape):
             lhs = r"\frac{\partial %s}{\partial %s}" % (c.loss, c.elem(n, ",".join(map(str, idx))) if nv.shape
                                                          else c.name(n))
-            named = printer.doprint(as_sympy(nv[idx]))
-            fwd_text = printer.doprint(sp.factor(as_sympy(fv[idx])))
+            named_expr, fwd_expr = as_sympy(nv[idx]), sp.factor(as_sympy(fv[idx]))
+            named = printer.doprint(named_expr)
+            fwd_text = printer.doprint(fwd_expr)
             rows.append((lhs, named))
+            claims.append(Claim(n, "entry", named, lhs, (idx, named_expr, where)))
             if fwd_text != named:
                 rows.append(("", fwd_text))
+                claims.append(Claim(n, "entry", fwd_text, lhs, (idx, fwd_expr, where)))
     return [Block("text", text="Each entry of every gradient (indices from 0), first through the adjoint "
                                "of the layer it feeds, then in forward values only:"),
-            Block("align", rows=rows)]
+            Block("align", rows=rows, claims=claims)]
 
 
 class _SymbolLatex:

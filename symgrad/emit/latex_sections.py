@@ -15,7 +15,7 @@ from ..errors import SymgradError
 from ..ir import Apply, Var, walk
 from ..rules import RULES
 from ..spec import LOSS
-from .latex_base import Block, Context, Section, Writeup, break_rows, math
+from .latex_base import Block, Claim, Context, Section, Writeup, break_rows, math
 from .latex_chain import chain_section
 from .latex_entries import entries_section
 from .latex_steps import adjoint_targets, entry_names
@@ -146,24 +146,35 @@ def _table(header, rows) -> Block:
     return Block("table", header=header, rows=rows, wide=wide)
 
 
+def _claimed(block: Block, targets: list, kind: str, lhs: list, exprs: list) -> Block:
+    """``block`` (a table) with the equality each row states: its last cell, as printed."""
+    block.claims = [Claim(t, kind, row[-1].strip("$"), left, expr=e)
+                    for t, row, left, e in zip(targets, block.rows, lhs, exprs)]
+    return block
+
+
 def _forward(c: Context):
     defs = c.d.entry_definitions()
-    named = []
-    for n in entry_names(c.d):
+    named, names = [], entry_names(c.d)
+    for n in names:
         reads = _reads(c, n, defs)
         named.append([math(c.name(n)), math(", ".join(c.name(r) for r in reads)),
                       math(c.tex(defs[n]))])
-    return [_table(["Node", "Input", "Output"], named)]
+    return [_claimed(_table(["Node", "Input", "Output"], named), names, "value", [c.name(n) for n in names],
+                     [defs[n] for n in names])]
 
 
 def _gradients(c: Context):
-    named_rows = [[math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))] for n in c.d.graph.params]
-    inner = [[math(c.adj(t)), math(c.size(t)), math(c.tex(c.best(t)))]
-             for t in adjoint_targets(c.d) if t not in c.d.graph.params]
+    params = list(c.d.graph.params)
+    named_rows = [[math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))] for n in params]
+    others = [t for t in adjoint_targets(c.d) if t not in c.d.graph.params]
+    inner = [[math(c.adj(t)), math(c.size(t)), math(c.tex(c.best(t)))] for t in others]
     return [Block("text", text="In named intermediates and their adjoints:"),
-            _table(["Parameter", "Shape", "Gradient"], named_rows),
+            _claimed(_table(["Parameter", "Shape", "Gradient"], named_rows), params, "adjoint",
+                     [c.adj(n) for n in params], [c.best(n) for n in params]),
             *([Block("text", text="The adjoints those use:"),
-               _table(["Adjoint", "Shape", "Value"], inner)] if inner else [])]
+               _claimed(_table(["Adjoint", "Shape", "Value"], inner), others, "adjoint",
+                        [c.adj(t) for t in others], [c.best(t) for t in others])] if inner else [])]
 
 
 def _breakable(text: str) -> str:
@@ -174,25 +185,26 @@ def _breakable(text: str) -> str:
 def _expanded(c: Context):
     """Every node and gradient in inputs and parameters only (an appendix)."""
     values = c.d.expanded_values()
-    lines, skipped = [], []
+    lines, skipped, claims = [], [], []
 
-    def add(lhs, e):
+    def add(lhs, e, target, kind):
         text = c.tex(e)
         if len(text) > EXPANDED_LIMIT:
             skipped.append(math(lhs))
         else:
             lines.append((lhs, _breakable(text)))
+            claims.append(Claim(target, kind, lines[-1][1], lhs, expr=e))
 
     for n in entry_names(c.d):
         if n in values:
-            add(c.name(n), values[n])
+            add(c.name(n), values[n], n, "value")
     grads = c.expanded_best()
     for n in c.d.graph.params:
-        add(c.adj(n), grads[n])
+        add(c.adj(n), grads[n], n, "adjoint")
     blocks = [Block("text", text="Each node and gradient with the named intermediates substituted, "
                     "in inputs and parameters only.")]
     if lines:
-        blocks.append(Block("lines", rows=lines))
+        blocks.append(Block("lines", rows=lines, claims=claims))
     if skipped:
         blocks.append(Block("text", text=f"Not printed, being over {EXPANDED_LIMIT} characters of LaTeX "
                             "(substitute the forward pass into the named forms above): "

@@ -320,7 +320,8 @@ def _register_softmax():
     from .. import runtime
 
     _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False, ("softmax",))
-    _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True)
+    _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True,
+                  ("logsoftmax",))
 
 
 _register_softmax()
