@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .. import names as naming
 from ..derive import Derivation
+from ..errors import SymgradError
 from ..ir import Var, walk
 from ..rewrite import substitute
 from ..rules.core import MUL, Printed, wrap
@@ -153,7 +154,10 @@ class Context:
                 names[key] = self.elem(v.name, idx)
                 mapping[v.name] = Var(key, (), "node")
         printer = LatexIRPrinter({**self.p.names, **names}, self.p.adjoint)
-        return wrap(printer.print(substitute(e, mapping)), MUL)
+        try:
+            return wrap(printer.print(substitute(e, mapping)), MUL)
+        except SymgradError:   # not element-wise all through (relu'(W x + b)): the entry of the whole
+            return r"\left(%s\right)_{%s}" % (self.tex(e), idx)
 
 
 def fused_form(c: Context, t: str, ss: list[Step]):

@@ -61,6 +61,16 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
         return chain, jac, index, (f"${c.name(src)}$ is an element-wise function of ${c.name(t)}$: its "
                                    f"Jacobian is diagonal, with the derivative ${e}$ of that function, "
                                    "entry by entry, on the diagonal.")
+    if k == "softmax" and len(c.shape(src)) == 2 and _softmax_axis(c, src) in (1, -1):
+        a, z = c.elem(src, "i,:"), c.elem(t, "i,:")
+        Ji = r"\frac{\partial %s}{\partial %s}" % (a, z)
+        return c.tex(s.expr), [(Ji, r"\operatorname{diag}\left(%s\right) - %s^\top %s" % (a, a, a)),
+                               (r"\frac{\partial %s}{\partial %s}" % (c.elem(src, "ik"), c.elem(t, "il")),
+                                r"%s \left(\delta_{kl} - %s\right)" % (c.elem(src, "ik"), c.elem(src, "il")))], [], \
+            (f"${c.name(src)}$ is the softmax of ${c.name(t)}$ along each row, so row $i$ of "
+             f"${c.name(src)}$ (written ${a}$) depends on row $i$ of ${c.name(t)}$ only, through the softmax "
+             "Jacobian below, which is symmetric; stacking the rows gives the product entry by entry, "
+             "with each row's sum broadcast back across that row.")
     if k == "softmax":
         p = c.tex(s.factor)
         return chain, [(J, r"\operatorname{diag}\left(%s\right) - %s %s^\top" % (p, p, p)),
@@ -101,6 +111,12 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
     if k == "sum":
         return c.tex(s.expr), [], [], f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
     return c.tex(s.expr), [], [], _general_sentence(c, s)
+
+
+def _softmax_axis(c: Context, src: str):
+    from ..ir import Apply
+    e = c.d.entry_definitions().get(src)
+    return e.kw.get("axis") if isinstance(e, Apply) and e.op == "softmax" else None
 
 
 def _general_sentence(c: Context, s: Step) -> str:

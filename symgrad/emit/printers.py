@@ -17,7 +17,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..ir import Apply, Const, Expr, Var, as_sympy
 from ..rules import RULES, Printed
-from ..rules.core import ADD, ATOM, MUL, UNARY
+from ..rules.core import ADD, ATOM, MUL, UNARY, wrap
 
 
 class _ScalarCode(PythonCodePrinter):
@@ -110,6 +110,27 @@ class NumpyPrinter:
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
 
+    def _broadcast_product(self, e: Apply) -> Printed | None:
+        """A matrix times, entry by entry, its own row or column sums (the softmax's
+        A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
+        columns, which a formula must say. A column of row sums scales the rows,
+        diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
+        holding one is distributed first. None for any other node."""
+        from ..rules import apply
+        if e.op != "mul" or len(e.args) != 2 or any(a.ndim != 2 for a in e.args):
+            return None
+        for s, other in (e.args, e.args[::-1]):
+            if _kept_sum(s) and tuple(s.shape) != tuple(other.shape):
+                sums = self.print(apply("sum", s.args[0], axis=s.kw["axis"]))
+                if s.kw["axis"] % 2:
+                    return Printed(r"\operatorname{diag}\left(%s\right) %s" % (sums.text, wrap(self.print(other), MUL + 1)),
+                                   MUL)
+                return Printed(r"%s \operatorname{diag}\left(%s\right)" % (wrap(self.print(other), MUL), sums.text), MUL)
+            if isinstance(s, Apply) and s.op in ("sub", "add") and any(_kept_sum(x) for x in s.args) \
+                    and other.ndim == 2 and tuple(other.shape) == tuple(s.shape):
+                return self.print(apply(s.op, *(apply("mul", other, x) for x in s.args)))
+        return None
+
 
 class _ScalarLatex(LatexPrinter):
     """Scalars as LaTeX; element-wise functions of the rule table in their own notation.
@@ -176,7 +197,7 @@ class LatexIRPrinter:
             prec = ATOM if (value.is_Integer and value >= 0) or value.is_Symbol else MUL
             done = Printed(text, UNARY if value.could_extract_minus_sign() else prec)
         elif isinstance(e, Apply):
-            done = RULES[e.op].latex([self.print(a) for a in e.args], e, self)
+            done = self._broadcast_product(e) or RULES[e.op].latex([self.print(a) for a in e.args], e, self)
         if isinstance(e, Apply) and done.text.startswith("-") and done.prec > ADD:
             # a leading minus reads as a subtraction: parenthesised after any operator
             # (A \odot (-\frac{1}{n} Y), a - (-b)), never "\odot -" or "- -"
@@ -188,6 +209,33 @@ class LatexIRPrinter:
 
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
+
+    def _broadcast_product(self, e: Apply) -> Printed | None:
+        """A matrix times, entry by entry, its own row or column sums (the softmax's
+        A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
+        columns, which a formula must say. A column of row sums scales the rows,
+        diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
+        holding one is distributed first. None for any other node."""
+        from ..rules import apply
+        if e.op != "mul" or len(e.args) != 2 or any(a.ndim != 2 for a in e.args):
+            return None
+        for s, other in (e.args, e.args[::-1]):
+            if _kept_sum(s) and tuple(s.shape) != tuple(other.shape):
+                sums = self.print(apply("sum", s.args[0], axis=s.kw["axis"]))
+                if s.kw["axis"] % 2:
+                    return Printed(r"\operatorname{diag}\left(%s\right) %s" % (sums.text, wrap(self.print(other), MUL + 1)),
+                                   MUL)
+                return Printed(r"%s \operatorname{diag}\left(%s\right)" % (wrap(self.print(other), MUL), sums.text), MUL)
+            if isinstance(s, Apply) and s.op in ("sub", "add") and any(_kept_sum(x) for x in s.args) \
+                    and other.ndim == 2 and tuple(other.shape) == tuple(s.shape):
+                return self.print(apply(s.op, *(apply("mul", other, x) for x in s.args)))
+        return None
+
+
+def _kept_sum(e) -> bool:
+    """sum(C, axis, keepdims=True) of a matrix: a row or column that broadcasts back."""
+    return (isinstance(e, Apply) and e.op == "sum" and bool(e.kw.get("keepdims")) and e.args[0].ndim == 2
+            and e.kw.get("axis") in (0, 1, -1, -2))
 
 
 def decimal_latex(value) -> str | None:

@@ -110,6 +110,11 @@ def _sum_latex(args, node, ctx):
     axis = node.kw.get("axis")
     if axis is None or a.ndim == 1:   # a vector summed along its only axis: a plain sum
         return Printed(f"\\sum_{{i}} ({args[0].text})_{{i}}" if a.ndim else args[0].text, MUL)
+    if a.ndim == 2 and axis in (0, 1, -1, -2):   # the textbook's ones vector: 1^T X sums down, X 1 across
+        from .core import wrap
+        if axis % 2 == 0:
+            return Printed(f"\\mathbf{{1}}^\\top {wrap(args[0], MUL + 1)}", MUL)
+        return Printed(f"{wrap(args[0], MUL)} \\mathbf{{1}}", MUL)
     return Printed(f"\\operatorname{{sum}}_{{{axis}}}\\left({args[0].text}\\right)", ATOM)
 
 
