@@ -230,7 +230,7 @@ def _jacobian_claim(c: Context, s: Step, jac: list) -> list:
             tex = r"\left(%s\right) %s" % (rhs, g)
         else:
             tex = r"\left(%s\right)^\top %s" % (rhs, g)
-        out.append(Claim(s.target, "adjoint", tex, f"{J} = {rhs}"))
+        out.append(Claim(s.target, "adjoint", tex, f"{J} = {rhs}", expr=s.expr))
     return out
 
 
@@ -261,7 +261,7 @@ def chain_section(c: Context):
                 index = [(_through(c, s, left), rhs) for left, rhs in index]
             else:
                 claims += _jacobian_claim(c, s, jac)
-                claims += [Claim(t, "adjoint", rhs, lhs) for left, rhs in index
+                claims += [Claim(t, "adjoint", rhs, lhs, expr=s.expr) for left, rhs in index
                            if left == r"\Rightarrow " + lhs]
             # a chain of equalities on one line runs off the page: one equality per line
             index = [(left if k == 0 else "", part) for left, rhs in index
@@ -273,7 +273,7 @@ def chain_section(c: Context):
             sentences.append(sentence)
         rows.append((lhs, " + ".join(chain_terms)))
         if not any(r"\frac{\partial %s}{\partial %s}" % (c.name(s.source), c.name(t)) in rows[-1][1] for s in ss):
-            claims.append(Claim(t, "adjoint", rows[-1][1], lhs))   # no Jacobian symbol in it: a formula
+            claims.append(Claim(t, "adjoint", rows[-1][1], lhs, expr=total(ss)))   # no Jacobian in it: a formula
         result = " + ".join(results)
         if result != rows[-1][1]:
             rows.append(("", result))

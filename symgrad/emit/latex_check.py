@@ -66,8 +66,15 @@ class TightReader(reader._Reader):
                 return node
 
 
-#: notation the reader has no grammar for: a claim printed with it is checked as the IR it prints
-UNREAD = (r"\begin{bmatrix}",)
+#: notation the reader has no grammar for (a block matrix, the constant pi); a claim printed
+#: with it, or with a function that takes a parameter (LeakyReLU's slope), is checked as the IR it prints
+UNREAD = (r"\begin{bmatrix}", r"\pi")
+
+
+def _unread(tex: str) -> bool:
+    from ..rules.elementwise import FUNCTIONS
+    marks = UNREAD + tuple(f.latex_name for f in FUNCTIONS.values() if f.params)
+    return any(m in tex for m in marks)
 
 CONVENTIONS = (("left to right", reader._Reader), ("juxtaposition before \\odot", TightReader))
 
@@ -228,7 +235,7 @@ def check_claim(d: Derivation, section: str, claim, limit: float) -> Outcome:
         if ok is None:
             return Outcome(section, claim, False, None, "sympy did not decide within the time limit")
         return Outcome(section, claim, ok, "symbolic", "" if ok else "it differs from the derivation's entry")
-    if claim.expr is not None and any(u in claim.tex for u in UNREAD):
+    if claim.expr is not None and _unread(claim.tex):
         return _check_data(d, section, claim, limit)
     seen = {}
     for label, cls in CONVENTIONS:

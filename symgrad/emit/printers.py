@@ -110,6 +110,22 @@ class NumpyPrinter:
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
 
+    def _coefficients_first(self, e: Apply) -> Printed | None:
+        """An element-wise product of scaled arrays with the constants in front:
+        \frac{2}{n} C \odot G, not 2 C \odot \frac{1}{n} G (which reads, left to right,
+        as a matrix product with G)."""
+        from ..rules import apply
+        if e.op != "mul" or len(e.args) != 2 or any(a.ndim == 0 for a in e.args):
+            return None
+        coef, bare = sp.Integer(1), []
+        for a in e.args:
+            k, a = _split_coefficient(a)
+            coef *= k
+            bare.append(a)
+        if coef == 1 or not isinstance(e.args[1], Apply) or bare[1] is e.args[1]:
+            return None   # nothing scales the right operand: it prints unambiguously as it is
+        return self.print(apply("mul", Const(coef), apply("mul", *bare)))
+
     def _broadcast_product(self, e: Apply) -> Printed | None:
         """A matrix times, entry by entry, its own row or column sums (the softmax's
         A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
@@ -117,6 +133,9 @@ class NumpyPrinter:
         diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
         holding one is distributed first. None for any other node."""
         from ..rules import apply
+        pulled = self._coefficients_first(e)
+        if pulled is not None:
+            return pulled
         if e.op != "mul" or len(e.args) != 2 or any(a.ndim != 2 for a in e.args):
             return None
         for s, other in (e.args, e.args[::-1]):
@@ -210,6 +229,22 @@ class LatexIRPrinter:
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
 
+    def _coefficients_first(self, e: Apply) -> Printed | None:
+        """An element-wise product of scaled arrays with the constants in front:
+        \frac{2}{n} C \odot G, not 2 C \odot \frac{1}{n} G (which reads, left to right,
+        as a matrix product with G)."""
+        from ..rules import apply
+        if e.op != "mul" or len(e.args) != 2 or any(a.ndim == 0 for a in e.args):
+            return None
+        coef, bare = sp.Integer(1), []
+        for a in e.args:
+            k, a = _split_coefficient(a)
+            coef *= k
+            bare.append(a)
+        if coef == 1 or not isinstance(e.args[1], Apply) or bare[1] is e.args[1]:
+            return None   # nothing scales the right operand: it prints unambiguously as it is
+        return self.print(apply("mul", Const(coef), apply("mul", *bare)))
+
     def _broadcast_product(self, e: Apply) -> Printed | None:
         """A matrix times, entry by entry, its own row or column sums (the softmax's
         A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
@@ -217,6 +252,9 @@ class LatexIRPrinter:
         diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
         holding one is distributed first. None for any other node."""
         from ..rules import apply
+        pulled = self._coefficients_first(e)
+        if pulled is not None:
+            return pulled
         if e.op != "mul" or len(e.args) != 2 or any(a.ndim != 2 for a in e.args):
             return None
         for s, other in (e.args, e.args[::-1]):
@@ -230,6 +268,17 @@ class LatexIRPrinter:
                     and other.ndim == 2 and tuple(other.shape) == tuple(s.shape):
                 return self.print(apply(s.op, *(apply("mul", other, x) for x in s.args)))
         return None
+
+
+def _split_coefficient(a):
+    """(k, x) for an array a = k x (seen through an expand_dims), else (1, a)."""
+    from ..rules import apply
+    inner = a.args[0] if isinstance(a, Apply) and a.op == "expand_dims" else a
+    if isinstance(inner, Apply) and inner.op == "mul" and len(inner.args) == 2 \
+            and isinstance(inner.args[0], Const) and inner.args[1].ndim:
+        x = inner.args[1]
+        return as_sympy(inner.args[0].value), (x if inner is a else apply("expand_dims", x, **a.kw))
+    return sp.Integer(1), a
 
 
 def _kept_sum(e) -> bool:

@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Var
-from .core import (ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm, apply,
+from .core import (ADD, ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm, apply,
                    arrays)
 
 # sum(x, axis=None, keepdims=False), and its samples for the per-rule gradient test
@@ -112,9 +112,12 @@ def _sum_latex(args, node, ctx):
         return Printed(f"\\sum_{{i}} ({args[0].text})_{{i}}" if a.ndim else args[0].text, MUL)
     if a.ndim == 2 and axis in (0, 1, -1, -2):   # the textbook's ones vector: 1^T X sums down, X 1 across
         from .core import wrap
+        # below any product's precedence: bracketed as a factor (A \\odot (\\mathbf{1}^\\top B)), where the
+        # ones row would otherwise be read as a factor of the product beside it
+        loose = ADD + 1
         if axis % 2 == 0:
-            return Printed(f"\\mathbf{{1}}^\\top {wrap(args[0], MUL + 1)}", MUL)
-        return Printed(f"{wrap(args[0], MUL)} \\mathbf{{1}}", MUL)
+            return Printed(f"\\mathbf{{1}}^\\top {wrap(args[0], MUL + 1)}", loose)
+        return Printed(f"{wrap(args[0], MUL)} \\mathbf{{1}}", loose)
     return Printed(f"\\operatorname{{sum}}_{{{axis}}}\\left({args[0].text}\\right)", ATOM)
 
 
@@ -181,8 +184,10 @@ def _mean_vjp(g, r, a, axis=None, keepdims=False):
 def _mean_latex(args, node, ctx):
     a = node.args[0]
     count = _count(a.shape, normalize_axis(node.kw.get("axis"), a.ndim, "mean"))
-    inner = _sum_latex(args, node, ctx)
-    return Printed(f"\\frac{{1}}{{{sp.latex(count)}}} {inner.text}", MUL)
+    inner = _sum_latex(args, node, ctx).text
+    if inner.startswith("\\mathbf{1}"):   # the ones row opens a product: its own group after 1/n
+        inner = f"\\left({inner}\\right)"
+    return Printed(f"\\frac{{1}}{{{sp.latex(count)}}} {inner}", MUL)
 
 
 def _evaluate_mean(args, node, ctx):
