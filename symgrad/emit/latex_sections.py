@@ -119,12 +119,15 @@ def _conventions(c: Context):
     items.append(r"$\odot$ is the element-wise (Hadamard) product; $\mathrm{1\!\!1}[z > 0]$ is 1 where "
                  r"$z > 0$ and 0 elsewhere; $\operatorname{diag}(v)$ is the diagonal matrix with $v$ on "
                  r"its diagonal; $\delta_{ij}$ is 1 when $i = j$ and 0 otherwise.")
-    if any(isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None
-           for t in adjoint_targets(c.d) for e in walk(c.best(t))):
-        items.append(r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column (over axis 0, the "
-                     r"rows) and $\operatorname{sum}_{1}(A)$ along each row (over axis 1, the columns); where "
-                     r"the gradient's shape keeps that axis (a bias of shape $m \times 1$), the sum keeps it "
-                     "with length 1.")
+    defs = c.d.entry_definitions()
+    shown = [c.best(t) for t in adjoint_targets(c.d)] + list(defs.values())
+    if any(isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None and e.args[0].ndim == 2
+           for x in shown for e in walk(x)):
+        items.append(r"$\mathbf{1}$ is a vector of ones, as long as the product needs: $\mathbf{1}^\top A$ adds "
+                     r"the entries of $A$ down each column (a row of column sums, over axis 0) and $A \mathbf{1}$ "
+                     r"adds them along each row (a column of row sums, over axis 1); $\operatorname{diag}(A "
+                     r"\mathbf{1})\, B$ multiplies row $i$ of $B$ by the $i$-th row sum of $A$. Where a gradient "
+                     r"is a column (a bias of shape $m \times 1$), $A \mathbf{1}$ is that column.")
     items += _reductions(c) + _kink_notes(c)
     return [Block("items", items=items)]
 
