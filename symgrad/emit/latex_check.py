@@ -76,6 +76,7 @@ def _unread(tex: str) -> bool:
     marks = UNREAD + tuple(f.latex_name for f in FUNCTIONS.values() if f.params)
     return any(m in tex for m in marks)
 
+
 CONVENTIONS = (("left to right", reader._Reader), ("juxtaposition before \\odot", TightReader))
 
 

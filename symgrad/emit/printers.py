@@ -110,46 +110,6 @@ class NumpyPrinter:
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
 
-    def _coefficients_first(self, e: Apply) -> Printed | None:
-        """An element-wise product of scaled arrays with the constants in front:
-        \frac{2}{n} C \odot G, not 2 C \odot \frac{1}{n} G (which reads, left to right,
-        as a matrix product with G)."""
-        from ..rules import apply
-        if e.op != "mul" or len(e.args) != 2 or any(a.ndim == 0 for a in e.args):
-            return None
-        coef, bare = sp.Integer(1), []
-        for a in e.args:
-            k, a = _split_coefficient(a)
-            coef *= k
-            bare.append(a)
-        if coef == 1 or not isinstance(e.args[1], Apply) or bare[1] is e.args[1]:
-            return None   # nothing scales the right operand: it prints unambiguously as it is
-        return self.print(apply("mul", Const(coef), apply("mul", *bare)))
-
-    def _broadcast_product(self, e: Apply) -> Printed | None:
-        """A matrix times, entry by entry, its own row or column sums (the softmax's
-        A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
-        columns, which a formula must say. A column of row sums scales the rows,
-        diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
-        holding one is distributed first. None for any other node."""
-        from ..rules import apply
-        pulled = self._coefficients_first(e)
-        if pulled is not None:
-            return pulled
-        if e.op != "mul" or len(e.args) != 2 or any(a.ndim != 2 for a in e.args):
-            return None
-        for s, other in (e.args, e.args[::-1]):
-            if _kept_sum(s) and tuple(s.shape) != tuple(other.shape):
-                sums = self.print(apply("sum", s.args[0], axis=s.kw["axis"]))
-                if s.kw["axis"] % 2:
-                    return Printed(r"\operatorname{diag}\left(%s\right) %s" % (sums.text, wrap(self.print(other), MUL + 1)),
-                                   MUL)
-                return Printed(r"%s \operatorname{diag}\left(%s\right)" % (wrap(self.print(other), MUL), sums.text), MUL)
-            if isinstance(s, Apply) and s.op in ("sub", "add") and any(_kept_sum(x) for x in s.args) \
-                    and other.ndim == 2 and tuple(other.shape) == tuple(s.shape):
-                return self.print(apply(s.op, *(apply("mul", other, x) for x in s.args)))
-        return None
-
 
 class _ScalarLatex(LatexPrinter):
     """Scalars as LaTeX; element-wise functions of the rule table in their own notation.
@@ -230,7 +190,7 @@ class LatexIRPrinter:
         return self.print(e).text
 
     def _coefficients_first(self, e: Apply) -> Printed | None:
-        """An element-wise product of scaled arrays with the constants in front:
+        r"""An element-wise product of scaled arrays with the constants in front:
         \frac{2}{n} C \odot G, not 2 C \odot \frac{1}{n} G (which reads, left to right,
         as a matrix product with G)."""
         from ..rules import apply
@@ -246,7 +206,7 @@ class LatexIRPrinter:
         return self.print(apply("mul", Const(coef), apply("mul", *bare)))
 
     def _broadcast_product(self, e: Apply) -> Printed | None:
-        """A matrix times, entry by entry, its own row or column sums (the softmax's
+        r"""A matrix times, entry by entry, its own row or column sums (the softmax's
         A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
         columns, which a formula must say. A column of row sums scales the rows,
         diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
@@ -260,10 +220,10 @@ class LatexIRPrinter:
         for s, other in (e.args, e.args[::-1]):
             if _kept_sum(s) and tuple(s.shape) != tuple(other.shape):
                 sums = self.print(apply("sum", s.args[0], axis=s.kw["axis"]))
+                diag = r"\operatorname{diag}\left(%s\right)" % sums.text
                 if s.kw["axis"] % 2:
-                    return Printed(r"\operatorname{diag}\left(%s\right) %s" % (sums.text, wrap(self.print(other), MUL + 1)),
-                                   MUL)
-                return Printed(r"%s \operatorname{diag}\left(%s\right)" % (wrap(self.print(other), MUL), sums.text), MUL)
+                    return Printed(f"{diag} {wrap(self.print(other), MUL + 1)}", MUL)
+                return Printed(f"{wrap(self.print(other), MUL)} {diag}", MUL)
             if isinstance(s, Apply) and s.op in ("sub", "add") and any(_kept_sum(x) for x in s.args) \
                     and other.ndim == 2 and tuple(other.shape) == tuple(s.shape):
                 return self.print(apply(s.op, *(apply("mul", other, x) for x in s.args)))

@@ -11,8 +11,8 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Var
-from .core import (ADD, ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm, apply,
-                   arrays)
+from .core import (ADD, ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm,
+                   apply, arrays)
 
 # sum(x, axis=None, keepdims=False), and its samples for the per-rule gradient test
 REDUCTION = arrays(1) + (Arg("axis", AXIS, None, keyword=True), Arg("keepdims", FLAG, False, keyword=True,
