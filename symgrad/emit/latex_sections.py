@@ -91,7 +91,8 @@ def _reductions(c: Context) -> list[str]:
             what = "mean" if e.op == "mean" else "sum"
             out.append(f"The loss takes the {what} over ${c.p.scalar(total_count)}$ "
                        f"{'entries' if axis is None else 'entries along axis ' + str(axis)}"
-                       + (f", so every gradient carries the factor $1/{c.p.dim(total_count)}$." if what == "mean"
+                       + (f", so every gradient carries the factor $\\frac{{1}}{{{c.p.dim(total_count)}}}$."
+                          if what == "mean"
                           and total_count != 1 else "."))
     if not out:
         out.append("The loss has no sum or mean over entries.")
