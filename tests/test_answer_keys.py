@@ -129,3 +129,56 @@ def test_bad_heading_level_is_one_clear_message(capsys):
         main(["latex", str(DATA / "column_sigmoid.toml"), "--heading-level", "chapter"])
     assert exc.value.code == 2
     assert "--heading-level" in capsys.readouterr().err
+
+
+def _entry_printer():
+    import sympy as sp
+
+    from symgrad.emit.latex_entries import _textbook_printer
+    y, yh, x = sp.symbols("y yh x", real=True)
+    return _textbook_printer({y: "y", yh: r"\hat{y}", x: "x_0"}), y, yh, x
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda y, yh, x: yh - y, r"\hat{y} - y"),
+    (lambda y, yh, x: -2 * x * (y - yh), r"2 \left(\hat{y} - y\right) x_0"),
+    (lambda y, yh, x: 2 * x * (yh - y), r"2 \left(\hat{y} - y\right) x_0"),
+    (lambda y, yh, x: -x * (y - yh), r"\left(\hat{y} - y\right) x_0"),
+])
+def test_entry_lines_put_terms_in_textbook_order(make, text):
+    """ŷ − y, not −y + ŷ; the difference before the input, not sympy's x_0 (ŷ − y)."""
+    printer, y, yh, x = _entry_printer()
+    assert printer.doprint(make(y, yh, x)) == text
+
+
+def test_entry_section_reads_like_the_textbook():
+    doc = render_latex(derive("linear_regression"), sections=["entries"])
+    assert r"2 \left(\hat{y} - y\right) \mathbf{x}_{0}" in doc
+    pset3 = render_latex(derive("pset3"), sections=["entries"])
+    assert r"2 (y_{\mathrm{pred}} - y)" in pset3.replace(r"\left(", "(").replace(r"\right)", ")")
+    assert r"(y - y_{\mathrm{pred}})" not in pset3
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=[p.stem for p in CATALOGUE])
+def test_no_internals_and_no_leading_negative_difference(path):
+    text = render_latex(derive(str(path)))
+    assert "rule table" not in text and "vector-Jacobian" not in text
+    assert "operatorname{sum}_" not in text      # sums over an axis are 1^T X and X 1 (Conventions)
+    assert not re.search(r"(\(|= )- [A-Za-z\\{}_^]+ \+ ", text)   # -y + \hat{y}
+
+
+def test_binary_labels_collapse_sigmoid_and_bce_in_the_batch_case():
+    doc = render_latex(derive(str(DATA / "catalogue" / "batch_sigmoid_bce.toml")), sections=["chain"])
+    assert r"\frac{1}{n} (\hat{\mathbf{y}} - \mathbf{y})" in doc.replace(r"\left(", "(").replace(r"\right)", ")")
+    assert "cancels against the loss's denominator" in doc
+
+
+def test_prose_for_normalisation_broadcast_and_transposed_products():
+    bn = render_latex(derive(str(DATA / "catalogue" / "batchnorm.toml")), sections=["chain"])
+    assert r"$\boldsymbol{\gamma}$ multiplies every row of $S$" in bn
+    assert r"$\boldsymbol{\mu}$ is subtracted from every row of $C$" in bn
+    assert r"averages the entries of $Z$ down each column" in bn
+    assert "pre-activation" not in bn.split(r"Adjoint of $\boldsymbol{\gamma}$")[1].split("Adjoint of")[0]
+    att = render_latex(derive(str(DATA / "catalogue" / "attention.toml")), sections=["chain"])
+    assert r"S_{ij} = \frac{1}{2} \sum_k Q_{ik}\, K_{jk}" in att
+    assert r"\operatorname{diag}\left(A_{i,:}\right) - A_{i,:}^\top A_{i,:}" in att

@@ -4,7 +4,9 @@ and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked w
 
 from __future__ import annotations
 
+from .. import names as naming
 from ..ir import Var
+from ..rules import RULES
 from ..rules.core import ADD, MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
 from .latex_base import Block, Claim, Context, fused_form
@@ -109,7 +111,9 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                                        f"${c.adj(t)}$ is the block of ${g}$ in ${c.name(t)}$'s position "
                                        "(the Jacobian selects those entries).")
     if k == "sum":
-        return c.tex(s.expr), [], [], f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
+        from .latex_prose import explain
+        return c.tex(s.expr), [], [], explain(c, s) or \
+            f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
     return c.tex(s.expr), [], [], _general_sentence(c, s)
 
 
@@ -123,12 +127,21 @@ def _general_sentence(c: Context, s: Step) -> str:
     """Words for a step without a named Jacobian pattern: a bias, a step through an
     inline activation, a normalisation, a reduction."""
     from ..ir import Apply, walk
+    from .latex_prose import explain
+    said = explain(c, s)
+    if said:
+        return said
     t, src = s.target, s.source
     e = s.expr
     words = []
-    inline = next((sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
-                   and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
-                   and sub.args[0].name.endswith(src)), None)
+    d = c.d.entry_definitions().get(src)
+    # an activation applied to an expression written inline: tanh(X W + b), not tanh(Z) of a named Z
+    activation = isinstance(d, Apply) and RULES[d.op].family == "elementwise" and len(d.args) == 1 \
+        and not isinstance(d.args[0], Var)
+    inline = None if not activation else next(
+        (sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
+         and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
+         and sub.args[0].name == naming.adjoint(src)), None)
     if inline is not None:
         words.append(f"${c.name(src)}$ applies an element-wise activation to a pre-activation $u$; by the "
                      f"element-wise rule the adjoint of $u$ is ${c.tex(inline)}$, the derivative of the "
@@ -148,7 +161,7 @@ def _general_sentence(c: Context, s: Step) -> str:
     elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[0], Apply) and e.args[0].op == "transpose":
         w = c.tex(e.args[0].args[0])
         words.append(f"The pre-activation is $u = {w} {c.name(t)}$, so the adjoint is ${w}^\\top$ times that of $u$.")
-    if not words or inline is None and len(words) == 0:
+    if not words:
         defs = c.d.entry_definitions()
         definition = c.tex(defs[src]) if src in defs else c.name(src)
         words.append(f"Differentiating ${c.name(src)} = {definition}$ with respect to each entry of "
@@ -278,15 +291,68 @@ def chain_section(c: Context):
         if result != rows[-1][1]:
             rows.append(("", result))
             claims.append(Claim(t, "adjoint", result, lhs, expr=total(ss)))
-        fused = fused_form(c, t, ss)
+        inline = None
+        fused = fused_form(c, t, ss) or (inline := _inline_collapse(c, ss))
         if fused:
             rows.append(("", c.tex(fused[2])))
             claims.append(Claim(t, "adjoint", rows[-1][1], lhs, expr=fused[2]))
-            sentences.append(fused[1])
+            if inline:   # said first: the index argument below is about the step before the collapse
+                sentences.insert(0, fused[1])
+            else:
+                sentences.append(fused[1])
         unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
         blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
         blocks.append(Block("align", rows=rows + jac_rows + index_rows, claims=claims))
     return blocks + _stable_forms(c)
+
+
+def _replace(e, old, new):
+    """e with every occurrence of the sub-expression ``old`` replaced by ``new``."""
+    from ..ir import Apply
+    from ..rules import apply
+    if e == old:
+        return new
+    if not isinstance(e, Apply):
+        return e
+    args = [_replace(a, old, new) for a in e.args]
+    return e if all(a is b for a, b in zip(args, e.args)) else apply(e.op, *args, **dict(e.kw))
+
+
+def _inline_collapse(c: Context, ss: list):
+    """A one-path step through an activation written inline (yhat = sigmoid(X W + b)) whose
+    loss gradient collapses once put in: the pre-activation's adjoint dL/dyhat * yhat (1 - yhat)
+    becomes (yhat - y)/n, and the step is shown with it. (None, sentence, expr) or None."""
+    from ..ir import Apply, walk
+    from ..rewrite import substitute
+    if len(ss) != 1:
+        return None
+    s = ss[0]
+    up = c.steps.get(s.source)
+    if not up or len(up) != 1 or up[0].kind != "gradient":
+        return None
+    g = naming.adjoint(s.source)
+    inner = next((e for e in walk(s.expr) if isinstance(e, Apply) and e.op == "mul"
+                  and any(isinstance(a, Var) and a.name == g for a in e.args)), None)
+    if inner is None or inner == s.expr:
+        return None
+    from ..ir import Const
+    from ..rules import apply
+    from .latex_collapse import _scale
+    combined = substitute(inner, {g: up[0].expr})
+    src = c.variables[s.source]
+    for y in c.d.graph.inputs.values():
+        if tuple(y.shape) != tuple(src.shape):
+            continue
+        form = apply("sub", src, y)
+        k = _scale(c, combined, form)   # k or k/n, from two sets of sizes
+        if k is None or k == 0:
+            continue
+        collapsed = form if k == 1 else apply("mul", Const(k), form)
+        sentence = (f"Putting in ${c.adj(s.source)}$, the adjoint of the pre-activation inside "
+                    f"${c.name(s.source)}$ collapses to ${c.tex(collapsed)}$: the activation's derivative "
+                    "cancels against the loss's denominator.")
+        return None, sentence, _replace(s.expr, inner, collapsed)
+    return None
 
 
 def _in_textbook_terms(c: Context, e):

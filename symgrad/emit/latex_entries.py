@@ -76,12 +76,55 @@ def entries_section(c: Context):
             Block("align", rows=rows, claims=claims)]
 
 
+def _textbook_printer(names):
+    r"""sympy's scalar LaTeX in textbook order: a sum's positive terms before its negative ones
+    (\hat{y} - y, not -y + \hat{y}); in a product the constant, then the differences, then
+    the rest (2 (\hat{y} - y) x_0, not 2 x_0 (\hat{y} - y)); a negative constant absorbed
+    by negating a difference (-2 x (y - \hat{y}) is 2 (\hat{y} - y) x)."""
+    import sympy as sp
+    from sympy.printing.precedence import PRECEDENCE
+
+    from .printers import _ScalarLatex
+
+    class Textbook(_ScalarLatex):
+        def _print_Add(self, expr, order=None):
+            terms = list(expr.as_ordered_terms())
+            terms = [t for t in terms if not t.could_extract_minus_sign()] + \
+                [t for t in terms if t.could_extract_minus_sign()]
+            out = ""
+            for k, term in enumerate(terms):
+                if term.could_extract_minus_sign():
+                    out += (" - " if k else "- ") + self.parenthesize(-term, PRECEDENCE["Add"])
+                else:
+                    out += (" + " if k else "") + self.parenthesize(term, PRECEDENCE["Add"])
+            return out
+
+        def _print_Mul(self, expr):
+            coeff, factors = expr.as_coeff_mul()
+            factors = list(factors)
+            if coeff < 0:
+                flip = next((k for k, f in enumerate(factors) if f.is_Add), None)
+                if flip is not None:
+                    factors[flip] = sp.expand(-factors[flip])
+                    coeff = -coeff
+            if any(f.is_Pow and f.exp.is_negative for f in factors) or coeff.q != 1:
+                return super()._print_Mul(expr)   # a fraction: sympy's \frac layout
+            factors = [f for f in factors if f.is_Add] + [f for f in factors if not f.is_Add]
+            parts = [r"\left(%s\right)" % self._print(f) if f.is_Add else self.parenthesize(f, PRECEDENCE["Mul"])
+                     for f in factors]
+            sign = "- " if coeff < 0 else ""
+            if abs(coeff) != 1:
+                parts.insert(0, self._print(abs(coeff)))
+            return sign + " ".join(parts)
+
+    return Textbook({"symbol_names": names})
+
+
 class _SymbolLatex:
     """Scalars whose symbols stand for array entries, printed with their display names."""
 
     def __init__(self, names):
-        from .printers import _ScalarLatex
-        self.printer = _ScalarLatex({"symbol_names": names})
+        self.printer = _textbook_printer(names)
 
     def doprint(self, e):
         return self.printer.doprint(e)
