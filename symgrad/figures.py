@@ -102,10 +102,10 @@ def graph_dot(d: Derivation) -> str:
                           "style": "" if v in in_code else "dashed", "label": ""})
         for v in in_code:   # a fusion marked, not rewired: the code's shortcut drawn apart, dotted
             if v not in seen:
-                edges.append({"src": _dot_string(v), "dst": _dot_string(name), "style": "dotted",
-                              "label": _dot_string(f"code: {fused_rules[name].replace('_', ' ')}")})
-        if name in fused_rules:
+                edges.append({"src": _dot_string(v), "dst": _dot_string(name), "style": "dotted", "label": ""})
+        if name in fused_rules:   # said once, on the node: the code computes it by a stable rewrite
             nodes[-1]["kind"] += " fused"
+            nodes[-1]["label"] = _dot_string(f"{label}\n(code: stable {fused_rules[name].replace('_', ' ')})")
     # past six arrays a left-to-right chain gets too wide for a page and its text too small
     return render("figures/graph.dot.j2", source=source_label(d.spec), name=d.spec.name,
                   nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 else "TB")

@@ -104,7 +104,7 @@ def test_a_wrong_formula_is_named_and_exits_1(tmp_path, monkeypatch):
         "from symgrad.rules import RULES, Printed\n"
         "from symgrad.cli import main\n"
         "RULES._rules['transpose'] = dataclasses.replace(RULES['transpose'], latex=lambda a, n, c: a[0])\n"
-        "sys.exit(main(['latex', 'linear_regression', '--check', '--sections', 'gradients']))\n")
+        f"sys.exit(main(['latex', {str(DATA / 'column_sigmoid.toml')!r}, '--check', '--sections', 'gradients']))\n")
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 1, run.stderr
     assert "FAILED in 'Gradients'" in run.stderr and r"\frac{\partial" in run.stderr
