@@ -156,3 +156,12 @@ def nets(draw):
 def test_random_nets_read_back(spec):
     report, _ = check(spec, sections=["gradients", "chain"])
     assert _failure(report) is None
+
+
+@pytest.mark.parametrize("spec", ["multiclass", "hw1_relu_sigmoid_bce", "linear_regression"])
+def test_jacobians_in_denominator_layout_read_back(spec):
+    d = _derivation(spec)
+    w = build(d, doc_printer(d), sections=["chain"], layout="denominator")
+    report = check_writeup(d.textbook, w, proof_limit=2.0)
+    assert _failure(report) is None
+    assert any(r"\partial" in c.lhs.split("=")[0] and "=" in c.lhs for _, c in claims_of(w))   # a Jacobian claimed
