@@ -68,6 +68,8 @@ def graph_dot(d: Derivation) -> str:
     code fuses into its loss is still drawn), one node per named array, labelled with
     display names (the spec's [latex] table) and the node's formula."""
     from .emit.latex_doc import doc_printer
+    fused_defs = d.entry_definitions() if d.fusions else {}
+    fused_rules = {f.entry: f.rule for f in d.fusions}
     d = d.textbook
     g = d.graph
     defs = d.entry_definitions()
@@ -93,14 +95,29 @@ def graph_dot(d: Derivation) -> str:
         label = f"{name_text(name)} = {formula}\n{shape_text(shape)}"
         nodes.append({"id": _dot_string(name), "label": _dot_string(label),
                       "kind": "loss" if name == LOSS else "node"})
-        seen = []
-        for v in walk(defs[name]):
-            if isinstance(v, Var) and v.name not in seen:
-                seen.append(v.name)
-                edges.append({"src": _dot_string(v.name), "dst": _dot_string(name)})
+        seen = _reads(defs[name])
+        in_code = _reads(fused_defs[name]) if name in fused_rules and name in fused_defs else seen
+        for v in seen:
+            edges.append({"src": _dot_string(v), "dst": _dot_string(name),
+                          "style": "" if v in in_code else "dashed", "label": ""})
+        for v in in_code:   # a fusion marked, not rewired: the code's shortcut drawn apart, dotted
+            if v not in seen:
+                edges.append({"src": _dot_string(v), "dst": _dot_string(name), "style": "dotted", "label": ""})
+        if name in fused_rules:   # said once, on the node: the code computes it by a stable rewrite
+            nodes[-1]["kind"] += " fused"
+            nodes[-1]["label"] = _dot_string(f"{label}\n(code: stable {fused_rules[name].replace('_', ' ')})")
     # past six arrays a left-to-right chain gets too wide for a page and its text too small
     return render("figures/graph.dot.j2", source=source_label(d.spec), name=d.spec.name,
                   nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 else "TB")
+
+
+def _reads(e) -> list[str]:
+    """The names an expression reads, in order, once each."""
+    out = []
+    for v in walk(e):
+        if isinstance(v, Var) and v.name not in out:
+            out.append(v.name)
+    return out
 
 
 def _dot_program() -> str:

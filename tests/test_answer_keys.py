@@ -16,6 +16,7 @@ from symgrad.emit.latex_doc import render_latex
 
 DATA = Path(__file__).parent / "data"
 NETS = sorted(p.stem for p in DATA.glob("*.toml"))
+CATALOGUE = sorted(DATA.glob("*.toml")) + sorted((DATA / "catalogue").glob("*.toml"))
 REQUIRE_TOOLS = os.environ.get("SYMGRAD_REQUIRE_TOOLS") == "1"
 
 
@@ -23,13 +24,17 @@ def _doc(net, **kw):
     return render_latex(derive(str(DATA / f"{net}.toml")), **kw)
 
 
-@pytest.mark.parametrize("net", NETS)
-def test_document_compiles_without_overfull_boxes(net, tmp_path):
+@pytest.mark.parametrize("path", CATALOGUE, ids=[p.stem for p in CATALOGUE])
+def test_document_compiles_without_overfull_boxes(path, tmp_path):
     if shutil.which("pdflatex") is None:
         if REQUIRE_TOOLS:
             pytest.fail("pdflatex is not installed (CI installs it)")
         pytest.skip("pdflatex is not installed")
-    (tmp_path / "doc.tex").write_text(_doc(net, standalone=True))
+    d = derive(str(path))
+    (tmp_path / "doc.tex").write_text(render_latex(d, standalone=True, graph_file="doc-graph.pdf"))
+    if shutil.which("dot"):   # the figure too: a graph too tall for the page would be an overfull box
+        from symgrad.figures import graph_image
+        (tmp_path / "doc-graph.pdf").write_bytes(graph_image(d, "pdf"))
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=240)
     log = (tmp_path / "doc.log").read_text(errors="replace")
@@ -52,7 +57,8 @@ def test_softmax_cross_entropy_of_real_labels_states_the_general_form(tmp_path):
     assert 'Y = ["n", 3]' in text
     (tmp_path / "real_labels.toml").write_text(text)
     doc = render_latex(derive(str(tmp_path / "real_labels.toml")))
-    assert r"\operatorname{softmax}\left(Z\right) \odot \operatorname{sum}_{1}\left(Y\right) - Y" in doc
+    plain = doc.replace(r"\left", "").replace(r"\right", "")
+    assert r"\operatorname{diag}(Y \mathbf{1}) \operatorname{softmax}(Z) - Y" in plain
     assert 'kind = "onehot"' in doc   # says when the familiar form holds
 
 
@@ -88,7 +94,8 @@ def test_inline_activation_step_gives_the_pre_activation_adjoint():
 
 def test_axis_sums_are_defined_and_epsilon_is_a_decimal():
     doc = _doc("batch_tanh_softmax")
-    assert r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column" in doc
+    assert r"$\mathbf{1}^\top A$ adds the entries of $A$ down each column" in doc
+    assert "operatorname{sum}_" not in doc
     assert r"(a bias of shape $m \times 1$)" in doc
     text = _doc("layernorm_residual")
     assert "10^{-5}" in text and "100000" not in text
@@ -122,3 +129,56 @@ def test_bad_heading_level_is_one_clear_message(capsys):
         main(["latex", str(DATA / "column_sigmoid.toml"), "--heading-level", "chapter"])
     assert exc.value.code == 2
     assert "--heading-level" in capsys.readouterr().err
+
+
+def _entry_printer():
+    import sympy as sp
+
+    from symgrad.emit.latex_entries import _textbook_printer
+    y, yh, x = sp.symbols("y yh x", real=True)
+    return _textbook_printer({y: "y", yh: r"\hat{y}", x: "x_0"}), y, yh, x
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda y, yh, x: yh - y, r"\hat{y} - y"),
+    (lambda y, yh, x: -2 * x * (y - yh), r"2 \left(\hat{y} - y\right) x_0"),
+    (lambda y, yh, x: 2 * x * (yh - y), r"2 \left(\hat{y} - y\right) x_0"),
+    (lambda y, yh, x: -x * (y - yh), r"\left(\hat{y} - y\right) x_0"),
+])
+def test_entry_lines_put_terms_in_textbook_order(make, text):
+    """ŷ − y, not −y + ŷ; the difference before the input, not sympy's x_0 (ŷ − y)."""
+    printer, y, yh, x = _entry_printer()
+    assert printer.doprint(make(y, yh, x)) == text
+
+
+def test_entry_section_reads_like_the_textbook():
+    doc = render_latex(derive("linear_regression"), sections=["entries"])
+    assert r"2 \left(\hat{y} - y\right) \mathbf{x}_{0}" in doc
+    pset3 = render_latex(derive("pset3"), sections=["entries"])
+    assert r"2 (y_{\mathrm{pred}} - y)" in pset3.replace(r"\left(", "(").replace(r"\right)", ")")
+    assert r"(y - y_{\mathrm{pred}})" not in pset3
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=[p.stem for p in CATALOGUE])
+def test_no_internals_and_no_leading_negative_difference(path):
+    text = render_latex(derive(str(path)))
+    assert "rule table" not in text and "vector-Jacobian" not in text
+    assert "operatorname{sum}_" not in text      # sums over an axis are 1^T X and X 1 (Conventions)
+    assert not re.search(r"(\(|= )- [A-Za-z\\{}_^]+ \+ ", text)   # -y + \hat{y}
+
+
+def test_binary_labels_collapse_sigmoid_and_bce_in_the_batch_case():
+    doc = render_latex(derive(str(DATA / "catalogue" / "batch_sigmoid_bce.toml")), sections=["chain"])
+    assert r"\frac{1}{n} (\hat{\mathbf{y}} - \mathbf{y})" in doc.replace(r"\left(", "(").replace(r"\right)", ")")
+    assert "cancels against the loss's denominator" in doc
+
+
+def test_prose_for_normalisation_broadcast_and_transposed_products():
+    bn = render_latex(derive(str(DATA / "catalogue" / "batchnorm.toml")), sections=["chain"])
+    assert r"$\boldsymbol{\gamma}$ multiplies every row of $S$" in bn
+    assert r"$\boldsymbol{\mu}$ is subtracted from every row of $C$" in bn
+    assert r"averages the entries of $Z$ down each column" in bn
+    assert "pre-activation" not in bn.split(r"Adjoint of $\boldsymbol{\gamma}$")[1].split("Adjoint of")[0]
+    att = render_latex(derive(str(DATA / "catalogue" / "attention.toml")), sections=["chain"])
+    assert r"S_{ij} = \frac{1}{2} \sum_k Q_{ik}\, K_{jk}" in att
+    assert r"\operatorname{diag}\left(A_{i,:}\right) - A_{i,:}^\top A_{i,:}" in att

@@ -144,7 +144,8 @@ def test_003_affine_identities_in_index_notation(identity):
 
 def test_003_elementwise_identity_hadamard():
     text = _doc("mlp_regression", sections=["chain"])
-    assert r"\Rightarrow \frac{\partial \mathcal{L}}{\partial L} &= \frac{\partial \mathcal{L}}{\partial \mathbf{h}} \odot (1 - \mathbf{h}^{2})" in text
+    # a node shown as L: the loss is \ell, so the two never read as one name
+    assert r"\Rightarrow \frac{\partial \ell}{\partial L} &= \frac{\partial \ell}{\partial \mathbf{h}} \odot (1 - \mathbf{h}^{2})" in text
 
 
 def test_004_gradient_through_the_concatenation_drops_the_ones_column():

@@ -1,18 +1,17 @@
-"""Every gradient formula a write-up prints reads back as the right gradient.
+"""Every equality a write-up displays reads back as the right formula (``symgrad latex --check``).
 
-The chain-rule lines and the gradient table of each net are parsed back with
-symgrad's own LaTeX reader and proven (or checked at random points) equal to
-the derivation, under BOTH usual conventions for a product chain:
-
-* left to right, \\odot and juxtaposition at one level (the reader's own);
-* juxtaposition (a matrix product) binding more tightly than \\odot.
-
-A formula that needs a convention to type-check (``X^\\top G \\odot D``) fails
-one of the two readings. The nets are the bundled specs, the user-style nets
-in tests/data and randomly generated nets (hypothesis).
+The chain-rule lines, gradient and forward tables, Jacobians, expanded forms and
+entry-by-entry lines of each net are parsed back with symgrad's own LaTeX reader
+under BOTH usual conventions for a product chain (left to right, and
+juxtaposition before \\odot) and proven (or checked at random points) equal to
+the derivation: :mod:`symgrad.emit.latex_check`. A formula that needs a
+convention to type-check (``X^\\top G \\odot D``) fails one of the two readings.
+The nets are the bundled specs, the user-style nets in tests/data and its
+catalogue (tests/data/catalogue), and randomly generated nets (hypothesis).
 """
 
-import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,104 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symgrad import Spec, derive
-from symgrad.emit.latex_base import Context
-from symgrad.emit.latex_chain import chain_section
+from symgrad.emit.latex_check import check_writeup, claims_of
 from symgrad.emit.latex_doc import doc_printer
-from symgrad.emit.latex_steps import adjoint_targets
-from symgrad.parse import BinOp
-from symgrad.verify import latex as reader
-from symgrad.verify.answer import verify_tree
+from symgrad.emit.latex_sections import build
 
 from conftest import BUNDLED
 
-DATA = sorted(Path(__file__).parent.joinpath("data").glob("*.toml"))
-
-
-class _TightJuxtaposition(reader._Reader):
-    """The reader with juxtaposition binding more tightly than \\odot."""
-
-    def term(self):
-        node = self.product()
-        while self.tok in (r"\odot", r"\circ"):
-            pos = self.col()
-            self.take()
-            node = BinOp("*", node, self.product(), pos)
-        return node
-
-    def product(self):
-        node = self.factor()
-        while True:
-            pos = self.col()
-            if self.tok == "/":
-                self.take()
-                node = BinOp("/", node, self.factor(), pos)
-            elif self.tok in (r"\cdot", r"\times"):
-                self.take()
-                node = self.juxt(node, self.factor(), pos)
-            elif self.starts_factor():
-                node = self.juxt(node, self.factor(), pos)
-            else:
-                return node
-
-
-def _context(d):
-    p = doc_printer(d)
-    # the reader's spelling of an adjoint: \frac{\partial L}{\partial X} (or \ell where a node is L)
-    loss = r"\ell" if "L" in {p.name_latex(n) for n in d.graph.variables()} else "L"
-    p.adjoint = lambda n: r"\frac{\partial %s}{\partial %s}" % (loss, p.name_latex(n))
-    c = Context(d, p, "numerator")
-    # a chain term with a node's Jacobian in it: \frac{\partial h}{...}, not an adjoint
-    c.jacobian = re.compile(r"\\frac\{\\partial (?!%s\})" % re.escape(loss))
-    return c
-
-
-def _formulas(c: Context):
-    """(target, LaTeX) for each printed gradient: the chain lines and the table entries."""
-    out = []
-    for t in adjoint_targets(c.d):
-        out.append((t, c.tex(c.best(t))))   # the tables' entry
-    current = None
-    lhs_of = {c.adj(t): t for t in adjoint_targets(c.d)}
-    for block in chain_section(c):
-        if block.kind != "align":
-            continue
-        rows = []
-        for lhs, rhs in block.rows:   # a long line continues on rows whose lhs is None
-            if lhs is None:
-                rows[-1] = (rows[-1][0], rows[-1][1] + " " + rhs)
-            else:
-                rows.append((lhs, rhs))
-        for lhs, rhs in rows:
-            lhs = lhs.replace(r"\Rightarrow", "").strip()
-            if lhs in lhs_of:
-                current = lhs_of[lhs]
-            elif lhs:
-                current = None   # a Jacobian or entry-by-entry line
-                continue
-            if current is not None and not c.jacobian.search(rhs):
-                out.append((current, rhs))
-    return list(dict.fromkeys(out))
-
-
-def _verdict(d, t, text, cls):
-    tree = cls(text, d).parse()
-    want = d.graph.variables()[t].shape
-    got_ndim = reader._Reader(text, d).lowering.lower(tree).ndim
-    if len(want) == got_ndim + 1 and 1 in want:
-        # sum_k keeps the summed axis where the gradient's shape has it (b of shape 5 x 1)
-        from fractions import Fraction
-
-        from symgrad.parse import Call, Num
-        tree = Call("expand_dims", (tree,), (("axis", Num(Fraction(list(want).index(1)), "0", 0)),), 0)
-    return verify_tree(d, t, tree)
-
+DATA = Path(__file__).parent / "data"
+CATALOGUE = sorted(DATA.glob("*.toml")) + sorted((DATA / "catalogue").glob("*.toml"))
 
 #: multiclass declares no input kind; its document collapses softmax + NLL to p - y and says in
 #: prose that this uses y summing to 1, so its formulas are read with y one-hot
 ASSUMED = {"multiclass": {"y": "onehot"}}
 
 
-def roundtrip_failures(spec) -> list:
+def _derivation(spec):
     d = derive(spec)
     if isinstance(spec, str) and spec in ASSUMED:
         import dataclasses
@@ -125,41 +41,90 @@ def roundtrip_failures(spec) -> list:
         from symgrad.kinds import InputKind
         kinds = {**d.spec.kinds, **{k: InputKind(v) for k, v in ASSUMED[spec].items()}}
         d = derive(dataclasses.replace(d.spec, kinds=kinds))
-    c = _context(d)
-    bad = []
-    for t, text in _formulas(c):
-        for cls in (reader._Reader, _TightJuxtaposition):
-            try:
-                v = _verdict(c.d, t, text, cls)
-                ok, why = v.verdict == "correct", v.message
-            except Exception as exc:  # noqa: BLE001 -- a formula that does not read back is a failure
-                ok, why = False, f"{type(exc).__name__}: {exc}"
-            if not ok:
-                bad.append((t, cls.__name__, text, why))
-    return bad
+    return d
 
 
-@pytest.mark.parametrize("spec", list(BUNDLED) + [str(p) for p in DATA],
-                         ids=list(BUNDLED) + [p.stem for p in DATA])
-def test_every_printed_gradient_reads_back_under_both_conventions(spec):
-    assert roundtrip_failures(spec) == []
+def check(spec, sections=None):
+    """The check's report for one net (short proofs: the suite runs it on many nets)."""
+    d = _derivation(spec)
+    w = build(d, doc_printer(d), sections=sections)
+    return check_writeup(d.textbook, w, proof_limit=2.0), w
 
 
-def test_the_old_printer_fails_the_round_trip(monkeypatch):
-    """\\odot at the level of juxtaposition (the printer before issue 17) prints
-    (G \\odot D) W^\\top as G \\odot D W^\\top: the tight reading rejects it."""
-    from symgrad.rules import RULES
+def _failure(report):
+    bad = report.failure
+    return None if bad is None else (bad.section, bad.claim.lhs, bad.claim.tex, bad.message)
+
+
+@pytest.mark.parametrize("spec", list(BUNDLED) + [str(p) for p in CATALOGUE],
+                         ids=list(BUNDLED) + [p.stem for p in CATALOGUE])
+def test_every_displayed_equality_reads_back_under_both_conventions(spec):
+    report, w = check(spec)
+    assert _failure(report) is None
+    kinds = {c.kind for _, c in claims_of(w)}
+    assert {"value", "adjoint"} <= kinds   # forward tables and gradients are both claimed
+
+
+def test_the_catalogue_has_at_least_twelve_nets_beyond_the_bundled_ones():
+    names = {derive(str(p)).spec.name for p in CATALOGUE}
+    assert len(names - set(BUNDLED)) >= 12
+
+
+def test_every_section_with_equalities_states_them_as_data():
+    _, w = check("pset3")
+    claimed = {s.title for s, c in [(s, c) for s in w.sections for b in s.blocks for c in b.claims]}
+    assert claimed >= {"Forward pass", "Gradients", "The chain rule, step by step", "Entry by entry",
+                       "Fully expanded forms"}
+
+
+def _old_mul(args, node, ctx):
+    """\\odot at the level of juxtaposition (the printer before issue 17)."""
     from symgrad.rules.core import MUL, Printed, wrap
+    a, b = node.args
+    sep = " " if a.ndim == 0 or b.ndim == 0 else r" \odot "
+    return Printed(f"{wrap(args[0], MUL)}{sep}{wrap(args[1], MUL + 1)}", MUL)
 
-    def old(args, node, ctx):
-        a, b = node.args
-        sep = " " if a.ndim == 0 or b.ndim == 0 else r" \odot "
-        return Printed(f"{wrap(args[0], MUL)}{sep}{wrap(args[1], MUL + 1)}", MUL)
 
+def test_the_old_printer_fails_the_check(monkeypatch):
+    """Restored, the old precedence prints (G \\odot D) W^\\top as G \\odot D W^\\top: the check fails."""
     import dataclasses
-    monkeypatch.setitem(RULES._rules, "mul", dataclasses.replace(RULES["mul"], latex=old))
-    bad = roundtrip_failures(str(DATA[0].parent / "batch_tanh_softmax.toml"))
-    assert any(cls == "_TightJuxtaposition" for _, cls, _, _ in bad)
+
+    from symgrad.rules import RULES
+    monkeypatch.setitem(RULES._rules, "mul", dataclasses.replace(RULES["mul"], latex=_old_mul))
+    report, _ = check(str(DATA / "batch_tanh_softmax.toml"), sections=["gradients", "chain"])
+    assert report.failure is not None
+    assert "juxtaposition" in report.failure.message or "left to right" in report.failure.message
+
+
+def test_a_wrong_formula_is_named_and_exits_1(tmp_path, monkeypatch):
+    """The CLI names the first formula that fails (here: a transpose the printer drops)."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, dataclasses\n"
+        "from symgrad.rules import RULES, Printed\n"
+        "from symgrad.cli import main\n"
+        "RULES._rules['transpose'] = dataclasses.replace(RULES['transpose'], latex=lambda a, n, c: a[0])\n"
+        f"sys.exit(main(['latex', {str(DATA / 'column_sigmoid.toml')!r}, '--check', '--sections', 'gradients']))\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr
+    assert "FAILED in 'Gradients'" in run.stderr and r"\frac{\partial" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_check_passes_with_counts_and_progress(tmp_path):
+    out = tmp_path / "key.tex"
+    run = subprocess.run([sys.executable, "-m", "symgrad", "latex", "linear_regression", "--check",
+                          "--sections", "forward,gradients", "-o", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "[1/" in run.stderr and "displayed equalities verified" in run.stderr
+    assert out.exists()
+
+
+def test_time_limit_without_check_is_refused():
+    run = subprocess.run([sys.executable, "-m", "symgrad", "latex", "linear_regression", "--time-limit", "5"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "--check" in run.stderr and "Traceback" not in run.stderr
 
 
 ACTS = ["tanh", "sigmoid", "relu", "softplus"]
@@ -186,7 +151,17 @@ def nets(draw):
                 latex={"A": "A", "B": "B", "H": "H", "Z": "Z", "V": "V"})
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(nets())
 def test_random_nets_read_back(spec):
-    assert roundtrip_failures(spec) == []
+    report, _ = check(spec, sections=["gradients", "chain"])
+    assert _failure(report) is None
+
+
+@pytest.mark.parametrize("spec", ["multiclass", "hw1_relu_sigmoid_bce", "linear_regression"])
+def test_jacobians_in_denominator_layout_read_back(spec):
+    d = _derivation(spec)
+    w = build(d, doc_printer(d), sections=["chain"], layout="denominator")
+    report = check_writeup(d.textbook, w, proof_limit=2.0)
+    assert _failure(report) is None
+    assert any(r"\partial" in c.lhs.split("=")[0] and "=" in c.lhs for _, c in claims_of(w))   # a Jacobian claimed

@@ -47,7 +47,40 @@ def add_latex(sub):
     p.add_argument("--title", help="the standalone document's title")
     p.add_argument("--author", help="the standalone document's author")
     p.add_argument("--force", action="store_true", help="replace files symgrad did not generate")
+    p.add_argument("--check", action="store_true",
+                   help="read every displayed equality back with symgrad's LaTeX reader and prove it equal to "
+                        "the derivation (at random points where the proof runs out of time); progress on "
+                        "stderr, exit 1 naming the first formula that fails; the document is written only "
+                        "when every formula checks")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="with --check: seconds for the whole check (default 600); past it, formulas are "
+                        "checked at random points only")
     p.set_defaults(func=cmd_latex)
+
+
+def _check(d, sections, layout, time_limit) -> int:
+    """Run ``latex --check``: 0 when every displayed equality verifies, else 1."""
+    from ..emit.latex_check import TIME_LIMIT, check_writeup
+    from ..emit.latex_doc import doc_printer
+    from ..emit.latex_sections import build
+    from ..escape import one_line
+    if time_limit is not None and not time_limit > 0:
+        raise SymgradError(f"--time-limit: {time_limit:g} is not a positive number of seconds")
+    w = build(d, doc_printer(d), sections=sections, layout=layout)
+    report = check_writeup(d.textbook, w, time_limit=time_limit or TIME_LIMIT,
+                           progress=lambda line: print("symgrad: " + one_line(line), file=sys.stderr, flush=True))
+    bad = report.failure
+    if bad is not None:
+        print(f"symgrad: latex --check FAILED in '{bad.section}': {one_line(bad.claim.lhs)} = "
+              f"{one_line(bad.claim.tex)}: {one_line(bad.message)}", file=sys.stderr)
+        return 1
+    counts = report.counts()
+    done = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    print(f"symgrad: latex --check: all {len(report.outcomes)} displayed equalities verified ({done or 'none'}; "
+          "symbolic = proven entry by entry, numeric = equal at random points, the proof out of time"
+          + ("; the overall time limit passed, so the last ones were checked at random points only"
+             if report.stopped else "") + ")", file=sys.stderr)
+    return 0
 
 
 def cmd_latex(args) -> int:
@@ -58,6 +91,12 @@ def cmd_latex(args) -> int:
         raise SymgradError("--markdown and --standalone do not go together: Markdown is always complete")
     sections = _sections(args.sections)
     d = derive(args.spec)
+    if args.check:
+        status = _check(d, sections, args.layout, args.time_limit)
+        if status:
+            return status
+    elif args.time_limit is not None:
+        raise SymgradError("--time-limit goes with --check")
     if args.markdown:
         text = render_markdown(d, sections=sections, layout=args.layout)
         files = {}

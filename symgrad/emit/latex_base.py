@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .. import names as naming
 from ..derive import Derivation
+from ..errors import SymgradError
 from ..ir import Var, walk
 from ..rewrite import substitute
 from ..rules.core import MUL, Printed, wrap
@@ -21,6 +22,30 @@ def T(text: str) -> str:
     return transposed_latex(Printed(text))
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One equality a block displays, as data for ``symgrad latex --check``.
+
+    Attributes:
+        target: The array the equality is about (a node, parameter or ``loss``).
+        kind: ``adjoint`` (tex is dL/d<target>), ``value`` (tex is <target>'s value)
+            or ``entry`` (a scalar entry of dL/d<target>; see ``value``).
+        tex: The right-hand side exactly as the block prints it.
+        lhs: The left-hand side as printed (names the formula in messages).
+        entry: For ``entry`` claims, (index, sympy expression over the symbols the
+            entry section drew, {symbol: what it stands for}).
+        expr: The IR the right-hand side prints, where there is one (checked as data
+            when the text uses notation the reader has no grammar for: a bmatrix).
+    """
+
+    target: str
+    kind: str
+    tex: str
+    lhs: str
+    entry: tuple | None = None
+    expr: object = None
+
+
 @dataclass
 class Block:
     kind: str                      # text | items | table | align | figure
@@ -29,6 +54,7 @@ class Block:
     header: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     wide: bool = False             # a table with long formulas (paragraph columns)
+    claims: list = field(default_factory=list)   # the equalities it states (Claim), for --check
 
 
 @dataclass
@@ -43,6 +69,15 @@ class Writeup:
     name: str
     description: str   # the spec's, Untrusted: each template escapes it for its output
     sections: list
+
+
+def loss_name(d: Derivation) -> str:
+    """The loss's display name: the spec's [latex] ``loss`` entry, else a calligraphic L, else
+    (a node already shows as L, and the two would read as one name) \\ell."""
+    if LOSS in d.spec.latex:
+        return d.spec.latex[LOSS]
+    shown = {d.spec.latex.get(n, n) for n in d.graph.variables()}
+    return r"\ell" if "L" in shown else r"\mathcal{L}"
 
 
 def math(text: str) -> str:
@@ -61,7 +96,7 @@ class Context:
         self.d = d = d.textbook
         self.p = printer
         self.layout = layout
-        self.loss = d.spec.latex.get(LOSS, r"\mathcal{L}")
+        self.loss = loss_name(d)
         self.variables = d.graph.variables()
         self.steps = chain_steps(d)
         self._best: dict = {}
@@ -70,7 +105,8 @@ class Context:
         """The adjoint of t at entry level, in its shortest proven form (fused where it collapses)."""
         if t not in self._best:
             ss = self.steps[t]
-            fused = fused_form(self, t, ss)
+            from .latex_chain import _inline_collapse
+            fused = fused_form(self, t, ss) or _inline_collapse(self, ss)
             self._best[t] = fused[2] if fused else tidy(total(ss))
         return self._best[t]
 
@@ -119,7 +155,10 @@ class Context:
                 names[key] = self.elem(v.name, idx)
                 mapping[v.name] = Var(key, (), "node")
         printer = LatexIRPrinter({**self.p.names, **names}, self.p.adjoint)
-        return wrap(printer.print(substitute(e, mapping)), MUL)
+        try:
+            return wrap(printer.print(substitute(e, mapping)), MUL)
+        except SymgradError:   # not element-wise all through (relu'(W x + b)): the entry of the whole
+            return r"\left(%s\right)_{%s}" % (self.tex(e), idx)
 
 
 def fused_form(c: Context, t: str, ss: list[Step]):

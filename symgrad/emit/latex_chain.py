@@ -4,11 +4,13 @@ and element-wise steps, and fused steps (sigmoid + BCE, softmax + NLL) checked w
 
 from __future__ import annotations
 
+from .. import names as naming
 from ..ir import Var
+from ..rules import RULES
 from ..rules.core import ADD, MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
-from .latex_base import Block, Context, fused_form
-from .latex_steps import Step, adjoint_targets
+from .latex_base import Block, Claim, Context, fused_form
+from .latex_steps import Step, adjoint_targets, total
 
 
 def _identity(c: Context, n: str) -> str:
@@ -61,6 +63,16 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
         return chain, jac, index, (f"${c.name(src)}$ is an element-wise function of ${c.name(t)}$: its "
                                    f"Jacobian is diagonal, with the derivative ${e}$ of that function, "
                                    "entry by entry, on the diagonal.")
+    if k == "softmax" and len(c.shape(src)) == 2 and _softmax_axis(c, src) in (1, -1):
+        a, z = c.elem(src, "i,:"), c.elem(t, "i,:")
+        Ji = r"\frac{\partial %s}{\partial %s}" % (a, z)
+        return c.tex(s.expr), [(Ji, r"\operatorname{diag}\left(%s\right) - %s^\top %s" % (a, a, a)),
+                               (r"\frac{\partial %s}{\partial %s}" % (c.elem(src, "ik"), c.elem(t, "il")),
+                                r"%s \left(\delta_{kl} - %s\right)" % (c.elem(src, "ik"), c.elem(src, "il")))], [], \
+            (f"${c.name(src)}$ is the softmax of ${c.name(t)}$ along each row, so row $i$ of "
+             f"${c.name(src)}$ (written ${a}$) depends on row $i$ of ${c.name(t)}$ only, through the softmax "
+             "Jacobian below, which is symmetric; stacking the rows gives the product entry by entry, "
+             "with each row's sum broadcast back across that row.")
     if k == "softmax":
         p = c.tex(s.factor)
         return chain, [(J, r"\operatorname{diag}\left(%s\right) - %s %s^\top" % (p, p, p)),
@@ -99,14 +111,26 @@ def _jacobian(c: Context, s: Step) -> tuple[str, list, list, str]:
                                        f"${c.adj(t)}$ is the block of ${g}$ in ${c.name(t)}$'s position "
                                        "(the Jacobian selects those entries).")
     if k == "sum":
-        return c.tex(s.expr), [], [], f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
+        from .latex_prose import explain
+        return c.tex(s.expr), [], [], explain(c, s) or \
+            f"${c.name(t)}$ was broadcast in ${c.name(src)}$, so its adjoint is summed."
     return c.tex(s.expr), [], [], _general_sentence(c, s)
+
+
+def _softmax_axis(c: Context, src: str):
+    from ..ir import Apply
+    e = c.d.entry_definitions().get(src)
+    return e.kw.get("axis") if isinstance(e, Apply) and e.op == "softmax" else None
 
 
 def _general_sentence(c: Context, s: Step) -> str:
     """Words for a step without a named Jacobian pattern: a bias, a step through an
     inline activation, a normalisation, a reduction."""
     from ..ir import Apply, walk
+    from .latex_prose import explain
+    said = explain(c, s)
+    if said:
+        return said
     t, src = s.target, s.source
     e = s.expr
     words = []
@@ -117,9 +141,14 @@ def _general_sentence(c: Context, s: Step) -> str:
         return (f"${c.name(src)}$ takes the {which} of ${c.name(t)}$ {along}: its derivative is 1 at the first "
                 f"{which} and 0 elsewhere (ties go to the first, a convention like ReLU'(0) = 0), so the adjoint "
                 "reaches that entry only.")
-    inline = next((sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
-                   and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
-                   and sub.args[0].name.endswith(src)), None)
+    d = c.d.entry_definitions().get(src)
+    # an activation applied to an expression written inline: tanh(X W + b), not tanh(Z) of a named Z
+    activation = isinstance(d, Apply) and RULES[d.op].family == "elementwise" and len(d.args) == 1 \
+        and not isinstance(d.args[0], Var)
+    inline = None if not activation else next(
+        (sub for sub in walk(e) if isinstance(sub, Apply) and sub.op == "mul"
+         and isinstance(sub.args[0], Var) and sub.args[0].role == "adjoint"
+         and sub.args[0].name == naming.adjoint(src)), None)
     if inline is not None:
         words.append(f"${c.name(src)}$ applies an element-wise activation to a pre-activation $u$; by the "
                      f"element-wise rule the adjoint of $u$ is ${c.tex(inline)}$, the derivative of the "
@@ -139,7 +168,7 @@ def _general_sentence(c: Context, s: Step) -> str:
     elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[0], Apply) and e.args[0].op == "transpose":
         w = c.tex(e.args[0].args[0])
         words.append(f"The pre-activation is $u = {w} {c.name(t)}$, so the adjoint is ${w}^\\top$ times that of $u$.")
-    if not words or inline is None and len(words) == 0:
+    if not words:
         defs = c.d.entry_definitions()
         definition = c.tex(defs[src]) if src in defs else c.name(src)
         words.append(f"Differentiating ${c.name(src)} = {definition}$ with respect to each entry of "
@@ -206,48 +235,131 @@ def _through(c: Context, s: Step, lhs: str) -> str:
     return r"\Rightarrow \text{through } %s\text{:}\quad %s" % (c.name(s.source), lhs[len(r"\Rightarrow"):].strip())
 
 
+def _jacobian_claim(c: Context, s: Step, jac: list) -> list:
+    """The Jacobian a one-path step shows, stated as the adjoint it gives: (J)^T g."""
+    J = r"\frac{\partial %s}{\partial %s}" % (c.name(s.source), c.name(s.target))
+    g = c.adj(s.source)
+    out = []
+    for lhs, rhs in jac:
+        if lhs != J or s.kind in ("identity", "negated", "scale"):
+            continue   # an entry formula [J]_{ij}, or a multiple of the identity (I_n has no reading)
+        if s.kind == "softmax":   # symmetric; diag(p) g - p (p^T g), the product distributed
+            p = c.tex(s.factor)
+            tex = r"\operatorname{diag}\left(%s\right) %s - %s %s^\top %s" % (p, g, p, p, g)
+        elif s.kind == "diagonal" or c.layout != "numerator":   # a diagonal J is its own transpose
+            tex = r"\left(%s\right) %s" % (rhs, g)
+        else:
+            tex = r"\left(%s\right)^\top %s" % (rhs, g)
+        out.append(Claim(s.target, "adjoint", tex, f"{J} = {rhs}", expr=s.expr))
+    return out
+
+
 def chain_section(c: Context):
     steps = c.steps
     blocks = []
     for t in adjoint_targets(c.d):
         ss = steps[t]
         rows, jac_rows, index_rows, sentences = [], [], [], []
+        lhs = c.adj(t)
         if len(ss) == 1 and ss[0].kind == "gradient":
-            blocks.append(Block("text", text=f"The loss gives ${c.adj(t)}$ directly "
+            blocks.append(Block("text", text=f"The loss gives ${lhs}$ directly "
                                 f"(${c.size(t)}$, shaped like ${c.name(t)}$):"))
             closed = fused_form(c, t, ss)
             if closed:
                 blocks[-1] = Block("text", text=blocks[-1].text[:-1] + ". " + closed[1])
-                blocks.append(Block("align", rows=[(c.adj(t), c.tex(closed[2]))]))
+                expr = closed[2]
             else:
-                blocks.append(Block("align", rows=[(c.adj(t), c.tex(ss[0].factor))]))
+                expr = ss[0].factor
+            rhs = c.tex(expr)
+            blocks.append(Block("align", rows=[(lhs, rhs)], claims=[Claim(t, "adjoint", rhs, lhs, expr=expr)]))
             continue
-        chain_terms, results = [], []
+        chain_terms, results, claims = [], [], []
         for s in ss:
             term, jac, index, sentence = _jacobian(c, s)
             if len(ss) > 1:
                 # one path of several: its index argument gives that path's contribution only
-                index = [(_through(c, s, lhs), rhs) for lhs, rhs in index]
+                index = [(_through(c, s, left), rhs) for left, rhs in index]
+            else:
+                claims += _jacobian_claim(c, s, jac)
+                claims += [Claim(t, "adjoint", rhs, lhs, expr=s.expr) for left, rhs in index
+                           if left == r"\Rightarrow " + lhs]
             # a chain of equalities on one line runs off the page: one equality per line
-            index = [(lhs if k == 0 else "", part) for lhs, rhs in index
+            index = [(left if k == 0 else "", part) for left, rhs in index
                      for k, part in enumerate(rhs.split(" = "))]
             chain_terms.append(term)
             results.append(c.tex(s.expr))
             jac_rows += jac
             index_rows += index
             sentences.append(sentence)
-        rows.append((c.adj(t), " + ".join(chain_terms)))
+        rows.append((lhs, " + ".join(chain_terms)))
+        if not any(r"\frac{\partial %s}{\partial %s}" % (c.name(s.source), c.name(t)) in rows[-1][1] for s in ss):
+            claims.append(Claim(t, "adjoint", rows[-1][1], lhs, expr=total(ss)))   # no Jacobian in it: a formula
         result = " + ".join(results)
         if result != rows[-1][1]:
             rows.append(("", result))
-        fused = fused_form(c, t, ss)
+            claims.append(Claim(t, "adjoint", result, lhs, expr=total(ss)))
+        inline = None
+        fused = fused_form(c, t, ss) or (inline := _inline_collapse(c, ss))
         if fused:
             rows.append(("", c.tex(fused[2])))
-            sentences.append(fused[1])
+            claims.append(Claim(t, "adjoint", rows[-1][1], lhs, expr=fused[2]))
+            if inline:   # said first: the index argument below is about the step before the collapse
+                sentences.insert(0, fused[1])
+            else:
+                sentences.append(fused[1])
         unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
         blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
-        blocks.append(Block("align", rows=rows + jac_rows + index_rows))
+        blocks.append(Block("align", rows=rows + jac_rows + index_rows, claims=claims))
     return blocks + _stable_forms(c)
+
+
+def _replace(e, old, new):
+    """e with every occurrence of the sub-expression ``old`` replaced by ``new``."""
+    from ..ir import Apply
+    from ..rules import apply
+    if e == old:
+        return new
+    if not isinstance(e, Apply):
+        return e
+    args = [_replace(a, old, new) for a in e.args]
+    return e if all(a is b for a, b in zip(args, e.args)) else apply(e.op, *args, **dict(e.kw))
+
+
+def _inline_collapse(c: Context, ss: list):
+    """A one-path step through an activation written inline (yhat = sigmoid(X W + b)) whose
+    loss gradient collapses once put in: the pre-activation's adjoint dL/dyhat * yhat (1 - yhat)
+    becomes (yhat - y)/n, and the step is shown with it. (None, sentence, expr) or None."""
+    from ..ir import Apply, walk
+    from ..rewrite import substitute
+    if len(ss) != 1:
+        return None
+    s = ss[0]
+    up = c.steps.get(s.source)
+    if not up or len(up) != 1 or up[0].kind != "gradient":
+        return None
+    g = naming.adjoint(s.source)
+    inner = next((e for e in walk(s.expr) if isinstance(e, Apply) and e.op == "mul"
+                  and any(isinstance(a, Var) and a.name == g for a in e.args)), None)
+    if inner is None or inner == s.expr:
+        return None
+    from ..ir import Const
+    from ..rules import apply
+    from .latex_collapse import _scale
+    combined = substitute(inner, {g: up[0].expr})
+    src = c.variables[s.source]
+    for y in c.d.graph.inputs.values():
+        if tuple(y.shape) != tuple(src.shape):
+            continue
+        form = apply("sub", src, y)
+        k = _scale(c, combined, form)   # k or k/n, from two sets of sizes
+        if k is None or k == 0:
+            continue
+        collapsed = form if k == 1 else apply("mul", Const(k), form)
+        sentence = (f"Putting in ${c.adj(s.source)}$, the adjoint of the pre-activation inside "
+                    f"${c.name(s.source)}$ collapses to ${c.tex(collapsed)}$: the activation's derivative "
+                    "cancels against the loss's denominator.")
+        return None, sentence, _replace(s.expr, inner, collapsed)
+    return None
 
 
 def _in_textbook_terms(c: Context, e):

@@ -27,7 +27,8 @@ def latex_names(d: Derivation) -> dict:
 
 def loss_latex(d: Derivation) -> str:
     """The loss's display name: the spec's [latex] ``loss`` entry, else a calligraphic L."""
-    return d.spec.latex.get("loss", LOSS_LATEX)
+    from .latex_base import loss_name
+    return loss_name(d)
 
 
 def doc_printer(d: Derivation, names: dict | None = None) -> LatexIRPrinter:

@@ -15,7 +15,7 @@ from ..errors import SymgradError
 from ..ir import Apply, Var, walk
 from ..rules import RULES
 from ..spec import LOSS
-from .latex_base import Block, Context, Section, Writeup, break_rows, math
+from .latex_base import Block, Claim, Context, Section, Writeup, break_rows, math
 from .latex_chain import chain_section
 from .latex_entries import entries_section
 from .latex_fused import fused_section
@@ -92,7 +92,8 @@ def _reductions(c: Context) -> list[str]:
             what = "mean" if e.op == "mean" else "sum"
             out.append(f"The loss takes the {what} over ${c.p.scalar(total_count)}$ "
                        f"{'entries' if axis is None else 'entries along axis ' + str(axis)}"
-                       + (f", so every gradient carries the factor $1/{c.p.dim(total_count)}$." if what == "mean"
+                       + (f", so every gradient carries the factor $\\frac{{1}}{{{c.p.dim(total_count)}}}$."
+                          if what == "mean"
                           and total_count != 1 else "."))
     if not out:
         out.append("The loss has no sum or mean over entries.")
@@ -120,12 +121,15 @@ def _conventions(c: Context):
     items.append(r"$\odot$ is the element-wise (Hadamard) product; $\mathrm{1\!\!1}[z > 0]$ is 1 where "
                  r"$z > 0$ and 0 elsewhere; $\operatorname{diag}(v)$ is the diagonal matrix with $v$ on "
                  r"its diagonal; $\delta_{ij}$ is 1 when $i = j$ and 0 otherwise.")
-    if any(isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None
-           for t in adjoint_targets(c.d) for e in walk(c.best(t))):
-        items.append(r"$\operatorname{sum}_{0}(A)$ adds the entries of $A$ down each column (over axis 0, the "
-                     r"rows) and $\operatorname{sum}_{1}(A)$ along each row (over axis 1, the columns); where "
-                     r"the gradient's shape keeps that axis (a bias of shape $m \times 1$), the sum keeps it "
-                     "with length 1.")
+    defs = c.d.entry_definitions()
+    shown = [c.best(t) for t in adjoint_targets(c.d)] + list(defs.values())
+    if any(isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None and e.args[0].ndim == 2
+           for x in shown for e in walk(x)):
+        items.append(r"$\mathbf{1}$ is a vector of ones, as long as the product needs: $\mathbf{1}^\top A$ adds "
+                     r"the entries of $A$ down each column (a row of column sums, over axis 0) and $A \mathbf{1}$ "
+                     r"adds them along each row (a column of row sums, over axis 1); $\operatorname{diag}(A "
+                     r"\mathbf{1})\, B$ multiplies row $i$ of $B$ by the $i$-th row sum of $A$. Where a gradient "
+                     r"is a column (a bias of shape $m \times 1$), $A \mathbf{1}$ is that column.")
     items += _reductions(c) + _kink_notes(c)
     return [Block("items", items=items)]
 
@@ -147,24 +151,35 @@ def _table(header, rows) -> Block:
     return Block("table", header=header, rows=rows, wide=wide)
 
 
+def _claimed(block: Block, targets: list, kind: str, lhs: list, exprs: list) -> Block:
+    """``block`` (a table) with the equality each row states: its last cell, as printed."""
+    block.claims = [Claim(t, kind, row[-1].strip("$"), left, expr=e)
+                    for t, row, left, e in zip(targets, block.rows, lhs, exprs)]
+    return block
+
+
 def _forward(c: Context):
     defs = c.d.entry_definitions()
-    named = []
-    for n in entry_names(c.d):
+    named, names = [], entry_names(c.d)
+    for n in names:
         reads = _reads(c, n, defs)
         named.append([math(c.name(n)), math(", ".join(c.name(r) for r in reads)),
                       math(c.tex(defs[n]))])
-    return [_table(["Node", "Input", "Output"], named)]
+    return [_claimed(_table(["Node", "Input", "Output"], named), names, "value", [c.name(n) for n in names],
+                     [defs[n] for n in names])]
 
 
 def _gradients(c: Context):
-    named_rows = [[math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))] for n in c.d.graph.params]
-    inner = [[math(c.adj(t)), math(c.size(t)), math(c.tex(c.best(t)))]
-             for t in adjoint_targets(c.d) if t not in c.d.graph.params]
+    params = list(c.d.graph.params)
+    named_rows = [[math(c.name(n)), math(c.size(n)), math(c.tex(c.best(n)))] for n in params]
+    others = [t for t in adjoint_targets(c.d) if t not in c.d.graph.params]
+    inner = [[math(c.adj(t)), math(c.size(t)), math(c.tex(c.best(t)))] for t in others]
     return [Block("text", text="In named intermediates and their adjoints:"),
-            _table(["Parameter", "Shape", "Gradient"], named_rows),
+            _claimed(_table(["Parameter", "Shape", "Gradient"], named_rows), params, "adjoint",
+                     [c.adj(n) for n in params], [c.best(n) for n in params]),
             *([Block("text", text="The adjoints those use:"),
-               _table(["Adjoint", "Shape", "Value"], inner)] if inner else [])]
+               _claimed(_table(["Adjoint", "Shape", "Value"], inner), others, "adjoint",
+                        [c.adj(t) for t in others], [c.best(t) for t in others])] if inner else [])]
 
 
 def _breakable(text: str) -> str:
@@ -175,25 +190,26 @@ def _breakable(text: str) -> str:
 def _expanded(c: Context):
     """Every node and gradient in inputs and parameters only (an appendix)."""
     values = c.d.expanded_values()
-    lines, skipped = [], []
+    lines, skipped, claims = [], [], []
 
-    def add(lhs, e):
+    def add(lhs, e, target, kind):
         text = c.tex(e)
         if len(text) > EXPANDED_LIMIT:
             skipped.append(math(lhs))
         else:
             lines.append((lhs, _breakable(text)))
+            claims.append(Claim(target, kind, lines[-1][1], lhs, expr=e))
 
     for n in entry_names(c.d):
         if n in values:
-            add(c.name(n), values[n])
+            add(c.name(n), values[n], n, "value")
     grads = c.expanded_best()
     for n in c.d.graph.params:
-        add(c.adj(n), grads[n])
+        add(c.adj(n), grads[n], n, "adjoint")
     blocks = [Block("text", text="Each node and gradient with the named intermediates substituted, "
                     "in inputs and parameters only.")]
     if lines:
-        blocks.append(Block("lines", rows=lines))
+        blocks.append(Block("lines", rows=lines, claims=claims))
     if skipped:
         blocks.append(Block("text", text=f"Not printed, being over {EXPANDED_LIMIT} characters of LaTeX "
                             "(substitute the forward pass into the named forms above): "

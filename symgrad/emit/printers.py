@@ -17,7 +17,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..ir import Apply, Const, Expr, Var, as_sympy
 from ..rules import RULES, Printed
-from ..rules.core import ADD, ATOM, MUL, UNARY
+from ..rules.core import ADD, ATOM, MUL, UNARY, wrap
 
 
 class _ScalarCode(PythonCodePrinter):
@@ -176,7 +176,7 @@ class LatexIRPrinter:
             prec = ATOM if (value.is_Integer and value >= 0) or value.is_Symbol else MUL
             done = Printed(text, UNARY if value.could_extract_minus_sign() else prec)
         elif isinstance(e, Apply):
-            done = RULES[e.op].latex([self.print(a) for a in e.args], e, self)
+            done = self._broadcast_product(e) or RULES[e.op].latex([self.print(a) for a in e.args], e, self)
         if isinstance(e, Apply) and done.text.startswith("-") and done.prec > ADD:
             # a leading minus reads as a subtraction: parenthesised after any operator
             # (A \odot (-\frac{1}{n} Y), a - (-b)), never "\odot -" or "- -"
@@ -188,6 +188,63 @@ class LatexIRPrinter:
 
     def doprint(self, e: Expr) -> str:
         return self.print(e).text
+
+    def _coefficients_first(self, e: Apply) -> Printed | None:
+        r"""An element-wise product of scaled arrays with the constants in front:
+        \frac{2}{n} C \odot G, not 2 C \odot \frac{1}{n} G (which reads, left to right,
+        as a matrix product with G)."""
+        from ..rules import apply
+        if e.op != "mul" or len(e.args) != 2 or any(a.ndim == 0 for a in e.args):
+            return None
+        coef, bare = sp.Integer(1), []
+        for a in e.args:
+            k, a = _split_coefficient(a)
+            coef *= k
+            bare.append(a)
+        if coef == 1 or not isinstance(e.args[1], Apply) or bare[1] is e.args[1]:
+            return None   # nothing scales the right operand: it prints unambiguously as it is
+        return self.print(apply("mul", Const(coef), apply("mul", *bare)))
+
+    def _broadcast_product(self, e: Apply) -> Printed | None:
+        r"""A matrix times, entry by entry, its own row or column sums (the softmax's
+        A \odot (G - (G \odot A) 1)): numpy broadcasts the n x 1 column across the
+        columns, which a formula must say. A column of row sums scales the rows,
+        diag(C 1) A; a row of column sums the columns, A diag(1^T C); a difference
+        holding one is distributed first. None for any other node."""
+        from ..rules import apply
+        pulled = self._coefficients_first(e)
+        if pulled is not None:
+            return pulled
+        if e.op != "mul" or len(e.args) != 2 or any(a.ndim != 2 for a in e.args):
+            return None
+        for s, other in (e.args, e.args[::-1]):
+            if _kept_sum(s) and tuple(s.shape) != tuple(other.shape):
+                sums = self.print(apply("sum", s.args[0], axis=s.kw["axis"]))
+                diag = r"\operatorname{diag}\left(%s\right)" % sums.text
+                if s.kw["axis"] % 2:
+                    return Printed(f"{diag} {wrap(self.print(other), MUL + 1)}", MUL)
+                return Printed(f"{wrap(self.print(other), MUL)} {diag}", MUL)
+            if isinstance(s, Apply) and s.op in ("sub", "add") and any(_kept_sum(x) for x in s.args) \
+                    and other.ndim == 2 and tuple(other.shape) == tuple(s.shape):
+                return self.print(apply(s.op, *(apply("mul", other, x) for x in s.args)))
+        return None
+
+
+def _split_coefficient(a):
+    """(k, x) for an array a = k x (seen through an expand_dims), else (1, a)."""
+    from ..rules import apply
+    inner = a.args[0] if isinstance(a, Apply) and a.op == "expand_dims" else a
+    if isinstance(inner, Apply) and inner.op == "mul" and len(inner.args) == 2 \
+            and isinstance(inner.args[0], Const) and inner.args[1].ndim:
+        x = inner.args[1]
+        return as_sympy(inner.args[0].value), (x if inner is a else apply("expand_dims", x, **a.kw))
+    return sp.Integer(1), a
+
+
+def _kept_sum(e) -> bool:
+    """sum(C, axis, keepdims=True) of a matrix: a row or column that broadcasts back."""
+    return (isinstance(e, Apply) and e.op == "sum" and bool(e.kw.get("keepdims")) and e.args[0].ndim == 2
+            and e.kw.get("axis") in (0, 1, -1, -2))
 
 
 def decimal_latex(value) -> str | None:

@@ -11,8 +11,8 @@ import sympy as sp
 
 from ..errors import ShapeError
 from ..ir import Apply, Const, Var
-from .core import (ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm, apply,
-                   arrays)
+from .core import (ADD, ANSWER, ARRAY, ATOM, AXIS, FLAG, MUL, ONES, RULES, Arg, OutForm, Printed, Rule, ScalarForm,
+                   apply, arrays)
 
 # sum(x, axis=None, keepdims=False), and its samples for the per-rule gradient test
 REDUCTION = arrays(1) + (Arg("axis", AXIS, None, keyword=True), Arg("keepdims", FLAG, False, keyword=True,
@@ -110,6 +110,14 @@ def _sum_latex(args, node, ctx):
     axis = node.kw.get("axis")
     if axis is None or a.ndim == 1:   # a vector summed along its only axis: a plain sum
         return Printed(f"\\sum_{{i}} ({args[0].text})_{{i}}" if a.ndim else args[0].text, MUL)
+    if a.ndim == 2 and axis in (0, 1, -1, -2):   # the textbook's ones vector: 1^T X sums down, X 1 across
+        from .core import wrap
+        # below any product's precedence: bracketed as a factor (A \\odot (\\mathbf{1}^\\top B)), where the
+        # ones row would otherwise be read as a factor of the product beside it
+        loose = ADD + 1
+        if axis % 2 == 0:
+            return Printed(f"\\mathbf{{1}}^\\top {wrap(args[0], MUL + 1)}", loose)
+        return Printed(f"{wrap(args[0], MUL)} \\mathbf{{1}}", loose)
     return Printed(f"\\operatorname{{sum}}_{{{axis}}}\\left({args[0].text}\\right)", ATOM)
 
 
@@ -176,8 +184,10 @@ def _mean_vjp(g, r, a, axis=None, keepdims=False):
 def _mean_latex(args, node, ctx):
     a = node.args[0]
     count = _count(a.shape, normalize_axis(node.kw.get("axis"), a.ndim, "mean"))
-    inner = _sum_latex(args, node, ctx)
-    return Printed(f"\\frac{{1}}{{{sp.latex(count)}}} {inner.text}", MUL)
+    inner = _sum_latex(args, node, ctx).text
+    if inner.startswith("\\mathbf{1}"):   # the ones row opens a product: its own group after 1/n
+        inner = f"\\left({inner}\\right)"
+    return Printed(f"\\frac{{1}}{{{sp.latex(count)}}} {inner}", MUL)
 
 
 def _evaluate_mean(args, node, ctx):
@@ -320,7 +330,8 @@ def _register_softmax():
     from .. import runtime
 
     _softmax_rule("softmax", _softmax_vjp, runtime.softmax, r"\operatorname{softmax}", False, ("softmax",))
-    _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True)
+    _softmax_rule("log_softmax", _log_softmax_vjp, runtime.log_softmax, r"\operatorname{log\,softmax}", True,
+                  ("logsoftmax",))
 
 
 _register_softmax()
