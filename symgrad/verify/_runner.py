@@ -55,6 +55,8 @@ _TO_NUMPY = None
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "typing", "re", "time",
            "warnings", "numbers", "fractions", "decimal", "statistics", "operator", "string", "dataclasses",
            "numpy.linalg", "numpy.random", "subprocess", "signal", "shutil", "tempfile", "socket", "pathlib")
+#: What a course's starter imports along with a package (``import matplotlib.pyplot as plt``).
+PRELOAD_WITH = {"matplotlib": ("matplotlib.pyplot",)}
 
 
 def _vm_size():
@@ -141,9 +143,9 @@ def _target(root, path, is_dir):
 
 
 def _build_root(job, root):
-    """The jail: a tmpfs holding read-only binds of the libraries, the Python standard library and the
-    allowed packages only (each at its own path), an empty site-packages, /proc of this PID namespace
-    and a /dev of a few devices. Nothing else of the machine is in it."""
+    """The jail: a tmpfs holding read-only binds of the system libraries and of the grader's Python
+    environment (each at its own path), with symgrad and the denied distributions masked, /proc of this
+    PID namespace and a /dev of a few devices. Nothing else of the machine is in it."""
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
     for path in job["system"]:          # /usr, /lib...: a link (merged /usr) is made as a link
         if os.path.islink(path):
@@ -151,18 +153,19 @@ def _build_root(job, root):
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             _bind(path, _target(root, path, True))
-    for path in job["stdlib"]:
-        if os.path.isdir(path) and not os.path.exists(root + path + "/os.py"):
-            _bind(path, _target(root, path, True))
-    for path in job["site"]:            # every package folder emptied, then the allowed ones put back
-        if os.path.isdir(path):
-            _mount("tmpfs", _target(root, path, True), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    for path in job["packages"]:
+    for path in job["python"] + job["files"]:   # the environment, wherever it lives (a 0700 home too)
         if os.path.exists(path):
             _bind(path, _target(root, path, os.path.isdir(path)))
-    for path in job["site"]:
-        if os.path.isdir(root + path):
-            _mount(None, root + path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    empty = root + "/.masked"
+    open(empty, "w").close()
+    for path in job["mask"]:            # symgrad (the answers) and what the instructor denies
+        target = root + path
+        if os.path.islink(target) or not os.path.lexists(target):
+            continue
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+        else:
+            _bind(empty, target)
     for name in ("tmp", "work", "dev/shm", "proc"):
         os.makedirs(root + "/" + name, exist_ok=True)
     for name in DEVICES:
@@ -211,24 +214,66 @@ def _drop_privileges(request):
     _check(_LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
 
 
-def _preload(job):
-    """Import what the submission may use while the installation is readable."""
+def _threads():
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _preload(job, serverdir):
+    """Import what submissions may use while the installation is readable, before any fork: the harness's
+    list, numpy, torch for an interface of tensors, and the course's and instructor's modules
+    (``job["preload"]``), so a submission whose first line is ``import torch`` pays nothing for it.
+    Safe to fork after: torch runs one intra-op and one inter-op thread, started lazily, and
+    ``preloaded.json`` in the server folder records the process's thread count once loaded (1)."""
     import importlib
     global _SAVE, _TENSOR, _TO_NUMPY
+    # matplotlib: headless, its font cache built once per machine in a root-only folder
+    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["MPLCONFIGDIR"] = job.get("mplconfig") or os.path.join(serverdir, "matplotlib")
     import numpy as np
     _SAVE = np.save  # kept before the submission can patch numpy
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    loaded, failed = [], []
+    for name in PRELOAD + tuple(job.get("preload", ())):
+        for module in (name,) + PRELOAD_WITH.get(name, ()):
+            try:
+                importlib.import_module(module)
+                loaded.append(module)
+            except Exception:  # noqa: BLE001 - not installed or broken here: the submission will say so
+                failed.append(module)
+            if module == "torch" and "torch" in sys.modules:
+                _one_thread(sys.modules["torch"])
     if job.get("torch"):
         import torch
-        torch.set_num_threads(1)
+        _one_thread(torch)
         _TENSOR = torch.Tensor
         detach, cpu, numpy = torch.Tensor.detach, torch.Tensor.cpu, torch.Tensor.numpy
         _TO_NUMPY = lambda t: numpy(cpu(detach(t)))  # noqa: E731
+    with open(os.path.join(serverdir, "preloaded.json"), "w") as fh:
+        json.dump({"loaded": loaded, "failed": failed, "threads": _threads()}, fh)
     return np
+
+
+def _one_thread(torch):
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:   # already set (or the pool already started): it stays as it is
+        pass
+
+
+class Hidden:
+    """A finder that says symgrad (and each denied module) is not installed: the jail masks their files, this
+    names the refusal plainly (without the jail it is the only thing in the way)."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
 
 
 class Leaf:
@@ -371,6 +416,8 @@ def run_submission(job, request, inputs, np, torch, ack):
     os.umask(0o077)
     _drop_privileges(request)
     log = Log(os.path.join(workdir, "out", "log"))
+    os.environ["MPLCONFIGDIR"] = "/tmp/matplotlib" if job.get("root") else os.path.join(workdir, ".matplotlib")
+    sys.meta_path.insert(0, Hidden(job.get("hidden", ())))
     sys.path.insert(0, os.path.join(workdir, "submission"))
     sys.argv = [request["entry"]]
     try:
@@ -503,7 +550,7 @@ def serve(serverdir):
         _enter_namespaces()
     # Loaded before the jail and before any child drops privileges: the Python installation may
     # not be readable by the unprivileged user (e.g. under /root/.pyenv).
-    np = _preload(job)
+    np = _preload(job, serverdir)
     torch = sys.modules.get("torch")
     inputs = {key: np.load(os.path.join(serverdir, fname), allow_pickle=False)
               for key, fname in job["arrays"].items()}
