@@ -5,7 +5,7 @@ symgrad itself, and importing nothing of symgrad (the jail has no symgrad in
 it). Once, at start: it ties its life to the grader's (PR_SET_PDEATHSIG),
 enters new mount, PID, network, IPC and UTS namespaces when told to (root), reads
 ``server.json`` and the input ``.npy`` files, loads what submissions may
-need (numpy, torch) and builds the jail's root (:func:`_build_root`). Then,
+need (numpy, the course's packages: :func:`_preload`) and builds the jail's root (:func:`_build_root`). Then,
 for every request line on stdin it forks a child that joins the run's cgroups,
 enters its own mount namespace with private tmpfs for /tmp, /dev/shm and its
 work folder, chroots into the jail, applies the resource limits, drops to the
@@ -153,25 +153,38 @@ def _build_root(job, root):
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             _bind(path, _target(root, path, True))
-    for path in job["python"] + job["files"]:   # the environment, wherever it lives (a 0700 home too)
-        if os.path.exists(path):
-            _bind(path, _target(root, path, os.path.isdir(path)))
-    empty = root + "/.masked"
-    open(empty, "w").close()
-    for path in job["mask"]:            # symgrad (the answers) and what the instructor denies
-        target = root + path
-        if os.path.islink(target) or not os.path.lexists(target):
-            continue
-        if os.path.isdir(target):
-            _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
-        else:
-            _bind(empty, target)
+    open(root + MASKED, "w").close()
+    _bind_environment(job, root, lambda path: True)
     for name in ("tmp", "work", "dev/shm", "proc"):
         os.makedirs(root + "/" + name, exist_ok=True)
     for name in DEVICES:
         _bind("/dev/" + name, _target(root, "/dev/" + name, False), writable=True, device=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+
+
+MASKED = "/.masked"          # an empty file of the jail's root, bound over each denied file
+PRIVATE = ("/tmp", "/dev/shm", "/work")   # each child's own tmpfs
+
+
+def _under(path, folder):
+    return path == folder or path.startswith(folder + "/")
+
+
+def _bind_environment(job, root, where):
+    """Bind the Python environment's folders and files (those ``where`` accepts) read-only at their own
+    paths, then mask symgrad and the denied distributions in them."""
+    for path in job["python"] + job["files"]:   # wherever it lives (a 0700 home too)
+        if where(path) and os.path.exists(path):
+            _bind(path, _target(root, path, os.path.isdir(path)))
+    for path in job["mask"]:
+        target = root + path
+        if not where(path) or os.path.islink(target) or not os.path.lexists(target):
+            continue
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+        else:
+            _bind(root + MASKED, target)
 
 
 def _enter_jail(job, request):
@@ -181,8 +194,10 @@ def _enter_jail(job, request):
     _check(_LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")   # its own SysV shared memory too
     uid, gid = (int(v) for v in request["user"]) if request.get("user") else (0, 0)
     tmpfs = f"size={size},mode=0700,uid={uid},gid={gid}"
-    for name in ("/tmp", "/dev/shm", "/work"):
+    for name in PRIVATE:
         _mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+    # an environment under one of them (a venv in /tmp) is bound again over the child's own tmpfs
+    _bind_environment(job, root, lambda path: any(_under(path, name) for name in PRIVATE))
     for name, writable in (("submission", False), ("out", True)):
         os.mkdir(root + "/work/" + name)
         _bind(os.path.join(host, name), root + "/work/" + name, writable)
@@ -264,8 +279,8 @@ def _one_thread(torch):
 
 
 class Hidden:
-    """A finder that says symgrad (and each denied module) is not installed: the jail masks their files, this
-    names the refusal plainly (without the jail it is the only thing in the way)."""
+    """A finder that says symgrad (and each denied module) is not installed. The jail masks their files; this
+    only names the refusal plainly (without the jail it is no barrier: a submission can remove it)."""
 
     def __init__(self, names):
         self.names = frozenset(names)

@@ -8,9 +8,24 @@
   uid; a new sandbox removes those of any uid whose lock is free (a killed run's
   leftovers) before it starts.
 * :func:`view`: what the jail's root holds (see ``_runner._build_root``): the
-  system libraries, the Python standard library, the interpreter and the
-  allowed packages only, each read-only at its own path; every site-packages
-  folder is emptied first.
+  system libraries and the grader's whole Python environment (interpreter,
+  standard library, every site-packages folder and ``.pth`` entry), each
+  read-only at its own path, wherever it is installed (system, venv, pyenv or
+  conda, under a 0700 home too: the binds are made by root before the uid is
+  dropped, and the folders leading to them are the jail's own, world-readable),
+  with symgrad and the denied distributions masked.
+
+  Why everything, not an allow-list: students import what their course's
+  starter and their own habits bring (torch, matplotlib, sympy, glob, pandas),
+  and a module refused is a correct submission reported as crashed. What the
+  jail protects is the grader, not the environment's code: it is read-only,
+  and every other layer holds whatever a submission imports. The one package
+  that must stay out is symgrad, which derives every answer (and its checkout
+  holds generated/ and the tests); :data:`DENIED` names it, and an instructor
+  hides more (a package that would do a student's work) with ``deny``.
+  ``--allow-package`` keeps its name but now says which modules the fork
+  server loads once before any submission (:func:`preload_modules`); a
+  package outside the environment is never reachable (the runner is ``-I``).
 * :class:`Cgroup`: memory and process-count limits for everything a submission
   starts (cgroup v2 where the controllers are delegated, else v1 memory + pids
   where writable, else none: the per-process rlimits stay in every case).

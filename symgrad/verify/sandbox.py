@@ -10,8 +10,9 @@ which are active here; the README's table names the test showing each):
   memory + pids), on top of the per-process rlimits (address space, file
   size, process count), which stay in every case;
 * a jail (root only): new mount, PID, network, IPC and UTS namespaces; a
-  minimal root holding the system libraries, the Python standard library and
-  the allowed packages read-only, the submission read-only, private tmpfs for
+  minimal root holding the system libraries and the grader's Python
+  environment read-only (symgrad and denied distributions masked: see
+  :mod:`symgrad.verify.jail`), the submission read-only, private tmpfs for
   /tmp, /dev/shm and its work folder, /proc of its own PID namespace and
   /dev/{null,zero,urandom,random}; every process it starts dies with it, and
   the server dies with the grader (PR_SET_PDEATHSIG);
@@ -21,8 +22,9 @@ which are active here; the README's table names the test showing each):
   file (:mod:`symgrad.verify.results`) and compared in the parent.
 
 Submissions run as children forked from one server per worker
-(:class:`Sandbox`, ``_runner.py``), which has loaded Python, numpy (and
-torch) once: every child starts from the same clean image, and the server,
+(:class:`Sandbox`, ``_runner.py``), which has loaded Python, numpy and the
+course's packages (torch, matplotlib) once: every child starts from the same
+clean image, a first line ``import torch`` costs nothing, and the server,
 PID 1 of its namespace, kills whatever a child left behind before the next.
 """
 
