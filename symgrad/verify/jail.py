@@ -130,17 +130,32 @@ def remove_leftovers(uid) -> None:
 
 
 def remove_stale() -> None:
-    """Leftovers of every uid whose lock is free (a run that was killed): on a sandbox's start."""
+    """Leftovers of every uid whose lock is free (a run that was killed): on a sandbox's start.
+
+    The temporary folder is listed once (a uid at a time took 15 s with 700 locks and 10,000 entries)."""
     try:
         folder = state_dir()
     except OSError:
         return
+    work: dict = {}
+    try:
+        with os.scandir(tempfile.gettempdir()) as entries:
+            for entry in entries:
+                match = re.match(r"symgrad-(\d+)-", entry.name)
+                if match:
+                    work.setdefault(int(match.group(1)), []).append(entry)
+    except OSError:
+        pass
     for lock in folder.glob("*.lock"):
         match = re.fullmatch(r"(\d+)\.lock", lock.name)
         fd = _try_lock(lock) if match else None
         if fd is not None:
             try:
-                remove_leftovers(int(match.group(1)))
+                uid = int(match.group(1))
+                for entry in work.get(uid, []):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                Cgroup.remove_named(f"symgrad-{uid}")
             finally:
                 os.close(fd)
 
