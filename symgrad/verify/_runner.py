@@ -265,6 +265,13 @@ def _preload(job, serverdir):
         _TENSOR = torch.Tensor
         detach, cpu, numpy = torch.Tensor.detach, torch.Tensor.cpu, torch.Tensor.numpy
         _TO_NUMPY = lambda t: numpy(cpu(detach(t)))  # noqa: E731
+    import gc
+    gc.collect()
+    gc.freeze()   # children never scan (and so never copy) the preloaded objects
+    try:
+        _LIBC.malloc_trim(0)   # freed import-time heap back to the system: less for each fork to map
+    except AttributeError:
+        pass
     with open(os.path.join(serverdir, "preloaded.json"), "w") as fh:
         json.dump({"loaded": loaded, "failed": failed, "threads": _threads()}, fh)
     return np
