@@ -5,8 +5,9 @@ symgrad itself, and importing nothing of symgrad (the jail has no symgrad in
 it). Once, at start: it ties its life to the grader's (PR_SET_PDEATHSIG),
 enters new mount, PID, network, IPC and UTS namespaces when told to (root), reads
 ``server.json`` and the input ``.npy`` files, loads what submissions may
-need (numpy, the course's packages: :func:`_preload`) and builds the jail's root (:func:`_build_root`). Then,
-for every request line on stdin it forks a child that joins the run's cgroups,
+need (numpy, the course's packages: :func:`_preload`), builds the jail's root (:func:`_build_root`)
+and joins the run's cgroups (its children are born in them). Then,
+for every request line on stdin it forks a child that
 enters its own mount namespace with private tmpfs for /tmp, /dev/shm and its
 work folder, chroots into the jail, applies the resource limits, drops to the
 run's unprivileged uid, imports the submission and runs the calls, writing
@@ -213,6 +214,14 @@ def _join_cgroups(job):
             os.write(fd, b"0")
         finally:
             os.close(fd)
+
+
+def _set_oom_score(value):
+    try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write(str(value))
+    except OSError:   # not root: the kernel's default stays
+        pass
 
 
 def _drop_privileges(request):
@@ -428,10 +437,10 @@ class Call:
 
 
 def run_submission(job, request, inputs, np, torch, ack):
-    """In the child: cgroups, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
+    """In the child: OOM score, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
     after the import and after each call (the server times them); never returns."""
     import importlib.util
-    _join_cgroups(job)
+    _set_oom_score(0)   # the server's -1000 is not the submission's
     workdir = _enter_jail(job, request) if job.get("root") else request["workdir"]
     os.chdir(workdir)
     _limits(job)
@@ -579,6 +588,11 @@ def serve(serverdir):
     import importlib.util  # noqa: F401 - loaded for the children
     if job.get("root"):
         _build_root(job, job["root"])
+    # The server joins the run's cgroups once, its children are born in them: moving each child
+    # cost 10-20 ms (a cgroup migration waits for an RCU grace period). Its own pages were charged
+    # before it joined; it is never the one the cgroup's OOM killer picks.
+    _set_oom_score(-1000)
+    _join_cgroups(job)
     out = sys.stdout
     out.write("ready\n")
     out.flush()

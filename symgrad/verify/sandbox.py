@@ -283,8 +283,8 @@ class Sandbox:
             self.prefix = jail.work_prefix(self.identity.uid) if self.identity else "symgrad-"
             self.dir = Path(tempfile.mkdtemp(prefix=self.prefix + "server-"))
             if self.identity and _cgroup_kind():
-                self.cgroup = jail.Cgroup(f"symgrad-{self.identity.uid}",
-                                          self.limits.memory_bytes + HARNESS_MEMORY, self.limits.processes)
+                self.cgroup = jail.Cgroup(f"symgrad-{self.identity.uid}",   # + 1: the fork server is in it
+                                          self.limits.memory_bytes + HARNESS_MEMORY, self.limits.processes + 1)
             self._write_job()
         except BaseException:
             self.close()
