@@ -50,7 +50,7 @@ def test_every_layer_is_on():
 
 
 # -- reach attacks: each snippet returns True when it got through -------------------------------
-# Placeholders: GENERATED, ROOT, SUBS, OUT, UNIX_SOCK, TCP_PORT, GRADER_PID, SECRET_ENV.
+# Placeholders: GENERATED, ROOT, SUBS, OUT, UNIX_SOCK, TCP_PORT, GRADER_PID, SECRET_ENV, SYMGRAD_FILE.
 
 REACH = {
     "read_generated_api": "return len(open(GENERATED).read()) > 0",
@@ -72,8 +72,9 @@ REACH = {
     "list_var": "return len(os.listdir('/var')) > 0",
     # (the folders leading to the Python installation are in the jail, empty but for that path)
     "files_in_home_of_root": "return any(os.path.isfile('/root/' + e) for e in os.listdir('/root'))",
-    "import_sympy_not_allowed": "import sympy; return True",
-    "import_jinja2_not_allowed": "import jinja2; return True",
+    # every installed package is importable (tests/test_sandbox_env.py), but not symgrad's files in it
+    "read_installed_symgrad": "return len(open(SYMGRAD_FILE).read()) > 0",
+    "list_installed_symgrad": "return len(os.listdir(os.path.dirname(SYMGRAD_FILE))) > 0",
     "other_work_folders": "import glob; return len(glob.glob('/tmp/symgrad-*')) > 0",
     "cgroup_files": "return len(os.listdir('/sys/fs/cgroup')) > 0",
     "proc_1_root": "return len(os.listdir('/proc/1/root')) > 0",
@@ -335,6 +336,19 @@ def _grade(subs: Path, out: Path, jobs: int = 2, **kw) -> subprocess.CompletedPr
                           cwd=ROOT, capture_output=True, text=True, timeout=900, **kw)
 
 
+def _installed_symgrad() -> str:
+    """A source file of symgrad as installed in the grader's environment (else this checkout's)."""
+    from importlib import metadata
+    try:
+        dist = metadata.distribution("symgrad")
+        files = [f for f in dist.files or [] if f.parts and f.parts[0] == "symgrad" and f.suffix == ".py"]
+        if files:
+            return str(dist.locate_file(files[0]))
+    except metadata.PackageNotFoundError:
+        pass
+    return str(ROOT / "symgrad" / "__init__.py")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
@@ -350,7 +364,7 @@ def world(tmp_path_factory):
     secret.write_text("the answer key")
     env = {"GENERATED": str(ROOT / "generated" / "api" / "pset3.py"), "ROOT": str(ROOT), "SUBS": str(subs),
            "OUT": str(out), "UNIX_SOCK": listeners.unix_path, "TCP_PORT": listeners.port,
-           "GRADER_PID": os.getpid(), "SECRET_ENV": "SYMGRAD_TEST_SECRET"}
+           "GRADER_PID": os.getpid(), "SECRET_ENV": "SYMGRAD_TEST_SECRET", "SYMGRAD_FILE": _installed_symgrad()}
     yield {"base": base, "subs": subs, "out": out, "env": env, "secret": secret}
     listeners.close()
 

@@ -94,8 +94,9 @@ def add_verify(sub):
 
 def _memory_arg(p):
     p.add_argument("--allow-package", action="append", default=[], metavar="NAME",
-                   help="an installed distribution the submission may import besides the profile's (numpy; "
-                        "torch for mlp) and the standard library; repeatable")
+                   help="an installed distribution the submissions import, loaded once before they run so "
+                        "importing it costs them nothing (every installed distribution but symgrad is "
+                        "importable anyway); repeatable")
     p.add_argument("--memory", type=int, default=1024, metavar="MB",
                    help="memory a submission may allocate on top of what the harness "
                                                         "(numpy, torch) has mapped (default 1024)")

@@ -5,8 +5,9 @@ symgrad itself, and importing nothing of symgrad (the jail has no symgrad in
 it). Once, at start: it ties its life to the grader's (PR_SET_PDEATHSIG),
 enters new mount, PID, network, IPC and UTS namespaces when told to (root), reads
 ``server.json`` and the input ``.npy`` files, loads what submissions may
-need (numpy, torch) and builds the jail's root (:func:`_build_root`). Then,
-for every request line on stdin it forks a child that joins the run's cgroups,
+need (numpy, the course's packages: :func:`_preload`), builds the jail's root (:func:`_build_root`)
+and joins the run's cgroups (its children are born in them). Then,
+for every request line on stdin it forks a child that
 enters its own mount namespace with private tmpfs for /tmp, /dev/shm and its
 work folder, chroots into the jail, applies the resource limits, drops to the
 run's unprivileged uid, imports the submission and runs the calls, writing
@@ -55,6 +56,8 @@ _TO_NUMPY = None
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "typing", "re", "time",
            "warnings", "numbers", "fractions", "decimal", "statistics", "operator", "string", "dataclasses",
            "numpy.linalg", "numpy.random", "subprocess", "signal", "shutil", "tempfile", "socket", "pathlib")
+#: What a course's starter imports along with a package (``import matplotlib.pyplot as plt``).
+PRELOAD_WITH = {"matplotlib": ("matplotlib.pyplot",)}
 
 
 def _vm_size():
@@ -141,9 +144,9 @@ def _target(root, path, is_dir):
 
 
 def _build_root(job, root):
-    """The jail: a tmpfs holding read-only binds of the libraries, the Python standard library and the
-    allowed packages only (each at its own path), an empty site-packages, /proc of this PID namespace
-    and a /dev of a few devices. Nothing else of the machine is in it."""
+    """The jail: a tmpfs holding read-only binds of the system libraries and of the grader's Python
+    environment (each at its own path), with symgrad and the denied distributions masked, /proc of this
+    PID namespace and a /dev of a few devices. Nothing else of the machine is in it."""
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
     for path in job["system"]:          # /usr, /lib...: a link (merged /usr) is made as a link
         if os.path.islink(path):
@@ -151,24 +154,38 @@ def _build_root(job, root):
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             _bind(path, _target(root, path, True))
-    for path in job["stdlib"]:
-        if os.path.isdir(path) and not os.path.exists(root + path + "/os.py"):
-            _bind(path, _target(root, path, True))
-    for path in job["site"]:            # every package folder emptied, then the allowed ones put back
-        if os.path.isdir(path):
-            _mount("tmpfs", _target(root, path, True), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    for path in job["packages"]:
-        if os.path.exists(path):
-            _bind(path, _target(root, path, os.path.isdir(path)))
-    for path in job["site"]:
-        if os.path.isdir(root + path):
-            _mount(None, root + path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+    open(root + MASKED, "w").close()
+    _bind_environment(job, root, lambda path: True)
     for name in ("tmp", "work", "dev/shm", "proc"):
         os.makedirs(root + "/" + name, exist_ok=True)
     for name in DEVICES:
         _bind("/dev/" + name, _target(root, "/dev/" + name, False), writable=True, device=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+
+
+MASKED = "/.masked"          # an empty file of the jail's root, bound over each denied file
+PRIVATE = ("/tmp", "/dev/shm", "/work")   # each child's own tmpfs
+
+
+def _under(path, folder):
+    return path == folder or path.startswith(folder + "/")
+
+
+def _bind_environment(job, root, where):
+    """Bind the Python environment's folders and files (those ``where`` accepts) read-only at their own
+    paths, then mask symgrad and the denied distributions in them."""
+    for path in job["python"] + job["files"]:   # wherever it lives (a 0700 home too)
+        if where(path) and os.path.exists(path):
+            _bind(path, _target(root, path, os.path.isdir(path)))
+    for path in job["mask"]:
+        target = root + path
+        if not where(path) or os.path.islink(target) or not os.path.lexists(target):
+            continue
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+        else:
+            _bind(root + MASKED, target)
 
 
 def _enter_jail(job, request):
@@ -178,8 +195,10 @@ def _enter_jail(job, request):
     _check(_LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")   # its own SysV shared memory too
     uid, gid = (int(v) for v in request["user"]) if request.get("user") else (0, 0)
     tmpfs = f"size={size},mode=0700,uid={uid},gid={gid}"
-    for name in ("/tmp", "/dev/shm", "/work"):
+    for name in PRIVATE:
         _mount("tmpfs", root + name, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+    # an environment under one of them (a venv in /tmp) is bound again over the child's own tmpfs
+    _bind_environment(job, root, lambda path: any(_under(path, name) for name in PRIVATE))
     for name, writable in (("submission", False), ("out", True)):
         os.mkdir(root + "/work/" + name)
         _bind(os.path.join(host, name), root + "/work/" + name, writable)
@@ -197,6 +216,14 @@ def _join_cgroups(job):
             os.close(fd)
 
 
+def _set_oom_score(value):
+    try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write(str(value))
+    except OSError:   # not root: the kernel's default stays
+        pass
+
+
 def _drop_privileges(request):
     if os.geteuid() != 0 or not request.get("user"):
         return
@@ -211,24 +238,73 @@ def _drop_privileges(request):
     _check(_LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
 
 
-def _preload(job):
-    """Import what the submission may use while the installation is readable."""
+def _threads():
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _preload(job, serverdir):
+    """Import what submissions may use while the installation is readable, before any fork: the harness's
+    list, numpy, torch for an interface of tensors, and the course's and instructor's modules
+    (``job["preload"]``), so a submission whose first line is ``import torch`` pays nothing for it.
+    Safe to fork after: torch runs one intra-op and one inter-op thread, started lazily, and
+    ``preloaded.json`` in the server folder records the process's thread count once loaded (1)."""
     import importlib
     global _SAVE, _TENSOR, _TO_NUMPY
+    # matplotlib: headless, its font cache built once per machine in a root-only folder
+    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["MPLCONFIGDIR"] = job.get("mplconfig") or os.path.join(serverdir, "matplotlib")
     import numpy as np
     _SAVE = np.save  # kept before the submission can patch numpy
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    loaded, failed = [], []
+    for name in PRELOAD + tuple(job.get("preload", ())):
+        for module in (name,) + PRELOAD_WITH.get(name, ()):
+            try:
+                importlib.import_module(module)
+                loaded.append(module)
+            except Exception:  # noqa: BLE001 - not installed or broken here: the submission will say so
+                failed.append(module)
+            if module == "torch" and "torch" in sys.modules:
+                _one_thread(sys.modules["torch"])
     if job.get("torch"):
         import torch
-        torch.set_num_threads(1)
+        _one_thread(torch)
         _TENSOR = torch.Tensor
         detach, cpu, numpy = torch.Tensor.detach, torch.Tensor.cpu, torch.Tensor.numpy
         _TO_NUMPY = lambda t: numpy(cpu(detach(t)))  # noqa: E731
+    import gc
+    gc.collect()
+    gc.freeze()   # children never scan (and so never copy) the preloaded objects
+    try:
+        _LIBC.malloc_trim(0)   # freed import-time heap back to the system: less for each fork to map
+    except AttributeError:
+        pass
+    with open(os.path.join(serverdir, "preloaded.json"), "w") as fh:
+        json.dump({"loaded": loaded, "failed": failed, "threads": _threads()}, fh)
     return np
+
+
+def _one_thread(torch):
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:   # already set (or the pool already started): it stays as it is
+        pass
+
+
+class Hidden:
+    """A finder that says symgrad (and each denied module) is not installed. The jail masks their files; this
+    only names the refusal plainly (without the jail it is no barrier: a submission can remove it)."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
 
 
 class Leaf:
@@ -361,16 +437,18 @@ class Call:
 
 
 def run_submission(job, request, inputs, np, torch, ack):
-    """In the child: cgroups, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
+    """In the child: OOM score, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
     after the import and after each call (the server times them); never returns."""
     import importlib.util
-    _join_cgroups(job)
+    _set_oom_score(0)   # the server's -1000 is not the submission's
     workdir = _enter_jail(job, request) if job.get("root") else request["workdir"]
     os.chdir(workdir)
     _limits(job)
     os.umask(0o077)
     _drop_privileges(request)
     log = Log(os.path.join(workdir, "out", "log"))
+    os.environ["MPLCONFIGDIR"] = "/tmp/matplotlib" if job.get("root") else os.path.join(workdir, ".matplotlib")
+    sys.meta_path.insert(0, Hidden(job.get("hidden", ())))
     sys.path.insert(0, os.path.join(workdir, "submission"))
     sys.argv = [request["entry"]]
     try:
@@ -503,13 +581,18 @@ def serve(serverdir):
         _enter_namespaces()
     # Loaded before the jail and before any child drops privileges: the Python installation may
     # not be readable by the unprivileged user (e.g. under /root/.pyenv).
-    np = _preload(job)
+    np = _preload(job, serverdir)
     torch = sys.modules.get("torch")
     inputs = {key: np.load(os.path.join(serverdir, fname), allow_pickle=False)
               for key, fname in job["arrays"].items()}
     import importlib.util  # noqa: F401 - loaded for the children
     if job.get("root"):
         _build_root(job, job["root"])
+    # The server joins the run's cgroups once, its children are born in them: moving each child
+    # cost 10-20 ms (a cgroup migration waits for an RCU grace period). Its own pages were charged
+    # before it joined; it is never the one the cgroup's OOM killer picks.
+    _set_oom_score(-1000)
+    _join_cgroups(job)
     out = sys.stdout
     out.write("ready\n")
     out.flush()

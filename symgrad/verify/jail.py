@@ -8,9 +8,24 @@
   uid; a new sandbox removes those of any uid whose lock is free (a killed run's
   leftovers) before it starts.
 * :func:`view`: what the jail's root holds (see ``_runner._build_root``): the
-  system libraries, the Python standard library, the interpreter and the
-  allowed packages only, each read-only at its own path; every site-packages
-  folder is emptied first.
+  system libraries and the grader's whole Python environment (interpreter,
+  standard library, every site-packages folder and ``.pth`` entry), each
+  read-only at its own path, wherever it is installed (system, venv, pyenv or
+  conda, under a 0700 home too: the binds are made by root before the uid is
+  dropped, and the folders leading to them are the jail's own, world-readable),
+  with symgrad and the denied distributions masked.
+
+  Why everything, not an allow-list: students import what their course's
+  starter and their own habits bring (torch, matplotlib, sympy, glob, pandas),
+  and a module refused is a correct submission reported as crashed. What the
+  jail protects is the grader, not the environment's code: it is read-only,
+  and every other layer holds whatever a submission imports. The one package
+  that must stay out is symgrad, which derives every answer (and its checkout
+  holds generated/ and the tests); :data:`DENIED` names it, and an instructor
+  hides more (a package that would do a student's work) with ``deny``.
+  ``--allow-package`` keeps its name but now says which modules the fork
+  server loads once before any submission (:func:`preload_modules`); a
+  package outside the environment is never reachable (the runner is ``-I``).
 * :class:`Cgroup`: memory and process-count limits for everything a submission
   starts (cgroup v2 where the controllers are delegated, else v1 memory + pids
   where writable, else none: the per-process rlimits stay in every case).
@@ -20,10 +35,10 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import os
 import re
 import shutil
-import site
 import stat
 import subprocess
 import sys
@@ -36,16 +51,23 @@ UID_BASE, UID_SPAN = 620_000, 30_000     # far above the uids of real accounts
 STATE_DIRS = ("/run/symgrad", os.path.join(tempfile.gettempdir(), "symgrad-state"))
 SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 
-#: The packages every submission may import (besides the standard library), by what the
-#: interface hands over: numpy always, torch for an interface of tensors (the mlp profile).
-#: An instructor adds more with ``--allow-package NAME`` (verify --code and grade).
+#: Never importable by a submission, whatever else is: symgrad holds the answers (its derivations,
+#: its generated code). An instructor hides more with ``deny`` (:class:`symgrad.verify.sandbox.Sandbox`).
+DENIED = ("symgrad",)
+#: Loaded in the fork server before any submission: numpy always; a course's packages and the
+#: instructor's ``--allow-package`` come on top (:func:`preload_modules`).
 BASE_PACKAGES = ("numpy",)
 TORCH_PACKAGES = ("torch",)
 
 
-def allowed_packages(torch: bool, extra=()) -> tuple:
-    """The distributions a submission may import: the profile's, then the instructor's."""
-    return tuple(dict.fromkeys(BASE_PACKAGES + (TORCH_PACKAGES if torch else ()) + tuple(extra)))
+def preload_modules(torch: bool, extra=()) -> tuple:
+    """The modules the fork server imports once: numpy, torch for an interface of tensors, then the
+    course's and the instructor's distributions (by their import names), symgrad and the denied never."""
+    modules = []
+    for name in BASE_PACKAGES + (TORCH_PACKAGES if torch else ()) + tuple(extra):
+        own, found = name.replace("-", "_"), import_names(name)
+        modules += [own] if own in found else list(found)   # torch, not also torchgen and functorch
+    return tuple(m for m in dict.fromkeys(modules) if m not in DENIED)
 
 
 def state_dir() -> Path:
@@ -108,54 +130,134 @@ def remove_leftovers(uid) -> None:
 
 
 def remove_stale() -> None:
-    """Leftovers of every uid whose lock is free (a run that was killed): on a sandbox's start."""
+    """Leftovers of every uid whose lock is free (a run that was killed): on a sandbox's start.
+
+    The temporary folder is listed once (a uid at a time took 15 s with 700 locks and 10,000 entries)."""
     try:
         folder = state_dir()
     except OSError:
         return
+    work: dict = {}
+    try:
+        with os.scandir(tempfile.gettempdir()) as entries:
+            for entry in entries:
+                match = re.match(r"symgrad-(\d+)-", entry.name)
+                if match:
+                    work.setdefault(int(match.group(1)), []).append(entry)
+    except OSError:
+        pass
     for lock in folder.glob("*.lock"):
         match = re.fullmatch(r"(\d+)\.lock", lock.name)
         fd = _try_lock(lock) if match else None
         if fd is not None:
             try:
-                remove_leftovers(int(match.group(1)))
+                uid = int(match.group(1))
+                for entry in work.get(uid, []):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                Cgroup.remove_named(f"symgrad-{uid}")
             finally:
                 os.close(fd)
 
 
-def _package_paths(name: str, seen: set, out: set) -> None:
+@functools.lru_cache(maxsize=None)
+def _probe_path() -> tuple:
+    """sys.path as the sandbox's interpreter sees it (``python -I``: no user site, no PYTHONPATH), real paths."""
+    probe = "import json, sys; print(json.dumps(sys.path))"
+    done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    entries = json.loads(done.stdout) if done.returncode == 0 else sys.path
+    return tuple(dict.fromkeys(os.path.realpath(e) for e in entries if e))
+
+
+def import_names(name: str) -> tuple:
+    """The top-level modules a distribution installs (``scikit-learn`` -> ``sklearn``), else the name itself."""
     from importlib import metadata
-    key = re.sub(r"[-_.]+", "-", name).lower()
-    if key in seen:
-        return
-    seen.add(key)
     try:
         dist = metadata.distribution(name)
-    except metadata.PackageNotFoundError:
-        return
-    for req in dist.requires or []:
-        if "extra ==" not in req:
-            _package_paths(re.match(r"[A-Za-z0-9._-]+", req).group(0), seen, out)
+    except (metadata.PackageNotFoundError, ValueError):
+        return (name.replace("-", "_"),)
+    top = (dist.read_text("top_level.txt") or "").split()
+    if not top:
+        top = sorted({f.parts[0].split(".")[0] for f in dist.files or []
+                      if f.parts and f.parts[0] not in ("..", "__pycache__") and not f.parts[0].endswith(
+                          (".dist-info", ".egg-info", ".pth", ".data")) and not f.parts[0].startswith("__editable__")})
+    return tuple(top) or (name.replace("-", "_"),)
+
+
+def _denied_files(name: str) -> set:
+    """Every file or folder a distribution put in the environment, by its own record (scripts included)."""
+    from importlib import metadata
+    try:
+        dist = metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        return set()
+    out = set()
     for f in dist.files or []:
-        first = f.parts[0] if f.parts else ""
-        if first and first not in ("..", "__pycache__"):
-            out.add(str(Path(dist.locate_file(first))))
+        if f.parts and f.parts[0] != "__pycache__":
+            out.add(os.path.realpath(str(dist.locate_file(f if f.parts[0] == ".." else f.parts[0]))))
+    return out
+
+
+def _under(path: str, folders) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def _modules_in(folder: str, names) -> list:
+    """What in ``folder`` would import as one of ``names`` (a package, a module, an extension)."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return []
+    return [os.path.join(folder, e) for e in entries if any(e == n or e.startswith(n + ".") for n in names)]
 
 
 @functools.lru_cache(maxsize=None)
-def view(packages: tuple) -> dict:
-    """The jail's contents for these distributions (and what they require): plain data for the runner."""
-    paths: set = set()
-    seen: set = set()
-    for name in packages:
-        _package_paths(name, seen, paths)
+def view(deny: tuple = ()) -> dict:
+    """The jail's contents: the grader's whole Python environment but symgrad and ``deny`` (plain data for
+    the runner).
+
+    * ``system``: /usr, /lib... (the system libraries; a Python under /usr is in them);
+    * ``python``: folders bound whole, read-only, each at its own path: ``lib`` (and ``lib64``) of every
+      prefix (a venv's and its base's: the standard library, site-packages and, for pyenv or conda, the
+      shared libraries), and every other folder on the interpreter's sys.path (``.pth`` entries) except
+      one that holds a denied module outside any site-packages (a symgrad checkout, whose generated/
+      holds the answers, is not bound);
+    * ``files``: the interpreter and libpython when they are outside those;
+    * ``mask``: what is hidden again inside them (an empty, unreadable folder or an empty file over each):
+      every file the denied distributions installed (package, dist-info, .pth, editable finder, scripts)
+      and every module of theirs on sys.path.
+    """
+    deny = tuple(dict.fromkeys(DENIED + tuple(deny)))
+    names = {n for d in deny for n in import_names(d)} | {d.replace("-", "_") for d in deny}
+    system = [p for p in SYSTEM if os.path.lexists(p)]
+    bound = [os.path.realpath(p) for p in system if not os.path.islink(p)]
+    folders = []
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        for sub in ("lib", "lib64"):
+            path = os.path.realpath(os.path.join(prefix, sub))
+            if os.path.isdir(path) and path != "/":
+                folders.append(path)
+    path_entries = [p for p in _probe_path() if os.path.isdir(p) and p != "/"]
+    for path in path_entries:
+        if os.path.basename(path) in ("site-packages", "dist-packages") or not _modules_in(path, names):
+            folders.append(path)
+    python = []
+    for path in sorted(set(folders), key=len):   # a nested folder once: the outer bind holds it
+        if not _under(path, bound + python):
+            python.append(path)
     executable = os.path.realpath(sys.executable)
     libdir, library = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("LDLIBRARY")
-    files = [executable] + ([os.path.join(libdir, library)] if libdir and library else [])
-    sites = [p for p in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(p)]
-    stdlib = sorted({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
-    return {"system": [p for p in SYSTEM if os.path.lexists(p)], "stdlib": stdlib, "site": sorted(set(sites)),
-            "packages": sorted(paths) + [f for f in files if os.path.isfile(f)]}
+    files = [executable] + ([os.path.realpath(os.path.join(libdir, library))] if libdir and library else [])
+    files = sorted({f for f in files if os.path.isfile(f) and not _under(f, bound + python)})
+    mask = set()
+    for name in deny:
+        mask |= _denied_files(name)
+    for path in path_entries:
+        mask.update(os.path.realpath(m) for m in _modules_in(path, names))
+    inside = bound + python
+    mask = sorted(m for m in mask if os.path.lexists(m) and _under(m, inside) and m not in inside)
+    return {"system": system, "python": python, "files": files, "mask": mask}
 
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")

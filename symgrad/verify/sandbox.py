@@ -10,8 +10,9 @@ which are active here; the README's table names the test showing each):
   memory + pids), on top of the per-process rlimits (address space, file
   size, process count), which stay in every case;
 * a jail (root only): new mount, PID, network, IPC and UTS namespaces; a
-  minimal root holding the system libraries, the Python standard library and
-  the allowed packages read-only, the submission read-only, private tmpfs for
+  minimal root holding the system libraries and the grader's Python
+  environment read-only (symgrad and denied distributions masked: see
+  :mod:`symgrad.verify.jail`), the submission read-only, private tmpfs for
   /tmp, /dev/shm and its work folder, /proc of its own PID namespace and
   /dev/{null,zero,urandom,random}; every process it starts dies with it, and
   the server dies with the grader (PR_SET_PDEATHSIG);
@@ -21,8 +22,9 @@ which are active here; the README's table names the test showing each):
   file (:mod:`symgrad.verify.results`) and compared in the parent.
 
 Submissions run as children forked from one server per worker
-(:class:`Sandbox`, ``_runner.py``), which has loaded Python, numpy (and
-torch) once: every child starts from the same clean image, and the server,
+(:class:`Sandbox`, ``_runner.py``), which has loaded Python, numpy and the
+course's packages (torch, matplotlib) once: every child starts from the same
+clean image, a first line ``import torch`` costs nothing, and the server,
 PID 1 of its namespace, kills whatever a child left behind before the next.
 """
 
@@ -204,7 +206,7 @@ def _command(serverdir: Path) -> list[str]:
 def _env() -> dict:
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
     keep.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                 "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/nonexistent"})
+                 "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/nonexistent", "MPLBACKEND": "Agg"})
     return keep
 
 
@@ -232,7 +234,8 @@ def function_call(cid: str, func: str, args: list, keys=None) -> dict:
 
 
 def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None = None,
-              trace: tuple = (), hide: tuple = (), torch: bool = False, packages: tuple = ()) -> RunResult:
+              trace: tuple = (), hide: tuple = (), torch: bool = False, packages: tuple = (),
+              deny: tuple = ()) -> RunResult:
     """Run ``calls`` against a submission (a .py file, or a folder with one entry file).
 
     ``calls``: [{"id", "func", "steps": [...]}] (see ``_runner.py`` for the
@@ -241,13 +244,16 @@ def run_calls(submission: Path, calls: list, arrays: dict, limits: Limits | None
     ``arrays``: name -> numpy array; ``torch``: the interface passes torch
     tensors (torch is loaded before the limits); ``hide``: kept for callers,
     no longer needed (the jail shows none of the grader's folders);
-    ``packages``: distributions the submission may import besides numpy
-    (and torch). A call that hangs or
+    ``packages``: distributions the submissions import (the course's, the
+    instructor's), loaded once in the server before any submission runs
+    (every installed distribution but symgrad is importable anyway);
+    ``deny``: distributions hidden from submissions besides symgrad
+    (:func:`symgrad.verify.jail.view`). A call that hangs or
     kills the process is recorded as an error and the run resumes with the
     calls after it in a fresh child. For many submissions, keep one
     :class:`Sandbox` open instead.
     """
-    with Sandbox(calls, arrays, limits, trace, hide, torch, packages) as box:
+    with Sandbox(calls, arrays, limits, trace, hide, torch, packages, deny) as box:
         return box.run(submission)
 
 
@@ -259,12 +265,14 @@ class Sandbox:
     """
 
     def __init__(self, calls: list, arrays: dict, limits: Limits | None = None, trace: tuple = (),
-                 hide: tuple = (), torch: bool = False, packages: tuple = ()):
+                 hide: tuple = (), torch: bool = False, packages: tuple = (), deny: tuple = ()):
         self.limits = limits or Limits()
         self.calls = [c if "steps" in c else function_call(c["id"], c["func"], c["args"], c.get("keys"))
                       for c in calls]
         self.arrays, self.trace, self.torch = arrays, tuple(trace), torch
-        self.packages = jail.allowed_packages(torch, packages)
+        self.preload = jail.preload_modules(torch, packages)
+        self.deny = tuple(deny)
+        self.heavy = torch or any(m != "numpy" for m in self.preload)   # more start-up time
         self.proc = self.identity = self.cgroup = None
         self.dir = None
         try:
@@ -275,8 +283,8 @@ class Sandbox:
             self.prefix = jail.work_prefix(self.identity.uid) if self.identity else "symgrad-"
             self.dir = Path(tempfile.mkdtemp(prefix=self.prefix + "server-"))
             if self.identity and _cgroup_kind():
-                self.cgroup = jail.Cgroup(f"symgrad-{self.identity.uid}",
-                                          self.limits.memory_bytes + HARNESS_MEMORY, self.limits.processes)
+                self.cgroup = jail.Cgroup(f"symgrad-{self.identity.uid}",   # + 1: the fork server is in it
+                                          self.limits.memory_bytes + HARNESS_MEMORY, self.limits.processes + 1)
             self._write_job()
         except BaseException:
             self.close()
@@ -288,15 +296,17 @@ class Sandbox:
             names[key] = f"in{i}.npy"
             np.save(self.dir / names[key], np.asarray(value, dtype=np.float64), allow_pickle=False)
         shutil.copyfile(RUNNER, self.dir / "_runner.py")
-        startup = _startup(self.torch)
+        startup = _startup(self.heavy)
+        hidden = sorted({n for d in jail.DENIED + self.deny for n in jail.import_names(d)})
         job = {"calls": self.calls, "arrays": names, "trace": list(self.trace), "torch": self.torch,
+               "preload": list(self.preload), "hidden": hidden, "mplconfig": _mpl_config(),
                "wall_seconds": self.limits.wall_seconds, "startup": STARTUP,
                "cgroups": self.cgroup.procs if self.cgroup else [],
                # the CPU limit is a backstop: calls are timed one by one by the server
                "cpu_seconds": self.limits.cpu_seconds * 4 + startup, "memory_bytes": self.limits.memory_bytes,
                "file_bytes": self.limits.file_bytes, "processes": self.limits.processes}
         if jail.jail_available():
-            job.update(jail.view(self.packages), root=str(self.dir / "root"))
+            job.update(jail.view(self.deny), root=str(self.dir / "root"))
             (self.dir / "root").mkdir()
         (self.dir / "server.json").write_text(json.dumps(job))
 
@@ -309,11 +319,11 @@ class Sandbox:
     def _start(self) -> None:
         self.proc = subprocess.Popen(_command(self.dir), cwd=self.dir, env=_env(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        if self._reply(_startup(self.torch) + 30.0) != "ready":
+        if self._reply(_startup(self.heavy) + 30.0) != "ready":
             self._stop()
             from ..errors import SymgradError
-            raise SymgradError("the sandbox could not start (python, numpy"
-                               + (", torch" if self.torch else "") + " must load within its limits)")
+            raise SymgradError("the sandbox could not start (python, " + ", ".join(self.preload)
+                               + " must load within its limits)")
 
     def _reply(self, timeout: float) -> str | None:
         """One line from the server, or None when it died or said nothing in time."""
@@ -407,8 +417,18 @@ class Sandbox:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _startup(torch: bool) -> float:
-    return STARTUP + (TORCH_STARTUP if torch else 0.0)
+def _startup(heavy: bool) -> float:
+    return STARTUP + (TORCH_STARTUP if heavy else 0.0)
+
+
+def _mpl_config() -> str | None:
+    """A root-only folder where matplotlib keeps its font cache across runs (built once), else None."""
+    try:
+        folder = jail.state_dir() / "matplotlib"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return str(folder)
+    except OSError:
+        return None
 
 
 def _entry(folder: Path) -> str:
