@@ -13,6 +13,7 @@ asked-for name itself. Nothing here edits formula text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -51,6 +52,14 @@ MESSAGES = {
                          "gradient has the shape of the variable (denominator layout).",
     "not_accumulated": "The gradient is assigned instead of added: a node (or parameter) used more than once "
                        "must collect every contribution (+=), so a second backward pass adds to the first.",
+    "chain_factor_dropped": "A factor of the chain rule is dropped: the local derivative of a step (an "
+                            "activation's derivative, the factor an input multiplies by), or the upstream "
+                            "gradient it multiplies, is missing.",
+    "regularization_dropped": "The regularization term is left out of the gradient: the penalty (l2_reg ||w||^2) "
+                              "is part of the loss, so its gradient (2 l2_reg w) adds to the data term's, and "
+                              "its weight l2_reg multiplies it.",
+    "extra_mean_factor": "The gradient is divided by the batch size once too often: the loss is not a mean "
+                         "over the batch (or its derivative already carries the 1/n).",
     "unknown": "The answer differs from the correct one in a way none of the catalogued mistakes explains.",
 }
 
@@ -201,11 +210,95 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     if c.op == "concat" and isinstance(c.expr, Apply) and c.expr.op == "slice":
         if op_expr is not None and any(isinstance(a, Apply) and a.op in ("ones", "zeros") for a in op_expr.args):
             out.append(("concat_ones_kept", c.expr.args[0]))
+    out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor)]
+    out += [("regularization_dropped", new) for new in _rebuild(c.expr, _drop_penalty_weight(d))]
     if c.op in ("add", "sub", "mul", "div") and isinstance(c.expr, Apply) and c.expr.op == "sum":
         inner = c.expr
         while isinstance(inner, Apply) and inner.op == "sum":
             inner = inner.args[0]
         out.append(("bias_not_summed", inner))
+    return out
+
+
+def _has_adjoint(e: Expr) -> bool:
+    return any(isinstance(v, Var) and v.role == "adjoint" for v in walk(e))
+
+
+def _drop_chain_factor(e: Expr) -> list:
+    """``g * f'`` -> ``g`` and -> ``f'``: one factor of a chain-rule product left out, where the
+    rest keeps the product's shape. A ReLU's step is left alone (derivative_at_output and
+    kink_convention already name a step taken as 1)."""
+    if not (isinstance(e, Apply) and e.op == "mul" and len(e.args) == 2):
+        return []
+    a, b = e.args
+    if _has_adjoint(a) == _has_adjoint(b):
+        return []
+    out = []
+    for keep, drop in ((a, b), (b, a)):
+        if isinstance(drop, Apply) and drop.op == "step":
+            continue
+        if isinstance(drop, Const) or isinstance(keep, Const) or tuple(keep.shape) != tuple(e.shape):
+            continue
+        if _has_adjoint(drop) and not (isinstance(drop, Var) and drop.ndim == 0):
+            continue   # the upstream gradient left out only where it is a plain scalar (a node's d_out)
+        out.append(keep)
+    return out
+
+
+PENALTY_WEIGHT = re.compile(r"(^|_)(l[12]_?)?reg(ulari[sz]ation)?($|_)|^lam(b)?da|^weight_decay$|^penalty",
+                            re.IGNORECASE)
+
+
+def _drop_penalty_weight(d: Derivation):
+    """``l2_reg * x`` -> ``x``: a scalar input named as a penalty's weight (l2_reg, lambda...) left out."""
+    weights = {name for name, var in d.graph.inputs.items() if var.ndim == 0 and PENALTY_WEIGHT.search(name)}
+
+    def rewrite(e):
+        if not weights or not (isinstance(e, Apply) and e.op == "mul" and len(e.args) == 2):
+            return []
+        a, b = e.args
+        return [keep for keep, drop in ((a, b), (b, a))
+                if isinstance(drop, Var) and drop.name in weights and tuple(keep.shape) == tuple(e.shape)]
+    return rewrite
+
+
+def _leaves(d: Derivation, name: str, memo: dict) -> set:
+    """The inputs and parameters a node's value depends on."""
+    if name in memo:
+        return memo[name]
+    graph = d.graph
+    if name in graph.inputs or name in graph.params:
+        memo[name] = {name}
+        return memo[name]
+    memo[name] = set()
+    out = set()
+    for v in walk(graph.node(name).expr):
+        if isinstance(v, Var) and v.name != name:
+            out |= _leaves(d, v.name, memo)
+    memo[name] = out
+    return out
+
+
+def penalty_nodes(d: Derivation) -> list:
+    """Nodes that are a regularization term: a summand of an add whose value depends on parameters and
+    penalty weights only (scalar inputs named l2_reg, lambda...), none of which the other summand
+    reads, while the other summand reads data."""
+    graph, memo, out = d.graph, {}, []
+    for node in graph.nodes:
+        expr = node.expr
+        if not (isinstance(expr, Apply) and expr.op in ("add", "sub") and len(expr.args) == 2):
+            continue
+        for mine, other in ((expr.args[0], expr.args[1]), (expr.args[1], expr.args[0])):
+            if not (isinstance(mine, Var) and mine.name not in graph.inputs and mine.name not in graph.params):
+                continue
+            leaves = _leaves(d, mine.name, memo)
+            other_leaves = set().union(*[_leaves(d, v.name, memo) for v in walk(other) if isinstance(v, Var)])
+            inputs = {n for n in leaves if n in graph.inputs}
+            data = {n for n in other_leaves if n in graph.inputs} - inputs
+            weights = all(graph.inputs[n].ndim == 0 and PENALTY_WEIGHT.search(n) for n in inputs)
+            if leaves & set(graph.params) and weights and \
+                    not inputs & other_leaves and data and mine.name not in out:
+                out.append(mine.name)
     return out
 
 
@@ -226,6 +319,15 @@ def _op_expr(d: Derivation, c: Contribution) -> Apply | None:
         if isinstance(node, Apply) and node.op == c.op and len(node.args) > c.index:
             return node
     return None
+
+
+def batch_sizes(d: Derivation) -> list:
+    """The symbolic sizes that are some input's first axis (the batch)."""
+    out = []
+    for var in d.graph.inputs.values():
+        if var.ndim and not as_sympy(var.shape[0]).is_number and var.shape[0] not in out:
+            out.append(var.shape[0])
+    return out
 
 
 def variants(d: Derivation, name: str) -> list[Variant]:
@@ -256,8 +358,20 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
                     expr = semi_expanded(d, name, {target: total})
                 except SymgradError:
                     continue
+                if mistake == "chain_factor_dropped" and any(
+                        isinstance(n, Apply) and n.op == "broadcast_to" for n in walk(expr)):
+                    continue   # the loss's own seed (a broadcast 1) left bare: no step a student writes
                 if expr != truth:
                     out.append(Variant(mistake, expr, target, c.source))
+    for penalty in penalty_nodes(d):
+        try:
+            expr = semi_expanded(d, name, {penalty: apply("mul", Const(0), d.adjoint(penalty))})
+        except SymgradError:
+            continue
+        if expr != truth:
+            out.append(Variant("regularization_dropped", expr, penalty, penalty))
+    for n in batch_sizes(d):
+        out.append(Variant("extra_mean_factor", apply("div", truth, Const(n)), name, name))
     seen, unique = set(), []
     for v in out:
         if (v.mistake, v.expr) not in seen:
