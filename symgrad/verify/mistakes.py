@@ -210,8 +210,9 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     if c.op == "concat" and isinstance(c.expr, Apply) and c.expr.op == "slice":
         if op_expr is not None and any(isinstance(a, Apply) and a.op in ("ones", "zeros") for a in op_expr.args):
             out.append(("concat_ones_kept", c.expr.args[0]))
-    out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor)]
-    out += [("regularization_dropped", new) for new in _rebuild(c.expr, _drop_penalty_weight(d))]
+    penalty = _rebuild(c.expr, _drop_penalty_weight(d))   # the more specific name for the same rewrite
+    out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor) if new not in penalty]
+    out += [("regularization_dropped", new) for new in penalty]
     if c.op in ("add", "sub", "mul", "div") and isinstance(c.expr, Apply) and c.expr.op == "sum":
         inner = c.expr
         while isinstance(inner, Apply) and inner.op == "sum":
