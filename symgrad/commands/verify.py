@@ -87,9 +87,16 @@ def add_verify(sub):
     p.add_argument("--profile", metavar="COURSE", help=_Later(_courses_help))
     p.add_argument("--format", choices=("text", "json"), default="text")
     _memory_arg(p)
+    _strict_arg(p)
     p.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
                    help="limit for the symbolic proof (answers) or for the submission's run (code)")
     p.set_defaults(func=cmd_verify)
+
+
+def _strict_arg(p):
+    p.add_argument("--strict", action="store_true",
+                   help="also require what the course's tests do not (gradients added with += in mlp): "
+                        "without it, such findings are notes")
 
 
 def _memory_arg(p):
@@ -148,7 +155,7 @@ def cmd_verify(args) -> int:
             raise SymgradError(f"--code needs --profile ({' | '.join(_courses())})")
         _check_profile(args.profile)
         report = check_file(args.spec, args.code, args.profile, time_limit=args.time_limit,
-                            memory_mb=args.memory, packages=_packages(args))
+                            memory_mb=args.memory, packages=_packages(args), strict=args.strict)
         if args.format == "json":
             print(json.dumps(report.as_json(), indent=2))
         else:
@@ -196,6 +203,7 @@ def add_grade(sub):
                    help="also write grades.gradescope.json or grades.otter.json (csv and json are always written)")
     p.add_argument("--points", metavar="FILE.toml", help="points per function for --format gradescope|otter")
     _memory_arg(p)
+    _strict_arg(p)
     p.set_defaults(func=cmd_grade)
 
 
@@ -205,7 +213,7 @@ def cmd_grade(args) -> int:
     check_format_options(args.format, args.points)   # a bad points file fails before grading, not after
     status = grade_folder(args.dir, _spec_or_default(args), args.profile, jobs=args.jobs, time_limit=args.time_limit,
                           memory_mb=args.memory, output=args.output, regrade=args.regrade, stream=sys.stderr,
-                          packages=_packages(args))
+                          packages=_packages(args), strict=args.strict)
     if args.format in ("gradescope", "otter"):
         print(f"wrote {one_line(write_converted(args.output or args.dir, args.format, args.points))}")
     return status

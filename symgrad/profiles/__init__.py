@@ -52,6 +52,11 @@ class Course:
             (numpy always; torch where the interface takes tensors).
         template_dir: A folder searched for ``template`` before symgrad's
             own templates/ (a course kept outside symgrad), or None.
+        version: Which edition of the course the plan checks, in words (its
+            classes and functions are exactly that edition's); "" when there is one.
+        variants: Bundled specs of the course's other editions with other sizes
+            (pset3: ``pset3_fa24``); a submission that fails against the chosen spec
+            but fits one of these is told so (``did you mean --spec pset3_fa24?``).
     """
 
     name: str
@@ -63,6 +68,8 @@ class Course:
     plan: Callable | None = None
     packages: tuple = ("numpy",)
     template_dir: Path | None = None
+    version: str = ""
+    variants: tuple = ()
 
     def make_plan(self, d, points: int, seed: int):
         """The course's :class:`~.plan.Plan` for derivation ``d``, carrying the course's packages."""

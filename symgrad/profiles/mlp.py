@@ -177,18 +177,21 @@ def plan(d: Derivation, points_wanted: int, seed: int) -> Plan:
         cid = f"backward.p{k}"
         out.add(calls.Script(cid, "MLP.backward", build + forward + backward + grads),
                 Case("MLP.backward", cid, truth, shown_up, kind="gradient", on_kink=p.kink,
-                     derivation=net, point=p, wrt=wrt))
+                     derivation=net, point=p, wrt=wrt, after=("MLP.forward",)))
         if k < ACCUMULATION_POINTS:
+            # the homework and its tests never call backward twice: adding (+=) is a note, required by --strict
             cid = f"backward_twice.p{k}"
             out.add(calls.Script(cid, "MLP.backward", build + forward + backward + backward + grads),
                     Case("MLP.backward", cid, {key: 2 * v for key, v in truth.items()},
-                         shown_up, kind="gradient", on_kink=p.kink,
-                         baseline=truth, setting="forward, then backward called twice: the gradients add up"))
+                         shown_up, kind="gradient", on_kink=p.kink, baseline=truth, strict=True,
+                         after=("MLP.forward",),
+                         setting="forward, then backward called twice: the gradients add up"))
             cid = f"clear.p{k}"
             clear = (calls.Call("clear_grad_and_cache", on="net"),)
             out.add(calls.Script(cid, "MLP.clear_grad_and_cache", build + forward + backward + clear + grads),
                     Case("MLP.clear_grad_and_cache", cid, {key: np.zeros_like(v) for key, v in truth.items()},
-                         shown, setting="forward, backward, then clear_grad_and_cache: every gradient is 0"))
+                         shown, after=("MLP.forward", "MLP.backward"),
+                         setting="forward, backward, then clear_grad_and_cache: every gradient is 0"))
     out.functions = ["MLP.forward", "MLP.backward", "MLP.clear_grad_and_cache"]
     for name in LOSSES:
         _loss_cases(out, name, points_wanted, seed)
@@ -222,4 +225,6 @@ def _loss_cases(out: Plan, name: str, count: int, seed: int) -> None:
 
 
 COURSE = Course("mlp", "homework 1: class MLP with forward/backward, mse_loss, bce_loss (torch at the boundary)",
-                "mlp.py", "api/mlp.py.j2", context, plan=plan, packages=("numpy", "torch"))
+                "mlp.py", "api/mlp.py.j2", context, plan=plan, packages=("numpy", "torch"),
+                version="homework 1: MLP(in1, out1, f, in2, out2, g) with forward, backward, "
+                        "clear_grad_and_cache, mse_loss, bce_loss; backward assigns or adds its gradients")

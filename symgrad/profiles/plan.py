@@ -32,6 +32,12 @@ class Case:
             to ``want - baseline`` means the gradient was assigned, not added.
         as_set: Compare as sets (a list of predecessors).
         setting: What the call did beyond a plain call, said in a counterexample.
+        strict: The case checks a property beyond the course's contract (gradients
+            added with ``+=`` where the homework does not ask for it): a failure is a
+            note, and counts only with ``--strict``.
+        after: Interface functions the call runs before this one (a method's
+            forward before its backward): when one of them crashed, this one is
+            "not judged", not "crashed".
     """
 
     function: str
@@ -46,6 +52,8 @@ class Case:
     baseline: dict = field(default_factory=dict)
     as_set: bool = False
     setting: str = ""
+    strict: bool = False
+    after: tuple = ()
 
 
 @dataclass

@@ -42,6 +42,7 @@ plain arrays back.
 import ctypes
 import io
 import json
+import linecache
 import os
 import resource
 import select
@@ -436,6 +437,29 @@ class Call:
                 raise ValueError(op)
 
 
+TRACE_MARK = "\x1etraceback\x1e\n"   # symgrad.verify.judge.TRACE_MARK
+
+
+def _own_frames(exc, folder):
+    """The traceback's frames in the submission's own files, outermost first (the harness's left out)."""
+    lines = []
+    try:
+        tb, seen = exc.__traceback__, 0
+        while tb is not None and seen < 200:
+            seen += 1
+            code = tb.tb_frame.f_code
+            name = code.co_filename
+            if isinstance(name, str) and name.startswith(folder + os.sep):
+                lines.append(f'  File "{name[len(folder) + 1:]}", line {tb.tb_lineno}, in {code.co_name}')
+                text = linecache.getline(name, tb.tb_lineno).strip()
+                if text:
+                    lines.append("    " + text[:200])
+            tb = tb.tb_next
+    except BaseException:  # noqa: B902 - a submission's odd exception costs its traceback, nothing more
+        return ""
+    return "\n".join(lines[-24:])
+
+
 def run_submission(job, request, inputs, np, torch, ack):
     """In the child: OOM score, jail, limits, unprivileged user, import, then each call, a byte on ``ack``
     after the import and after each call (the server times them); never returns."""
@@ -487,7 +511,8 @@ def run_submission(job, request, inputs, np, torch, ack):
             script.run(call["steps"], log, cid)
         except BaseException as exc:  # noqa: B902 - SystemExit and KeyboardInterrupt are results too
             where = "" if script.where in (None, call["func"]) else f"in {script.where}: "
-            log.record("E", cid, f"{where}{type(exc).__name__}: {exc}"[:2000].encode())
+            frames = _own_frames(exc, os.path.join(workdir, "submission"))
+            log.record("E", cid, (f"{where}{type(exc).__name__}: {exc}"[:1000] + TRACE_MARK + frames).encode())
         log.record("C", cid, json.dumps(sorted(called - {call["func"]})).encode())
         os.write(ack, b"d")
     log.record("D", "-")

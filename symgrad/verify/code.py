@@ -3,9 +3,9 @@
 A submission written to a course interface (a profile) is run in the sandbox
 at random points away from kinks and at points on the kinks; each function's
 results are compared in this process with the derivation's values. Per
-function: correct, wrong (a counterexample and, where the mistake catalogue
-explains it, the diagnosis), crashed (the exception or what killed it) or
-missing.
+function a verdict (:mod:`.judge`: correct, wrong with a counterexample and a
+diagnosis, crashed, missing, not implemented, not judged, grader error), and
+for the submission notes (:mod:`.editions`: written for another edition's sizes).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import numpy as np
 from .. import profiles
 from ..errors import SymgradError
 from ..escape import one_line
-from ..evaluate import EvalContext
-from ..points import close as _close
 from ..profiles.plan import Plan
 from . import env as envmod
-from .answer import diagnose
-from .mistakes import MESSAGES
+from .judge import STATUSES, FunctionResult, judge_run  # noqa: F401  (FunctionResult: the report's rows)
 from .sandbox import Limits, Sandbox
+from .editions import Editions
+from .stubs import stub_functions, submission_source
 
 POINTS = 12
 
@@ -40,39 +39,25 @@ def profile_functions(d, profile: str) -> list[str]:
 
 
 @dataclass
-class FunctionResult:
-    name: str
-    status: str                      # correct | wrong | crashed | missing
-    message: str = ""
-    counterexample: dict | None = None
-    diagnosis: list = field(default_factory=list)
-    calls_not_correct: list = field(default_factory=list)
-
-    def as_json(self) -> dict:
-        return {"function": self.name, "verdict": self.status, "message": self.message,
-                "counterexample": self.counterexample, "diagnosis": self.diagnosis,
-                "calls_not_correct": self.calls_not_correct}
-
-
-@dataclass
 class CodeReport:
     submission: str
     profile: str
     functions: list
+    notes: list = field(default_factory=list)    # about the whole submission (a size mismatch)
 
     @property
     def exit_status(self) -> int:
         return 0 if all(f.status == "correct" for f in self.functions) else 1
 
     def counts(self) -> dict:
-        out = {"correct": 0, "wrong": 0, "crashed": 0, "missing": 0}
+        out = dict.fromkeys(STATUSES, 0)
         for f in self.functions:
             out[f.status] += 1
         return out
 
     def as_json(self) -> dict:
         return {"submission": self.submission, "profile": self.profile, "summary": self.counts(),
-                "functions": [f.as_json() for f in self.functions]}
+                "functions": [f.as_json() for f in self.functions], "notes": self.notes}
 
 
 class Checker:
@@ -84,15 +69,23 @@ class Checker:
 
     def __init__(self, spec, profile: str, *, time_limit: float = 10.0, memory_mb: int = 1024,
                  points: int = POINTS, seed: int = 0, limits: Limits | None = None, hide: tuple = (), plan=None,
-                 packages: tuple = ()):
+                 packages: tuple = (), strict: bool = False, error_log=None, editions: bool = True):
         self.profile = profile
-        self.plan = plan or make_plan(envmod.load_derivation(spec), profile, points, seed)
+        d = envmod.load_derivation(spec)
+        self.plan = plan or make_plan(d, profile, points, seed)
         need_packages(profile, self.plan.packages)
         self.limits = limits or Limits(wall_seconds=time_limit, cpu_seconds=max(1, int(time_limit)),
                                        memory_bytes=int(memory_mb) << 20)
         self.hide = tuple(hide)
         self.packages = tuple(packages)   # importable besides the profile's (symgrad.verify.jail.allowed_packages)
+        self.strict = strict              # cases beyond the course's contract count (``--strict``)
+        self.error_log = error_log        # where a grader error's traceback goes (stderr when None)
         self.sandbox = None
+        self.editions = None
+        if editions:   # the course's other editions: a submission written for other sizes is told so
+            self.editions = Editions(d, profile, lambda other: Checker(
+                other, profile, limits=self.limits, points=points, seed=seed, packages=packages,
+                error_log=error_log, editions=False))
 
     def __enter__(self):
         return self
@@ -104,6 +97,8 @@ class Checker:
         if self.sandbox is not None:
             self.sandbox.close()
             self.sandbox = None
+        if self.editions is not None:
+            self.editions.close()
 
     def check(self, path) -> CodeReport:
         """Run a submission (a .py file, a folder, or a notebook as text) and judge every function."""
@@ -124,11 +119,33 @@ class Checker:
                 extracted.write_text(code)
                 run = self.sandbox.run(extracted)
         else:
+            code = None
             run = self.sandbox.run(path)
-        results = [_judge(name, [c for c in self.plan.cases if c.function == name], run, self.plan.rtol)
-                   for name in self.plan.functions]
-        _blame_callees(results, run, self.plan.uses)
-        return CodeReport(str(path), self.profile, results)
+        stubs = {}
+        try:
+            if code is None:
+                code = submission_source(path, _entry(path) if path.is_dir() else None)
+            stubs = stub_functions(code, self.plan.functions)
+        except Exception:  # noqa: BLE001 - no stub found is the safe side: the functions are judged as usual
+            stubs = {}
+        results = judge_run(self.plan, run, strict=self.strict, stubs=stubs, error_log=self.error_log)
+        report = CodeReport(str(path), self.profile, results)
+        if self.editions is not None:
+            try:
+                report.notes += self.editions.notes(path, report, run)
+            except SymgradError:
+                raise
+            except Exception:  # noqa: BLE001 - the hint is a help, never a cost to the report
+                pass
+        return report
+
+
+def _entry(folder: Path):
+    from .sandbox import _entry as entry
+    try:
+        return entry(folder)
+    except SymgradError:
+        return None
 
 
 def check_file(spec, path, profile: str, **options) -> CodeReport:
@@ -148,115 +165,6 @@ def need_packages(profile: str, packages) -> None:
                                f"installed here (pip install {name})")
 
 
-def _blame_callees(results, run, uses=None) -> None:
-    """Say which of the other interface functions a wrong one calls (traced in the
-    sandbox, or built on by the plan: a graph's node classes) that are wrong themselves."""
-    status = {r.name: r.status for r in results}
-    for r in results:
-        if r.status == "correct":
-            continue
-        called = set(run.calls.get(r.name, ())) | set((uses or {}).get(r.name, ()))
-        bad = sorted(c for c in called if status.get(c, "correct") != "correct")
-        r.calls_not_correct = bad
-        if bad:
-            r.message += f"; it calls {', '.join(bad)}, which {'is' if len(bad) == 1 else 'are'} not correct"
-
-
-def _fmt(v):
-    a = np.asarray(v, dtype=float)
-    return a.tolist() if a.ndim else float(a)
-
-
-def _missing(name: str, error: str) -> bool:
-    """The error says that this function (or its class) is not defined."""
-    if "LookupError" not in error or "is not defined" not in error:
-        return False
-    undefined = error.split("LookupError: ", 1)[1].split(" is not defined")[0]
-    return name == undefined or name.startswith(undefined + ".")
-
-
-def _got(run, case, key):
-    got = run.values[f"{case.cid}.{key}" if key else case.cid]
-    want = case.want[key]
-    if got.shape != np.shape(want) and got.size == np.size(want) and np.ndim(want) <= 1:
-        got = got.reshape(np.shape(want))  # a column vector for a vector is not a mistake here
-    if case.as_set:
-        got = np.sort(got)
-    return got
-
-
-def _judge(name: str, cases: list, run, rtol: float) -> FunctionResult:
-    if not cases:
-        return FunctionResult(name, "missing", "no test input exercises it")
-    errors = []
-    for c in cases:
-        if not all((f"{c.cid}.{k}" if k else c.cid) in run.values for k in c.want):
-            errors.append((c, run.errors.get(c.cid, "it returned nothing")))
-    if errors and len(errors) == len(cases) and all(_missing(name, e) for _, e in errors):
-        return FunctionResult(name, "missing", f"{name} is not defined in the submission")
-    if errors:
-        first, text = errors[0]
-        return FunctionResult(name, "crashed", f"{text} (in {len(errors)} of {len(cases)} calls; first at {first.cid})")
-    wrong = []
-    for c in cases:
-        for key in c.want:
-            if not _close(_got(run, c, key), c.want[key], rtol):
-                wrong.append((c, key))
-                break
-    if not wrong:
-        return FunctionResult(name, "correct", f"matches at all {len(cases)} test inputs")
-    case, key = wrong[0]
-    ce = {"inputs": {n: _fmt(v) for n, v in case.shown.items()}, "expected": _fmt(case.want[key]),
-          "got": _fmt(_got(run, case, key))}
-    if key:
-        ce["key"] = key
-    if case.setting:
-        ce["setting"] = case.setting
-    result = FunctionResult(name, "wrong", f"differs at {len(wrong)} of {len(cases)} test inputs", ce)
-    result.diagnosis = _diagnosis(cases, wrong, run, rtol)
-    if all(c.on_kink for c, _ in wrong) and result.diagnosis and result.diagnosis[0]["mistake"] == "kink_convention":
-        where = f"the kink x = {ce['inputs']['x']:g}" if case.kind == "activation" else \
-            "inputs that put a ReLU exactly on its kink"
-        result.message += f" (only at {where})"
-    return result
-
-
-def _assigned(run, case, rtol) -> bool:
-    """Every wrong value of the case is what it should add, as if assigned over what was there."""
-    outcomes = []
-    for key, want in case.want.items():
-        got = _got(run, case, key)
-        if _close(got, want, rtol):
-            continue
-        outcomes.append(key in case.baseline and _close(got, want - case.baseline[key], rtol))
-    return bool(outcomes) and all(outcomes)
-
-
-def _mistake(mid: str) -> list:
-    return [{"mistake": mid, "message": MESSAGES[mid]}]
-
-
-def _diagnosis(cases, wrong, run, rtol) -> list:
-    """Why: a kink convention, gradients assigned instead of added, or a catalogued mistake."""
-    if all(c.on_kink for c, _ in wrong) and cases[0].kind in ("activation", "gradient"):
-        return _mistake("kink_convention")
-    if all(c.baseline for c, _ in wrong) and all(_assigned(run, c, rtol) for c, _ in wrong):
-        return _mistake("not_accumulated")
-    if cases[0].kind != "gradient":
-        return []
-    plain = [(c, k) for c, k in wrong if not c.baseline and not c.on_kink]   # a plain call at a smooth point
-    if not plain or plain[0][0].derivation is None:
-        return []
-    case, key = plain[0]
-    usable = [c for c in cases if not c.baseline and not c.on_kink and c.derivation is not None]
-    values = [_got(run, c, key) for c in usable]
-    try:
-        return diagnose(case.derivation, case.wrt[key], values, [c.point for c in usable],
-                        EvalContext(envmod.test_sizes(case.derivation)), rtol=rtol)
-    except StopIteration:
-        return []
-
-
 def _short(value) -> str:
     """A value for the terminal: 6 significant digits, long arrays elided (JSON keeps them whole)."""
     text = np.array2string(np.asarray(value, dtype=float), precision=6, separator=", ", threshold=12,
@@ -269,10 +177,14 @@ def print_report(report: CodeReport) -> None:
     (an exception's text), so they go through :func:`symgrad.escape.one_line`: an
     escape sequence in them cannot redraw the counts above."""
     print(f"{one_line(report.submission)} ({report.profile}): "
-          + ", ".join(f"{v} {k}" for k, v in report.counts().items()))
+          + ", ".join(f"{v} {k}" for k, v in report.counts().items() if v or k in STATUSES[:4]))
+    for note in report.notes:
+        print(f"  note: {one_line(note)}")
     width = max([22] + [len(f.name) for f in report.functions])
     for f in report.functions:
         print(f"  {one_line(f.name):<{width}} {f.status:<8} {one_line(f.message)}")
+        for line in f.traceback:
+            print(f"      | {one_line(line)}")
         if f.counterexample:
             ce = f.counterexample
             print("      at " + ", ".join(f"{one_line(k)} = {_short(v)}" for k, v in ce["inputs"].items()))
@@ -283,6 +195,9 @@ def print_report(report: CodeReport) -> None:
             print(f"      got{key}      {_short(ce['got'])}")
         for item in f.diagnosis:
             print(f"      diagnosis [{item['mistake']}]: {one_line(item['message'])}")
+        for item in f.notes:
+            tag = f" [{item['mistake']}]" if item.get("mistake") else ""
+            print(f"      note{tag}: {one_line(item['note'])}")
 
 
 NOTEBOOK_SUFFIXES = (".txt", ".md")

@@ -38,6 +38,7 @@ from .env import load_derivation
 REPORT_JSON = "grades.json"
 REPORT_CSV = "grades.csv"
 LOCK = ".symgrad-grade.lock"   # in the report folder, held by the run writing there
+ERROR_LOG = "grader-errors.log"  # a grader error's traceback, for the instructor (made only when one happens)
 
 
 def lock_reports(out: Path) -> int:
@@ -130,9 +131,11 @@ def _save(out: Path, report: dict) -> None:
 
 
 def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float = 10.0, memory_mb: int = 1024,
-                 output=None, regrade: bool = False, stream=None, packages: tuple = ()) -> int:
+                 output=None, regrade: bool = False, stream=None, packages: tuple = (), strict: bool = False) -> int:
     """Grade every submission in ``folder``; returns 0 (all graded) or 1 (some could not be).
-    ``packages``: distributions submissions may import besides the profile's (numpy, torch)."""
+    ``packages``: distributions submissions may import besides the profile's (numpy, torch);
+    ``strict``: what the course does not require counts too (see :class:`~.code.Checker`).
+    A grader error's traceback goes to ``grader-errors.log`` in the report folder (made only then)."""
     stream = sys.stderr if stream is None else stream   # the stream of now, not of import time
     folder = Path(folder)
     if not folder.is_dir():
@@ -148,19 +151,24 @@ def grade_folder(folder, spec, profile: str, *, jobs: int = 4, time_limit: float
         raise SymgradError(f"{out}: cannot make the report folder ({exc.strerror})") from None
     lock = lock_reports(out)
     try:
-        return _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages)
+        return _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages,
+                             strict)
     finally:
         unlock_reports(out, lock)
 
 
-def _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages) -> int:
+def _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, regrade, stream, packages,
+                  strict=False) -> int:
     functions = plan.functions
     report = {"spec": d.spec.name, "profile": profile, "submissions": {}}
+    if strict:
+        report["strict"] = True
     existing = out / REPORT_JSON
     if existing.exists() and not regrade:
         try:
             old = json.loads(existing.read_text())
-            if old.get("spec") == d.spec.name and old.get("profile") == profile:
+            if old.get("spec") == d.spec.name and old.get("profile") == profile and \
+                    bool(old.get("strict")) == strict:
                 report["submissions"] = old.get("submissions", {})
         except (OSError, ValueError):
             pass
@@ -176,7 +184,8 @@ def _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, re
             checker = getattr(local, "checker", None)
             if checker is None:   # one sandbox (a fork server) per worker thread, for the whole run
                 checker = local.checker = Checker(d, profile, time_limit=time_limit, memory_mb=memory_mb,
-                                                  plan=plan, packages=packages)
+                                                  plan=plan, packages=packages, strict=strict,
+                                                  error_log=out / ERROR_LOG)
                 checkers.append(checker)
             return path.name, checker.check(path).as_json()
         except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
@@ -228,7 +237,10 @@ def _summary(report: dict, functions: list) -> None:
             rows.append([one_line(name), "error", "", "", "", one_line(sub["error"], 60)])
             continue
         c = sub["summary"]
-        rows.append([one_line(name), str(c["correct"]), str(c["wrong"]), str(c["crashed"]), str(c["missing"]), ""])
+        others = ", ".join(f"{c[k]} {k}" for k in ("not implemented", "not judged", "grader error") if c.get(k))
+        note = "; ".join([others] * bool(others) + [str(n) for n in sub.get("notes", [])])
+        rows.append([one_line(name), str(c["correct"]), str(c["wrong"]), str(c["crashed"]), str(c["missing"]),
+                     one_line(note, 80)])
     header = ["submission", "correct", "wrong", "crashed", "missing", "note"]
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())

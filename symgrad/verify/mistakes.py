@@ -13,6 +13,7 @@ asked-for name itself. Nothing here edits formula text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -178,8 +179,11 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     out: list[tuple[str, Expr]] = []
     for mistake in ("missing_transpose", "wrong_order", "hadamard_vs_matmul", "sign_error"):
         out += [(mistake, new) for new in _rebuild(c.expr, _node_rewrites(_structural, mistake))]
+    penalty = _rebuild(c.expr, _drop_penalty_weight(d))   # the penalty's weight (l2_reg) left out
     if c.op != "pow":   # the square's own 2 (yhat - y) is the factor mistakes' (missing_factor_2)
-        out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor)]
+        out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor)
+                if new not in penalty]
+    out += [("regularization_dropped", new) for new in penalty]
     node = d.graph.node(c.source)
     op_expr = _op_expr(d, c)
     if c.op == "pow" and op_expr is not None and op_expr.kw.get("exponent") == 2:
@@ -249,6 +253,72 @@ def _drop_chain_factor(node: Expr) -> list[Expr]:
     if len(carrying) != 1 or len(local) != 1 or not any(isinstance(v, Var) for v in walk(local[0])):
         return []
     return [carrying[0]]
+
+
+PENALTY_WEIGHT = re.compile(r"(^|_)(l[12]_?)?reg(ulari[sz]ation)?($|_)|^lam(b)?da|^weight_decay$|^penalty",
+                            re.IGNORECASE)
+
+
+def _drop_penalty_weight(d: Derivation):
+    """``l2_reg * x`` -> ``x``: a scalar input named as a penalty's weight (l2_reg, lambda...) left out."""
+    weights = {name for name, var in d.graph.inputs.items() if var.ndim == 0 and PENALTY_WEIGHT.search(name)}
+
+    def rewrite(e):
+        if not weights or not (isinstance(e, Apply) and e.op == "mul" and len(e.args) == 2):
+            return []
+        a, b = e.args
+        return [keep for keep, drop in ((a, b), (b, a))
+                if isinstance(drop, Var) and drop.name in weights and tuple(keep.shape) == tuple(e.shape)]
+    return rewrite
+
+
+def _leaves(d: Derivation, name: str, memo: dict) -> set:
+    """The inputs and parameters a node's value depends on."""
+    if name in memo:
+        return memo[name]
+    graph = d.graph
+    if name in graph.inputs or name in graph.params:
+        memo[name] = {name}
+        return memo[name]
+    memo[name] = set()
+    out = set()
+    for v in walk(graph.node(name).expr):
+        if isinstance(v, Var) and v.name != name:
+            out |= _leaves(d, v.name, memo)
+    memo[name] = out
+    return out
+
+
+def penalty_nodes(d: Derivation) -> list:
+    """Nodes that are a regularization term: a summand of an add whose value depends on parameters and
+    penalty weights only (scalar inputs named l2_reg, lambda...), none of which the other summand
+    reads, while the other summand reads data."""
+    graph, memo, out = d.graph, {}, []
+    for node in graph.nodes:
+        expr = node.expr
+        if not (isinstance(expr, Apply) and expr.op in ("add", "sub") and len(expr.args) == 2):
+            continue
+        for mine, other in ((expr.args[0], expr.args[1]), (expr.args[1], expr.args[0])):
+            if not (isinstance(mine, Var) and mine.name not in graph.inputs and mine.name not in graph.params):
+                continue
+            leaves = _leaves(d, mine.name, memo)
+            other_leaves = set().union(*[_leaves(d, v.name, memo) for v in walk(other) if isinstance(v, Var)])
+            inputs = {n for n in leaves if n in graph.inputs}
+            data = {n for n in other_leaves if n in graph.inputs} - inputs
+            weights = all(graph.inputs[n].ndim == 0 and PENALTY_WEIGHT.search(n) for n in inputs)
+            if leaves & set(graph.params) and weights and \
+                    not inputs & other_leaves and data and mine.name not in out:
+                out.append(mine.name)
+    return out
+
+
+def batch_sizes(d: Derivation) -> list:
+    """The symbolic sizes that are some input's first axis (the batch)."""
+    out = []
+    for var in d.graph.inputs.values():
+        if var.ndim and not as_sympy(var.shape[0]).is_number and var.shape[0] not in out:
+            out.append(var.shape[0])
+    return out
 
 
 def _other_side(e: Expr) -> Expr:
@@ -340,6 +410,15 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
                     out.append(Variant(mistake, expr, target, c.source))
         if len(parts) > 1:
             out += _dropped_paths(d, name, target, parts, truth)
+    for penalty in penalty_nodes(d):   # code that leaves the penalty node out of the loss's gradient
+        try:
+            expr = semi_expanded(d, name, {penalty: apply("mul", Const(0), d.adjoint(penalty))})
+        except SymgradError:
+            continue
+        if expr != truth:
+            out.append(Variant("regularization_dropped", expr, penalty, penalty))
+    for n in batch_sizes(d):   # the whole gradient divided by the batch size once more
+        out.append(Variant("extra_mean_factor", apply("div", truth, Const(n)), name, name))
     seen, unique = set(), []
     for v in out:
         if (v.mistake, v.expr) not in seen:

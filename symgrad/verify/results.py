@@ -136,7 +136,7 @@ def _collect_records(records, calls, skip, status, limits, result):
         elif tag == "V":
             values[name] = payload
         elif tag == "E":
-            errors[name] = payload.decode(errors="replace")[:500]
+            errors[name] = payload.decode(errors="replace")[:6000]   # message, then the submission's frames
         elif tag == "C":
             func = next((c["func"] for c in calls if c["id"] == name), None)
             try:
