@@ -29,6 +29,7 @@ COURSES = {
     "pset3": "symgrad.profiles.pset3",
     "mlp": "symgrad.profiles.mlp",
     "nodes": "symgrad.profiles.nodes",
+    "cmu_hw1p1": "symgrad.profiles.cmu_hw1p1",
 }
 
 
@@ -51,6 +52,12 @@ class Course:
             (numpy always; torch where the interface takes tensors).
         template_dir: A folder searched for ``template`` before symgrad's
             own templates/ (a course kept outside symgrad), or None.
+        files: For a course that writes several files (a package): its
+            (relative path, template) pairs, written instead of
+            (``filename``, ``template``); empty for a one-file course.
+        entry: For a package-shaped course: (file name, text) of the module the
+            grader adds beside a submission folder, whose top-level names the
+            plan's calls use; None for a one-file course.
     """
 
     name: str
@@ -62,6 +69,8 @@ class Course:
     plan: Callable | None = None
     packages: tuple = ("numpy",)
     template_dir: Path | None = None
+    files: tuple = ()
+    entry: tuple | None = None
 
     def make_plan(self, d, points: int, seed: int):
         """The course's :class:`~.plan.Plan` for derivation ``d``, carrying the course's packages."""
@@ -85,15 +94,23 @@ def get(name: str) -> Course:
 
 
 def render(name: str, spec=None) -> tuple[str, str]:
-    """(file name, text) of course ``name``'s interface for ``spec`` (its default when None)."""
+    """(file name, text) of one-file course ``name``'s interface for ``spec`` (its default when None)."""
+    if get(name).files:
+        raise SymgradError(f"profile {name!r} writes several files; use render_files")
+    return next(iter(render_files(name, spec).items()))
+
+
+def render_files(name: str, spec=None) -> dict[str, str]:
+    """{relative path: text} of course ``name``'s interface for ``spec`` (its default when None)."""
     course = get(name)
     if spec is not None and course.default_spec is None:
         raise SpecError(f"profile {name!r} builds its own specs and takes no --spec")
     data = course.context(spec if spec is not None else course.default_spec)
-    return course.filename, _template(course).render(**data)
+    pairs = course.files or ((course.filename, course.template),)
+    return {path: _template(course, template).render(**data) for path, template in pairs}
 
 
-def _template(course: Course):
+def _template(course: Course, name: str):
     import jinja2
 
     from ..emit.templates import environment
@@ -101,4 +118,4 @@ def _template(course: Course):
     if course.template_dir is not None:
         env = env.overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(course.template_dir)),
                                                       env.loader]))
-    return env.get_template(course.template)
+    return env.get_template(name)
