@@ -30,6 +30,7 @@ COURSES = {
     "mlp": "symgrad.profiles.mlp",
     "nodes": "symgrad.profiles.nodes",
     "cmu_hw1p1": "symgrad.profiles.cmu_hw1p1",
+    "uva_dl1": "symgrad.profiles.uva_dl1",
 }
 
 

@@ -1,0 +1,150 @@
+"""symgrad profile uva_dl1: modules.py, checked from the course's interface
+facts against torch autograd and seeded finite differences."""
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from symgrad.cli import main
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory):
+    root = tmp_path_factory.mktemp("uva")
+    assert main(["profile", "uva_dl1", "-o", str(root)]) == 0
+    spec = importlib.util.spec_from_file_location("uva_modules", root / "modules.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _t(a):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=True)
+
+
+def _close(a, b, rtol=1e-9):
+    np.testing.assert_allclose(np.asarray(a, dtype=float), b.detach().numpy() if torch.is_tensor(b) else b,
+                               rtol=rtol, atol=1e-12)
+
+
+def test_linear_module(modules):
+    np.random.seed(0)
+    layer = modules.LinearModule(4, 3)
+    assert set(layer.params) == {"weight", "bias"} and set(layer.grads) == {"weight", "bias"}
+    assert layer.params["weight"].shape == (3, 4)
+    assert layer.grads["weight"].shape == (3, 4) and layer.grads["bias"].shape == layer.params["bias"].shape
+    assert np.size(layer.params["bias"]) == 3
+    layer.params["bias"] += np.random.normal(size=layer.params["bias"].shape)
+    x, dout = np.random.normal(size=(5, 4)), np.random.normal(size=(5, 3))
+    tx, tW, tb = _t(x), _t(layer.params["weight"]), _t(layer.params["bias"])
+    tout = tx @ tW.T + tb
+    _close(layer.forward(x), tout)
+    tout.backward(torch.tensor(dout))
+    _close(layer.backward(dout), tx.grad)
+    _close(layer.grads["weight"], tW.grad)
+    _close(layer.grads["bias"], tb.grad)
+    layer.clear_cache()
+    assert layer.x is None
+
+
+def test_forward_rereads_a_weight_perturbed_in_place(modules):
+    # the course's finite differences change params["weight"] in place between calls
+    rng = np.random.default_rng(1)
+    np.random.seed(1)
+    layer = modules.LinearModule(3, 2, True)
+    x, dout = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    layer.forward(x)
+    layer.backward(dout)
+    analytic = layer.grads["weight"].copy()
+    weight = layer.params["weight"]
+    numeric = np.zeros_like(weight)
+    h = 1e-6
+    for i in np.ndindex(weight.shape):
+        old = weight[i]
+        weight[i] = old + h
+        plus = np.sum(layer.forward(x) * dout)
+        weight[i] = old - h
+        minus = np.sum(layer.forward(x) * dout)
+        weight[i] = old
+        numeric[i] = (plus - minus) / (2 * h)
+    _close(analytic, numeric, rtol=1e-6)
+
+
+def test_kaiming_initialization(modules):
+    np.random.seed(2)
+    hidden = modules.LinearModule(400, 300).params["weight"]
+    first = modules.LinearModule(400, 300, input_layer=True).params["weight"]
+    assert abs(hidden.std() / np.sqrt(2 / 400) - 1) < 0.02
+    assert abs(first.std() / np.sqrt(1 / 400) - 1) < 0.02
+    assert not np.any(modules.LinearModule(400, 300).params["bias"])
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.3])
+def test_elu(modules, alpha):
+    rng = np.random.default_rng(3)
+    act = modules.ELUModule(alpha)
+    x, dout = rng.normal(size=(6, 5)) * 2, rng.normal(size=(6, 5))
+    tx = _t(x)
+    tout = torch.nn.functional.elu(tx, alpha)
+    _close(act.forward(x), tout)
+    tout.backward(torch.tensor(dout))
+    _close(act.backward(dout), tx.grad)
+    act.clear_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # no overflow for large inputs
+        big = np.array([[-1000.0, 1000.0]])
+        _close(act.forward(big), np.array([[-alpha, 1000.0]]))
+        _close(act.backward(np.ones_like(big)), np.array([[0.0, 1.0]]))
+
+
+def test_softmax(modules):
+    rng = np.random.default_rng(4)
+    act = modules.SoftMaxModule()
+    x, dout = rng.normal(size=(6, 5)) * 3, rng.normal(size=(6, 5))
+    tx = _t(x)
+    tout = torch.softmax(tx, dim=1)
+    _close(act.forward(x), tout)
+    tout.backward(torch.tensor(dout))
+    _close(act.backward(dout), tx.grad)
+
+
+def test_cross_entropy_is_stateless(modules):
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.05, 1, size=(6, 4))
+    x /= x.sum(axis=1, keepdims=True)
+    y = rng.integers(0, 4, 6)
+    tx = _t(x)
+    tloss = torch.nn.functional.nll_loss(torch.log(tx), torch.tensor(y))
+    tloss.backward()
+    fresh = modules.CrossEntropyModule()
+    _close(fresh.backward(x, y), tx.grad)          # no forward needed first
+    ce = modules.CrossEntropyModule()
+    value = ce.forward(x, y)
+    assert np.ndim(value) == 0
+    _close(value, tloss)
+    _close(ce.backward(x, y), tx.grad)
+    assert vars(ce) == {} and vars(fresh) == {}
+
+
+def test_modules_make_the_uva_mlp_network(modules):
+    # Linear -> ELU -> Linear -> softmax -> cross-entropy, composed from the modules, against autograd
+    rng = np.random.default_rng(6)
+    np.random.seed(6)
+    l1, elu, l2, sm, ce = (modules.LinearModule(6, 5, True), modules.ELUModule(1.0), modules.LinearModule(5, 4),
+                           modules.SoftMaxModule(), modules.CrossEntropyModule())
+    x, y = rng.normal(size=(7, 6)), rng.integers(0, 4, 7)
+    p = sm.forward(l2.forward(elu.forward(l1.forward(x))))
+    loss = ce.forward(p, y)
+    l1.backward(elu.backward(l2.backward(sm.backward(ce.backward(p, y)))))
+    tW1, tb1, tW2, tb2 = (_t(v) for v in (l1.params["weight"], l1.params["bias"], l2.params["weight"],
+                                          l2.params["bias"]))
+    tz = torch.nn.functional.elu(torch.tensor(x) @ tW1.T + tb1) @ tW2.T + tb2
+    tloss = torch.nn.functional.cross_entropy(tz, torch.tensor(y))
+    tloss.backward()
+    _close(loss, tloss)
+    for layer, tW, tb in ((l1, tW1, tb1), (l2, tW2, tb2)):
+        _close(layer.grads["weight"], tW.grad)
+        _close(layer.grads["bias"], tb.grad)
