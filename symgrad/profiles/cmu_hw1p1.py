@@ -19,7 +19,7 @@ it): the printer writes tanh through a helper of exp only.
 
 Grading (:mod:`.cmu_grading`): a submission is a folder holding ``mytorch/``
 and ``models/`` as the handout lays them out; the grader adds a module
-``hw1p1_entry.py`` beside them that imports the classes, and calls them as
+``solution.py`` beside them that imports the classes, and calls them as
 the course's tests do.
 """
 
@@ -65,6 +65,22 @@ def loss_spec(name: str) -> Spec:
     y = ["N", "C"] if kind == "real" else {"shape": ["N", "C"], "kind": kind}
     return Spec(name=f"cmu_{name.lower()}", description=f"{name}: {doc}", inputs={"Y": y},
                 params={"A": ["N", "C"]}, nodes={}, loss=expr)
+
+
+def mlp_spec(name: str) -> Spec:
+    """MLP ``name`` as a batch network whose loss is sum(A_last * dLdA): its adjoints
+    are what backward(dLdA) returns and stores (the bundled cmu_mlp4 is MLP4's)."""
+    sizes = MLPS[name]
+    params, nodes, prev = {}, {}, "A0"
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        params[f"W{i}"], params[f"b{i}"] = [fan_out, fan_in], [fan_out, 1]
+        nodes[f"Z{i}"] = f"{prev} @ W{i}.T + ones(N, 1) @ b{i}.T"
+        nodes[f"A{i + 1}"] = f"relu(Z{i})"
+        prev = f"A{i + 1}"
+    return Spec(name=f"cmu_{name.lower()}", description=f"CMU 11-785 hw1p1 {name}: Linear -> ReLU, "
+                f"sizes {' -> '.join(map(str, sizes))}", inputs={"A0": {"shape": ["N", sizes[0]], "grad": True},
+                                                                   "dLdA": ["N", sizes[-1]]},
+                params=params, nodes=nodes, loss=f"sum({prev} * dLdA)", gradients=list(params) + ["A0"])
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,7 @@ FILES = (
 )
 
 #: What the grader adds beside a submission's mytorch/ and models/ folders.
-ENTRY = ("hw1p1_entry.py", "".join(
+ENTRY = ("solution.py", "".join(
     f"from {module} import {', '.join(names)}  # noqa: F401\n" for module, names in (
         ("mytorch.nn.linear", ["Linear"]), ("mytorch.nn.activation", list(ACTIVATIONS)),
         ("mytorch.nn.loss", list(LOSSES)), ("mytorch.nn.batchnorm", ["BatchNorm1d"]),

@@ -21,6 +21,7 @@ from ..escape import one_line
 from ..evaluate import EvalContext
 from ..points import close as _close
 from ..profiles.plan import Plan
+from ..profiles.staging import staged
 from . import env as envmod
 from .answer import diagnose
 from .mistakes import MESSAGES
@@ -124,7 +125,8 @@ class Checker:
                 extracted.write_text(code)
                 run = self.sandbox.run(extracted)
         else:
-            run = self.sandbox.run(path)
+            with staged(path, profiles.get(self.profile).entry) as ready:   # a package: its entry module added
+                run = self.sandbox.run(ready)
         results = [_judge(name, [c for c in self.plan.cases if c.function == name], run, self.plan.rtol)
                    for name in self.plan.functions]
         _blame_callees(results, run, self.plan.uses)
