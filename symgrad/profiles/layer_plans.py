@@ -19,12 +19,17 @@ from .plan import Case, Plan
 class Points:
     """A layer derivation's test points: ``count`` random ones, then its kink points."""
 
-    def __init__(self, d, count: int, seed: int, leaves=None):
-        """leaves: (rng, ctx) -> leaves, to draw them in the course's own domain (probabilities, labels)."""
+    def __init__(self, d, count: int, seed: int, leaves=None, fix=None):
+        """leaves: (rng, ctx) -> leaves, to draw them in the course's own domain (probabilities,
+        labels), with no kink points; fix: leaves -> leaves, applied to every drawn point."""
         self.d = d
         if leaves is None:
             pts, self.ctx = envmod.random_points(d, count, seed)
             self.points = pts + envmod.kink_points(d, self.ctx)
+            if fix is not None:
+                with np.errstate(all="ignore"):
+                    self.points = [envmod.Point(envmod.fill(d, fix(p.leaves(d)), self.ctx), p.kink)
+                                   for p in self.points]
         else:
             self.ctx = EvalContext(envmod.test_sizes(d))
             rng = np.random.default_rng(seed)
@@ -48,6 +53,12 @@ class Layer:
         key = f"{self.prefix}.{name}"
         self.out.arrays[key] = np.asarray(self.values[name] if value is None else value)
         return calls.Input(kind, key)
+
+    def labels(self, name: str, into: str) -> tuple:
+        """Steps that put the point's ``name`` in slot ``into`` as an int64 array (plan arrays
+        travel as float64): held by a leaf node, read back, then ``astype("int64")``."""
+        return (calls.Leaf(f"{into}.leaf", self.array(name)), getattr_step(f"{into}.leaf", "out", f"{into}.float"),
+                calls.Call("astype", (calls.Const("int64"),), on=f"{into}.float", into=into))
 
     def shown(self, *names) -> dict:
         return {n: self.values[n] for n in names}

@@ -12,8 +12,9 @@ clear_cache() drops what forward kept.
 Every backward pass is a derivation of a module spec built here (its loss
 ``sum(out * dout)``). The rule table's ``elu`` takes alpha as a number, so
 ELUModule's alpha, given at construction, enters as ``relu(x) + alpha *
-(exp(-relu(-x)) - 1)``: the same function for every alpha, derived once, whose
-exp never overflows (its argument is never positive).
+(exp(x - relu(x)) - 1)``: the same function for every alpha, derived once, whose
+exp never overflows (its argument min(x, 0) is never positive) and whose
+derivative at 0 is alpha, as the rule table's elu and torch have it.
 
 Grading (:mod:`.uva_grading`) calls the classes positionally, as the course's
 tests do; the bundled spec ``uva_mlp`` is the network they make.
@@ -36,7 +37,7 @@ MODULES = {
                          params={"weight": ["N", "M"], "bias": [1, "N"]}, out="x @ weight.T + bias",
                          gradients=["weight", "bias", "x"], doc="out = x weight^T + bias"),
     "ELUModule": dict(inputs={"dout": ["S", "N"], "alpha": []}, params={"x": ["S", "N"]},
-                      out="relu(x) + alpha * (exp(-relu(-x)) - 1)", gradients=None,
+                      out="relu(x) + alpha * (exp(x - relu(x)) - 1)", gradients=None,
                       doc="out = x where x > 0, alpha (exp(x) - 1) elsewhere"),
     "SoftMaxModule": dict(inputs={"dout": ["S", "N"]}, params={"x": ["S", "N"]}, out="softmax(x, axis=1)",
                           gradients=None, doc="out = softmax of each row of x"),
