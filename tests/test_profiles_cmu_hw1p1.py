@@ -205,3 +205,72 @@ def test_mlps(hw, name, sizes):
         _close(layer.dLdb, tb.grad)
     _close(net.dLdA0, tA0.grad)
     assert np.shape(net.Z0) == (5, sizes[1]) and np.shape(getattr(net, f"A{len(sizes) - 1}")) == (5, sizes[-1])
+
+
+# -- grading -----------------------------------------------------------------------
+
+def _copy_with(root, tmp_path, name, edits):
+    import shutil
+    target = tmp_path / name
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel, (old, new) in edits.items():
+        path = target / rel
+        text = path.read_text()
+        assert old in text, (rel, old)
+        path.write_text(text.replace(old, new))
+    return target
+
+
+def _verdicts(report):
+    return {f.name: f for f in report.functions}
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clean")
+    assert main(["profile", "cmu_hw1p1", "-o", str(root)]) == 0
+    return root
+
+
+def test_grader_accepts_the_profile_and_names_seeded_mistakes(clean, tmp_path):
+    from symgrad.verify.code import check_file
+    good = check_file("cmu_linear", clean, "cmu_hw1p1", points=3)
+    assert {f.name: f.status for f in good.functions if f.status != "correct"} == {}
+    assert {"Linear.backward", "Tanh.backward", "BatchNorm1d.backward", "MLP4.backward", "SGD.step"} <= \
+        {f.name for f in good.functions}
+
+    linear = "mytorch/nn/linear.py"
+    bad = _copy_with(clean, tmp_path, "bad", {
+        linear: ("d_W = (self.A.T @ dLdZ).T", "d_W = self.A.T @ dLdZ"),
+        "mytorch/nn/activation.py": ("self.A = tanh(self.Z)", "self.A = np.tanh(self.Z)"),
+        "mytorch/nn/batchnorm.py": ("(1 - self.alpha) * self.V", "(1 - self.alpha) * self.V * self.N / (self.N - 1)")})
+    got = _verdicts(check_file("cmu_linear", bad, "cmu_hw1p1", points=3))
+    assert got["Linear.backward"].status == "wrong"
+    assert got["Linear.backward"].counterexample["key"] == "dLdW"
+    assert "missing_transpose" in [m["mistake"] for m in got["Linear.backward"].diagnosis]
+    assert got["MLP4.backward"].status == "wrong" and "Linear.backward" in got["MLP4.backward"].calls_not_correct
+    assert got["Tanh.forward"].status == "crashed" and "np.tanh" in got["Tanh.forward"].message
+    assert got["BatchNorm1d running statistics"].status == "wrong"
+    assert got["BatchNorm1d.backward"].status == "correct" and got["Sigmoid.backward"].status == "correct"
+
+    unsummed = _copy_with(clean, tmp_path, "unsummed", {
+        linear: ("d_b = np.sum(dLdZ, axis=0, keepdims=True).T", "d_b = dLdZ[:1].T")})
+    got = _verdicts(check_file("cmu_linear", unsummed, "cmu_hw1p1", points=3))
+    assert got["Linear.backward"].status == "wrong" and got["Linear.backward"].counterexample["key"] == "dLdb"
+
+
+def test_grade_takes_a_folder_of_package_submissions(clean, tmp_path):
+    import json
+    import shutil
+    subs = tmp_path / "subs"
+    shutil.copytree(clean, subs / "alice")
+    _copy_with(clean, subs, "bob", {"mytorch/optim/sgd.py": ("self.mu * self.v_W[i] + layer.dLdW",
+                                                             "self.mu * self.v_W[i] - layer.dLdW")})
+    (subs / "carol").mkdir()      # handed in nothing
+    assert main(["grade", str(subs), "--spec", "cmu_linear", "--profile", "cmu_hw1p1",
+                 "-o", str(tmp_path / "out")]) in (0, 1)
+    report = json.loads((tmp_path / "out" / "grades.json").read_text())
+    by = {name: {f["function"]: f["verdict"] for f in sub["functions"]} for name, sub in report["submissions"].items()}
+    assert set(by["alice"].values()) == {"correct"}
+    assert by["bob"]["SGD.step"] == "wrong" and by["bob"]["Linear.backward"] == "correct"
+    assert "correct" not in set(by["carol"].values())

@@ -141,9 +141,13 @@ FILES = (
     ("models/mlp.py", "api/cmu_hw1p1/mlp.py.j2"),
 )
 
-#: What the grader adds beside a submission's mytorch/ and models/ folders.
-ENTRY = ("solution.py", "".join(
-    f"from {module} import {', '.join(names)}  # noqa: F401\n" for module, names in (
+#: What the grader adds beside a submission's mytorch/ and models/ folders: np.tanh replaced by a
+#: function that raises, as the course's grader does, then the classes imported.
+NO_TANH = ("import numpy\n\n\ndef _no_tanh(*args, **kwargs):\n"
+           "    raise RuntimeError(\"np.tanh is not allowed: the course's grader replaces it\")\n\n\n"
+           "numpy.tanh = _no_tanh\n")
+ENTRY = ("solution.py", NO_TANH + "".join(
+    f"from {module} import {', '.join(names)}  # noqa: F401,E402\n" for module, names in (
         ("mytorch.nn.linear", ["Linear"]), ("mytorch.nn.activation", list(ACTIVATIONS)),
         ("mytorch.nn.loss", list(LOSSES)), ("mytorch.nn.batchnorm", ["BatchNorm1d"]),
         ("mytorch.optim.sgd", ["SGD"]), ("models.mlp", list(MLPS)))))
