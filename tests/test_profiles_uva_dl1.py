@@ -148,3 +148,54 @@ def test_modules_make_the_uva_mlp_network(modules):
     for layer, tW, tb in ((l1, tW1, tb1), (l2, tW2, tb2)):
         _close(layer.grads["weight"], tW.grad)
         _close(layer.grads["bias"], tb.grad)
+
+
+def test_elu_derivative_at_zero_is_alpha(modules):
+    # the convention of torch (and of the rule table's elu): the left derivative alpha at 0
+    act = modules.ELUModule(0.4)
+    x = np.zeros((1, 3))
+    tx = _t(x)
+    torch.nn.functional.elu(tx, 0.4).sum().backward()
+    act.forward(x)
+    _close(act.backward(np.ones_like(x)), tx.grad)
+
+
+# -- grading -----------------------------------------------------------------------
+
+def _edited(tmp_path, source, edits):
+    text = source.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "modules.py"
+    path.write_text(text)
+    return path
+
+
+def test_grader_accepts_the_profile_and_names_seeded_mistakes(tmp_path):
+    from symgrad.verify.code import check_file
+    assert main(["profile", "uva_dl1", "-o", str(tmp_path / "good")]) == 0
+    source = tmp_path / "good" / "modules.py"
+    good = check_file("uva_mlp", source, "uva_dl1", points=3)
+    assert {f.name: f.status for f in good.functions if f.status != "correct"} == {}
+
+    bad = _edited(tmp_path, source, [
+        ("d_weight = (self.x.T @ dout).T", "d_weight = self.x.T @ dout"),
+        # a forward that keeps its own copy of the weight misses the tests' in-place perturbation
+        ('self.out = self.x @ self.params["weight"].T',
+         'self.kept = getattr(self, "kept", self.params["weight"].copy())\n        self.out = self.x @ self.kept.T'),
+        # a cross-entropy that needs its forward first is not stateless
+        ("d_x = np.expand_dims(-1/S * (1 / pick(x, y)), 1)", "d_x = self.seen * np.expand_dims(-1/S * (1 / pick(x, y)), 1)"),
+        ("loss = -np.mean(np.log(pick(x, y)))", "self.seen = 1\n        loss = -np.mean(np.log(pick(x, y)))")])
+    got = {f.name: f for f in check_file("uva_mlp", bad, "uva_dl1", points=3).functions}
+    assert got["LinearModule.forward"].status == "correct"
+    assert got["LinearModule.backward"].status == "wrong" and got["LinearModule.backward"].counterexample["key"] == "weight"
+    assert "missing_transpose" in [m["mistake"] for m in got["LinearModule.backward"].diagnosis]
+    assert got["LinearModule.forward (weight changed in place)"].status == "wrong"
+    assert got["CrossEntropyModule.forward"].status == "correct"
+    assert got["CrossEntropyModule.backward"].status == "crashed" and "seen" in got["CrossEntropyModule.backward"].message
+    assert got["ELUModule.backward"].status == "correct"
+
+    elu = _edited(tmp_path, source, [("d_out_3 = dout * self.alpha * np.exp", "d_out_3 = dout * np.exp")])
+    got = {f.name: f for f in check_file("uva_mlp", elu, "uva_dl1", points=3).functions}
+    assert got["ELUModule.backward"].status == "wrong" and got["ELUModule.forward"].status == "correct"

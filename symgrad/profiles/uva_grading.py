@@ -92,10 +92,7 @@ def _cross_entropy(out: Plan, count: int, seed: int) -> None:
     for k, p in Points(d, count, seed, leaves=lambda rng, ctx: _probabilities(rng, ctx, d)):
         cid = f"CrossEntropyModule.p{k}"
         lay = Layer(out, cid, p.values)
-        steps = (*lay.labels("y", "y"), calls.Call("CrossEntropyModule", into="fresh"),
-                 calls.Call("backward", (lay.array("x"), calls.Slot("y")), on="fresh", into="first"),
-                 calls.Save("first", calls.Slot("first")),
-                 calls.Call("CrossEntropyModule", into="ce"),
+        steps = (*lay.labels("y", "y"), calls.Call("CrossEntropyModule", into="ce"),
                  calls.Call("forward", (lay.array("x"), calls.Slot("y")), on="ce", into="loss"),
                  calls.Save("loss", calls.Slot("loss")),
                  calls.Call("backward", (lay.array("x"), calls.Slot("y")), on="ce", into="dx"),
@@ -103,9 +100,15 @@ def _cross_entropy(out: Plan, count: int, seed: int) -> None:
         shown = lay.shown("x", "y")
         out.add(calls.Script(cid, "CrossEntropyModule.backward", steps),
                 Case("CrossEntropyModule.forward", cid, {"loss": p.values["loss"]}, shown))
-        out.cases.append(gradient_case("CrossEntropyModule.backward", cid, d, p, {"dx": "x", "first": "x"}, shown,
-                                       setting="backward(x, y) first on a fresh instance (no forward before: "
-                                               "the module is stateless), then forward and backward"))
+        out.cases.append(gradient_case("CrossEntropyModule.backward", cid, d, p, {"dx": "x"}, shown))
+        fresh = f"CrossEntropyModule.fresh.p{k}"
+        steps = (*lay.labels("y", "y"), calls.Call("CrossEntropyModule", into="ce"),
+                 calls.Call("backward", (lay.array("x"), calls.Slot("y")), on="ce", into="dx"),
+                 calls.Save("dx", calls.Slot("dx")))
+        out.add(calls.Script(fresh, "CrossEntropyModule.backward", steps),
+                gradient_case("CrossEntropyModule.backward", fresh, d, p, {"dx": "x"}, shown,
+                              setting="backward(x, y) on a fresh instance, with no forward before: the module "
+                                      "is stateless"))
     out.functions += ["CrossEntropyModule.forward", "CrossEntropyModule.backward"]
 
 
