@@ -7,6 +7,8 @@ from symgrad.verify.code import check_file, make_plan
 from symgrad.verify.env import load_derivation
 
 SPECS = {"pset3": "pset3", "mlp": "hw1_relu_sigmoid_bce", "nodes": "ridge_regression"}
+SPECS["cmu_hw1p1"] = "cmu_linear"
+SPECS["uva_dl1"] = "uva_mlp"
 
 
 @pytest.mark.parametrize("course", names())

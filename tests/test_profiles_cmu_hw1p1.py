@@ -274,3 +274,11 @@ def test_grade_takes_a_folder_of_package_submissions(clean, tmp_path):
     assert set(by["alice"].values()) == {"correct"}
     assert by["bob"]["SGD.step"] == "wrong" and by["bob"]["Linear.backward"] == "correct"
     assert "correct" not in set(by["carol"].values())
+
+
+def test_bundled_mlp4_is_the_graded_network():
+    from symgrad.profiles.cmu_hw1p1 import mlp_spec
+    from symgrad.spec import load_spec
+    bundled, graded = load_spec("cmu_mlp4"), mlp_spec("MLP4")
+    assert (bundled.params, bundled.nodes, bundled.loss) == (graded.params, graded.nodes, graded.loss)
+    assert bundled.inputs == graded.inputs

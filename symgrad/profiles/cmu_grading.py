@@ -8,7 +8,8 @@ are assigned as attributes (``layer.W = ...``), and values are numpy float64
 arrays. The plan is the whole package whichever spec is given: Linear and
 BatchNorm1d against the bundled specs cmu_linear and cmu_batchnorm, each
 activation and loss against its layer spec, MLP0/1/4 against their batch
-networks (cmu_mlp4 bundled), running statistics and SGD's momentum update
+networks (:func:`.cmu_hw1p1.mlp_spec`, with the input's gradient; the bundled
+cmu_mlp4 is MLP4's without it), running statistics and SGD's momentum update
 against their formulas.
 """
 
@@ -123,7 +124,7 @@ def _batchnorm(out: Plan, count: int, seed: int) -> None:
 
 def _mlps(out: Plan, count: int, seed: int) -> None:
     for name in MLPS:
-        d = envmod.load_derivation(load_spec("cmu_mlp4") if name == "MLP4" else mlp_spec(name))
+        d = envmod.load_derivation(mlp_spec(name))
         linears = len(MLPS[name]) - 1
         for k, p in Points(d, count, seed):
             cid = f"{name}.p{k}"

@@ -69,7 +69,9 @@ def loss_spec(name: str) -> Spec:
 
 def mlp_spec(name: str) -> Spec:
     """MLP ``name`` as a batch network whose loss is sum(A_last * dLdA): its adjoints
-    are what backward(dLdA) returns and stores (the bundled cmu_mlp4 is MLP4's)."""
+    are what backward(dLdA) returns and stores. The bundled cmu_mlp4 is MLP4's without the
+    input's gradient: ``symgrad check`` differences an input's gradient at one point without
+    redrawing when it vanishes, and five ReLU layers of random weights are often all dead for it."""
     sizes = MLPS[name]
     params, nodes, prev = {}, {}, "A0"
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
