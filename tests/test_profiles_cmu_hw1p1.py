@@ -282,3 +282,33 @@ def test_bundled_mlp4_is_the_graded_network():
     bundled, graded = load_spec("cmu_mlp4"), mlp_spec("MLP4")
     assert (bundled.params, bundled.nodes, bundled.loss) == (graded.params, graded.nodes, graded.loss)
     assert bundled.inputs == graded.inputs
+
+
+# -- answer key --------------------------------------------------------------------
+
+def _compile_fragment(tmp_path, spec):
+    import re
+    import shutil
+    import subprocess
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    assert main(["latex", spec, "-o", str(tmp_path / f"{spec}.tex")]) == 0
+    (tmp_path / "key.tex").write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb,array,graphicx}\n"
+                                      f"\\begin{{document}}\n\\input{{{spec}.tex}}\n\\end{{document}}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "key.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240)
+    log = (tmp_path / "key.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide", log)]
+    assert max(widths, default=0.0) <= 1.0, widths
+    return (tmp_path / f"{spec}.tex").read_text()
+
+
+@pytest.mark.parametrize("spec", ["cmu_linear", "cmu_batchnorm", "cmu_mlp4"])
+def test_answer_key_fragment_compiles(tmp_path, spec):
+    text = _compile_fragment(tmp_path, spec)
+    wanted = {"cmu_linear": [r"$\mathbf{W}$ &", r"$\mathbf{b}$ &", r"$\mathbf{A}$ &"],
+              "cmu_batchnorm": [r"$\boldsymbol{\gamma}$ &", r"$\boldsymbol{\beta}$ &", r"$\mathbf{Z}$ &"],
+              "cmu_mlp4": ["$W_{0}$ &", "$b_{4}$ &"]}[spec]
+    for row in wanted:      # every gradient backward stores or returns has its row in the key
+        assert any(line.startswith(row) and "\\partial" in line for line in text.splitlines()), row

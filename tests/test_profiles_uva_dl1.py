@@ -199,3 +199,29 @@ def test_grader_accepts_the_profile_and_names_seeded_mistakes(tmp_path):
     elu = _edited(tmp_path, source, [("d_out_3 = dout * self.alpha * np.exp", "d_out_3 = dout * np.exp")])
     got = {f.name: f for f in check_file("uva_mlp", elu, "uva_dl1", points=3).functions}
     assert got["ELUModule.backward"].status == "wrong" and got["ELUModule.forward"].status == "correct"
+
+
+# -- answer key --------------------------------------------------------------------
+
+def _compile_fragment(tmp_path, spec):
+    import re
+    import shutil
+    import subprocess
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    assert main(["latex", spec, "-o", str(tmp_path / f"{spec}.tex")]) == 0
+    (tmp_path / "key.tex").write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb,array,graphicx}\n"
+                                      f"\\begin{{document}}\n\\input{{{spec}.tex}}\n\\end{{document}}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "key.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240)
+    log = (tmp_path / "key.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide", log)]
+    assert max(widths, default=0.0) <= 1.0, widths
+    return (tmp_path / f"{spec}.tex").read_text()
+
+
+def test_answer_key_fragment_compiles(tmp_path):
+    text = _compile_fragment(tmp_path, "uva_mlp")
+    for row in ("$W_1$ &", "$W_2$ &", r"$\mathbf{b}_1$ &", r"$\mathbf{b}_2$ &"):
+        assert any(line.startswith(row) and "\\partial" in line for line in text.splitlines()), row
