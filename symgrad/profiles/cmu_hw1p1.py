@@ -109,7 +109,7 @@ def context(spec=None) -> dict:
 
     printer = NumpyPrinter()
     acts = []
-    for name, (expr, extra, doc) in ACTIVATIONS.items():
+    for name, (_, extra, doc) in ACTIVATIONS.items():
         where = {**_self("Z", "A", *extra), "dLdA": "dLdA"}
         code = layer_code(derive(activation_spec(name)), where, printer, own_tanh=True, dtype_of="self.Z")
         acts.append(Rendered(name, doc, code.forward, code.backward, code.out, tuple(extra)))
@@ -117,7 +117,7 @@ def context(spec=None) -> dict:
 
     printer = NumpyPrinter()
     losses = []
-    for name, (expr, kind, doc) in LOSSES.items():
+    for name, (_, _, doc) in LOSSES.items():
         code = layer_code(derive(loss_spec(name)), _self("A", "Y"), printer, loss=True, dtype_of="self.A")
         losses.append(Rendered(name, doc, code.forward, code.backward, code.out))
     files["loss"] = dict(classes=losses, helpers=helper_sources(printer))

@@ -72,8 +72,10 @@ def _activation(out: Plan, name: str, count: int, seed: int) -> None:
         lay = Layer(out, cid, p.values)
         args = (calls.Const(float(p.values["alpha"])),) if alpha else ()
         steps = (calls.Call(name, args, into="module"),
-                 calls.Call("forward", (lay.array("x"),), on="module", into="out"), calls.Save("out", calls.Slot("out")),
-                 calls.Call("backward", (lay.array("dout"),), on="module", into="dx"), calls.Save("dx", calls.Slot("dx")))
+                 calls.Call("forward", (lay.array("x"),), on="module", into="out"),
+                 calls.Save("out", calls.Slot("out")),
+                 calls.Call("backward", (lay.array("dout"),), on="module", into="dx"),
+                 calls.Save("dx", calls.Slot("dx")))
         shown = lay.shown("x", *(["alpha"] if alpha else []))
         out.add(calls.Script(cid, f"{name}.backward", steps),
                 Case(f"{name}.forward", cid, {"out": p.values["out"]}, shown))
