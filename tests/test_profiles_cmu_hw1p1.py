@@ -312,3 +312,11 @@ def test_answer_key_fragment_compiles(tmp_path, spec):
               "cmu_mlp4": ["$W_{0}$ &", "$b_{4}$ &"]}[spec]
     for row in wanted:      # every gradient backward stores or returns has its row in the key
         assert any(line.startswith(row) and "\\partial" in line for line in text.splitlines()), row
+
+
+def test_render_is_for_one_file_courses_and_render_files_for_all():
+    from symgrad.errors import SymgradError
+    from symgrad.profiles import render, render_files
+    with pytest.raises(SymgradError, match="writes several files; use render_files"):
+        render("cmu_hw1p1")
+    assert sorted(render_files("cmu_hw1p1")) == sorted(FILES)
