@@ -12,6 +12,7 @@ from symgrad.emit.step import out_form
 from symgrad.emit.printers import NumpyPrinter
 from symgrad.ir import Apply, Const, Var, dim
 from symgrad.rules import RULES, apply
+from symgrad.spec import load_spec
 
 from conftest import BUNDLED, FOREIGN_TOML
 
@@ -47,8 +48,17 @@ def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
         return tuple(batch if isinstance(d, str) else d for d in s)
 
     params = {k: rng.standard_normal(shape(s)).astype(dtype) for k, s in module.PARAMS.items()}
-    # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows)
-    inputs = {k: rng.uniform(0.1, 0.9, shape(s)).astype(dtype) for k, s in module.INPUTS.items()}
+    # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows); labels and
+    # indices are integers below their bound
+    kinds = (spec if isinstance(spec, Spec) else load_spec(spec)).kinds
+
+    def value(k, s):
+        kind = kinds.get(k)
+        if kind is not None and kind.integer:
+            return rng.integers(0, kind.bound if isinstance(kind.bound, int) else batch, shape(s))
+        return rng.uniform(0.1, 0.9, shape(s)).astype(dtype)
+
+    inputs = {k: value(k, s) for k, s in module.INPUTS.items()}
     return module, params, inputs
 
 

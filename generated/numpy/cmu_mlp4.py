@@ -224,7 +224,9 @@ def _allocate(N, dtype):
         np.empty((4, 8), dtype),
         np.empty((1, 8), dtype),
         np.empty((8, 8), dtype),
+        np.empty((1, 8), dtype),
         np.empty((8, 4), dtype),
+        np.empty((1, 4), dtype),
         np.empty((4, 2), dtype),
         np.empty((1, 2), dtype),
     )
@@ -255,7 +257,7 @@ def loss_and_grads_into(params, inputs, workspace):
     if workspace.key != key:
         workspace.arrays = _allocate(N, dtype)
         workspace.key = key
-    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, _b9, _b10, _b11, _b12, _b13, _b14, _b15, _b16, _b17, _b18, _b19, _b20, _b21, _b22, _b23, _b24, _b25, = workspace.arrays
+    _b0, _b1, _b2, _b3, _b4, _b5, _b6, _b7, _b8, _b9, _b10, _b11, _b12, _b13, _b14, _b15, _b16, _b17, _b18, _b19, _b20, _b21, _b22, _b23, _b24, _b25, _b26, _b27, = workspace.arrays
     Z0_1 = np.matmul(A0, W0.T, out=_b0)
     _t1 = np.ones((N, 1), dtype=dtype)
     Z0_2 = np.matmul(_t1, b0.T, out=_b1)
@@ -318,11 +320,11 @@ def loss_and_grads_into(params, inputs, workspace):
     _t13 = np.matmul(A1.T, d_Z1, out=_b20)
     _t14 = np.matmul(_t1.T, d_Z1, out=_b21)
     _t15 = np.matmul(A2.T, d_Z2, out=_b22)
-    _t16 = np.matmul(_t1.T, d_Z2, out=_b21)
-    _t17 = np.matmul(A3.T, d_Z3, out=_b23)
-    _t18 = np.matmul(_t1.T, d_Z3, out=_b19)
-    _t19 = np.matmul(A4.T, d_Z4, out=_b24)
-    _t20 = np.matmul(_t1.T, d_Z4, out=_b25)
+    _t16 = np.matmul(_t1.T, d_Z2, out=_b23)
+    _t17 = np.matmul(A3.T, d_Z3, out=_b24)
+    _t18 = np.matmul(_t1.T, d_Z3, out=_b25)
+    _t19 = np.matmul(A4.T, d_Z4, out=_b26)
+    _t20 = np.matmul(_t1.T, d_Z4, out=_b27)
     return float(loss), {
         "W0": np.ascontiguousarray(_t11.T),
         "b0": np.ascontiguousarray(_t12.T),

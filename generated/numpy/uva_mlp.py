@@ -171,7 +171,7 @@ def loss_and_grads_into(params, inputs, workspace):
     W2 = params["W2"]
     b2 = params["b2"]
     S = x.shape[0]
-    dtype = np.result_type(W1, b1, W2, b2, x, y)
+    dtype = np.result_type(W1, b1, W2, b2, x)
     key = (S, dtype,)
     if workspace.key != key:
         workspace.arrays = _allocate(S, dtype)

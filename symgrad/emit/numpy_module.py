@@ -147,7 +147,8 @@ def render_module(d: Derivation) -> str:
     step = step_data(d, step_plan, {t: s.comment for (t, _, _), s in zip(plan, backward)})
     step["sizes"] = [f"{size} = {graph.sizes[size][0]}.shape[{graph.sizes[size][1]}]" for size in size_names]
     step["size_args"] = "".join(f"{s}, " for s in size_names)
-    step["dtype_args"] = ", ".join(list(graph.params) + list(graph.inputs))
+    real = [n for n in graph.inputs if not (n in graph.spec.kinds and graph.spec.kinds[n].integer)]
+    step["dtype_args"] = ", ".join(list(graph.params) + real)   # int64 labels would make float32 work float64
     all_helpers = {**printer.helpers, **step.pop("helpers")}
     scalar = scalar_data(d)
     if scalar is not None:
