@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import names as naming
 from ..derive import Derivation
 from ..emit.printers import NumpyPrinter
 from ..ir import Apply
+from ..rewrite import substitute
+from ..rules.core import ATOM, Printed
 from .common import backward_exprs, backward_steps, forward_steps, names_used, read_lines
 
 
@@ -44,7 +45,6 @@ class LayerPrinter(NumpyPrinter):
 
     def print(self, e):
         if self.own_tanh and isinstance(e, Apply) and e.op == "tanh":
-            from ..rules.core import ATOM, Printed
             self.helpers["tanh"] = tanh
             return Printed(f"tanh({self.print(e.args[0]).text})", ATOM)
         return super().print(e)
@@ -81,7 +81,6 @@ def layer_code(d: Derivation, where: dict, module_printer: NumpyPrinter, *, loss
     forward_printer = LayerPrinter(where, module_printer, own_tanh)
     steps = forward_steps(d, forward_printer, loss=loss, inline=True)
     temps = d.temporary_values()
-    from ..rewrite import substitute
     used = names_used([substitute(n.expr, temps) for n in d.graph.nodes if loss or n.entry != "loss"])
     forward = _sizes(d, used, where)
     if forward_printer.uses_dtype:
@@ -95,8 +94,3 @@ def layer_code(d: Derivation, where: dict, module_printer: NumpyPrinter, *, loss
     backward += [f"{s.target} = {s.code}" for s in bsteps]
     last = steps[-1].target if steps else ""
     return LayerCode(tuple(forward), tuple(backward), where.get(last, last))
-
-
-def adjoint(name: str) -> str:
-    """The local that holds dL/d<name> in a backward body."""
-    return naming.adjoint(name)
