@@ -244,6 +244,7 @@ def test_grader_accepts_the_profile_and_names_seeded_mistakes(clean, tmp_path):
         linear: ("d_W = (self.A.T @ dLdZ).T", "d_W = self.A.T @ dLdZ"),
         "mytorch/nn/activation.py": ("self.A = tanh(self.Z)", "self.A = np.tanh(self.Z)"),
         "mytorch/nn/batchnorm.py": ("(1 - self.alpha) * self.V", "(1 - self.alpha) * self.V * self.N / (self.N - 1)")})
+    (bad / "solution.py").write_text("raise SystemExit('a top-level file of the handin is not run')\n")
     got = _verdicts(check_file("cmu_linear", bad, "cmu_hw1p1", points=3))
     assert got["Linear.backward"].status == "wrong"
     assert got["Linear.backward"].counterexample["key"] == "dLdW"
