@@ -22,9 +22,10 @@ def latex_fragments(derivations) -> dict[str, str]:
 
 
 def course_profiles(derivations) -> dict[str, str]:
-    """Every profile rendered from its own default (bundled) spec."""
-    from .profiles import names, render
-    return {f"api/{filename}": text for filename, text in (render(name) for name in names())}
+    """Every profile rendered from its own default (bundled) spec (a several-file course in a folder of its name)."""
+    from .profiles import get, names, render_files
+    return {f"api/{name + '/' if get(name).files else ''}{path}": text
+            for name in names() for path, text in render_files(name).items()}
 
 
 def latex_documents(derivations) -> dict[str, str]:

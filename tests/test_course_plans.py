@@ -8,6 +8,8 @@ from symgrad.verify.env import load_derivation
 
 SPECS = {"pset3": "pset3", "mlp": "hw1_relu_sigmoid_bce", "nodes": "ridge_regression"}
 SPECS["makemore_backprop"] = "makemore"
+SPECS["cmu_hw1p1"] = "cmu_linear"
+SPECS["uva_dl1"] = "uva_mlp"
 
 
 @pytest.mark.parametrize("course", names())

@@ -48,11 +48,17 @@ def module_and_data(name, tmp_path, batch=6, dtype=np.float64, seed=0):
         return tuple(batch if isinstance(d, str) else d for d in s)
 
     params = {k: rng.standard_normal(shape(s)).astype(dtype) for k, s in module.PARAMS.items()}
-    # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows)
-    inputs = {k: rng.uniform(0.1, 0.9, shape(s)).astype(dtype) for k, s in module.INPUTS.items()}
-    for k, kind in load_spec(spec).kinds.items():    # labels and indices: integers below their bound
-        if kind.integer:
-            inputs[k] = rng.integers(0, kind.bound if isinstance(kind.bound, int) else batch, shape(module.INPUTS[k]))
+    # inputs in (0.1, 0.9): valid targets for every loss (bce, one-hot-like rows); labels and
+    # indices are integers below their bound
+    kinds = (spec if isinstance(spec, Spec) else load_spec(spec)).kinds
+
+    def value(k, s):
+        kind = kinds.get(k)
+        if kind is not None and kind.integer:
+            return rng.integers(0, kind.bound if isinstance(kind.bound, int) else batch, shape(s))
+        return rng.uniform(0.1, 0.9, shape(s)).astype(dtype)
+
+    inputs = {k: value(k, s) for k, s in module.INPUTS.items()}
     return module, params, inputs
 
 

@@ -30,6 +30,8 @@ COURSES = {
     "mlp": "symgrad.profiles.mlp",
     "nodes": "symgrad.profiles.nodes",
     "makemore_backprop": "symgrad.profiles.makemore_backprop",
+    "cmu_hw1p1": "symgrad.profiles.cmu_hw1p1",
+    "uva_dl1": "symgrad.profiles.uva_dl1",
 }
 
 
@@ -57,6 +59,12 @@ class Course:
         variants: Bundled specs of the course's other editions with other sizes
             (pset3: ``pset3_fa24``); a submission that fails against the chosen spec
             but fits one of these is told so (``did you mean --spec pset3_fa24?``).
+        files: For a course that writes several files (a package): its
+            (relative path, template) pairs, written instead of
+            (``filename``, ``template``); empty for a one-file course.
+        entry: For a package-shaped course: (file name, text) of the module the
+            grader adds beside a submission folder, whose top-level names the
+            plan's calls use; None for a one-file course.
     """
 
     name: str
@@ -70,6 +78,8 @@ class Course:
     template_dir: Path | None = None
     version: str = ""
     variants: tuple = ()
+    files: tuple = ()
+    entry: tuple | None = None
 
     def make_plan(self, d, points: int, seed: int):
         """The course's :class:`~.plan.Plan` for derivation ``d``, carrying the course's packages."""
@@ -93,15 +103,23 @@ def get(name: str) -> Course:
 
 
 def render(name: str, spec=None) -> tuple[str, str]:
-    """(file name, text) of course ``name``'s interface for ``spec`` (its default when None)."""
+    """(file name, text) of one-file course ``name``'s interface for ``spec`` (its default when None)."""
+    if get(name).files:
+        raise SymgradError(f"profile {name!r} writes several files; use render_files")
+    return next(iter(render_files(name, spec).items()))
+
+
+def render_files(name: str, spec=None) -> dict[str, str]:
+    """{relative path: text} of course ``name``'s interface for ``spec`` (its default when None)."""
     course = get(name)
     if spec is not None and course.default_spec is None:
         raise SpecError(f"profile {name!r} builds its own specs and takes no --spec")
     data = course.context(spec if spec is not None else course.default_spec)
-    return course.filename, _template(course).render(**data)
+    pairs = course.files or ((course.filename, course.template),)
+    return {path: _template(course, template).render(**data) for path, template in pairs}
 
 
-def _template(course: Course):
+def _template(course: Course, name: str):
     import jinja2
 
     from ..emit.templates import environment
@@ -109,4 +127,4 @@ def _template(course: Course):
     if course.template_dir is not None:
         env = env.overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(course.template_dir)),
                                                       env.loader]))
-    return env.get_template(course.template)
+    return env.get_template(name)

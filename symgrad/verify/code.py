@@ -19,6 +19,7 @@ from .. import profiles
 from ..errors import SymgradError
 from ..escape import one_line
 from ..profiles.plan import Plan
+from ..profiles.staging import staged
 from . import env as envmod
 from .judge import STATUSES, FunctionResult, judge_run  # noqa: F401  (FunctionResult: the report's rows)
 from .sandbox import Limits, Sandbox
@@ -120,7 +121,8 @@ class Checker:
                 run = self.sandbox.run(extracted)
         else:
             code = None
-            run = self.sandbox.run(path)
+            with staged(path, profiles.get(self.profile).entry) as ready:   # a package: its entry module added
+                run = self.sandbox.run(ready)
         stubs = {}
         try:
             if code is None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ... import names as naming
 from ...derive import Derivation
-from ...ir import Var
+from ...ir import Var, walk
 from ...spec import LOSS
 from ..printers import NumpyPrinter
 from .buffers import allocating, assign_buffers, fewest_buffers
@@ -44,7 +44,9 @@ def step_data(d: Derivation, plan, comments: dict) -> dict:
     ops = rewrite(ops, [results[LOSS]] + [results[p] for p in d.graph.params], lowering.fresh)
     grads = {p: results[p] for p in d.graph.params}
     keep = {v.name for v in grads.values() if isinstance(v, Var)}
-    ops, buffers = fewest_buffers([early(o) for o in (ops, sink_reductions(ops))], keep)
+    # a gradient returned as an expression of workspace arrays (a transpose, ``_t12.T``) reads them at the end
+    live = keep | {n.name for v in grads.values() if not isinstance(v, Var) for n in walk(v) if isinstance(n, Var)}
+    ops, buffers = fewest_buffers([early(o) for o in (ops, sink_reductions(ops))], live)
     printer = NumpyPrinter()
     lines = render_ops(ops, printer)
     code = grad_code(grads, keep, printer)
