@@ -23,8 +23,8 @@ def latex_fragments(derivations) -> dict[str, str]:
 
 def course_profiles(derivations) -> dict[str, str]:
     """Every profile rendered from its own default (bundled) spec."""
-    from .profiles import names, render
-    return {f"api/{filename}": text for filename, text in (render(name) for name in names())}
+    from .profiles import names, render_all
+    return {f"api/{filename}": text for name in names() for filename, text in render_all(name).items()}
 
 
 def latex_documents(derivations) -> dict[str, str]:

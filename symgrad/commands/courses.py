@@ -22,11 +22,11 @@ def add_profile(sub):
 
 def cmd_profile(args) -> int:
     from ..io import write_all
-    from ..profiles import render
-    filename, text = render(args.name, args.spec)
-    path = Path(args.output) / filename
-    write_all({path: text}, force=args.force, root=Path(args.output))
-    print(f"wrote {path}")
+    from ..profiles import render_all
+    files = {Path(args.output) / filename: text for filename, text in render_all(args.name, args.spec).items()}
+    write_all(files, force=args.force, root=Path(args.output))
+    for path in files:
+        print(f"wrote {path}")
     return 0
 
 

@@ -29,6 +29,8 @@ COURSES = {
     "pset3": "symgrad.profiles.pset3",
     "mlp": "symgrad.profiles.mlp",
     "nodes": "symgrad.profiles.nodes",
+    "cs231n": "symgrad.profiles.cs231n",
+    "cs224n_word2vec": "symgrad.profiles.cs224n_word2vec",
 }
 
 
@@ -51,6 +53,9 @@ class Course:
             (numpy always; torch where the interface takes tensors).
         template_dir: A folder searched for ``template`` before symgrad's
             own templates/ (a course kept outside symgrad), or None.
+        files: Further (file name, template) pairs written beside ``filename``
+            from the same context, for a course whose interface is a package
+            (``cs231n/classifiers/fc_net.py``); none for a one-file course.
     """
 
     name: str
@@ -62,6 +67,7 @@ class Course:
     plan: Callable | None = None
     packages: tuple = ("numpy",)
     template_dir: Path | None = None
+    files: tuple = ()
 
     def make_plan(self, d, points: int, seed: int):
         """The course's :class:`~.plan.Plan` for derivation ``d``, carrying the course's packages."""
@@ -93,7 +99,20 @@ def render(name: str, spec=None) -> tuple[str, str]:
     return course.filename, _template(course).render(**data)
 
 
-def _template(course: Course):
+def render_all(name: str, spec=None) -> dict[str, str]:
+    """{file name: text} of every file course ``name`` writes, ``filename`` first."""
+    filename, text = render(name, spec)
+    course = get(name)
+    if not course.files:
+        return {filename: text}
+    data = course.context(spec if spec is not None else course.default_spec)
+    out = {filename: text}
+    for extra, template in course.files:
+        out[extra] = _template(course, template).render(**data)
+    return out
+
+
+def _template(course: Course, template: str | None = None):
     import jinja2
 
     from ..emit.templates import environment
@@ -101,4 +120,4 @@ def _template(course: Course):
     if course.template_dir is not None:
         env = env.overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(course.template_dir)),
                                                       env.loader]))
-    return env.get_template(course.template)
+    return env.get_template(template or course.template)
