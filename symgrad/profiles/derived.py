@@ -72,5 +72,7 @@ def backward_function(d: Derivation, printer: NumpyPrinter, name: str, upstream:
         fixed.append(step)
     used = names_used(exprs) | set(reshaped)
     reads = read_lines(d, used, lambda n: None if n == upstream else f'cache["{n}"]')
+    if any("dtype" in step.code for step in fixed):      # the generated module's precision rule
+        reads.append("dtype = np.result_type(" + ", ".join(f'cache["{p}"]' for p in d.graph.params) + ")")
     args = ("cache",) + ((upstream,) if upstream else ())
     return Function(name, args, doc, tuple(reads), tuple(fixed), tuple(naming.adjoint(g) for g in grads))
