@@ -98,7 +98,7 @@ def test_naive_softmax_against_autograd_and_a_gradient_check(w2v):
         want = torch_naive(v, o, U)
         assert np.isclose(loss, want[0]) and gv.shape == v.shape and gU.shape == U.shape
         assert np.allclose(gv, want[1]) and np.allclose(gU, want[2])
-        assert rel_error(numeric(lambda a: w2v.naiveSoftmaxLossAndGradient(a, o, U, None)[0], v.copy()), gv) < 1e-7
+        assert rel_error(numeric(lambda a, o=o: w2v.naiveSoftmaxLossAndGradient(a, o, U, None)[0], v.copy()), gv) < 1e-7
 
 
 def test_negative_sampling_draws_k_through_the_dataset_and_adds_repeated_words(w2v):

@@ -217,7 +217,7 @@ def test_fully_connected_net_gradients_as_the_notebook_checks_them(course, norma
                                          dtype=np.float64, normalization=normalization)
         loss, grads = model.loss(X, y)
         for name in sorted(grads):
-            def f(_):
+            def f(_, model=model):
                 return model.loss(X, y)[0]
             numeric = numeric_gradient(f, model.params[name], 1.0)
             # the notebook's own check; batch statistics of two rows make centered differences coarse
