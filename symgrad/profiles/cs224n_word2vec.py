@@ -43,5 +43,11 @@ def context(spec=None) -> dict:
                 has_sigmoid=any(h.startswith("def sigmoid(") for h in helpers))
 
 
+def plan(d, points: int, seed: int):
+    """The grading plan (:func:`.cs224n_word2vec_grading.plan`)."""
+    from .cs224n_word2vec_grading import plan as grading_plan
+    return grading_plan(d, points, seed)
+
+
 COURSE = Course("cs224n_word2vec", "CS224n assignment 2: word2vec.py (naive softmax, negative sampling, skipgram)",
-                "word2vec.py", "api/cs224n_word2vec.py.j2", context)
+                "word2vec.py", "api/cs224n_word2vec.py.j2", context, plan=plan)

@@ -107,8 +107,14 @@ def context(spec=None) -> dict:
                 helpers=helper_sources(printer), fns=fns)
 
 
+def plan(d, points: int, seed: int):
+    """The grading plan (:func:`.cs231n_grading.plan`)."""
+    from .cs231n_grading import plan as grading_plan
+    return grading_plan(d, points, seed)
+
+
 COURSE = Course("cs231n", "CS231n assignments 1-2: cs231n/layers.py and cs231n/classifiers/fc_net.py",
-                "cs231n/layers.py", "api/cs231n/layers.py.j2", context,
+                "cs231n/layers.py", "api/cs231n/layers.py.j2", context, plan=plan,
                 files=(("cs231n/__init__.py", "api/cs231n/init.py.j2"),
                        ("cs231n/classifiers/__init__.py", "api/cs231n/init.py.j2"),
                        ("cs231n/classifiers/fc_net.py", "api/cs231n/fc_net.py.j2")))

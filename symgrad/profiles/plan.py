@@ -62,6 +62,9 @@ class Plan:
         uses: Function -> interface functions it is built on (a graph's node classes).
         packages: What the submission is handed and may import (the course's
             ``packages``; filled in by :func:`symgrad.verify.code.make_plan`).
+        entry: Source of the module run as the entry of a submission folder, for
+            a course whose files are a package (it imports them); "" to run the
+            folder's own entry file.
     """
 
     functions: list
@@ -72,6 +75,7 @@ class Plan:
     rtol: float = RTOL
     uses: dict = field(default_factory=dict)
     packages: tuple = ("numpy",)
+    entry: str = ""
 
     @property
     def torch(self) -> bool:

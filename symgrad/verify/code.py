@@ -114,7 +114,8 @@ class Checker:
             plan = self.plan
             self.sandbox = Sandbox(plan.calls, plan.arrays, self.limits, plan.trace,
                                    self.hide + (path.resolve().parent,), plan.torch,
-                                   tuple(plan.packages) + self.packages)   # the course's list, then the instructor's
+                                   tuple(plan.packages) + self.packages,   # the course's list, then the instructor's
+                                   entry=plan.entry)
         if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
             import tempfile
             import time

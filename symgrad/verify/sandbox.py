@@ -259,8 +259,9 @@ class Sandbox:
     """
 
     def __init__(self, calls: list, arrays: dict, limits: Limits | None = None, trace: tuple = (),
-                 hide: tuple = (), torch: bool = False, packages: tuple = ()):
+                 hide: tuple = (), torch: bool = False, packages: tuple = (), entry: str = ""):
         self.limits = limits or Limits()
+        self.entry = entry      # a course's entry module for submission folders (Plan.entry), or ""
         self.calls = [c if "steps" in c else function_call(c["id"], c["func"], c["args"], c.get("keys"))
                       for c in calls]
         self.arrays, self.trace, self.torch = arrays, tuple(trace), torch
@@ -380,7 +381,11 @@ class Sandbox:
             except BadSubmission as exc:
                 result.import_error = f"the submission was not copied: {exc}"
                 return set(), None
-            entry = _entry(submission) if submission.is_dir() else submission.name
+            if submission.is_dir() and self.entry:
+                (sub / ENTRY).write_text(self.entry)
+                entry = ENTRY
+            else:
+                entry = _entry(submission) if submission.is_dir() else submission.name
             (work / "out").mkdir()
             user = self.user
             if user:
@@ -409,6 +414,9 @@ class Sandbox:
 
 def _startup(torch: bool) -> float:
     return STARTUP + (TORCH_STARTUP if torch else 0.0)
+
+
+ENTRY = "_symgrad_entry.py"   # a course's entry module, written beside a submission folder's files
 
 
 def _entry(folder: Path) -> str:
