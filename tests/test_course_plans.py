@@ -7,6 +7,7 @@ from symgrad.verify.code import check_file, make_plan
 from symgrad.verify.env import load_derivation
 
 SPECS = {"pset3": "pset3", "mlp": "hw1_relu_sigmoid_bce", "nodes": "ridge_regression"}
+SPECS.update({"cs231n": "cs231n_affine", "cs224n_word2vec": "word2vec_negsample"})
 
 
 @pytest.mark.parametrize("course", names())

@@ -142,3 +142,58 @@ def test_skipgram_sums_over_the_window(w2v):
         want = torch_negsample(C[2], o, drawn, U)
         total, gc, gu = total + want[0], gc + want[1], gu + want[2]
     assert np.isclose(loss, total) and np.allclose(gC[2], gc) and np.allclose(gU, gu)
+
+
+# -- grading -------------------------------------------------------------------------
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    assert old in source, f"the generated file no longer contains {old!r}"
+    return source.replace(old, new)
+
+
+W2V = render_all("cs224n_word2vec")["word2vec.py"]
+MISTAKES = {
+    "reference": (W2V, {}),
+    # the negative-sampling gradient written back with assignment: a word drawn twice counts once
+    "repeats_assigned": (mutate(W2V, "np.add.at(out, ix, g)", "out[ix] = g"),
+                         {"negSamplingLossAndGradient": None}),
+    "center_sign": (mutate(W2V, "d_v_c = U.T @ d_scores_1", "d_v_c = -(U.T @ d_scores_1)"),
+                    {"naiveSoftmaxLossAndGradient": "sign_error", "skipgram": None}),
+    "no_redraw": (mutate(W2V, "while newidx == outsideWordIdx:", "while False:"),
+                  {"negSamplingLossAndGradient": None}),
+}
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_the_grader_accepts_the_profile_and_names_a_seeded_mistake(tmp_path, name):
+    from symgrad.verify.code import check_file
+    source, wrong = MISTAKES[name]
+    path = tmp_path / "word2vec.py"
+    path.write_text(source)
+    report = check_file("word2vec_naive", path, "cs224n_word2vec", time_limit=20, points=4)
+    for f in report.functions:
+        if f.name not in wrong:
+            assert f.status == "correct", (f.name, f.status, f.message)
+        else:
+            assert f.status == "wrong", (f.name, f.status, f.message)
+            if wrong[f.name] is not None:
+                assert f.diagnosis[0]["mistake"] == wrong[f.name], f.diagnosis
+    if name == "center_sign":
+        skipgram = next(f for f in report.functions if f.name == "skipgram")
+        assert "naiveSoftmaxLossAndGradient" in skipgram.calls_not_correct
+
+
+def test_grade_a_folder(tmp_path):
+    import json
+
+    from symgrad.cli import main
+    for name, (source, _) in MISTAKES.items():
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        (tmp_path / "subs" / name / "word2vec.py").write_text(source)
+    main(["grade", str(tmp_path / "subs"), "--spec", "word2vec_negsample", "--profile", "cs224n_word2vec",
+          "--jobs", "1"])
+    grades = json.loads((tmp_path / "subs" / "grades.json").read_text())["submissions"]
+    bad = {name: sorted(f["function"] for f in sub["functions"] if f["verdict"] != "correct")
+           for name, sub in grades.items()}
+    assert bad == {name: sorted(wrong) for name, (_, wrong) in MISTAKES.items()}

@@ -234,3 +234,75 @@ def test_fully_connected_net_gradients_as_the_notebook_checks_them(course, norma
     assert np.isclose(loss, tl.item())
     assert all(np.allclose(grads[k], tp[k].grad.numpy()) for k in tp)
     assert model.loss(X).shape == (N, C)
+
+
+# -- grading -------------------------------------------------------------------------
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    assert old in source, f"the generated file no longer contains {old!r}"
+    return source.replace(old, new)
+
+
+def _submission(folder, layers=None):
+    """The profile's package in ``folder`` (an assignment root), layers.py replaced when given."""
+    for name, text in render_all("cs231n").items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(layers if layers is not None and name == "cs231n/layers.py" else text)
+    return folder
+
+
+LAYERS = render_all("cs231n")["cs231n/layers.py"]
+MISTAKES = {
+    "reference": (LAYERS, {}),
+    "dw_transposed": (mutate(LAYERS, "d_w = out_1.T @ dout", "d_w = dout.T @ out_1"),
+                      {"affine_backward": "layout_transposed"}),
+    "softmax_sum": (mutate(LAYERS, "d_logp = -1/N * one_hot(y, C, dtype)", "d_logp = -one_hot(y, C, dtype)"),
+                    {"softmax_loss": "missing_mean_factor"}),
+    "running_mean_kept": (mutate(LAYERS, "running_mean = momentum * running_mean + (1 - momentum) * cache[\"mu\"]",
+                                 "running_mean = cache[\"mu\"]"), {"batchnorm_forward": None}),
+}
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_the_grader_accepts_the_profile_and_names_a_seeded_mistake(tmp_path, name):
+    from symgrad.verify.code import check_file
+    source, wrong = MISTAKES[name]
+    report = check_file("cs231n_affine", _submission(tmp_path / "root", source), "cs231n", time_limit=20, points=3)
+    got = {f.name: f for f in report.functions}
+    for fname, f in got.items():
+        if fname not in wrong:
+            assert f.status == "correct", (fname, f.status, f.message)
+        else:
+            assert f.status == "wrong", (fname, f.status, f.message)
+            if wrong[fname] is not None:
+                assert f.diagnosis[0]["mistake"] == wrong[fname], f.diagnosis
+
+
+def test_grade_a_folder_of_assignment_roots_and_verify_a_single_layers_file(tmp_path, capsys):
+    import json
+
+    from symgrad.cli import main
+    subs = tmp_path / "subs"
+    _submission(subs / "right")
+    _submission(subs / "wrong", MISTAKES["dw_transposed"][0])
+    assert main(["grade", str(subs), "--spec", "cs231n_two_layer", "--profile", "cs231n", "--jobs", "1"]) in (0, 1)
+    grades = json.loads((subs / "grades.json").read_text())["submissions"]
+    status = {name: {f["function"]: f["verdict"] for f in sub["functions"]} for name, sub in grades.items()}
+    assert set(status["right"].values()) == {"correct"} and len(status["right"]) == 13
+    assert status["wrong"]["affine_backward"] == "wrong"
+    assert [f for f, v in status["wrong"].items() if v != "correct"] == ["affine_backward"]
+    capsys.readouterr()
+    # one file: the layers graded, the net (in fc_net.py) missing
+    code = main(["verify", "cs231n_softmax", "--code", str(subs / "right" / "cs231n" / "layers.py"),
+                 "--profile", "cs231n", "--format", "json"])
+    verdicts = {f["function"]: f["verdict"] for f in json.loads(capsys.readouterr().out)["functions"]}
+    assert code == 1 and verdicts.pop("TwoLayerNet.loss") == "missing" and set(verdicts.values()) == {"correct"}
+
+
+def test_a_spec_of_another_course_is_refused(tmp_path, capsys):
+    from symgrad.cli import main
+    code = main(["verify", "pset3", "--code", str(_submission(tmp_path / "root")), "--profile", "cs231n"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cs231n_affine" in err and "'pset3' is not one of them" in err

@@ -14,6 +14,8 @@ bundled specs word2vec_naive and word2vec_negsample.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import names as naming
@@ -25,6 +27,15 @@ from .cs224n_word2vec import SPECS
 from .plan import Case, Plan
 
 KEYS = ("loss", "gradCenterVec", "gradOutsideVecs")
+
+
+def add_split(out: Plan, script, case: Case) -> None:
+    """One call judged twice: its gradients (diagnosed by the mistake catalogue), then its other values."""
+    grads = {k: v for k, v in case.want.items() if k in case.wrt}
+    rest = {k: v for k, v in case.want.items() if k not in case.wrt}
+    out.add(script, replace(case, want=grads))
+    if rest:
+        out.cases.append(replace(case, want=rest, kind="value", derivation=None, point=None, wrt={}))
 
 
 def dataset(slot: str, stream) -> tuple:
@@ -60,7 +71,7 @@ def _naive(out: Plan, d, count: int, seed: int) -> None:
             calls.Call("naiveSoftmaxLossAndGradient", (calls.array(f"p{k}.naive.v_c"), calls.integer(f"p{k}.naive.o"),
                                                        calls.array(f"p{k}.naive.U"), calls.Slot("data")),
                        into="result"),)
-        out.add(calls.Script(cid, "naiveSoftmaxLossAndGradient", steps + _saves("result")),
+        add_split(out, calls.Script(cid, "naiveSoftmaxLossAndGradient", steps + _saves("result")),
                 Case("naiveSoftmaxLossAndGradient", cid, _want(p), _shown(p, ("v_c", "o", "U")), kind="gradient",
                      derivation=d, point=p, wrt={"gradCenterVec": "v_c", "gradOutsideVecs": "U"}))
 
@@ -81,7 +92,7 @@ def _negative(out: Plan, d, count: int, seed: int) -> None:
             calls.Call("negSamplingLossAndGradient", (calls.array(f"p{k}.neg.v_c"), calls.integer(f"p{k}.neg.o"),
                                                       calls.array(f"p{k}.neg.U"), calls.Slot("data")),
                        {"K": calls.Const(len(samples))}, into="result"),)
-        out.add(calls.Script(cid, "negSamplingLossAndGradient", steps + _saves("result")),
+        add_split(out, calls.Script(cid, "negSamplingLossAndGradient", steps + _saves("result")),
                 Case("negSamplingLossAndGradient", cid, _want(p), dict(_shown(p, ("v_c", "U")), o=np.array(o),
                                                                          samples=np.array(samples)),
                      kind="gradient", derivation=d, point=p, wrt={"gradCenterVec": "v_c", "gradOutsideVecs": "U"},

@@ -16,6 +16,8 @@ a dict the call mutates, the second item of a returned tuple).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .. import names as naming
@@ -30,6 +32,15 @@ EPS = 1e-5          # the course's default eps of batch and layer norm
 MOMENTUM = 0.9      # and batch norm's default momentum
 KEEP = 0.6          # the keep probability dropout is called with
 SEED = 123          # the seed dropout is called with
+
+
+def add_split(out: Plan, script, case: Case) -> None:
+    """One call judged twice: its gradients (diagnosed by the mistake catalogue), then its other values."""
+    grads = {k: v for k, v in case.want.items() if k in case.wrt}
+    rest = {k: v for k, v in case.want.items() if k not in case.wrt}
+    out.add(script, replace(case, want=grads))
+    if rest:
+        out.cases.append(replace(case, want=rest, kind="value", derivation=None, point=None, wrt={}))
 
 
 def hold(slot: str, arg) -> tuple:
@@ -96,7 +107,7 @@ def _loss(out: Plan, d, name: str, count: int, seed: int) -> None:
         steps = labels("y", f"p{k}.{name}.y") + (
             calls.Call(f"{name}_loss", (calls.array(f"p{k}.{name}.x"), calls.Slot("y")), into="result"),
             calls.Save("loss", calls.Index("result", 0)), calls.Save("dx", calls.Index("result", 1)))
-        out.add(calls.Script(cid, f"{name}_loss", steps),
+        add_split(out, calls.Script(cid, f"{name}_loss", steps),
                 Case(f"{name}_loss", cid, {"loss": p.values["loss"], "dx": p.values[naming.adjoint("x")]},
                      _shown(p, ("x", "y")), kind="gradient", on_kink=p.kink, derivation=d, point=p,
                      wrt={"dx": "x"}))
@@ -183,7 +194,7 @@ def _two_layer(out: Plan, d, count: int, seed: int) -> None:
             calls.Save("loss", calls.Index("result", 0)), item("result", 1, "grads"))
         steps += tuple(calls.Save(n, calls.Key("grads", n)) for n in params)
         want = dict({"loss": p.values["loss"]}, **{n: p.values[naming.adjoint(n)] for n in params})
-        out.add(calls.Script(cid, "TwoLayerNet.loss", steps),
+        add_split(out, calls.Script(cid, "TwoLayerNet.loss", steps),
                 Case("TwoLayerNet.loss", cid, want, _shown(p, names), kind="gradient", on_kink=p.kink,
                      derivation=d, point=p, wrt={n: n for n in params},
                      setting="loss(X, y): (loss, grads) with the L2 penalty 0.5 * reg * sum(W**2)"))
