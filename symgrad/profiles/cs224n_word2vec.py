@@ -19,9 +19,8 @@ from ..emit.numpy_module import HEADER
 from ..emit.printers import NumpyPrinter
 from . import Course
 from .common import helper_sources
+from .cs224n_word2vec_grading import SPECS, plan
 from .derived import backward_function, forward_function
-
-SPECS = ("word2vec_naive", "word2vec_negsample")
 
 
 def context(spec=None) -> dict:
@@ -41,12 +40,6 @@ def context(spec=None) -> dict:
     helpers = helper_sources(printer)
     return dict(header=HEADER.format(source="the bundled specs " + ", ".join(SPECS)), helpers=helpers, fns=fns,
                 has_sigmoid=any(h.startswith("def sigmoid(") for h in helpers))
-
-
-def plan(d, points: int, seed: int):
-    """The grading plan (:func:`.cs224n_word2vec_grading.plan`)."""
-    from .cs224n_word2vec_grading import plan as grading_plan
-    return grading_plan(d, points, seed)
 
 
 COURSE = Course("cs224n_word2vec", "CS224n assignment 2: word2vec.py (naive softmax, negative sampling, skipgram)",

@@ -13,7 +13,7 @@ statistics passed in for the batch ones.
 
 The course's files import each other as a package, so the grader loads a
 submission folder (the assignment's root, holding ``cs231n/``) through the
-small module :data:`ENTRY`. Grading: :mod:`.cs231n_grading`.
+small module :data:`.cs231n_specs.ENTRY`. Grading: :mod:`.cs231n_grading`.
 """
 
 from __future__ import annotations
@@ -21,39 +21,11 @@ from __future__ import annotations
 from ..derive import derive
 from ..emit.numpy_module import HEADER
 from ..emit.printers import NumpyPrinter
-from ..spec import Spec
 from . import Course
 from .common import helper_sources
+from .cs231n_grading import plan
+from .cs231n_specs import SPECS, dropout_spec, l2_spec, relu_spec
 from .derived import backward_function, forward_function
-
-#: Bundled specs the course's layers are derived from.
-SPECS = ("cs231n_affine", "cs231n_softmax", "cs231n_svm", "cs231n_batchnorm", "cs231n_layernorm",
-         "cs231n_two_layer")
-
-#: The module the grader runs as the entry of a submission folder.
-ENTRY = '''"""symgrad's entry to a CS231n submission: the course's package, loaded as the notebooks load it."""
-from cs231n.layers import *  # noqa: F401,F403
-from cs231n.classifiers.fc_net import *  # noqa: F401,F403
-'''
-
-
-def relu_spec() -> Spec:
-    """relu(x) for an upstream dout: its adjoint is relu_backward."""
-    return Spec(name="cs231n_relu", inputs={"dout": ["N", "D"]}, params={"x": ["N", "D"]},
-                nodes={"out": "relu(x)"}, loss="sum(out * dout)")
-
-
-def dropout_spec() -> Spec:
-    """x times a fixed (already scaled) mask, for an upstream dout: dropout_backward."""
-    return Spec(name="cs231n_dropout", inputs={"mask": {"shape": ["N", "D"], "kind": "positive"},
-                                               "dout": ["N", "D"]},
-                params={"x": ["N", "D"]}, nodes={"out": "x * mask"}, loss="sum(out * dout)")
-
-
-def l2_spec() -> Spec:
-    """The L2 penalty of one weight matrix: its value and gradient for the networks."""
-    return Spec(name="cs231n_l2", inputs={"reg": {"shape": [], "kind": "positive"}}, params={"W": ["D", "H"]},
-                nodes={}, loss="0.5 * reg * sum(W**2)")
 
 
 def context(spec=None) -> dict:
@@ -105,12 +77,6 @@ def context(spec=None) -> dict:
                                                "(dW1, db1, dW2, db2) of the loss with its L2 penalty")
     return dict(header=HEADER.format(source="the bundled specs " + ", ".join(SPECS)),
                 helpers=helper_sources(printer), fns=fns)
-
-
-def plan(d, points: int, seed: int):
-    """The grading plan (:func:`.cs231n_grading.plan`)."""
-    from .cs231n_grading import plan as grading_plan
-    return grading_plan(d, points, seed)
 
 
 COURSE = Course("cs231n", "CS231n assignments 1-2: cs231n/layers.py and cs231n/classifiers/fc_net.py",

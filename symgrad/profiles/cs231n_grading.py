@@ -25,7 +25,7 @@ from ..errors import SymgradError
 from ..evaluate import EvalContext
 from ..verify import env as envmod
 from . import calls
-from .cs231n import ENTRY, SPECS, dropout_spec, relu_spec
+from .cs231n_specs import ENTRY, SPECS, dropout_spec, relu_spec
 from .plan import Case, Plan, point_arrays
 
 EPS = 1e-5          # the course's default eps of batch and layer norm

@@ -60,7 +60,7 @@ def backward_function(d: Derivation, printer: NumpyPrinter, name: str, upstream:
     reshaped to ``np.shape(input)`` instead, so any trailing sizes work."""
     steps = backward_steps(d, printer)
     exprs = backward_exprs(d)
-    fixed = []
+    fixed, kept = [], []
     for step, expr in zip(steps, exprs):
         leaf = next((x for x in reshaped if naming.adjoint(x) == step.target), None)
         if leaf is not None and isinstance(expr, Apply) and expr.op == "reshape":
@@ -68,9 +68,10 @@ def backward_function(d: Derivation, printer: NumpyPrinter, name: str, upstream:
             if ", (" in comment:    # the spec's fixed trailing sizes, as x's shape
                 comment = comment[:comment.rindex(", (")] + f", np.shape({leaf}))"
             step = Step(step.target, f"np.reshape({printer.doprint(expr.args[0])}, np.shape({leaf}))", comment)
-            exprs.append(d.graph.inputs[leaf])
+            expr = expr.args[0]
+        kept.append(expr)
         fixed.append(step)
-    used = names_used(exprs) | set(reshaped)
+    used = names_used(kept) | set(reshaped)
     reads = read_lines(d, used, lambda n: None if n == upstream else f'cache["{n}"]')
     if any("dtype" in step.code for step in fixed):      # the generated module's precision rule
         reads.append("dtype = np.result_type(" + ", ".join(f'cache["{p}"]' for p in d.graph.params) + ")")

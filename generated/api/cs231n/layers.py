@@ -57,7 +57,6 @@ def _affine_grads(cache, dout):
     x = cache["x"]
     w = cache["w"]
     out_1 = cache["out_1"]
-    N = np.shape(x)[0]
     # dL/dw = out_1.T @ dL/dout_2
     d_w = out_1.T @ dout
     # dL/db = np.sum(dL/dout, axis=0)
