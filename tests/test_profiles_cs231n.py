@@ -244,37 +244,53 @@ def mutate(source: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
-def _submission(folder, layers=None):
-    """The profile's package in ``folder`` (an assignment root), layers.py replaced when given."""
+def _submission(folder, changed=None):
+    """The profile's package in ``folder`` (an assignment root), with ``changed`` {file name: text} swapped in."""
     for name, text in render_all("cs231n").items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(layers if layers is not None and name == "cs231n/layers.py" else text)
+        path.write_text((changed or {}).get(name, text))
     return folder
 
 
-LAYERS = render_all("cs231n")["cs231n/layers.py"]
+FILES = render_all("cs231n")
+LAYERS, FC_NET = "cs231n/layers.py", "cs231n/classifiers/fc_net.py"
+
+
+def changed(name, old, new):
+    return {name: mutate(FILES[name], old, new)}
+
+
+# name -> (changed files, {function judged wrong: the mistake named, None when the catalogue has none,
+#                          or (verdict, the wrong layer it calls) for the net built on the layers})
 MISTAKES = {
-    "reference": (LAYERS, {}),
-    "dw_transposed": (mutate(LAYERS, "d_w = out_1.T @ dout", "d_w = dout.T @ out_1"),
-                      {"affine_backward": "layout_transposed"}),
-    "softmax_sum": (mutate(LAYERS, "d_logp = -1/N * one_hot(y, C, dtype)", "d_logp = -one_hot(y, C, dtype)"),
-                    {"softmax_loss": "missing_mean_factor"}),
-    "running_mean_kept": (mutate(LAYERS, "running_mean = momentum * running_mean + (1 - momentum) * cache[\"mu\"]",
-                                 "running_mean = cache[\"mu\"]"), {"batchnorm_forward": None}),
+    "reference": ({}, {}),
+    "dw_transposed": (changed(LAYERS, "d_w = out_1.T @ dout", "d_w = dout.T @ out_1"),
+                      {"affine_backward": "layout_transposed",
+                       "FullyConnectedNet.loss": ("crashed", "affine_backward")}),
+    "softmax_sum": (changed(LAYERS, "d_logp = -1/N * one_hot(y, C, dtype)", "d_logp = -one_hot(y, C, dtype)"),
+                    {"softmax_loss": "missing_mean_factor", "FullyConnectedNet.loss": ("wrong", "softmax_loss")}),
+    "running_mean_kept": (changed(LAYERS, "running_mean = momentum * running_mean + (1 - momentum) * cache[\"mu\"]",
+                                  "running_mean = cache[\"mu\"]"), {"batchnorm_forward": None}),
+    "fc_net_no_l2_gradient": (changed(FC_NET, "grads[f\"W{k}\"] = grads[f\"W{k}\"] + _l2_grads(penalty)", "pass"),
+                              {"FullyConnectedNet.loss": None}),
 }
 
 
 @pytest.mark.parametrize("name", list(MISTAKES))
 def test_the_grader_accepts_the_profile_and_names_a_seeded_mistake(tmp_path, name):
     from symgrad.verify.code import check_file
-    source, wrong = MISTAKES[name]
-    report = check_file("cs231n_affine", _submission(tmp_path / "root", source), "cs231n", time_limit=20, points=3)
+    files, wrong = MISTAKES[name]
+    report = check_file("cs231n_affine", _submission(tmp_path / "root", files), "cs231n", time_limit=20, points=3)
     got = {f.name: f for f in report.functions}
     for fname, f in got.items():
         if fname not in wrong:
             assert f.status == "correct", (fname, f.status, f.message)
         else:
+            if isinstance(wrong[fname], tuple):     # the net is built on the layers: the wrong one is named
+                status, callee = wrong[fname]
+                assert f.status == status and f.calls_not_correct == [callee] and callee in f.message, f.message
+                continue
             assert f.status == "wrong", (fname, f.status, f.message)
             if wrong[fname] is not None:
                 assert f.diagnosis[0]["mistake"] == wrong[fname], f.diagnosis
@@ -290,15 +306,16 @@ def test_grade_a_folder_of_assignment_roots_and_verify_a_single_layers_file(tmp_
     assert main(["grade", str(subs), "--spec", "cs231n_two_layer", "--profile", "cs231n", "--jobs", "1"]) in (0, 1)
     grades = json.loads((subs / "grades.json").read_text())["submissions"]
     status = {name: {f["function"]: f["verdict"] for f in sub["functions"]} for name, sub in grades.items()}
-    assert set(status["right"].values()) == {"correct"} and len(status["right"]) == 13
+    assert set(status["right"].values()) == {"correct"} and len(status["right"]) == 14
     assert status["wrong"]["affine_backward"] == "wrong"
-    assert [f for f, v in status["wrong"].items() if v != "correct"] == ["affine_backward"]
+    assert [f for f, v in status["wrong"].items() if v != "correct"] == ["affine_backward", "FullyConnectedNet.loss"]
     capsys.readouterr()
     # one file: the layers graded, the net (in fc_net.py) missing
     code = main(["verify", "cs231n_softmax", "--code", str(subs / "right" / "cs231n" / "layers.py"),
                  "--profile", "cs231n", "--format", "json"])
     verdicts = {f["function"]: f["verdict"] for f in json.loads(capsys.readouterr().out)["functions"]}
-    assert code == 1 and verdicts.pop("TwoLayerNet.loss") == "missing" and set(verdicts.values()) == {"correct"}
+    assert code == 1 and verdicts.pop("TwoLayerNet.loss") == verdicts.pop("FullyConnectedNet.loss") == "missing"
+    assert set(verdicts.values()) == {"correct"}
 
 
 def test_a_spec_of_another_course_is_refused(tmp_path, capsys):

@@ -172,7 +172,8 @@ def _dropout(out: Plan, count: int, seed: int) -> None:
 
 
 def _two_layer(out: Plan, d, count: int, seed: int) -> None:
-    """TwoLayerNet(D, H, C, reg=...) with its params set: loss(X) scores, loss(X, y) -> (loss, grads)."""
+    """TwoLayerNet(D, H, C, reg=...) with its params set: loss(X) scores, loss(X, y) -> (loss, grads);
+    FullyConnectedNet([H], ...) with the same params: loss(X, y)."""
     params = ("W1", "b1", "W2", "b2")
     for k, p in enumerate(_points(d, count, seed, kinks=True)):
         D, H = p.values["W1"].shape
@@ -198,11 +199,26 @@ def _two_layer(out: Plan, d, count: int, seed: int) -> None:
                 Case("TwoLayerNet.loss", cid, want, _shown(p, names), kind="gradient", on_kink=p.kink,
                      derivation=d, point=p, wrt={n: n for n in params},
                      setting="loss(X, y): (loss, grads) with the L2 penalty 0.5 * reg * sum(W**2)"))
+        # FullyConnectedNet with one hidden layer, no normalization or dropout: the same network
+        build = (calls.Call("FullyConnectedNet", (calls.Const([H]),),
+                            {"input_dim": calls.Const(D), "num_classes": calls.Const(C),
+                             "reg": calls.scalar(f"p{k}.net.reg"), "dtype": calls.Const("float64")}, into="net"),)
+        build += tuple(calls.SetItem("net", "params", n, calls.array(f"p{k}.net.{n}")) for n in params)
+        cid = f"fc_net_loss.p{k}"
+        steps = build + labels("y", f"p{k}.net.y") + (
+            calls.Call("loss", (calls.array(f"p{k}.net.X"), calls.Slot("y")), on="net", into="result"),
+            calls.Save("loss", calls.Index("result", 0)), item("result", 1, "grads"))
+        steps += tuple(calls.Save(n, calls.Key("grads", n)) for n in params)
+        add_split(out, calls.Script(cid, "FullyConnectedNet.loss", steps),
+                  Case("FullyConnectedNet.loss", cid, want, _shown(p, names), kind="gradient", on_kink=p.kink,
+                       derivation=d, point=p, wrt={n: n for n in params},
+                       setting=f"FullyConnectedNet([{H}], input_dim={D}, num_classes={C}, reg=reg, "
+                               "dtype='float64'), params set, then loss(X, y)"))
 
 
 FUNCTIONS = ["affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss",
              "batchnorm_forward", "batchnorm_backward", "layernorm_forward", "layernorm_backward",
-             "dropout_forward", "dropout_backward", "TwoLayerNet.loss"]
+             "dropout_forward", "dropout_backward", "TwoLayerNet.loss", "FullyConnectedNet.loss"]
 
 
 def plan(d, points_wanted: int, seed: int) -> Plan:
@@ -211,7 +227,8 @@ def plan(d, points_wanted: int, seed: int) -> Plan:
         raise SymgradError(f"the cs231n profile grades the course's layers and nets, derived from its bundled "
                            f"specs ({', '.join(SPECS)}); spec {d.spec.name!r} is not one of them")
     count = max(1, min(points_wanted, 6))
-    out = Plan(list(FUNCTIONS), [], {}, [], entry=ENTRY)
+    layers = [f for f in FUNCTIONS if "." not in f and f != "svm_loss"]
+    out = Plan(list(FUNCTIONS), [], {}, [], entry=ENTRY, uses={"FullyConnectedNet.loss": layers})
     spec = {name: envmod.load_derivation(name) for name in SPECS}
     _layer(out, spec["cs231n_affine"], "affine", ("x", "w", "b"), ("x", "w", "b"), count, seed)
     _layer(out, envmod.load_derivation(relu_spec()), "relu", ("x",), ("x",), count, seed, kinks=True)
