@@ -262,6 +262,13 @@ def bundled_names() -> list[str]:
     return sorted(p.name[:-5] for p in bundled_dir().iterdir() if p.name.endswith(".toml"))
 
 
+def course_spec_names() -> list[str]:
+    """Specs bundled for a course profile (specs/courses/): loaded by name, not listed with the
+    bundled specs, because they use labels and input gradients that not every generic path reads yet."""
+    folder = bundled_dir() / "courses"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml")) if folder.is_dir() else []
+
+
 def load_spec(spec: "str | Path | Spec") -> Spec:
     """A Spec from a path, a bundled spec's name, or a Spec (returned as is).
 
@@ -289,6 +296,9 @@ def load_spec(spec: "str | Path | Spec") -> Spec:
     elif text_arg in bundled_names():
         source = f"{text_arg} (bundled)"
         raw = (bundled_dir() / f"{text_arg}.toml").read_bytes()
+    elif text_arg in course_spec_names():
+        source = f"{text_arg} (bundled for a course)"
+        raw = (bundled_dir() / "courses" / f"{text_arg}.toml").read_bytes()
     else:
         names = ", ".join(bundled_names())
         raise SpecError(f"no spec file or bundled spec named {text_arg!r}; bundled specs: {names}",

@@ -10,6 +10,7 @@ SPECS = {"pset3": "pset3", "mlp": "hw1_relu_sigmoid_bce", "nodes": "ridge_regres
 SPECS["makemore_backprop"] = "makemore"
 SPECS["cmu_hw1p1"] = "cmu_linear"
 SPECS["uva_dl1"] = "uva_mlp"
+SPECS.update({"cs231n": "cs231n_affine", "cs224n_word2vec": "word2vec_negsample"})
 
 
 @pytest.mark.parametrize("course", names())

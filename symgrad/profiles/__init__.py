@@ -32,6 +32,8 @@ COURSES = {
     "makemore_backprop": "symgrad.profiles.makemore_backprop",
     "cmu_hw1p1": "symgrad.profiles.cmu_hw1p1",
     "uva_dl1": "symgrad.profiles.uva_dl1",
+    "cs231n": "symgrad.profiles.cs231n",
+    "cs224n_word2vec": "symgrad.profiles.cs224n_word2vec",
 }
 
 
