@@ -61,9 +61,9 @@ def context(spec=None) -> dict:
         args = ("x", "gamma", "beta", "eps")
         fns[f"{norm}_values"] = forward_function(nd, printer, f"_{norm}_values", args,
                                                  f"{norm} of x with its own statistics, and what backward reads")
-        fns[f"{norm}_with"] = forward_function(nd, printer, f"_{norm}_with", args + ("mu", "var"),
+        fns[f"{norm}_with"] = forward_function(nd, printer, f"_{norm}_with", args + ("mu", "sigma2"),
                                                f"{norm} of x with the statistics mu and var given",
-                                               skip=("mu", "var"), returns=("out",))
+                                               skip=("mu", "sigma2"), returns=("out",))
         fns[f"{norm}_grads"] = backward_function(nd, printer, f"_{norm}_grads", "dout", ("x", "gamma", "beta"),
                                                  "(dx, dgamma, dbeta) for the upstream gradient dout")
     net = d["cs231n_two_layer"]

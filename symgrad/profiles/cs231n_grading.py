@@ -125,7 +125,7 @@ def _batchnorm_statistics(out: Plan, d, count: int, seed: int) -> None:
             calls.Call("batchnorm_forward", argv + (calls.Slot("bn_param"),)),
             calls.Save("running_mean", calls.Key("bn_param", "running_mean")),
             calls.Save("running_var", calls.Key("bn_param", "running_var")))
-        mean, var = (1 - MOMENTUM) * p.values["mu"], (1 - MOMENTUM) * p.values["var"]
+        mean, var = (1 - MOMENTUM) * p.values["mu"], (1 - MOMENTUM) * p.values["sigma2"]
         out.add(calls.Script(cid, "batchnorm_forward", steps),
                 Case("batchnorm_forward", cid, {"running_mean": mean, "running_var": var},
                      _shown(p, ("x", "gamma", "beta")),

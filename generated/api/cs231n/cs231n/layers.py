@@ -215,11 +215,11 @@ def _batchnorm_values(x, gamma, beta, eps):
     mu = np.mean(x, axis=0)
     # xc = x - mu
     xc = x - mu
-    var_1 = xc ** 2
-    # var = mean(xc**2, axis=0)
-    var = np.mean(var_1, axis=0)
-    std_1 = var + eps
-    # std = sqrt(var + eps)
+    sigma2_1 = xc ** 2
+    # sigma2 = mean(xc**2, axis=0)
+    sigma2 = np.mean(sigma2_1, axis=0)
+    std_1 = sigma2 + eps
+    # std = sqrt(sigma2 + eps)
     std = np.sqrt(std_1)
     # xhat = xc / std
     xhat = xc / std
@@ -233,8 +233,8 @@ def _batchnorm_values(x, gamma, beta, eps):
         "eps": eps,
         "mu": mu,
         "xc": xc,
-        "var_1": var_1,
-        "var": var,
+        "sigma2_1": sigma2_1,
+        "sigma2": sigma2,
         "std_1": std_1,
         "std": std,
         "xhat": xhat,
@@ -243,12 +243,12 @@ def _batchnorm_values(x, gamma, beta, eps):
     }
 
 
-def _batchnorm_with(x, gamma, beta, eps, mu, var):
+def _batchnorm_with(x, gamma, beta, eps, mu, sigma2):
     """batchnorm of x with the statistics mu and var given."""
     # xc = x - mu
     xc = x - mu
-    std_1 = var + eps
-    # std = sqrt(var + eps)
+    std_1 = sigma2 + eps
+    # std = sqrt(sigma2 + eps)
     std = np.sqrt(std_1)
     # xhat = xc / std
     xhat = xc / std
@@ -271,10 +271,10 @@ def _batchnorm_grads(cache, dout):
     d_xhat = dout * gamma
     # dL/dstd = np.sum(-(dL/dxhat * xhat / std), axis=0)
     d_std = np.sum(-(d_xhat * xhat / std), axis=0)
-    # dL/dvar = dL/dstd_1
-    d_var = d_std * (1 / (2 * std_1 ** 0.5))
-    # dL/dxc = dL/dxhat / std + 2 * xc * dL/dvar_1
-    d_xc = d_xhat / std + 2 * xc * np.expand_dims(1/N * d_var, 0)
+    # dL/dsigma2 = dL/dstd_1
+    d_sigma2 = d_std * (1 / (2 * std_1 ** 0.5))
+    # dL/dxc = dL/dxhat / std + 2 * xc * dL/dsigma2_1
+    d_xc = d_xhat / std + 2 * xc * np.expand_dims(1/N * d_sigma2, 0)
     # dL/dmu = np.sum(-dL/dxc, axis=0)
     d_mu = np.sum(-d_xc, axis=0)
     # dL/dgamma = np.sum(dL/dout_1 * xhat, axis=0)
@@ -292,11 +292,11 @@ def _layernorm_values(x, gamma, beta, eps):
     mu = np.mean(x, axis=1, keepdims=True)
     # xc = x - mu
     xc = x - mu
-    var_1 = xc ** 2
-    # var = mean(xc**2, axis=1, keepdims=True)
-    var = np.mean(var_1, axis=1, keepdims=True)
-    std_1 = var + eps
-    # std = sqrt(var + eps)
+    sigma2_1 = xc ** 2
+    # sigma2 = mean(xc**2, axis=1, keepdims=True)
+    sigma2 = np.mean(sigma2_1, axis=1, keepdims=True)
+    std_1 = sigma2 + eps
+    # std = sqrt(sigma2 + eps)
     std = np.sqrt(std_1)
     # xhat = xc / std
     xhat = xc / std
@@ -310,8 +310,8 @@ def _layernorm_values(x, gamma, beta, eps):
         "eps": eps,
         "mu": mu,
         "xc": xc,
-        "var_1": var_1,
-        "var": var,
+        "sigma2_1": sigma2_1,
+        "sigma2": sigma2,
         "std_1": std_1,
         "std": std,
         "xhat": xhat,
@@ -320,12 +320,12 @@ def _layernorm_values(x, gamma, beta, eps):
     }
 
 
-def _layernorm_with(x, gamma, beta, eps, mu, var):
+def _layernorm_with(x, gamma, beta, eps, mu, sigma2):
     """layernorm of x with the statistics mu and var given."""
     # xc = x - mu
     xc = x - mu
-    std_1 = var + eps
-    # std = sqrt(var + eps)
+    std_1 = sigma2 + eps
+    # std = sqrt(sigma2 + eps)
     std = np.sqrt(std_1)
     # xhat = xc / std
     xhat = xc / std
@@ -348,10 +348,10 @@ def _layernorm_grads(cache, dout):
     d_xhat = dout * gamma
     # dL/dstd = np.sum(-(dL/dxhat * xhat / std), axis=1, keepdims=True)
     d_std = np.sum(-(d_xhat * xhat / std), axis=1, keepdims=True)
-    # dL/dvar = dL/dstd_1
-    d_var = d_std * (1 / (2 * std_1 ** 0.5))
-    # dL/dxc = dL/dxhat / std + 2 * xc * dL/dvar_1
-    d_xc = d_xhat / std + 2 * xc * (1/D * d_var)
+    # dL/dsigma2 = dL/dstd_1
+    d_sigma2 = d_std * (1 / (2 * std_1 ** 0.5))
+    # dL/dxc = dL/dxhat / std + 2 * xc * dL/dsigma2_1
+    d_xc = d_xhat / std + 2 * xc * (1/D * d_sigma2)
     # dL/dmu = np.sum(-dL/dxc, axis=1, keepdims=True)
     d_mu = np.sum(-d_xc, axis=1, keepdims=True)
     # dL/dgamma = np.sum(dL/dout_1 * xhat, axis=0)
@@ -510,7 +510,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         cache = _batchnorm_values(x, gamma, beta, eps)
         out = cache["out"]
         running_mean = momentum * running_mean + (1 - momentum) * cache["mu"]
-        running_var = momentum * running_var + (1 - momentum) * cache["var"]
+        running_var = momentum * running_var + (1 - momentum) * cache["sigma2"]
     elif mode == "test":
         out, cache = _batchnorm_with(x, gamma, beta, eps, running_mean, running_var), None
     else:
