@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from symgrad.profiles import render_all
+from symgrad.profiles import render_files
 
 
 @pytest.fixture(scope="module")
 def w2v(tmp_path_factory):
-    (name, text), = render_all("cs224n_word2vec").items()
+    (name, text), = render_files("cs224n_word2vec").items()
     path = tmp_path_factory.mktemp("w2v") / name
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("word2vec_generated", path)
@@ -152,7 +152,7 @@ def mutate(source: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
-W2V = render_all("cs224n_word2vec")["word2vec.py"]
+W2V = render_files("cs224n_word2vec")["word2vec.py"]
 MISTAKES = {
     "reference": (W2V, {}),
     # the negative-sampling gradient written back with assignment: a word drawn twice counts once

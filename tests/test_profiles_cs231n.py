@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from symgrad.profiles import render_all
+from symgrad.profiles import render_files
 
 F = torch.nn.functional
 
@@ -23,7 +23,7 @@ F = torch.nn.functional
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("cs231n_root")
-    for name, text in render_all("cs231n").items():
+    for name, text in render_files("cs231n").items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     sys.path.insert(0, str(root))
@@ -246,14 +246,14 @@ def mutate(source: str, old: str, new: str) -> str:
 
 def _submission(folder, changed=None):
     """The profile's package in ``folder`` (an assignment root), with ``changed`` {file name: text} swapped in."""
-    for name, text in render_all("cs231n").items():
+    for name, text in render_files("cs231n").items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text((changed or {}).get(name, text))
     return folder
 
 
-FILES = render_all("cs231n")
+FILES = render_files("cs231n")
 LAYERS, FC_NET = "cs231n/layers.py", "cs231n/classifiers/fc_net.py"
 
 
