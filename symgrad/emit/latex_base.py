@@ -105,8 +105,8 @@ class Context:
         """The adjoint of t at entry level, in its shortest proven form (fused where it collapses)."""
         if t not in self._best:
             ss = self.steps[t]
-            from .latex_chain import _inline_collapse
-            fused = fused_form(self, t, ss) or _inline_collapse(self, ss)
+            from .latex_collapse import inline_collapse
+            fused = fused_form(self, t, ss) or inline_collapse(self, ss)
             self._best[t] = fused[2] if fused else tidy(total(ss))
         return self._best[t]
 

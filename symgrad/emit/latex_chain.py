@@ -10,6 +10,7 @@ from ..rules import RULES
 from ..rules.core import ADD, MUL, Printed, wrap
 from ..rules.linalg import transposed_latex
 from .latex_base import Block, Claim, Context, fused_form
+from .latex_collapse import inline_collapse
 from .latex_steps import Step, adjoint_targets, total
 
 
@@ -299,7 +300,7 @@ def chain_section(c: Context):
             rows.append(("", result))
             claims.append(Claim(t, "adjoint", result, lhs, expr=total(ss)))
         inline = None
-        fused = fused_form(c, t, ss) or (inline := _inline_collapse(c, ss))
+        fused = fused_form(c, t, ss) or (inline := inline_collapse(c, ss))
         if fused:
             rows.append(("", c.tex(fused[2])))
             claims.append(Claim(t, "adjoint", rows[-1][1], lhs, expr=fused[2]))
@@ -311,55 +312,6 @@ def chain_section(c: Context):
         blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
         blocks.append(Block("align", rows=rows + jac_rows + index_rows, claims=claims))
     return blocks + _stable_forms(c)
-
-
-def _replace(e, old, new):
-    """e with every occurrence of the sub-expression ``old`` replaced by ``new``."""
-    from ..ir import Apply
-    from ..rules import apply
-    if e == old:
-        return new
-    if not isinstance(e, Apply):
-        return e
-    args = [_replace(a, old, new) for a in e.args]
-    return e if all(a is b for a, b in zip(args, e.args)) else apply(e.op, *args, **dict(e.kw))
-
-
-def _inline_collapse(c: Context, ss: list):
-    """A one-path step through an activation written inline (yhat = sigmoid(X W + b)) whose
-    loss gradient collapses once put in: the pre-activation's adjoint dL/dyhat * yhat (1 - yhat)
-    becomes (yhat - y)/n, and the step is shown with it. (None, sentence, expr) or None."""
-    from ..ir import Apply, walk
-    from ..rewrite import substitute
-    if len(ss) != 1:
-        return None
-    s = ss[0]
-    up = c.steps.get(s.source)
-    if not up or len(up) != 1 or up[0].kind != "gradient":
-        return None
-    g = naming.adjoint(s.source)
-    inner = next((e for e in walk(s.expr) if isinstance(e, Apply) and e.op == "mul"
-                  and any(isinstance(a, Var) and a.name == g for a in e.args)), None)
-    if inner is None or inner == s.expr:
-        return None
-    from ..ir import Const
-    from ..rules import apply
-    from .latex_collapse import _scale
-    combined = substitute(inner, {g: up[0].expr})
-    src = c.variables[s.source]
-    for y in c.d.graph.inputs.values():
-        if tuple(y.shape) != tuple(src.shape):
-            continue
-        form = apply("sub", src, y)
-        k = _scale(c, combined, form)   # k or k/n, from two sets of sizes
-        if k is None or k == 0:
-            continue
-        collapsed = form if k == 1 else apply("mul", Const(k), form)
-        sentence = (f"Putting in ${c.adj(s.source)}$, the adjoint of the pre-activation inside "
-                    f"${c.name(s.source)}$ collapses to ${c.tex(collapsed)}$: the activation's derivative "
-                    "cancels against the loss's denominator.")
-        return None, sentence, _replace(s.expr, inner, collapsed)
-    return None
 
 
 def _in_textbook_terms(c: Context, e):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from .. import names as naming
 from ..ir import Const, Var, walk
 from ..kinds import REAL
 from ..rules import apply
@@ -106,4 +107,49 @@ def gradient_collapse(c, t: str, g):
             k = _scale(c, g, form)
             if k is not None and k != 0:
                 return (form if k == 1 else apply("mul", Const(k), form)), sentence
+    return None
+
+
+def _replace(e, old, new):
+    """e with every occurrence of the sub-expression ``old`` replaced by ``new``."""
+    from ..ir import Apply
+    if e == old:
+        return new
+    if not isinstance(e, Apply):
+        return e
+    args = [_replace(a, old, new) for a in e.args]
+    return e if all(a is b for a, b in zip(args, e.args)) else apply(e.op, *args, **dict(e.kw))
+
+
+def inline_collapse(c, ss: list):
+    """A one-path step through an activation written inline (yhat = sigmoid(X W + b)) whose
+    loss gradient collapses once put in: the pre-activation's adjoint dL/dyhat * yhat (1 - yhat)
+    becomes (yhat - y)/n, and the step is shown with it. (None, sentence, expr) or None."""
+    from ..ir import Apply, walk
+    from ..rewrite import substitute
+    if len(ss) != 1:
+        return None
+    s = ss[0]
+    up = c.steps.get(s.source)
+    if not up or len(up) != 1 or up[0].kind != "gradient":
+        return None
+    g = naming.adjoint(s.source)
+    inner = next((e for e in walk(s.expr) if isinstance(e, Apply) and e.op == "mul"
+                  and any(isinstance(a, Var) and a.name == g for a in e.args)), None)
+    if inner is None or inner == s.expr:
+        return None
+    combined = substitute(inner, {g: up[0].expr})
+    src = c.variables[s.source]
+    for y in c.d.graph.inputs.values():
+        if tuple(y.shape) != tuple(src.shape):
+            continue
+        form = apply("sub", src, y)
+        k = _scale(c, combined, form)   # k or k/n, from two sets of sizes
+        if k is None or k == 0:
+            continue
+        collapsed = form if k == 1 else apply("mul", Const(k), form)
+        sentence = (f"Putting in ${c.adj(s.source)}$, the adjoint of the pre-activation inside "
+                    f"${c.name(s.source)}$ collapses to ${c.tex(collapsed)}$: the activation's derivative "
+                    "cancels against the loss's denominator.")
+        return None, sentence, _replace(s.expr, inner, collapsed)
     return None
