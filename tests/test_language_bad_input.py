@@ -4,10 +4,12 @@ run as a user runs it (``python -m symgrad``)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+SOFTMAX_PICK = str(Path(__file__).parent / "specs_issue20" / "softmax_pick.toml")
 GOOD = {
     "inputs": 'X = ["n", 4]\nix = { shape = ["n", 2], kind = "index", size = 5 }\n'
               'y = { shape = ["n"], kind = "label", classes = 3 }',
@@ -93,7 +95,7 @@ DATA = [   # label, y array, words
 def test_bad_labels_in_training_data_are_one_clear_line(label, y, words, tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, X=np.random.default_rng(1).normal(size=(20, 4)), y=y)
-    line = one_clear_line(run_symgrad("train", "softmax_pick", "--data", str(path), "--epochs", "1", cwd=tmp_path))
+    line = one_clear_line(run_symgrad("train", SOFTMAX_PICK, "--data", str(path), "--epochs", "1", cwd=tmp_path))
     assert "data.npz" in line
     for w in words:
         assert w in line, (w, line)
@@ -105,7 +107,7 @@ def test_integer_labels_train(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(60, 4))
     np.savez(path, X=x, y=np.argmax(x[:, :3], axis=1))    # a separable rule, so the loss falls
-    run = run_symgrad("train", "softmax_pick", "--data", str(path), "--epochs", "30", "--lr", "0.5", cwd=tmp_path)
+    run = run_symgrad("train", SOFTMAX_PICK, "--data", str(path), "--epochs", "30", "--lr", "0.5", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     losses = [float(line.split()[-1]) for line in run.stdout.splitlines()
               if line.split() and line.split()[0].isdigit()]
