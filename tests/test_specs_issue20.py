@@ -2,7 +2,7 @@
 to a standalone LaTeX document that pdflatex compiles, all through ``python -m symgrad``.
 
 SPECS_ISSUE20 lists them; specs written on other branches are appended at merge. A name is
-a bundled spec, or a file in tests/specs_issue20/ (softmax_pick waits there: bundled, it enters
+a bundled or course spec, or a file in tests/specs_issue20/ (softmax_pick waits there: bundled, it enters
 every test parametrized over the bundled specs, and some of those draw float values for its
 integer labels; see the branch's report).
 """
@@ -16,7 +16,8 @@ import pytest
 from symgrad.emit.pdf import compile_pdf
 from symgrad.spec import load_spec
 
-SPECS_ISSUE20 = ["softmax_pick"]
+SPECS_ISSUE20 = ["softmax_pick", "makemore", "cs231n_affine", "cs231n_softmax", "word2vec_naive", "word2vec_negsample",
+                 "uva_mlp"]
 HERE = Path(__file__).parent / "specs_issue20"
 
 
