@@ -54,6 +54,9 @@ class Course:
             when code written to this course cannot be checked.
         packages: What a submission is handed and may import at grading time
             (numpy always; torch where the interface takes tensors).
+        preload: Modules the course's starter imports though the interface does not
+            pass them (pset3's torch and matplotlib): loaded once in the sandbox's
+            fork server so that a submission importing them pays nothing.
         template_dir: A folder searched for ``template`` before symgrad's
             own templates/ (a course kept outside symgrad), or None.
         version: Which edition of the course the plan checks, in words (its
@@ -77,6 +80,7 @@ class Course:
     default_spec: str | None = None
     plan: Callable | None = None
     packages: tuple = ("numpy",)
+    preload: tuple = ()
     template_dir: Path | None = None
     version: str = ""
     variants: tuple = ()
@@ -90,6 +94,7 @@ class Course:
             raise SymgradError(f"profile {self.name!r} cannot check code; these can: {', '.join(can)}")
         plan = self.plan(d, points, seed)
         plan.packages = tuple(self.packages)
+        plan.preload = tuple(self.preload)
         return plan
 
 

@@ -70,6 +70,7 @@ class Plan:
         uses: Function -> interface functions it is built on (a graph's node classes).
         packages: What the submission is handed and may import (the course's
             ``packages``; filled in by :func:`symgrad.verify.code.make_plan`).
+        preload: Further modules loaded once before any submission (the course's ``preload``).
     """
 
     functions: list
@@ -80,6 +81,7 @@ class Plan:
     rtol: float = RTOL
     uses: dict = field(default_factory=dict)
     packages: tuple = ("numpy",)
+    preload: tuple = ()
 
     @property
     def torch(self) -> bool:

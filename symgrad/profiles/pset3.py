@@ -362,4 +362,4 @@ def plan(d: Derivation, points: int, seed: int) -> Plan:
 COURSE = Course("pset3", "problem set 3: mlp(x, W0, W1, W2) and one function per partial",
                 "pset3.py", "api/pset3.py.j2", context, default_spec="pset3", plan=plan,
                 version="2023's 1-3-3-1 net (spec pset3); Fall 2024's 1-4-2-1 net is spec pset3_fa24",
-                variants=("pset3", "pset3_fa24"))
+                variants=("pset3", "pset3_fa24"), preload=("torch", "matplotlib"))

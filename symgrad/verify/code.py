@@ -108,9 +108,10 @@ class Checker:
             raise SymgradError(f"{path}: no such file or folder")
         if self.sandbox is None:
             plan = self.plan
+            # the course's packages and preloaded modules, then the instructor's
             self.sandbox = Sandbox(plan.calls, plan.arrays, self.limits, plan.trace,
                                    self.hide + (path.resolve().parent,), plan.torch,
-                                   tuple(plan.packages) + self.packages)   # the course's list, then the instructor's
+                                   tuple(plan.packages) + tuple(plan.preload) + self.packages)
         if path.is_file() and path.suffix in NOTEBOOK_SUFFIXES:
             import tempfile
             import time
