@@ -182,7 +182,7 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     penalty = _rebuild(c.expr, _drop_penalty_weight(d))   # the penalty's weight (l2_reg) left out
     if c.op != "pow":   # the square's own 2 (yhat - y) is the factor mistakes' (missing_factor_2)
         out += [("chain_factor_dropped", new) for new in _rebuild(c.expr, _drop_chain_factor)
-                if new not in penalty]
+                + _rebuild(c.expr, _drop_upstream_scalar) if new not in penalty]
     out += [("regularization_dropped", new) for new in penalty]
     node = d.graph.node(c.source)
     op_expr = _op_expr(d, c)
@@ -319,6 +319,16 @@ def batch_sizes(d: Derivation) -> list:
         if var.ndim and not as_sympy(var.shape[0]).is_number and var.shape[0] not in out:
             out.append(var.shape[0])
     return out
+
+
+def _drop_upstream_scalar(e: Expr) -> list[Expr]:
+    """``d_out * f'`` -> ``f'``: the incoming gradient left out where it is a plain scalar (a node's
+    ``d_out`` in code written one node at a time), the local factor keeping the product's shape."""
+    if not (isinstance(e, Apply) and e.op == "mul" and len(e.args) == 2):
+        return []
+    return [keep for keep, drop in (e.args, e.args[::-1])
+            if isinstance(drop, Var) and drop.role == "adjoint" and drop.ndim == 0
+            and not _has_adjoint(keep) and not isinstance(keep, Const) and tuple(keep.shape) == tuple(e.shape)]
 
 
 def _other_side(e: Expr) -> Expr:
