@@ -75,6 +75,10 @@ def graph_dot(d: Derivation) -> str:
     defs = d.entry_definitions()
     printer = doc_printer(d)
     nodes, edges = [], []
+    # past sixteen arrays (makemore's 29) a node's shape goes on its name's line and the ranks are
+    # packed closer, so that the page keeps the text legible
+    compact = len(g.inputs) + len(g.params) + len(entry_names(d)) > 16
+    sep = ",  " if compact else "\n"
 
     def shape_text(shape):
         return "scalar" if not shape else show_shape(shape)
@@ -83,16 +87,16 @@ def graph_dot(d: Derivation) -> str:
         return "L" if name == LOSS else tex_label(printer.name_latex(name))
 
     for name, v in g.inputs.items():
-        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name_text(name)}\n{shape_text(v.shape)}"),
+        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name_text(name)}{sep}{shape_text(v.shape)}"),
                       "kind": "input"})
     for name, v in g.params.items():
-        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name_text(name)}\n{shape_text(v.shape)}"),
+        nodes.append({"id": _dot_string(name), "label": _dot_string(f"{name_text(name)}{sep}{shape_text(v.shape)}"),
                       "kind": "param"})
     variables = g.variables()
     for name in entry_names(d):
         shape = variables[name].shape
         formula = tex_label(printer.doprint(defs[name]))
-        label = f"{name_text(name)} = {formula}\n{shape_text(shape)}"
+        label = f"{name_text(name)} = {formula}{sep}{shape_text(shape)}"
         nodes.append({"id": _dot_string(name), "label": _dot_string(label),
                       "kind": "loss" if name == LOSS else "node"})
         seen = _reads(defs[name])
@@ -107,8 +111,19 @@ def graph_dot(d: Derivation) -> str:
             nodes[-1]["kind"] += " fused"
             nodes[-1]["label"] = _dot_string(f"{label}\n(code: stable {fused_rules[name].replace('_', ' ')})")
     # past six arrays a left-to-right chain gets too wide for a page and its text too small
-    return render("figures/graph.dot.j2", source=source_label(d.spec), name=d.spec.name,
-                  nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 else "TB")
+    # a big graph's leaves sit beside their first reader instead of all on the top rank (too wide)
+    beside = []
+    if compact:
+        leaves = {n["id"] for n in nodes if n["kind"] in ("input", "param")}
+        placed = set()
+        for e in edges:
+            if e["src"] in leaves and e["src"] not in placed:
+                placed.add(e["src"])
+                beside.append([e["src"], e["dst"]])
+    return render("figures/graph.dot.j2", beside=beside, source=source_label(d.spec), name=d.spec.name,
+                  nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 else "TB",
+                  nodesep=0.12 if compact else 0.3, ranksep=0.12 if compact else 0.45,
+                  node_extra=', margin="0.06,0.02", height=0.3' if compact else "")
 
 
 def _reads(e) -> list[str]:
