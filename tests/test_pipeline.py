@@ -84,6 +84,9 @@ def test_float32_in_float32_out(name, rng):
         return tuple(int(x.subs({k: 6 for k in x.free_symbols})) for x in v.shape)
     params = {n: rng.standard_normal(shape(v)).astype(np.float32) for n, v in d.graph.params.items()}
     inputs = {n: rng.standard_normal(shape(v)).astype(np.float32) for n, v in d.graph.inputs.items()}
+    for n, kind in d.spec.kinds.items():   # labels and indices are integers below their bound
+        if kind.integer:
+            inputs[n] = rng.integers(0, kind.bound if isinstance(kind.bound, int) else 6, inputs[n].shape)
     params = {k: (np.float32(v) if v.shape == () else v) for k, v in params.items()}
     inputs = {k: (np.float32(v) if v.shape == () else v) for k, v in inputs.items()}
     cache = module.forward(params, inputs)
