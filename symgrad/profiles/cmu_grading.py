@@ -20,7 +20,7 @@ import numpy as np
 from ..spec import Spec, load_spec
 from ..verify import env as envmod
 from . import calls
-from .cmu_hw1p1 import ACTIVATIONS, LOSSES, MLPS, activation_spec, loss_spec, mlp_spec
+from .cmu_specs import ACTIVATIONS, LOSSES, MLPS, activation_spec, loss_spec, mlp_spec
 from .layer_plans import Layer, Points, getattr_step, getitem_step, gradient_case
 from .plan import Case, Plan
 

@@ -18,7 +18,7 @@ from ..verify import env as envmod
 from . import calls
 from .layer_plans import Layer, Points, getattr_step, getitem_step, gradient_case
 from .plan import Case, Plan
-from .uva_dl1 import cross_entropy_spec, module_spec
+from .uva_specs import cross_entropy_spec, module_spec
 
 
 def _bias_as_vector(values: dict) -> dict:
