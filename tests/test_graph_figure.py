@@ -9,11 +9,13 @@ import pytest
 
 from symgrad import derive
 from symgrad.figures import graph_dot, graph_image
+from symgrad.spec import course_spec_names
 
 from conftest import BUNDLED
 
 DATA = Path(__file__).parent / "data"
 NETS = list(BUNDLED) + [str(p) for p in sorted(DATA.glob("*.toml")) + sorted((DATA / "catalogue").glob("*.toml"))]
+NETS += course_spec_names()   # the courses' specs: makemore's 29 arrays, cmu_mlp4's 23
 #: the document's text block (letter paper, 2 cm margins) and the figure's share of its height
 TEXT_WIDTH, FIGURE_HEIGHT = 498.6, 0.7 * 678.6
 NODE_FONT = 14
