@@ -110,7 +110,7 @@ def graph_dot(d: Derivation) -> str:
         if name in fused_rules:   # said once, on the node: the code computes it by a stable rewrite
             nodes[-1]["kind"] += " fused"
             nodes[-1]["label"] = _dot_string(f"{label}\n(code: stable {fused_rules[name].replace('_', ' ')})")
-    # past six arrays a left-to-right chain gets too wide for a page and its text too small
+    # past six arrays (or long formulas) a left-to-right chain gets too wide for a page and its text too small
     # a big graph's leaves sit beside their first reader instead of all on the top rank (too wide)
     beside = []
     if compact:
@@ -121,9 +121,14 @@ def graph_dot(d: Derivation) -> str:
                 placed.add(e["src"])
                 beside.append([e["src"], e["dst"]])
     return render("figures/graph.dot.j2", beside=beside, source=source_label(d.spec), name=d.spec.name,
-                  nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 else "TB",
+                  nodes=nodes, edges=edges, rankdir="LR" if len(nodes) <= 6 and _line_total(nodes) <= 70 else "TB",
                   nodesep=0.12 if compact else 0.3, ranksep=0.12 if compact else 0.45,
                   node_extra=', margin="0.06,0.02", height=0.3' if compact else "")
+
+
+def _line_total(nodes) -> int:
+    """The characters of every node's longest label line: about the width of a left-to-right chain."""
+    return sum(max(len(line) for line in n["label"].strip('"').split("\\n")) for n in nodes)
 
 
 def _reads(e) -> list[str]:

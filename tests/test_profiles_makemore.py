@@ -145,7 +145,7 @@ def test_other_batch_sizes(module):
 def test_another_hidden_size_through_spec(tmp_path):
     """--spec: the same net with 8 hidden units (the exercise's file with 64 replaced)."""
     from symgrad.spec import bundled_dir
-    text = (bundled_dir() / "makemore.toml").read_text().replace("64", "8")
+    text = (bundled_dir() / "courses" / "makemore.toml").read_text().replace("64", "8")
     spec = tmp_path / "makemore8.toml"
     spec.write_text(text)
     filename, code = render("makemore_backprop", str(spec))
