@@ -17,7 +17,7 @@ from symgrad.emit.pdf import compile_pdf
 from symgrad.spec import load_spec
 
 SPECS_ISSUE20 = ["softmax_pick", "makemore", "cs231n_affine", "cs231n_softmax", "word2vec_naive", "word2vec_negsample",
-                 "uva_mlp"]
+                 "uva_mlp", "elu_net"]
 HERE = Path(__file__).parent / "specs_issue20"
 
 
