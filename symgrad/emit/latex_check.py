@@ -30,6 +30,7 @@ import numpy as np
 
 from ..derive import Derivation
 from ..errors import SymgradError
+from ..ir import as_sympy
 from ..parse import BinOp
 from ..verify import latex as reader
 
@@ -211,7 +212,7 @@ def _entry_equal(d: Derivation, claim) -> bool:
             shape = d.graph.variables()[name].shape
             leaves.setdefault(name, np.empty(tuple(int(s) for s in shape), dtype=object))[i] = sym
     values = d.values(with_kinds(d, leaves), ctx)
-    subs = {sym: sp.sympify(np.asarray(values[name], dtype=object)[i]) for sym, (name, i) in where.items()
+    subs = {sym: as_sympy(np.asarray(values[name], dtype=object)[i]) for sym, (name, i) in where.items()
             if sym in expr.free_symbols}
     truth = np.asarray(values[naming.adjoint(claim.target)], dtype=object)[idx]
     return sp.simplify(expr.xreplace(subs) - truth) == 0
