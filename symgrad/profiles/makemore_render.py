@@ -11,7 +11,6 @@ an expression as torch; the helpers it calls are :mod:`.makemore_torch`'s.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 from .. import names as naming
@@ -23,6 +22,7 @@ from ..ir import Apply, Const, Expr, Var, walk
 from ..rewrite import substitute
 from ..rules import Printed
 from ..rules.core import ATOM, POSTFIX, wrap
+from .common import helper_sources
 from ..spec import LOSS
 from ..fused_view import fused_views
 from .common import Step, backward_exprs, backward_steps, names_used
@@ -193,5 +193,5 @@ def context(spec=None) -> dict:
     printer = TorchPrinter()
     functions = [backward_function(d, printer)] + fused_functions(d, printer)
     return dict(header=HEADER.format(source=f"the {d.spec.name} spec (makemore part 4, backprop ninja)"),
-                helpers=[inspect.getsource(fn).rstrip() for _, fn in sorted(printer.helpers.items())],
+                helpers=helper_sources(printer),
                 functions=functions, adjoints=[exercise_name(t) for t in ADJOINTS], params=PARAMS)
