@@ -41,3 +41,21 @@ def test_bad_profile_requests_exit_2_with_one_line(tmp_path, capsys, argv, messa
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_profile_writes_without_torch_or_matplotlib(tmp_path):
+    # `pip install .` brings only sympy, numpy and jinja2, and CI's bare venv found the makemore
+    # profile importing torch at load, which broke every command (the parser lists the profiles).
+    # A fresh process with the optional packages made unimportable writes each profile's files.
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "for m in ('torch', 'matplotlib'): sys.modules[m] = None\n"
+            "from symgrad.cli import main\n"
+            "from symgrad.profiles import names\n"
+            "for n in names():\n"
+            "    assert main(['profile', n, '-o', sys.argv[1] + '/' + n]) == 0, n\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names())
+    assert all(any(p.rglob("*.py")) for p in tmp_path.iterdir())

@@ -9,7 +9,9 @@ def add_profile(sub):
     import argparse
 
     from ..profiles import get, names
-    listing = "\n".join(f"  {n:<7} {get(n).filename:<9} {get(n).doc}" for n in names())
+    rows = [(n, get(n).filename, get(n).doc) for n in names()]
+    wide = [max(len(row[i]) for row in rows) for i in (0, 1)]
+    listing = "\n".join(f"  {n:<{wide[0]}}  {f:<{wide[1]}}  {doc}" for n, f, doc in rows)
     p = sub.add_parser("profile", help="write code in a course's own interface (" + ", ".join(names()) + ")",
                        epilog="profiles:\n" + listing, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="PROFILE", help="one of: " + ", ".join(names()))

@@ -5,7 +5,10 @@ each one its code uses into the module it writes (which imports nothing from
 symgrad), so each is self-contained over ``torch`` and keeps its input's dtype.
 """
 
-import torch
+try:
+    import torch
+except ImportError:  # writing a module needs only these functions' source; running them needs torch
+    torch = None
 
 
 def first_extremum(x, axis, lowest):
