@@ -25,6 +25,7 @@ Measured, in this process, in interleaved rounds:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import importlib.util
 import io
@@ -44,8 +45,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from symgrad.verify import results, sandbox  # noqa: E402
-from symgrad.verify.code import _blame_callees, _judge, make_plan  # noqa: E402
+from symgrad.verify.code import make_plan  # noqa: E402
+from symgrad.verify.judge import judge_run  # noqa: E402
 from symgrad.verify.env import load_derivation  # noqa: E402
+from symgrad.verify import grade  # noqa: E402
 from symgrad.verify.grade import grade_folder  # noqa: E402
 
 REFERENCE = ROOT / "generated" / "api" / "pset3.py"
@@ -55,7 +58,7 @@ KINK_MISTAKE = ("    return step(x)\n\n\ndef d_loss_d_ypredicted",   # relu_deri
 
 BUSY = """
 
-The machine was busy (load average above its CPU count: other processes took most of both cores), so
+The machine was busy before the run (load average above its CPU count: other processes shared the cores), so
 the absolute rates say little; the ratios, measured in the same rounds, are what this run shows."""
 STARTER = "import torch\nimport matplotlib.pyplot as plt\n"   # the course starter's first lines
 PRELOAD = ("torch", "matplotlib")
@@ -72,8 +75,14 @@ def make_folder(count: int, head: str = "") -> Path:
     return folder
 
 
-def sandboxed(count: int, jobs: int, head: str = "", packages: tuple = ()) -> float:
+def sandboxed(count: int, jobs: int, head: str = "", packages: tuple = (), cold: bool = False) -> float:
+    """Seconds for `grade_folder` on ``count`` submissions; ``cold``: without the course's preload
+    (pset3's Course.preload loads torch and matplotlib in each fork server), so each submission's own
+    ``import torch`` pays in full."""
     folder = make_folder(count, head)
+    plan_of = grade.make_plan
+    if cold:
+        grade.make_plan = lambda d, profile: dataclasses.replace(plan_of(d, profile), preload=())
     try:
         start = time.perf_counter()
         with open(os.devnull, "w") as sink:
@@ -87,6 +96,7 @@ def sandboxed(count: int, jobs: int, head: str = "", packages: tuple = ()) -> fl
             "a benchmark submission crashed: the figures would not be grading"
         return time.perf_counter() - start
     finally:
+        grade.make_plan = plan_of
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -113,8 +123,7 @@ def unsandboxed(count: int) -> float:
                     log.record("E", call["id"], str(exc).encode())
             result = sandbox.RunResult()
             results._collect_records(log.records, plan.calls, set(), 0, sandbox.Limits(), result)
-            judged = [_judge(n, [c for c in plan.cases if c.function == n], result, plan.rtol) for n in plan.functions]
-            _blame_callees(judged, result, plan.uses)
+            judge_run(plan, result)
         return time.perf_counter() - start
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -141,13 +150,14 @@ def main() -> None:
     ap.add_argument("--output", default=str(HERE / "RESULTS_grade.md"))
     args = ap.parse_args()
     small = max(10, args.count // 10)
+    before = os.getloadavg()[0]   # other work on the machine, before this run adds its own
     rows = []
     for _ in range(args.rounds):   # interleaved rounds; medians below
         rows.append({"plain_small": sandboxed(small, args.jobs), "plain_large": sandboxed(args.count, args.jobs),
                      "starter_small": sandboxed(small, args.jobs, STARTER, PRELOAD),
                      "starter_large": sandboxed(args.count, args.jobs, STARTER, PRELOAD),
                      "base": unsandboxed(small)})
-    cold_small = sandboxed(small, args.jobs, STARTER)   # once: each submission imports torch itself
+    cold_small = sandboxed(small, args.jobs, STARTER, cold=True)   # once: each submission imports torch itself
     t = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
     plain_whole, starter_whole = args.count / t["plain_large"], args.count / t["starter_large"]
     plain_steady = (args.count - small) / (t["plain_large"] - t["plain_small"])
@@ -158,23 +168,26 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     verdict = "holds" if starter_whole >= 20 else "missed"
     steady_verdict = "holds" if starter_steady >= 20 else "missed"
-    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    busy = before > (os.cpu_count() or 1)   # the benchmark's own load is not "other work"
     text = f"""# `symgrad grade` throughput
 
 Produced by `python benchmarks/grade_throughput.py --count {args.count} --jobs {args.jobs}` on \
 {datetime.date.today().isoformat()}.
 
 Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; Python \
-{platform.python_version()}; load average at the end {load} (other work shares the machine: compare the
-ratios, measured in the same process, rather than the absolute rates).
+{platform.python_version()}; load average before the run {before:.1f}, at the end {load} (the run's own
+load included; other work may share the machine: the ratios, measured in the same process, say more than the
+absolute rates).
 
 Sandbox layers active: {", ".join(k for k, v in layers.items() if v)}; \
 inactive: {", ".join(k for k, v in layers.items() if not v) or "none"}.
 
 Submissions: copies of generated/api/pset3.py (correct), every fifth with ReLU'(0) = 1 (wrong at the kink
 points, diagnosed). "plain": the file as it is; "starter": its first lines `import torch` and
-`import matplotlib.pyplot as plt`, graded with `--allow-package torch --allow-package matplotlib` (both
-loaded once in each fork server). Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} \
+`import matplotlib.pyplot as plt`. The pset3 course preloads both in each fork server (`Course.preload`),
+for plain and starter alike; the starter runs also pass `--allow-package torch --allow-package matplotlib`
+(no change). "Without the preload": the course's preload taken away, so each submission imports them
+itself. Each submission: {len(make_plan(load_derivation("pset3"), "pset3").calls)} \
 calls. Medians of {args.rounds} interleaved rounds.
 
 | measure | plain | starter (torch, matplotlib) |

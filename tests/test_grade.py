@@ -14,7 +14,7 @@ import pytest
 
 from symgrad.verify.sandbox import JAIL_LAYER, NOBODY_LAYER, USER_LAYER, layers
 
-from pset3_submissions import SUBMISSIONS
+from pset3_submissions import SUBMISSIONS, build
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_LIMIT = 2.0
@@ -132,3 +132,52 @@ def test_one_ungradable_submission_loses_nothing_else(tmp_path):
     report = json.loads((subs / "grades.json").read_text())["submissions"]
     assert "solution.py" in report["two_files"]["error"]
     assert report["good.py"]["summary"]["correct"] == 12
+
+
+def test_a_finished_result_is_written_while_a_slow_one_runs(tmp_path):
+    # the throttle holds a result back at most an interval, also when nothing else finishes
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "a.py").write_text(build())
+    (subs / "b.py").write_text(build().replace("def relu(x):\n", "def relu(x):\n    import time\n    time.sleep(8)\n", 1))
+    proc = subprocess.Popen([sys.executable, "-m", "symgrad", "grade", str(subs), "--spec", "pset3", "--profile",
+                             "pset3", "--jobs", "2", "--time-limit", "30"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if "a.py" in json.loads((subs / "grades.json").read_text())["submissions"]:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+        assert proc.poll() is None, "b.py sleeps 8 s per call: the run should still be going"
+        assert "a.py" in json.loads((subs / "grades.json").read_text())["submissions"]
+    finally:
+        proc.terminate()   # SIGTERM: the grader kills its sandboxes and keeps what finished
+        assert proc.wait(timeout=30) in (0, 130)
+
+
+def test_reports_are_rewritten_at_most_once_an_interval(tmp_path, monkeypatch):
+    # Rewriting the whole report after every submission made grading quadratic (61 of 100 s over
+    # 200 files); the throttle writes once an interval, or less often when a write is slow.
+    from symgrad.verify import grade
+    clock = [100.0]
+    writes = []
+    monkeypatch.setattr(grade.time, "monotonic", lambda: clock[0])
+
+    def fake_save(out, report):
+        writes.append(dict(report))
+        clock[0] += 0.5   # each rewrite takes half a second here
+
+    monkeypatch.setattr(grade, "_save", fake_save)
+    throttle = grade._Throttle(interval=1.0, share=0.1)
+    for i in range(25):
+        clock[0] += 0.3
+        throttle.save(tmp_path, {"n": i})
+    # the first once 1 s has passed (at 1.2 s); the next 5 s after that write ended (0.5 s of
+    # writing is a tenth of 5 s), at 100.5 + 0.3 * 21 = 106.8 >= 101.7 + 5
+    assert [w["n"] for w in writes] == [3, 20]
+    # results 21-24 wait for their turn, which comes 5 s after the last write ended (at 106.8 + 0.5)
+    assert throttle.dirty and throttle.wait() == pytest.approx(107.3 + 5 - clock[0])

@@ -26,7 +26,8 @@ import os
 import signal
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from ..errors import SymgradError
@@ -207,19 +208,52 @@ def _grade_locked(folder, d, plan, profile, jobs, time_limit, memory_mb, out, re
     return 1 if any("error" in s for s in report["submissions"].values()) else 0
 
 
+class _Throttle:
+    """When to rewrite the reports while grading. Each rewrite is the whole report, so rewriting after
+    every submission made a run quadratic (measured: 61 of 100 s over 200 pset3 files). A finished
+    result is written within a second, or later when rewriting itself is slow (it takes at most a
+    tenth of the time); SIGTERM and SIGINT write what is finished, and the end always writes. A
+    SIGKILL loses at most the last interval's results, which a re-run grades again."""
+
+    def __init__(self, interval: float = 1.0, share: float = 0.1):
+        self.interval, self.share = interval, share
+        self.last, self.cost = time.monotonic(), 0.0
+        self.dirty = False
+
+    def wait(self) -> float | None:
+        """Seconds until a rewrite is due (None: nothing to write)."""
+        if not self.dirty:
+            return None
+        return max(0.0, self.last + max(self.interval, self.cost / self.share) - time.monotonic())
+
+    def save(self, out: Path, report: dict) -> None:
+        self.dirty = True
+        if self.wait() > 0:
+            return
+        start = time.monotonic()
+        _save(out, report)
+        self.last = time.monotonic()
+        self.cost, self.dirty = self.last - start, False
+
+
 def _grade_all(todo, one, jobs, report, out, stream, checkers) -> None:
     total, done = len(todo), 0
+    throttle = _Throttle()
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = [pool.submit(one, p) for p in todo]
-        for fut in as_completed(futures):
-            name, result = fut.result()
-            report["submissions"][name] = result
-            _save(out, report)   # after every submission: a killed run loses none that finished
-            done += 1
-            width = 30
-            bar = "#" * (width * done // max(total, 1))
-            print(f"\r[{bar:<{width}}] {done}/{total} {one_line(name, 40):<40}", end="", file=stream, flush=True)
+        pending = {pool.submit(one, p) for p in todo}
+        while pending:
+            finished, pending = wait(pending, timeout=throttle.wait(), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                name, result = fut.result()
+                report["submissions"][name] = result
+                done += 1
+                width = 30
+                bar = "#" * (width * done // max(total, 1))
+                print(f"\r[{bar:<{width}}] {done}/{total} {one_line(name, 40):<40}", end="", file=stream,
+                      flush=True)
+            if finished or throttle.dirty:
+                throttle.save(out, report)   # written now, or once its interval has passed
     except BaseException:   # interrupted: nothing more starts, and the sandboxes running now are killed
         pool.shutdown(wait=False, cancel_futures=True)
         for checker in list(checkers):
