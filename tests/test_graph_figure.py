@@ -45,3 +45,15 @@ def test_graph_text_is_legible_on_the_page(spec):
 def test_catalogue_has_graphs_of_ten_or_more_nodes():
     big = [n for n in NETS if graph_dot(derive(n)).count("label=") - graph_dot(derive(n)).count("code:") >= 10]
     assert len(big) >= 5
+
+
+@pytest.mark.parametrize("spec", NETS, ids=[Path(n).stem for n in NETS])
+def test_graph_labels_hold_no_latex_markup(spec):
+    # cs231n_batchnorm's figure said "x̂ = fracxcσ" and "baro" (\frac of \mathrm, \bar): the labels
+    # are plain Unicode, so no command name, backslash or brace may be left in them
+    labels = re.findall(r'label="((?:[^"\\]|\\.)*)"', graph_dot(derive(spec)))
+    assert labels
+    for label in labels:
+        text = label.replace("\\n", " ").replace("\\l", " ")
+        assert not re.search(r"\\|[{}]|frac|mathrm|mathbf|operatorname|\bbar|\bhat\b|tilde|left|right",
+                             text), label
