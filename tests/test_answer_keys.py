@@ -86,6 +86,14 @@ def test_bias_step_explains_the_broadcast_with_the_nets_own_layout():
     assert "rows as examples" not in column
 
 
+def test_a_broadcast_divisor_is_not_called_added():
+    # batch norm's xhat = xc / sigma uses sigma in every row; the key said it was "added to every
+    # row of the pre-activation", which is false of a divisor and names a node that is not there
+    text = render_latex(derive("cs231n_batchnorm"))
+    assert r"$\sigma$ is used in every row of $\hat{x}$ (broadcast over the rows)" in text
+    assert r"$\sigma$ is added" not in text
+
+
 def test_inline_activation_step_gives_the_pre_activation_adjoint():
     text = _doc("batch_tanh_softmax")
     assert (r"$H_2$ applies an element-wise activation to a pre-activation $u$; by the element-wise rule "

@@ -157,9 +157,17 @@ def _general_sentence(c: Context, s: Step) -> str:
     if isinstance(e, Apply) and e.op in ("sum", "mean") and e.kw.get("axis") is not None and e.args[0].ndim == 2:
         axis = e.kw["axis"]
         lines = "row" if axis == 0 else "column"
-        words.append(f"${c.name(t)}$ is added to every {lines} of the pre-activation (broadcast over the "
-                     f"{lines}s), so each entry of ${c.name(t)}$ collects the adjoints of all the entries it was "
-                     f"added to: the sum over axis {axis}.")
+        adds = [sub for sub in walk(d) if isinstance(sub, Apply) and sub.op == "add"
+                and any(isinstance(a, Var) and a.name == t for a in sub.args)] if d is not None else []
+        if adds:   # a bias: b is added to every row of X W (inline in tanh(X W + b): the pre-activation)
+            into = f"${c.name(src)}$" if adds[0] is d else "the pre-activation"
+            words.append(f"${c.name(t)}$ is added to every {lines} of {into} (broadcast over the "
+                         f"{lines}s), so each entry of ${c.name(t)}$ collects the adjoints of all the entries it "
+                         f"was added to: the sum over axis {axis}.")
+        else:       # used in every row some other way (xhat = xc / sigma): each row passes its share back
+            words.append(f"${c.name(t)}$ is used in every {lines} of ${c.name(src)}$ (broadcast over the "
+                         f"{lines}s), so each entry of ${c.name(t)}$ collects what every {lines} passes back: "
+                         f"the sum over axis {axis}.")
     elif isinstance(e, Apply) and e.op == "matmul" and isinstance(e.args[1], Apply) and e.args[1].op == "transpose":
         w = c.tex(e.args[1].args[0])
         words.append(f"The pre-activation is $u = {c.name(t)} {w}$: row $i$ of $u$ is row $i$ of "
