@@ -190,3 +190,18 @@ def test_prose_for_normalisation_broadcast_and_transposed_products():
     att = render_latex(derive(str(DATA / "catalogue" / "attention.toml")), sections=["chain"])
     assert r"S_{ij} = \frac{1}{2} \sum_k Q_{ik}\, K_{jk}" in att
     assert r"\operatorname{diag}\left(A_{i,:}\right) - A_{i,:}^\top A_{i,:}" in att
+
+
+def _all_nets():
+    from symgrad.spec import bundled_names, course_spec_names
+    return [str(p) for p in CATALOGUE] + bundled_names() + course_spec_names()
+
+
+@pytest.mark.parametrize("net", _all_nets(), ids=lambda n: Path(n).stem)
+def test_a_sentence_that_points_at_the_display_ends_there(net):
+    # with two paths the key read "... gives: $\hat{y}$ is a scalar ..." (ridge_regression, batch
+    # norm's xc): a colon that announces the display must end its paragraph
+    text = render_latex(derive(net))
+    for paragraph in text.split("\n"):
+        if "gives:" in paragraph:
+            assert paragraph.rstrip().endswith("gives:"), paragraph[:300]

@@ -317,9 +317,23 @@ def chain_section(c: Context):
             else:
                 sentences.append(fused[1])
         unique = list(dict.fromkeys(sentences))   # a tied parameter may repeat a sentence
+        sources = list(dict.fromkeys(s.source for s in ss))
+        if len(sources) > 1 and len(unique) == len(ss):   # one sentence per path: each says which path it is
+            paths = ", ".join(f"${c.name(x)}$" for x in sources[:-1]) + f" and ${c.name(sources[-1])}$"
+            unique = [f"It reaches the loss through {paths}, and its adjoint is the sum of what each passes back."] \
+                + [f"Through ${c.name(s.source)}$: " + _as_clause(sentence) for s, sentence in zip(ss, unique)]
         blocks.append(Block("text", text=f"Adjoint of ${c.name(t)}$ (${c.size(t)}$). " + " ".join(unique)))
         blocks.append(Block("align", rows=rows + jac_rows + index_rows, claims=claims))
     return blocks + _stable_forms(c)
+
+
+def _as_clause(sentence: str) -> str:
+    """A step's sentence inside a list of paths: the display comes after all of them, so a sentence
+    that ended by pointing at it ("... gives:") ends with a full stop."""
+    sentence = sentence.rstrip()
+    if sentence.endswith(" gives:"):
+        return sentence[:-1] + " this path's term."
+    return sentence[:-1] + "." if sentence.endswith(":") else sentence
 
 
 def _in_textbook_terms(c: Context, e):
