@@ -32,7 +32,7 @@ def test_check_and_prove(name, capsys):
     assert main(["prove", name]) == 0
 
 
-@pytest.mark.parametrize("name", COURSE_SPECS)
+@pytest.mark.parametrize("name", course_spec_names())   # every course's spec: makemore's ran 27 pt off the page
 def test_answer_key_compiles(name, tmp_path, capsys):
     if shutil.which("pdflatex") is None:
         pytest.fail("pdflatex is not installed")

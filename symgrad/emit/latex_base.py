@@ -54,6 +54,7 @@ class Block:
     header: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     wide: bool = False             # a table with long formulas (paragraph columns)
+    widths: list = field(default_factory=list)   # a wide table's columns, as shares of \linewidth
     claims: list = field(default_factory=list)   # the equalities it states (Claim), for --check
 
 
@@ -81,8 +82,9 @@ def loss_name(d: Derivation) -> str:
 
 
 def math(text: str) -> str:
-    """text in inline math mode: $text$."""
-    return f"${text}$"
+    """text in inline math mode: $text$; nothing for no text ("$$" opens display math in a paragraph
+    cell: a forward table's empty Input cell stopped pdflatex)."""
+    return f"${text}$" if text else ""
 
 
 class Context:

@@ -146,9 +146,43 @@ def _reads(c: Context, n: str, defs) -> list[str]:
 def _table(header, rows) -> Block:
     """A table, with paragraph columns (its formulas wrap) once a cell is long."""
     wide = any(len(cell) > WIDE_CELL for row in rows for cell in row[1:])
+    widths = []
     if wide:
         rows = [row[:-1] + [_breakable(row[-1])] for row in rows]
-    return Block("table", header=header, rows=rows, wide=wide)
+        widths = _column_widths(header, rows)
+    return Block("table", header=header, rows=rows, wide=wide, widths=widths)
+
+
+#: \small text in the document's 11 pt: about 5.5 pt a character; a letter page's text is 498 pt wide;
+#: each column has 6 pt of padding on either side
+CHAR_PT, LINE_PT, PAD_PT = 5.5, 498.0, 12.0
+
+
+def _plain_length(cell: str) -> int:
+    """About how many characters wide a cell prints: a fraction as wide as its longer part."""
+    import re
+
+    from ..figures import tex_label
+    frac = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+    font = re.compile(r"\\(?:mathrm|mathcal|mathbf|boldsymbol|operatorname|mathit|text)\{([^{}]*)\}")
+    for _ in range(8):   # innermost first: a part may itself hold a fraction
+        plain = frac.sub(lambda m: max(m.groups(), key=lambda p: len(tex_label(p))), font.sub(r"\1", cell))
+        if plain == cell:
+            break
+        cell = plain
+    return len(tex_label(cell))
+
+
+def _column_widths(header, rows) -> list[float]:
+    """Each column's share of \\linewidth: the leading ones as wide as their longest cell (up to
+    0.3 each), the last (the formulas) what remains. A fixed 0.68 for the last column ran makemore's
+    forward table 27 pt off the page once its Input column held two long names."""
+    leading = []
+    for k in range(len(header) - 1):
+        chars = max(_plain_length(str(cell)) for cell in [header[k]] + [r[k] for r in rows])
+        leading.append(min(0.3, round((chars * CHAR_PT + 2) / LINE_PT, 3)))
+    last = 1.0 - sum(leading) - len(header) * PAD_PT / LINE_PT - 0.01
+    return leading + [round(last, 3)]
 
 
 def _claimed(block: Block, targets: list, kind: str, lhs: list, exprs: list) -> Block:
