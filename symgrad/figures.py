@@ -38,7 +38,9 @@ def _dot_string(text: str) -> str:
 _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "theta": "θ",
           "lambda": "λ", "mu": "μ", "sigma": "σ", "tau": "τ", "phi": "φ", "ell": "ℓ", "odot": "⊙",
           "top": "ᵀ", "cdot": "·", "times": "×", "sum": "Σ", "partial": "∂", "quad": " ", "le": "≤", "ge": "≥"}
-_SUB = str.maketrans("0123456789+-()ijkn", "₀₁₂₃₄₅₆₇₈₉₊₋₍₎ᵢⱼₖₙ")
+#: every subscript letter Unicode has (no c, b, d...: v_c stays as it is)
+_SUB_LETTERS = "aehijklmnoprstuvx"
+_SUB = str.maketrans("0123456789+-()" + _SUB_LETTERS, "₀₁₂₃₄₅₆₇₈₉₊₋₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 _SUP = str.maketrans("0123456789+-()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁿ")
 
 
@@ -51,7 +53,7 @@ def tex_label(tex: str) -> str:
     \\frac{\\mathrm{xc}}{\\sigma} -> xc/σ, \\bar{o} -> ō."""
     import re
     t = tex
-    t = re.sub(r"\\[,;]", " ", t)
+    t = re.sub(r"\\[,;]", " ", t).replace("\\_", "_")
     t = re.sub(r"\\(?:left|right|big|Big|!)", "", t)
     t = re.sub(r"\\begin\{[a-z]*matrix\}", "[", t)
     t = re.sub(r"\\end\{[a-z]*matrix\}", "]", t).replace("&", ",")
@@ -70,7 +72,8 @@ def tex_label(tex: str) -> str:
         if t == before:
             break
     t = re.sub(r"\\([A-Za-z]+)", lambda m: _GREEK.get(m.group(1), m.group(1)), t)
-    t = re.sub(r"_\{([0-9+\-()ijkn]+)\}|_([0-9ijkn])", lambda m: (m.group(1) or m.group(2)).translate(_SUB), t)
+    t = re.sub(r"_\{([0-9+\-()" + _SUB_LETTERS + r"]+)\}|_([0-9" + _SUB_LETTERS + r"])(?![A-Za-z])",
+               lambda m: (m.group(1) or m.group(2)).translate(_SUB), t)
     t = re.sub(r"\^\{([0-9+\-()n]+)\}|\^([0-9n])", lambda m: (m.group(1) or m.group(2)).translate(_SUP), t)
     t = t.replace("^ᵀ", "ᵀ").replace("^{ᵀ}", "ᵀ")
     t = re.sub(r"\^\{([^{}]*)\}", lambda m: "^(" + m.group(1).replace(" ", "") + ")", t)
