@@ -34,6 +34,17 @@ def _operator(syntax: str, spelling: str) -> str:
     return RULES.spelled(syntax, spelling).name
 
 
+def did_you_mean(name: str, candidates) -> str:
+    """' (did you mean 'y_hat'?)' for a near miss (yhat, onehot, Relu), else ''. Underscores and case
+    are what students drop or change most, so they are compared without them first."""
+    import difflib
+    candidates = list(dict.fromkeys(candidates))
+    bare = {c.replace("_", "").lower(): c for c in candidates}
+    key = name.replace("_", "").lower()
+    near = [bare[key]] if key in bare else difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return f" (did you mean {near[0]!r}?)" if near and near[0] != name else ""
+
+
 @dataclass
 class GraphNode:
     """One operation with a name: ``name = expr``."""
@@ -205,7 +216,8 @@ class Lowering:
                             "nodes may only use earlier nodes")
         if node.id in callable_functions():
             raise SpecError(f"{node.id!r} (column {node.pos}) is a function; call it as {node.id}(...)")
-        raise SpecError(f"undefined name {node.id!r} at column {node.pos}; not an input, parameter, "
+        near = did_you_mean(node.id, [*self.env, *self.sizes])
+        raise SpecError(f"undefined name {node.id!r} at column {node.pos}{near}; not an input, parameter, "
                         "earlier node or size")
 
     def binop(self, node: BinOp) -> Expr:
@@ -251,7 +263,8 @@ class Lowering:
             return self.composite(node)
         rule = RULES.spelled(CALL, func, self.LANGUAGE)
         if rule is None:
-            raise SpecError(f"unknown function {func!r} at column {node.pos}; known functions: "
+            raise SpecError(f"unknown function {func!r} at column {node.pos}"
+                            f"{did_you_mean(func, callable_functions())}; known functions: "
                             + ", ".join(callable_functions()))
         arrays, given = self.bind(rule, node)
         attrs = {}

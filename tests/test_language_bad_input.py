@@ -112,3 +112,23 @@ def test_integer_labels_train(tmp_path):
     losses = [float(line.split()[-1]) for line in run.stdout.splitlines()
               if line.split() and line.split()[0].isdigit()]
     assert losses[-1] < 0.6 * losses[0], run.stdout
+
+
+@pytest.mark.parametrize("typed, meant", [("yhat", "y_hat"), ("onehot(o)", "one_hot"), ("Relu(v_c)", "relu"),
+                                          ("Y_HAT", "y_hat"), ("y_hatt", "y_hat")])
+def test_a_near_miss_name_is_suggested(typed, meant):
+    # what students type: an underscore dropped, a capital, one letter more
+    from symgrad import derive
+    from symgrad.errors import SpecError
+    from symgrad.verify.answer import verify_answer
+    with pytest.raises(SpecError, match=rf"\(did you mean '{meant}'\?\)"):
+        verify_answer(derive("word2vec_naive"), "v_c", typed)
+
+
+def test_no_suggestion_for_a_name_like_nothing():
+    from symgrad import derive
+    from symgrad.errors import SpecError
+    from symgrad.verify.answer import verify_answer
+    with pytest.raises(SpecError) as info:
+        verify_answer(derive("word2vec_naive"), "v_c", "zzz")
+    assert "did you mean" not in str(info.value)
