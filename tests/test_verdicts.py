@@ -50,3 +50,19 @@ def test_answer_key_reads_back_as_correct(wrt):
     assert right.verdict == "correct" and right.key_latex
     assert symgrad.verify("pset3", wrt, right.key_latex, language="latex").verdict == "correct"
     assert symgrad.verify("pset3", wrt, "W0", show_key=True).key_latex is None
+
+
+@pytest.mark.parametrize("answer, mistakes", [
+    ("U.T @ (y_hat - one_hot(o, W)).T", ["shape_only"]),          # right values as a column
+    ("-(U.T @ (y_hat - one_hot(o, W)).T)", ["sign_error"]),      # a column and a second mistake
+    ("U.T @ reshape(y_hat - one_hot(o, W), W)", None),           # the right shape: correct
+])
+def test_an_answer_off_only_by_a_unit_dimension_is_judged_in_the_gradients_shape(answer, mistakes):
+    # students write U^T (y_hat - y) with column vectors; v_c is 1-D here, so (D, 1) is not its shape,
+    # but the verdict says whether the values are right instead of "unknown"
+    v = symgrad.verify("word2vec_naive", "v_c", answer)
+    if mistakes is None:
+        assert v.verdict == "correct"
+    else:
+        assert v.verdict == "incorrect" and "shape (D, 1)" in v.message
+        assert [d["mistake"] for d in v.diagnosis] == mistakes

@@ -152,7 +152,7 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
                        f"{name}, {show_shape(expected_shape) if expected_shape else 'a scalar'}")
         out.method = "numeric"
         out.counterexample = counterexample(d, pts[0], want[0], got[0])
-        out.diagnosis = diagnose(d, name, got, pts, ctx)
+        out.diagnosis = _diagnose_reshaped(d, name, got, want, pts, ctx)
         return out
     usable = [i for i in range(len(pts)) if finite(got[i]) and finite(want[i])]
     bad = [i for i in usable if not close(got[i], want[i])]
@@ -193,6 +193,24 @@ def verify_expr(d: Derivation, name: str, answer: Expr, *, time_limit: float = T
     out.message = (f"equal to dL/d{name} at {len(usable)} random points and {len(kinks)} kink points "
                    f"(sizes {_sizes(ctx)}); {why}")
     return out
+
+
+def _diagnose_reshaped(d: Derivation, name: str, got: list, want: list, pts: list, ctx) -> list[dict]:
+    """The mistakes of an answer of another shape. As it is first (a transposed column is
+    ``layout_transposed``); when nothing is named and the shapes differ only by dimensions of size 1
+    ((D, 1) for (D,)), its values are judged in the gradient's shape: a right answer written as a
+    column is ``shape_only``, a wrong one still gets its mistake."""
+    def squeezed(a):
+        return tuple(n for n in np.shape(a) if n != 1)
+    as_given = diagnose(d, name, got, pts, ctx)   # a transposed column is layout_transposed, said first
+    if as_given[0]["mistake"] != "unknown" or \
+            not all(g is not None and squeezed(g) == squeezed(w) for g, w in zip(got, want)):
+        return as_given
+    flat = [np.reshape(g, np.shape(w)) for g, w in zip(got, want)]
+    pairs = [(f, w) for f, w in zip(flat, want) if finite(f) and finite(w)]
+    if pairs and all(close(f, w) for f, w in pairs):
+        return [{"mistake": "shape_only", "message": MESSAGES["shape_only"]}]
+    return diagnose(d, name, flat, pts, ctx)
 
 
 def rows_sum_to_one(d: Derivation, answer: Expr, truth: Expr, pts: list, ctx) -> list[str]:

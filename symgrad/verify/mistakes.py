@@ -64,11 +64,16 @@ MESSAGES = {
                          "gradient has the shape of the variable (denominator layout).",
     "not_accumulated": "The gradient is assigned instead of added: a node (or parameter) used more than once "
                        "must collect every contribution (+=), so a second backward pass adds to the first.",
+    "shape_only": "The values are right but the shape is not: the answer keeps a dimension of size 1 (a column "
+                  "or row vector) where the gradient has the variable's own shape, or drops one it has. Reshape "
+                  "it (or leave out the .T / keepdims that made it).",
     "unknown": "The answer differs from the correct one in a way none of the catalogued mistakes explains.",
 }
 
 CODE_ONLY = ("not_accumulated",)   # seen only in students' code, never in a formula
-REPAIR_ONLY = ("extra_term",)      # found only by editing the answer (repair), not as a variant of the truth
+#: found not as a variant of the truth: by editing the answer (repair), or by its shape (an answer right
+#: but for a dimension of size 1, judged in the gradient's shape by verify)
+REPAIR_ONLY = ("extra_term", "shape_only")
 MISTAKES = tuple(m for m in MESSAGES if m not in CODE_ONLY)
 
 
