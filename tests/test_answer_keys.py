@@ -205,3 +205,19 @@ def test_a_sentence_that_points_at_the_display_ends_there(net):
     for paragraph in text.split("\n"):
         if "gives:" in paragraph:
             assert paragraph.rstrip().endswith("gives:"), paragraph[:300]
+
+
+@pytest.mark.parametrize("net", _all_nets(), ids=lambda n: Path(n).stem)
+def test_conventions_explain_every_notation_the_key_uses(net):
+    # \operatorname{pick}, rows, scatter, reshape, flatten and [A]_{:, a:b} slices appear in course keys;
+    # each is explained once in Conventions when (and only when) the document prints it
+    from symgrad.rules import RULES
+    text = render_latex(derive(net))
+    head, rest = text.split("Conventions", 1)[1].split("\\end{itemize}", 1)
+    marks = {"one_hot": r"\operatorname{onehot}", "pick": r"\operatorname{pick}", "rows": r"\operatorname{rows}",
+             "scatter_rows": r"\operatorname{scatter}", "reshape": r"\operatorname{reshape}",
+             "flatten": r"\operatorname{flatten}", "slice": r"\\right\]_\{[^{}]*:"}   # a range: entries have none
+    assert set(marks) == {r.name for r in RULES._rules.values() if r.notation}
+    for op, mark in marks.items():
+        assert (RULES[op].notation in head) == bool(re.search(re.escape(mark) if op != "slice" else mark, rest)), \
+            (op, net)

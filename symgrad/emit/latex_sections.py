@@ -19,6 +19,7 @@ from .latex_base import Block, Claim, Context, Section, Writeup, break_rows, mat
 from .latex_chain import chain_section
 from .latex_entries import entries_section
 from .latex_fused import fused_section
+from .tex_plain import tex_label
 from .latex_steps import adjoint_targets, entry_names
 from .printers import LatexIRPrinter
 
@@ -130,6 +131,12 @@ def _conventions(c: Context):
                      r"adds them along each row (a column of row sums, over axis 1); $\operatorname{diag}(A "
                      r"\mathbf{1})\, B$ multiplies row $i$ of $B$ by the $i$-th row sum of $A$. Where a gradient "
                      r"is a column (a bias of shape $m \times 1$), $A \mathbf{1}$ is that column.")
+    used = []   # operations whose printed form needs a word (pick, rows, slices...): each rule says it
+    for x in shown:
+        for e in walk(x):
+            if isinstance(e, Apply) and RULES[e.op].notation and e.op not in used:
+                used.append(e.op)
+    items += [RULES[op].notation for op in used]
     items += _reductions(c) + _kink_notes(c)
     return [Block("items", items=items)]
 
@@ -162,7 +169,6 @@ def _plain_length(cell: str) -> int:
     """About how many characters wide a cell prints: a fraction as wide as its longer part."""
     import re
 
-    from ..figures import tex_label
     frac = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
     font = re.compile(r"\\(?:mathrm|mathcal|mathbf|boldsymbol|operatorname|mathit|text)\{([^{}]*)\}")
     for _ in range(8):   # innermost first: a part may itself hold a fraction

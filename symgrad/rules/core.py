@@ -115,6 +115,8 @@ class Rule:
         domain: Where gradient checks sample the operation's array inputs:
             real | positive | nonzero, one for all or a tuple with one per input.
         doc: One line for documentation.
+        notation: What its printed LaTeX form means, as a sentence of LaTeX text for the answer
+            key's Conventions (listed when the document uses it); empty when the form needs no word.
         syntax: How it is written: CALL ``f(x, ...)``, INFIX ``a + b``, PREFIX
             ``-a``, POWER ``a ** c``, POSTFIX ``a.T``, HIDDEN (printed as its
             only argument: a node that names another value).
@@ -154,6 +156,7 @@ class Rule:
     kinks: tuple = ()
     domain: str = "real"
     doc: str = ""
+    notation: str = ""
     extra: dict = field(default_factory=dict)
     numpy_out: "OutForm | None" = None
     scalar_code: "ScalarForm | None" = None

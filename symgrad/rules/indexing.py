@@ -63,6 +63,7 @@ RULES.add(Rule(
     numpy=_one_hot_numpy,
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{onehot}}\\left({args[0].text}\\right)"),
     evaluate=_one_hot_evaluate, domain="index",
+    notation=r"$\operatorname{onehot}(y)$ has one row per label: row $i$ is 1 in column $y_i$ and 0 elsewhere.",
     doc="one_hot(y): row y_i of the identity for each label (shape (n, classes))",
     signature=(Arg("y", ARRAY), Arg("classes", SIZE, keyword=True)), extra={"integer": (0,), "bound": "classes"},
     samples=((((3,),), {"classes": sp.Integer(3)}),)))
@@ -99,6 +100,7 @@ RULES.add(Rule(
     numpy=_pick_numpy,
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{pick}}\\left({args[0].text}, {args[1].text}\\right)"),
     evaluate=_pick_evaluate, domain=("real", "index"),
+    notation=r"$\operatorname{pick}(Z, y)$ takes one entry per row: entry $i$ is $Z_{i, y_i}$.",
     doc="pick(Z, y): Z[i, y_i] for every row i (also written Z[range(n), y])",
     extra={"integer": (1,), "bound_of": (0, 1)}, samples=((((3, 4), (3,)), {}),)))
 
@@ -125,6 +127,8 @@ RULES.add(Rule(
     numpy=_rows_numpy,
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{rows}}\\left({args[0].text}, {args[1].text}\\right)"),
     evaluate=lambda args, node, ctx: args[0][_integers(args[1])], domain=("real", "index"),
+    notation=(r"$\operatorname{rows}(C, \mathit{ix})$ looks rows up in the table $C$: row $k$ of the result is "
+              r"row $\mathit{ix}_k$ of $C$."),
     doc="rows(C, ix): row ix of C for every index (C[ix]; shape ix.shape + (D,))",
     extra={"integer": (1,), "bound_of": (0, 0)}, samples=((((3, 2), (4,)), {}), (((3, 2), (2, 3)), {}))))
 
@@ -157,6 +161,9 @@ RULES.add(Rule(
     latex=lambda args, node, ctx: Printed(
         f"\\operatorname{{scatter}}_{{{sp.latex(node.kw['size'])}}}\\left({args[0].text}, {args[1].text}\\right)"),
     evaluate=_scatter_evaluate, domain=("real", "index"), language=ANSWER,
+    notation=(r"$\operatorname{scatter}_V(G, \mathit{ix})$ is the adjoint of $\operatorname{rows}$: a $V$-row "
+              r"table of zeros with row $k$ of $G$ added into row $\mathit{ix}_k$, so an index that occurs twice "
+              r"collects both rows."),
     doc="scatter_rows(G, ix, size=V): a (V, D) zero table with row G[k] added at row ix[k] (the adjoint of rows)",
     signature=(Arg("g", ARRAY), Arg("ix", ARRAY), Arg("size", SIZE, keyword=True)),
     extra={"integer": (1,)}, samples=((((4, 2), (4,)), {"size": sp.Integer(3)}),)))
@@ -185,6 +192,8 @@ RULES.add(Rule(
         "\\operatorname{reshape}_{" + " \\times ".join(sp.latex(d) for d in node.kw["shape"]) + "}"
         f"\\left({args[0].text}\\right)"),
     evaluate=lambda args, node, ctx: np.reshape(args[0], ctx.shape(node.kw["shape"])),
+    notation=(r"$\operatorname{reshape}_{a \times b}(X)$ holds the entries of $X$ in the same row-major "
+              r"order, arranged as $a \times b$."),
     doc="reshape(x, d1, d2, ...): the same entries in row-major order, in a new shape",
     signature=(Arg("x", ARRAY), Arg("shape", SIZES)),
     samples=((((2, 3),), {"shape": (sp.Integer(3), sp.Integer(2))}),
@@ -203,5 +212,7 @@ RULES.add(Rule(
     numpy=lambda args, node, ctx: Printed(f"np.reshape({args[0].text}, (np.shape({args[0].text})[0], -1))"),
     latex=lambda args, node, ctx: Printed(f"\\operatorname{{flatten}}\\left({args[0].text}\\right)"),
     evaluate=lambda args, node, ctx: np.reshape(args[0], (np.shape(args[0])[0], -1)),
+    notation=(r"$\operatorname{flatten}(X)$ keeps the first axis of $X$ and lays the others out in one "
+              r"row, in row-major order."),
     doc="flatten(x): x as (x.shape[0], the product of the other sizes)",
     samples=((((2, 3, 2),), {}), (((2, 3),), {}))))

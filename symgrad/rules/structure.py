@@ -109,6 +109,8 @@ def _slice_evaluate(args, node, ctx):
 RULES.add(Rule(
     "slice", "structure", 1, _slice_shape, (_slice_vjp,),
     numpy=_slice_numpy, latex=_slice_latex, evaluate=_slice_evaluate,
+    notation=(r"$\left[A\right]_{:, a:b}$ is columns $a$ to $b$ of $A$ (and $\left[A\right]_{a:b}$ rows $a$ "
+              r"to $b$), counted from 1 with both ends included."),
     doc="a[..., start:stop] along one axis (the adjoint of concat)", language=ANSWER,
     signature=(Arg("x", ARRAY), Arg("axis", AXIS, keyword=True), Arg("start", SIZE, keyword=True),
                Arg("stop", SIZE, keyword=True)),
