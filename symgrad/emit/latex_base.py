@@ -54,7 +54,7 @@ class Block:
     header: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     wide: bool = False             # a table with long formulas (paragraph columns)
-    widths: list = field(default_factory=list)   # a wide table's columns, as shares of \linewidth
+    widths: list = field(default_factory=list)   # a wide table's column widths (LaTeX dimensions)
     claims: list = field(default_factory=list)   # the equalities it states (Claim), for --check
 
 

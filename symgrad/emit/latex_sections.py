@@ -160,9 +160,9 @@ def _table(header, rows) -> Block:
     return Block("table", header=header, rows=rows, wide=wide, widths=widths)
 
 
-#: \small text in the document's 11 pt: about 5.5 pt a character; a letter page's text is 498 pt wide;
-#: each column has 6 pt of padding on either side
-CHAR_PT, LINE_PT, PAD_PT = 5.5, 498.0, 12.0
+#: \small text in the document's 11 pt: about 5.5 pt a character; each column has 6 pt of padding on
+#: either side; a leading column is at most 150 pt wide (it wraps beyond)
+CHAR_PT, PAD_PT, MAX_LEADING_PT = 5.5, 12.0, 150.0
 
 
 def _plain_length(cell: str) -> int:
@@ -179,16 +179,17 @@ def _plain_length(cell: str) -> int:
     return len(tex_label(cell))
 
 
-def _column_widths(header, rows) -> list[float]:
-    """Each column's share of \\linewidth: the leading ones as wide as their longest cell (up to
-    0.3 each), the last (the formulas) what remains. A fixed 0.68 for the last column ran makemore's
-    forward table 27 pt off the page once its Input column held two long names."""
+def _column_widths(header, rows) -> list[str]:
+    """Each column's width as a LaTeX dimension: the leading ones as wide as their longest cell (in pt),
+    the last (the formulas) what remains of \\linewidth, whatever the page (a fragment input into a
+    narrower document too). A fixed 0.68\\linewidth for the last column ran makemore's forward table
+    27 pt off the page once its Input column held two long names."""
     leading = []
     for k in range(len(header) - 1):
         chars = max(_plain_length(str(cell)) for cell in [header[k]] + [r[k] for r in rows])
-        leading.append(min(0.3, round((chars * CHAR_PT + 2) / LINE_PT, 3)))
-    last = 1.0 - sum(leading) - len(header) * PAD_PT / LINE_PT - 0.01
-    return leading + [round(last, 3)]
+        leading.append(min(MAX_LEADING_PT, round(chars * CHAR_PT + 2)))
+    rest = sum(leading) + len(header) * PAD_PT + 2
+    return [f"{w:g}pt" for w in leading] + [f"\\dimexpr\\linewidth-{rest:g}pt\\relax"]
 
 
 def _claimed(block: Block, targets: list, kind: str, lhs: list, exprs: list) -> Block:
