@@ -66,3 +66,15 @@ def test_an_answer_off_only_by_a_unit_dimension_is_judged_in_the_gradients_shape
     else:
         assert v.verdict == "incorrect" and "shape (D, 1)" in v.message
         assert [d["mistake"] for d in v.diagnosis] == mistakes
+
+
+@pytest.mark.parametrize("spec, wrt, answer", [
+    ("multiclass", "b2", "p"),                                   # p for p - y
+    ("multiclass", "W2", "outer(p, h)"),                         # and carried on to a weight
+    ("word2vec_naive", "v_c", "U.T @ reshape(y_hat, W)"),        # softmax written out, integer label
+    ("cs231n_softmax", "x", "softmax(x, axis=1) / N"),           # log_softmax's adjoint, a mean
+])
+def test_the_labels_term_left_out_is_named(spec, wrt, answer):
+    v = symgrad.verify(spec, wrt, answer)
+    assert v.verdict == "incorrect"
+    assert [d["mistake"] for d in v.diagnosis] == ["label_term_dropped"]

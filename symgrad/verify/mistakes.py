@@ -64,6 +64,9 @@ MESSAGES = {
                          "gradient has the shape of the variable (denominator layout).",
     "not_accumulated": "The gradient is assigned instead of added: a node (or parameter) used more than once "
                        "must collect every contribution (+=), so a second backward pass adds to the first.",
+    "label_term_dropped": "The labels' term is missing: through softmax with a cross-entropy loss the scores' "
+                          "gradient is p - y (the probabilities minus the one-hot labels, times the loss's 1/N "
+                          "if it is a mean); the answer keeps p only.",
     "shape_only": "The values are right but the shape is not: the answer keeps a dimension of size 1 (a column "
                   "or row vector) where the gradient has the variable's own shape, or drops one it has. Reshape "
                   "it (or leave out the .T / keepdims that made it).",
@@ -225,6 +228,15 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
         g = d.adjoint_var(c.source)
         out.append(("softmax_jacobian_diagonal",
                      apply("mul", g, apply("mul", r, apply("sub", Const(1), r)))))
+    if c.op in ("softmax", "log_softmax") and op_expr is not None and _reads_labels(d):
+        # p where p - y belongs: with a label's -log p_y upstream, the scores' adjoint is s (p - onehot(y));
+        # the answer keeps the part every class gets (the softmax times the upstream's row sum) only
+        r, g, axis = node.var, d.adjoint_var(c.source), op_expr.kw.get("axis")
+        if c.op == "softmax":
+            kept = apply("neg", apply("mul", r, apply("sum", apply("mul", g, r), axis=axis, keepdims=True)))
+        else:
+            kept = apply("neg", apply("mul", apply("exp", r), apply("sum", g, axis=axis, keepdims=True)))
+        out.append(("label_term_dropped", kept))
     if c.op == "concat" and isinstance(c.expr, Apply) and c.expr.op == "slice":
         if op_expr is not None and any(isinstance(a, Apply) and a.op in ("ones", "zeros") for a in op_expr.args):
             out.append(("concat_ones_kept", c.expr.args[0]))
@@ -353,6 +365,11 @@ def _op_expr(d: Derivation, c: Contribution) -> Apply | None:
         if isinstance(node, Apply) and node.op == c.op and len(node.args) > c.index:
             return node
     return None
+
+
+def _reads_labels(d: Derivation) -> bool:
+    """Whether the net has labels or targets: an input of integer or one-hot kind."""
+    return any(kind.kind != "real" for kind in d.spec.kinds.values())
 
 
 def _depends_on_data(d: Derivation, source: str) -> bool:
