@@ -54,6 +54,9 @@ MESSAGES = {
                              "(sigma instead of sigma').",
     "bias_not_summed": "The bias gradient is not summed over the batch: a bias is shared by every row, "
                        "so the per-row gradients add up.",
+    "bias_summed_wrong_axis": "The bias gradient is summed over the wrong axis (or over every axis): a bias "
+                              "is shared by the rows of the batch, so its gradient sums the per-row gradients "
+                              "over the batch axis only, one entry per output.",
     "concat_ones_kept": "The gradient of the concatenated ones column is kept; it is a constant, so its "
                         "column must be dropped.",
     "softmax_jacobian_diagonal": "The softmax Jacobian is treated as diagonal (p(1-p)); every output of a "
@@ -223,12 +226,40 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     if c.op == "concat" and isinstance(c.expr, Apply) and c.expr.op == "slice":
         if op_expr is not None and any(isinstance(a, Apply) and a.op in ("ones", "zeros") for a in op_expr.args):
             out.append(("concat_ones_kept", c.expr.args[0]))
-    if c.op in ("add", "sub", "mul", "div") and isinstance(c.expr, Apply) and c.expr.op == "sum":
-        inner = c.expr
+    if c.op in ("add", "sub", "mul", "div", "transpose"):   # a broadcast's adjoint: b, or b.T (Z = A W^T + b^T)
+        for mistake in ("bias_not_summed", "bias_summed_wrong_axis"):
+            for new in _rebuild(c.expr, _node_rewrites(_unbroadcast_sums, mistake)):
+                out.append((mistake, new))
+                if new.ndim == 2:     # the same mistake written in the other layout
+                    out.append((mistake, apply("transpose", new)))
+    return out
+
+
+def _unbroadcast_sums(e: Expr) -> list:
+    """A broadcast's adjoint ``sum(g, axis)``: its sum left out (``bias_not_summed``), or taken over
+    the other axis or every axis (``bias_summed_wrong_axis``): (mistake, rewritten node) pairs. The
+    shape changes, so :func:`_variants` keeps them for the asked-for name itself only."""
+    if isinstance(e, Apply) and e.op == "matmul" and _is_ones_row(e.args[0]) and _has_adjoint(e.args[1]):
+        inner, axis, keepdims = e.args[1], 0, True        # ones(N, 1).T @ g: the batch sum written as a product
+    elif isinstance(e, Apply) and e.op == "sum" and _has_adjoint(e.args[0]):
+        inner, axis, keepdims = e.args[0], e.kw.get("axis"), e.kw.get("keepdims", False)
         while isinstance(inner, Apply) and inner.op == "sum":
             inner = inner.args[0]
-        out.append(("bias_not_summed", inner))
+    else:
+        return []
+    out = [("bias_not_summed", inner)]
+    if inner.ndim == 2 and axis is not None and not isinstance(axis, tuple):
+        out += [("bias_summed_wrong_axis", new) for new in
+                _try("sum", inner, axis=1 - axis % 2, keepdims=keepdims)]
+    if inner.ndim >= 1 and axis is not None:
+        out += [("bias_summed_wrong_axis", new) for new in _try("sum", inner)]
     return out
+
+
+def _is_ones_row(e: Expr) -> bool:
+    """``ones(N, 1).T``: the row of ones whose product with g sums g's rows."""
+    return isinstance(e, Apply) and e.op == "transpose" and isinstance(e.args[0], Apply) and \
+        e.args[0].op == "ones" and e.args[0].ndim == 2 and as_sympy(e.args[0].shape[1]) == 1
 
 
 def _broadcast(e: Expr, shape: tuple) -> Expr:
