@@ -57,6 +57,9 @@ MESSAGES = {
     "bias_summed_wrong_axis": "The bias gradient is summed over the wrong axis (or over every axis): a bias "
                               "is shared by the rows of the batch, so its gradient sums the per-row gradients "
                               "over the batch axis only, one entry per output.",
+    "statistics_as_constants": "The batch statistics (mean, variance) are treated as constants: they are "
+                               "computed from the input too, so its gradient also flows through them (the "
+                               "terms with sums over the batch are missing).",
     "concat_ones_kept": "The gradient of the concatenated ones column is kept; it is a constant, so its "
                         "column must be dropped.",
     "softmax_jacobian_diagonal": "The softmax Jacobian is treated as diagonal (p(1-p)); every output of a "
@@ -417,6 +420,44 @@ def _dropped_paths(d: Derivation, name: str, target: str, parts: list, truth: Ex
     return out
 
 
+def _is_statistic(d: Derivation, source: str) -> bool:
+    """A node that reduces along an axis (a batch mean or variance): ``mean(x, axis=0)``."""
+    if source not in d.graph.variables() or source in d.graph.inputs or source in d.graph.params:
+        return False
+    expr = d.graph.node(source).expr
+    return isinstance(expr, Apply) and expr.op in ("mean", "sum") and expr.kw.get("axis") is not None
+
+
+def _feeds_statistics(d: Derivation, source: str, memo: dict) -> bool:
+    """The node is a statistic, or every node it feeds does (the square inside the variance)."""
+    if source not in memo:
+        memo[source] = False
+        users = [c.source for c in d.contributions.get(source, ())]
+        memo[source] = _is_statistic(d, source) or bool(users) and all(_feeds_statistics(d, u, memo) for u in users)
+    return memo[source]
+
+
+def _statistics_constant(d: Derivation, name: str, truth: Expr) -> list[Variant]:
+    """Every path through a statistic node (batch norm's mean and variance) left out at once: the
+    gradient of code that treats the statistics as constants (dx = gamma * dout / std)."""
+    override, memo = {}, {}
+    for target in _cone(d, name):
+        parts = d.contributions[target]
+        kept = [c.expr for c in parts if not _feeds_statistics(d, c.source, memo)]
+        if kept and len(kept) < len(parts):
+            total = kept[0]
+            for other in kept[1:]:
+                total = apply("add", total, other)
+            override[target] = total
+    if not override:
+        return []
+    try:
+        expr = semi_expanded(d, name, override)
+    except SymgradError:
+        return []
+    return [Variant("statistics_as_constants", expr, name, name)] if expr != truth else []
+
+
 def variants(d: Derivation, name: str) -> list[Variant]:
     """Every catalogued mistake for the adjoint of ``name``, as expressions in forward values."""
     cache = d.__dict__.setdefault("_mistake_variants", {})
@@ -458,6 +499,7 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
             continue
         if expr != truth:
             out.append(Variant("regularization_dropped", expr, penalty, penalty))
+    out += _statistics_constant(d, name, truth)
     for n in batch_sizes(d):   # the whole gradient divided by the batch size once more
         out.append(Variant("extra_mean_factor", apply("div", truth, Const(n)), name, name))
     seen, unique = set(), []
