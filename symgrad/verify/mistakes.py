@@ -24,6 +24,9 @@ from ..ir import Apply, Const, Expr, Var, as_sympy, walk
 from ..rewrite import substitute
 from ..rules import RULES, apply
 from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
+from .mistakes_batch import has_adjoint as _has_adjoint
+from .mistakes_batch import statistics_override, unbroadcast_sums
+from .mistakes_batch import try_apply as _try
 
 MESSAGES = {
     "missing_transpose": "A transpose is missing (or one too many): check which factor must be transposed "
@@ -131,13 +134,6 @@ def _rebuild(e: Expr, rewrite) -> list[Expr]:
     return out
 
 
-def _try(op, *args, **kw):
-    try:
-        return [apply(op, *args, **kw)]
-    except SymgradError:
-        return []
-
-
 def _structural(e: Expr):
     """(mistake, rewritten node) for one node, from its operation alone."""
     if not isinstance(e, Apply):
@@ -231,38 +227,11 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
             out.append(("concat_ones_kept", c.expr.args[0]))
     if c.op in ("add", "sub", "mul", "div", "transpose"):   # a broadcast's adjoint: b, or b.T (Z = A W^T + b^T)
         for mistake in ("bias_not_summed", "bias_summed_wrong_axis"):
-            for new in _rebuild(c.expr, _node_rewrites(_unbroadcast_sums, mistake)):
+            for new in _rebuild(c.expr, _node_rewrites(unbroadcast_sums, mistake)):
                 out.append((mistake, new))
                 if new.ndim == 2:     # the same mistake written in the other layout
                     out.append((mistake, apply("transpose", new)))
     return out
-
-
-def _unbroadcast_sums(e: Expr) -> list:
-    """A broadcast's adjoint ``sum(g, axis)``: its sum left out (``bias_not_summed``), or taken over
-    the other axis or every axis (``bias_summed_wrong_axis``): (mistake, rewritten node) pairs. The
-    shape changes, so :func:`_variants` keeps them for the asked-for name itself only."""
-    if isinstance(e, Apply) and e.op == "matmul" and _is_ones_row(e.args[0]) and _has_adjoint(e.args[1]):
-        inner, axis, keepdims = e.args[1], 0, True        # ones(N, 1).T @ g: the batch sum written as a product
-    elif isinstance(e, Apply) and e.op == "sum" and _has_adjoint(e.args[0]):
-        inner, axis, keepdims = e.args[0], e.kw.get("axis"), e.kw.get("keepdims", False)
-        while isinstance(inner, Apply) and inner.op == "sum":
-            inner = inner.args[0]
-    else:
-        return []
-    out = [("bias_not_summed", inner)]
-    if inner.ndim == 2 and axis is not None and not isinstance(axis, tuple):
-        out += [("bias_summed_wrong_axis", new) for new in
-                _try("sum", inner, axis=1 - axis % 2, keepdims=keepdims)]
-    if inner.ndim >= 1 and axis is not None:
-        out += [("bias_summed_wrong_axis", new) for new in _try("sum", inner)]
-    return out
-
-
-def _is_ones_row(e: Expr) -> bool:
-    """``ones(N, 1).T``: the row of ones whose product with g sums g's rows."""
-    return isinstance(e, Apply) and e.op == "transpose" and isinstance(e.args[0], Apply) and \
-        e.args[0].op == "ones" and e.args[0].ndim == 2 and as_sympy(e.args[0].shape[1]) == 1
 
 
 def _broadcast(e: Expr, shape: tuple) -> Expr:
@@ -270,10 +239,6 @@ def _broadcast(e: Expr, shape: tuple) -> Expr:
         return apply("broadcast_to", e, shape=shape)
     except SymgradError:
         return e
-
-
-def _has_adjoint(e: Expr) -> bool:
-    return any(isinstance(v, Var) and v.role == "adjoint" for v in walk(e))
 
 
 def _drop_chain_factor(node: Expr) -> list[Expr]:
@@ -420,35 +385,9 @@ def _dropped_paths(d: Derivation, name: str, target: str, parts: list, truth: Ex
     return out
 
 
-def _is_statistic(d: Derivation, source: str) -> bool:
-    """A node that reduces along an axis (a batch mean or variance): ``mean(x, axis=0)``."""
-    if source not in d.graph.variables() or source in d.graph.inputs or source in d.graph.params:
-        return False
-    expr = d.graph.node(source).expr
-    return isinstance(expr, Apply) and expr.op in ("mean", "sum") and expr.kw.get("axis") is not None
-
-
-def _feeds_statistics(d: Derivation, source: str, memo: dict) -> bool:
-    """The node is a statistic, or every node it feeds does (the square inside the variance)."""
-    if source not in memo:
-        memo[source] = False
-        users = [c.source for c in d.contributions.get(source, ())]
-        memo[source] = _is_statistic(d, source) or bool(users) and all(_feeds_statistics(d, u, memo) for u in users)
-    return memo[source]
-
-
 def _statistics_constant(d: Derivation, name: str, truth: Expr) -> list[Variant]:
-    """Every path through a statistic node (batch norm's mean and variance) left out at once: the
-    gradient of code that treats the statistics as constants (dx = gamma * dout / std)."""
-    override, memo = {}, {}
-    for target in _cone(d, name):
-        parts = d.contributions[target]
-        kept = [c.expr for c in parts if not _feeds_statistics(d, c.source, memo)]
-        if kept and len(kept) < len(parts):
-            total = kept[0]
-            for other in kept[1:]:
-                total = apply("add", total, other)
-            override[target] = total
+    """Every path through batch statistics left out at once (:func:`.mistakes_batch.statistics_override`)."""
+    override = statistics_override(d, _cone(d, name))
     if not override:
         return []
     try:
