@@ -260,6 +260,59 @@ def test_grader_accepts_the_profile_and_names_seeded_mistakes(clean, tmp_path):
     assert got["Linear.backward"].status == "wrong" and got["Linear.backward"].counterexample["key"] == "dLdb"
 
 
+STUDENT_LINEAR = """import numpy as np
+
+
+class Linear:
+
+    def __init__(self, in_features, out_features, debug=False):
+        self.W = np.zeros((out_features, in_features))
+        self.b = np.zeros((out_features, 1))
+        self.debug = debug
+
+    def forward(self, A):
+        self.A = A
+        self.N = A.shape[0]
+        self.Ones = np.ones((self.N, 1))
+        Z = self.A @ self.W.T + self.Ones @ self.b.T
+        return Z
+
+    def backward(self, dLdZ):
+        dLdA = dLdZ @ self.W
+        self.dLdW = dLdZ.T @ self.A
+        self.dLdb = DLDB
+        if self.debug:
+            self.dLdA = dLdA
+        return dLdA
+"""
+
+
+@pytest.mark.parametrize("dldb, mistake", [
+    ("dLdZ.T @ self.Ones", None),                                   # the handout's way: correct
+    ("dLdZ", "bias_not_summed"),                                    # the N x out matrix itself
+    ("dLdZ.T", "bias_not_summed"),                                  # out x N
+    ("np.sum(dLdZ, axis=1, keepdims=True)", "bias_summed_wrong_axis"),  # over the features: N x 1
+    ("np.sum(dLdZ)", "bias_summed_wrong_axis"),                     # over everything: a scalar
+])
+def test_a_bias_gradient_not_summed_over_the_batch_is_named(clean, tmp_path, dldb, mistake):
+    from symgrad.verify.code import check_file
+    import shutil
+    sub = tmp_path / "student"
+    shutil.copytree(clean, sub)
+    (sub / "mytorch/nn/linear.py").write_text(STUDENT_LINEAR.replace("DLDB", dldb))
+    got = _verdicts(check_file("cmu_linear", sub, "cmu_hw1p1", points=3))
+    if mistake is None:
+        assert got["Linear.backward"].status == "correct" and got["MLP4.backward"].status == "correct"
+        return
+    linear = got["Linear.backward"]
+    assert linear.status == "wrong" and linear.counterexample["key"] == "dLdb", linear.message
+    assert [m["mistake"] for m in linear.diagnosis] == [mistake]
+    assert got["Linear.forward"].status == "correct"
+    mlp = got["MLP4.backward"]        # built on Linear: blamed on it, the same mistake named
+    assert mlp.status == "wrong" and mlp.calls_not_correct == ["Linear.backward"]
+    assert [m["mistake"] for m in mlp.diagnosis] == [mistake]
+
+
 def test_grade_takes_a_folder_of_package_submissions(clean, tmp_path):
     import json
     import shutil

@@ -153,15 +153,32 @@ def mutate(source: str, old: str, new: str) -> str:
 
 
 W2V = render_files("cs224n_word2vec")["word2vec.py"]
+SKIPGRAM_NAIVE_ONLY = """
+def skipgram(currentCenterWord, windowSize, outsideWords, word2Ind,
+             centerWordVectors, outsideVectors, dataset,
+             word2vecLossAndGradient=naiveSoftmaxLossAndGradient):
+    loss = 0.0
+    gradCenterVecs = np.zeros(centerWordVectors.shape)
+    gradOutsideVectors = np.zeros(outsideVectors.shape)
+    c = word2Ind[currentCenterWord]
+    for w in outsideWords:
+        l, gc, go = naiveSoftmaxLossAndGradient(centerWordVectors[c], word2Ind[w], outsideVectors, dataset)
+        loss += l
+        gradCenterVecs[c] += gc
+        gradOutsideVectors += go
+    return loss, gradCenterVecs, gradOutsideVectors
+"""
 MISTAKES = {
     "reference": (W2V, {}),
     # the negative-sampling gradient written back with assignment: a word drawn twice counts once
     "repeats_assigned": (mutate(W2V, "np.add.at(out, ix, g)", "out[ix] = g"),
-                         {"negSamplingLossAndGradient": None}),
+                         {"negSamplingLossAndGradient": None, "skipgram": None}),
     "center_sign": (mutate(W2V, "d_v_c = U.T @ d_scores_1", "d_v_c = -(U.T @ d_scores_1)"),
                     {"naiveSoftmaxLossAndGradient": "sign_error", "skipgram": None}),
     "no_redraw": (mutate(W2V, "while newidx == outsideWordIdx:", "while False:"),
-                  {"negSamplingLossAndGradient": None}),
+                  {"negSamplingLossAndGradient": None, "skipgram": None}),
+    # a student's skipgram that always calls the naive loss, whatever word2vecLossAndGradient it is given
+    "skipgram_naive_only": (W2V[:W2V.index("def skipgram(")] + SKIPGRAM_NAIVE_ONLY, {"skipgram": None}),
 }
 
 
@@ -179,9 +196,30 @@ def test_the_grader_accepts_the_profile_and_names_a_seeded_mistake(tmp_path, nam
             assert f.status == "wrong", (f.name, f.status, f.message)
             if wrong[f.name] is not None:
                 assert f.diagnosis[0]["mistake"] == wrong[f.name], f.diagnosis
+    skipgram = next(f for f in report.functions if f.name == "skipgram")
     if name == "center_sign":
-        skipgram = next(f for f in report.functions if f.name == "skipgram")
-        assert "naiveSoftmaxLossAndGradient" in skipgram.calls_not_correct
+        assert skipgram.calls_not_correct == ["naiveSoftmaxLossAndGradient"]
+    if name in ("repeats_assigned", "no_redraw"):     # skipgram is run with the student's own negSampling too
+        assert skipgram.calls_not_correct == ["negSamplingLossAndGradient"], skipgram.message
+        assert skipgram.counterexample["setting"].endswith("negSamplingLossAndGradient"), skipgram.counterexample
+    if name == "skipgram_naive_only":
+        assert skipgram.calls_not_correct == [], skipgram.message
+        assert "negSamplingLossAndGradient" in skipgram.counterexample["setting"], skipgram.counterexample
+
+
+def test_skipgram_with_a_stub_negative_sampling_is_not_judged(tmp_path):
+    from symgrad.verify.code import check_file
+    start = W2V.index("def negSamplingLossAndGradient(")
+    end = W2V.index("def skipgram(")
+    stub = ("def negSamplingLossAndGradient(centerWordVec, outsideWordIdx, outsideVectors, dataset, K=10):\n"
+            "    ### YOUR CODE HERE\n    raise NotImplementedError\n\n\n")
+    path = tmp_path / "word2vec.py"
+    path.write_text(W2V[:start] + stub + W2V[end:])
+    report = check_file("word2vec_naive", path, "cs224n_word2vec", time_limit=20, points=2)
+    status = {f.name: (f.status, f.message) for f in report.functions}
+    assert status["negSamplingLossAndGradient"][0] == "not implemented", status
+    assert status["naiveSoftmaxLossAndGradient"][0] == "correct", status
+    assert status["skipgram"] == ("not judged", "not judged: negSamplingLossAndGradient not implemented"), status
 
 
 def test_grade_a_folder(tmp_path):

@@ -296,6 +296,62 @@ def test_the_grader_accepts_the_profile_and_names_a_seeded_mistake(tmp_path, nam
                 assert f.diagnosis[0]["mistake"] == wrong[fname], f.diagnosis
 
 
+STUDENT_BATCHNORM = """
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    N, D = x.shape
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    out, cache = None, None
+    if mode == "train":
+        mu = x.mean(axis=0)
+        var = x.var(axis=0)
+        std = np.sqrt(var + eps)
+        x_hat = (x - mu) / std
+        out = gamma * x_hat + beta
+        cache = (x_hat, std, gamma)
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+    elif mode == "test":
+        out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
+
+
+def batchnorm_backward(dout, cache):
+    x_hat, std, gamma = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    dx = DX
+    return dx, dgamma, dbeta
+"""
+
+
+@pytest.mark.parametrize("dx, mistake", [
+    ("(N * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)) / (N * std)", None),
+    ("dx_hat / std", "statistics_as_constants"),          # mean and variance taken as constants
+    ("(dx_hat - dx_hat.mean(axis=0)) / std", "term_dropped"),   # the variance's path left out
+])
+def test_a_batchnorm_backward_without_the_statistics_terms_is_named(tmp_path, dx, mistake):
+    from symgrad.verify.code import check_file
+    files = {LAYERS: FILES[LAYERS] + STUDENT_BATCHNORM.replace("DX", dx)}     # the student's defs come last
+    report = check_file("cs231n_affine", _submission(tmp_path / "root", files), "cs231n", time_limit=20, points=3)
+    got = {f.name: f for f in report.functions}
+    assert got["batchnorm_forward"].status == "correct", got["batchnorm_forward"].message
+    bn = got["batchnorm_backward"]
+    if mistake is None:
+        assert bn.status == "correct", bn.message
+        return
+    assert bn.status == "wrong" and bn.counterexample["key"] == "dx", bn.message
+    assert [m["mistake"] for m in bn.diagnosis] == [mistake]
+
+
 def test_grade_a_folder_of_assignment_roots_and_verify_a_single_layers_file(tmp_path, capsys):
     import json
 

@@ -13,7 +13,7 @@ Each piece's plain form is its tag followed by its fields in the order they
 are declared (nested pieces in their plain form), as the runner reads them.
 Arguments: :func:`scalar`, :func:`array`, :func:`integer` (a plan array handed
 over as a float, a copy, an int), :class:`Tensor`,
-:class:`Const`, :class:`Slot`, :class:`DictArg`. Saved values: :class:`Slot`
+:class:`Const`, :class:`Slot`, :class:`Function`, :class:`DictArg`. Saved values: :class:`Slot`
 (the slot's whole value), :class:`Attr`, :class:`Item`, :class:`Index`,
 :class:`Key`, :class:`Members`. Steps: :class:`Call`, :class:`Leaf`,
 :class:`SetAttr`, :class:`SetItem`, :class:`Save`. A whole call:
@@ -96,6 +96,14 @@ class Slot(Piece):
     """What an earlier step kept under this name; saved, its whole value."""
 
     TAG = "slot"
+    name: str
+
+
+@dataclass(frozen=True)
+class Function(Piece):
+    """The submission's own top-level function ``name`` itself, passed as an argument (a callback)."""
+
+    TAG = "function"
     name: str
 
 

@@ -100,7 +100,8 @@ def _negative(out: Plan, d, count: int, seed: int) -> None:
 
 
 def _skipgram(out: Plan, d, count: int, seed: int) -> None:
-    """A window of outside words (one repeated) around a center word, with the naive loss (the default)."""
+    """A window of outside words (one repeated) around a center word, with the naive loss (the default).
+    (:func:`_skipgram_negative` calls it again with the negative-sampling loss.)"""
     rng = np.random.default_rng(seed + 11)
     ctx = EvalContext(envmod.test_sizes(d))
     pts, _ = envmod.random_points(d, count, seed + 5)
@@ -128,10 +129,60 @@ def _skipgram(out: Plan, d, count: int, seed: int) -> None:
         out.add(calls.Script(cid, "skipgram", steps + _saves("result")),
                 Case("skipgram", cid, {"loss": loss, "gradCenterVec": g_center, "gradOutsideVecs": g_outside},
                      {"centerWordVectors": table, "outsideVectors": np.round(U, 6)},
-                     setting=f"center word {words[center]!r}, outside words {outside}, the naive softmax loss"))
+                     setting=f"center word {words[center]!r}, outside words {outside}, the naive softmax loss",
+                     after=("naiveSoftmaxLossAndGradient",)))
+
+
+def _negative_stream(rng, W: int, o: int) -> tuple:
+    """(the stream one negSamplingLossAndGradient call reads, the K samples it keeps): K draws, one word
+    drawn twice, the outside word drawn in between (the course's getNegativeSamples redraws it)."""
+    samples = [int(s) if int(s) != o else (o + 1) % W for s in rng.integers(W, size=COURSE_K)]
+    samples[-1] = samples[0]
+    at = int(rng.integers(1, COURSE_K))
+    return samples[:at] + [o] + samples[at:], samples
+
+
+def _skipgram_negative(out: Plan, d, count: int, seed: int) -> None:
+    """skipgram called as the course's tests call it with ``negSamplingLossAndGradient`` as its
+    word2vecLossAndGradient (the 8th argument, the submission's own function): K is the course's
+    default, the samples come from one dataset stream for the whole window."""
+    rng = np.random.default_rng(seed + 17)
+    sizes = {s: (COURSE_K if str(s) == "K" else n) for s, n in envmod.test_sizes(d).items()}
+    ctx = EvalContext(sizes)
+    pts, _ = envmod.random_points(d, count, seed + 7)
+    for k, p in enumerate(pts):
+        U = p.values["U"]
+        W, D = U.shape
+        words = [f"w{i}" for i in range(W)]
+        table = np.round(rng.normal(size=(W, D)), 3)
+        center = int(rng.integers(W))
+        window = [int(i) for i in rng.integers(W, size=3)]
+        window.append(window[0])
+        loss, g_center, g_outside, stream = 0.0, np.zeros((W, D)), np.zeros((W, D)), []
+        for o in window:
+            drawn, samples = _negative_stream(rng, W, o)
+            stream += drawn
+            values = envmod.fill(d, {"v_c": table[center], "U": U, "o": np.array([o]), "k": np.array(samples)}, ctx)
+            loss += values["loss"]
+            g_center[center] += values[naming.adjoint("v_c")]
+            g_outside += values[naming.adjoint("U")]
+        out.arrays[f"p{k}.skipneg.C"], out.arrays[f"p{k}.skipneg.U"] = table, U
+        cid = f"skipgram.neg.p{k}"
+        outside = [words[o] for o in window]
+        args = (calls.Const(words[center]), calls.Const(2), calls.Const(outside),
+                calls.Const({w: i for i, w in enumerate(words)}), calls.array(f"p{k}.skipneg.C"),
+                calls.array(f"p{k}.skipneg.U"), calls.Slot("data"), calls.Function("negSamplingLossAndGradient"))
+        steps = dataset("data", stream) + (calls.Call("skipgram", args, into="result"),)
+        out.add(calls.Script(cid, "skipgram", steps + _saves("result")),
+                Case("skipgram", cid, {"loss": loss, "gradCenterVec": g_center, "gradOutsideVecs": g_outside},
+                     {"centerWordVectors": table, "outsideVectors": np.round(U, 6)},
+                     setting=f"center word {words[center]!r}, outside words {outside}, dataset.sampleTokenIdx() "
+                             f"returns {stream} in turn, word2vecLossAndGradient=negSamplingLossAndGradient",
+                     after=("negSamplingLossAndGradient",)))
 
 
 FUNCTIONS = ["naiveSoftmaxLossAndGradient", "negSamplingLossAndGradient", "skipgram"]
+COURSE_K = 10     # negSamplingLossAndGradient's default K, which skipgram's call leaves as it is
 
 
 def plan(d, points_wanted: int, seed: int) -> Plan:
@@ -140,9 +191,11 @@ def plan(d, points_wanted: int, seed: int) -> Plan:
         raise SymgradError(f"the cs224n_word2vec profile grades word2vec.py, derived from the bundled specs "
                            f"{', '.join(SPECS)}; spec {d.spec.name!r} is not one of them")
     count = max(1, min(points_wanted, 6))
-    out = Plan(list(FUNCTIONS), [], {}, [], uses={"skipgram": ["naiveSoftmaxLossAndGradient"]})
+    out = Plan(list(FUNCTIONS), [], {}, [],
+               uses={"skipgram": ["naiveSoftmaxLossAndGradient", "negSamplingLossAndGradient"]})
     naive, neg = (envmod.load_derivation(name) for name in SPECS)
     _naive(out, naive, count, seed)
     _negative(out, neg, count, seed)
     _skipgram(out, naive, count, seed)
+    _skipgram_negative(out, neg, count, seed)
     return out

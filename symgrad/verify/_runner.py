@@ -31,7 +31,9 @@ A call is a short script of steps, plain data (no code is ever sent):
   ``["members", s, [slots]]`` (which of those slots the list ``s`` holds).
 
 Arguments are ``["scalar"|"array"|"int"|"tensor", input name]``,
-``["const", value]``, ``["slot", s]`` or ``["dict", {key: arg}]``.
+``["const", value]``, ``["slot", s]``, ``["dict", {key: arg}]`` or
+``["function", name]`` (the submission's own top-level function, passed as a
+callback: word2vec's ``skipgram(..., negSamplingLossAndGradient)``).
 The log is a sequence of records ``TAG NAME NBYTES\n`` + NBYTES bytes: ``S``
 (a call started), ``V`` (a saved value, as .npy bytes), ``E`` (a call's
 error), ``C`` (other interface functions a call used), ``I`` (the file could
@@ -385,6 +387,11 @@ class Call:
             return self.slots[value]
         if kind == "dict":
             return {k: self.arg(v) for k, v in value.items()}
+        if kind == "function":
+            fn = self.module.__dict__.get(value)
+            if not callable(fn):
+                raise LookupError(f"{value} is not defined")
+            return fn
         raise ValueError(kind)
 
     def value(self, what):

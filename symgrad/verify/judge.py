@@ -107,6 +107,8 @@ def judge_run(plan, run, *, strict: bool = False, stubs: dict | None = None, err
             results.append(grader_error(name, exc, error_log))
     for step in (_not_judged, _blame_callees):
         for r in results:
+            if step is _not_judged and stubs.get(r.name):
+                continue     # a stub is "not implemented" whatever else fails
             try:
                 step(r, results, run, plan)
             except Exception as exc:  # noqa: BLE001
@@ -268,12 +270,23 @@ def _prefix(error: str) -> str | None:
     return None
 
 
+def _raised_in(text: str) -> str | None:
+    """The submission's function whose own frame raised (the innermost of its frames), or None."""
+    frames = [line for line in split_error(text)[1] if line.startswith("  File ")]
+    return frames[-1].rpartition(" in ")[2] if frames else None
+
+
 def _not_judged(r, results, run, plan) -> None:
-    """A crash that is another function's failure: that function named, "not judged"."""
-    if r.status != "crashed":
-        return
+    """A crash, or a NotImplementedError raised inside another function it calls (skipgram
+    given a stub loss), that is another function's failure: that function named, "not judged"."""
     status = {x.name: x.status for x in results}
     cases = [c for c in plan.cases if c.function == r.name and c.cid in run.errors]
+    if r.status == "not implemented":
+        own = r.name.rpartition(".")[2]
+        if not cases or any(_raised_in(run.errors[c.cid]) in (own, None) for c in cases):
+            return
+    elif r.status != "crashed":
+        return
     owners = {_prefix(split_error(run.errors[c.cid])[0]) for c in cases}
     blamed = next(iter(owners)) if len(owners) == 1 else None
     if blamed not in status or blamed == r.name or status[blamed] not in _FAILED:

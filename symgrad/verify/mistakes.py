@@ -24,6 +24,9 @@ from ..ir import Apply, Const, Expr, Var, as_sympy, walk
 from ..rewrite import substitute
 from ..rules import RULES, apply
 from ..rules.elementwise import FUNCTIONS, R, X, from_sympy
+from .mistakes_batch import has_adjoint as _has_adjoint
+from .mistakes_batch import statistics_override, unbroadcast_sums
+from .mistakes_batch import try_apply as _try
 
 MESSAGES = {
     "missing_transpose": "A transpose is missing (or one too many): check which factor must be transposed "
@@ -54,6 +57,12 @@ MESSAGES = {
                              "(sigma instead of sigma').",
     "bias_not_summed": "The bias gradient is not summed over the batch: a bias is shared by every row, "
                        "so the per-row gradients add up.",
+    "bias_summed_wrong_axis": "The bias gradient is summed over the wrong axis (or over every axis): a bias "
+                              "is shared by the rows of the batch, so its gradient sums the per-row gradients "
+                              "over the batch axis only, one entry per output.",
+    "statistics_as_constants": "The batch statistics (mean, variance) are treated as constants: they are "
+                               "computed from the input too, so its gradient also flows through them (the "
+                               "terms with sums over the batch are missing).",
     "concat_ones_kept": "The gradient of the concatenated ones column is kept; it is a constant, so its "
                         "column must be dropped.",
     "softmax_jacobian_diagonal": "The softmax Jacobian is treated as diagonal (p(1-p)); every output of a "
@@ -131,13 +140,6 @@ def _rebuild(e: Expr, rewrite) -> list[Expr]:
                 except SymgradError:
                     pass
     return out
-
-
-def _try(op, *args, **kw):
-    try:
-        return [apply(op, *args, **kw)]
-    except SymgradError:
-        return []
 
 
 def _structural(e: Expr):
@@ -240,11 +242,12 @@ def contribution_variants(d: Derivation, c: Contribution) -> list[tuple[str, Exp
     if c.op == "concat" and isinstance(c.expr, Apply) and c.expr.op == "slice":
         if op_expr is not None and any(isinstance(a, Apply) and a.op in ("ones", "zeros") for a in op_expr.args):
             out.append(("concat_ones_kept", c.expr.args[0]))
-    if c.op in ("add", "sub", "mul", "div") and isinstance(c.expr, Apply) and c.expr.op == "sum":
-        inner = c.expr
-        while isinstance(inner, Apply) and inner.op == "sum":
-            inner = inner.args[0]
-        out.append(("bias_not_summed", inner))
+    if c.op in ("add", "sub", "mul", "div", "transpose"):   # a broadcast's adjoint: b, or b.T (Z = A W^T + b^T)
+        for mistake in ("bias_not_summed", "bias_summed_wrong_axis"):
+            for new in _rebuild(c.expr, _node_rewrites(unbroadcast_sums, mistake)):
+                out.append((mistake, new))
+                if new.ndim == 2:     # the same mistake written in the other layout
+                    out.append((mistake, apply("transpose", new)))
     return out
 
 
@@ -253,10 +256,6 @@ def _broadcast(e: Expr, shape: tuple) -> Expr:
         return apply("broadcast_to", e, shape=shape)
     except SymgradError:
         return e
-
-
-def _has_adjoint(e: Expr) -> bool:
-    return any(isinstance(v, Var) and v.role == "adjoint" for v in walk(e))
 
 
 def _drop_chain_factor(node: Expr) -> list[Expr]:
@@ -408,6 +407,18 @@ def _dropped_paths(d: Derivation, name: str, target: str, parts: list, truth: Ex
     return out
 
 
+def _statistics_constant(d: Derivation, name: str, truth: Expr) -> list[Variant]:
+    """Every path through batch statistics left out at once (:func:`.mistakes_batch.statistics_override`)."""
+    override = statistics_override(d, _cone(d, name))
+    if not override:
+        return []
+    try:
+        expr = semi_expanded(d, name, override)
+    except SymgradError:
+        return []
+    return [Variant("statistics_as_constants", expr, name, name)] if expr != truth else []
+
+
 def variants(d: Derivation, name: str) -> list[Variant]:
     """Every catalogued mistake for the adjoint of ``name``, as expressions in forward values."""
     cache = d.__dict__.setdefault("_mistake_variants", {})
@@ -449,6 +460,7 @@ def _variants(d: Derivation, name: str) -> list[Variant]:
             continue
         if expr != truth:
             out.append(Variant("regularization_dropped", expr, penalty, penalty))
+    out += _statistics_constant(d, name, truth)
     for n in batch_sizes(d):   # the whole gradient divided by the batch size once more
         out.append(Variant("extra_mean_factor", apply("div", truth, Const(n)), name, name))
     seen, unique = set(), []
