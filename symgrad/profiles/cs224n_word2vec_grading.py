@@ -99,6 +99,16 @@ def _negative(out: Plan, d, count: int, seed: int) -> None:
                      setting=f"dataset.sampleTokenIdx() returns {stream} in turn (the outside word is {o})"))
 
 
+def _window(rng, U) -> tuple:
+    """(W, D, word names, a center-vector table, the center word, a window of 4 outside words whose
+    last repeats its first): one skipgram case's setting."""
+    W, D = U.shape
+    table = np.round(rng.normal(size=(W, D)), 3)
+    center = int(rng.integers(W))
+    window = [int(i) for i in rng.integers(W, size=3)]
+    return W, D, [f"w{i}" for i in range(W)], table, center, window + [window[0]]
+
+
 def _skipgram(out: Plan, d, count: int, seed: int) -> None:
     """A window of outside words (one repeated) around a center word, with the naive loss (the default).
     (:func:`_skipgram_negative` calls it again with the negative-sampling loss.)"""
@@ -107,12 +117,7 @@ def _skipgram(out: Plan, d, count: int, seed: int) -> None:
     pts, _ = envmod.random_points(d, count, seed + 5)
     for k, p in enumerate(pts):
         U = p.values["U"]
-        W, D = U.shape
-        words = [f"w{i}" for i in range(W)]
-        table = np.round(rng.normal(size=(W, D)), 3)
-        center = int(rng.integers(W))
-        window = [int(i) for i in rng.integers(W, size=3)]
-        window.append(window[0])
+        W, D, words, table, center, window = _window(rng, U)
         loss, g_center, g_outside = 0.0, np.zeros((W, D)), np.zeros((W, D))
         for o in window:
             values = envmod.fill(d, {"v_c": table[center], "U": U, "o": np.array([o])}, ctx)
@@ -152,12 +157,7 @@ def _skipgram_negative(out: Plan, d, count: int, seed: int) -> None:
     pts, _ = envmod.random_points(d, count, seed + 7)
     for k, p in enumerate(pts):
         U = p.values["U"]
-        W, D = U.shape
-        words = [f"w{i}" for i in range(W)]
-        table = np.round(rng.normal(size=(W, D)), 3)
-        center = int(rng.integers(W))
-        window = [int(i) for i in rng.integers(W, size=3)]
-        window.append(window[0])
+        W, D, words, table, center, window = _window(rng, U)
         loss, g_center, g_outside, stream = 0.0, np.zeros((W, D)), np.zeros((W, D)), []
         for o in window:
             drawn, samples = _negative_stream(rng, W, o)
